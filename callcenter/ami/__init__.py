@@ -1,0 +1,1 @@
+"""The AMI adapter: one resilient link per PBX, built on panoramisk's protocol pieces."""
