@@ -1,0 +1,469 @@
+"""`LiveModel`: typed AMI events in, frozen `Change`s out. See `state.py` for the theory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from callcenter.live import ops
+from callcenter.live.changes import (
+    AgentView,
+    CallConnected,
+    CallerJoined,
+    CallerLeft,
+    CallRinging,
+    CallRingNoAnswer,
+    Change,
+    Ignored,
+    MemberChanged,
+    ModelSnapshot,
+    Outcome,
+    QueueChanged,
+    QueueView,
+)
+from callcenter.live.events import (
+    QUEUESTATUS,
+    AgentCalled,
+    AgentComplete,
+    AgentConnect,
+    AgentDump,
+    AgentRingNoAnswer,
+    Event,
+    Hangup,
+    MemberEvent,
+    QueueCallerAbandon,
+    QueueCallerJoin,
+    QueueCallerLeave,
+    QueueMember,
+    QueueMemberAdded,
+    QueueMemberPause,
+    QueueMemberPenalty,
+    QueueMemberRemoved,
+    QueueMemberRinginuse,
+    QueueMemberStatus,
+    ResyncRecord,
+    VarSet,
+)
+from callcenter.live.reconcile import reconcile
+from callcenter.live.state import (
+    Call,
+    IllegalTransition,
+    LiveConfig,
+    LiveState,
+    Phase,
+    Trigger,
+    next_phase,
+)
+from callcenter.live.views import (
+    agent_views,
+    call_view,
+    caller_view,
+    frozen_mapping,
+    member_view,
+    queue_snapshot,
+    queue_view,
+)
+
+__all__ = ["LiveModel", "UnknownQueue"]
+
+log = logging.getLogger(__name__)
+
+# QUEUESTATUS values (app_queue set_queue_result) → outcome of an unanswered exit.
+_STATUS_OUTCOMES: dict[str, Outcome] = {
+    "TIMEOUT": "timeout",
+    "LEAVEEMPTY": "timeout",
+    "LEAVEUNAVAIL": "timeout",
+    "WITHDRAW": "withdrawn",
+}
+
+
+class UnknownQueue(KeyError):
+    """queue_view() for a (pbx, queue) the model does not know."""
+
+
+class LiveModel:
+    """The live model of queues, members, waiting callers and calls of one or more PBXs."""
+
+    def __init__(self, config: LiveConfig | None = None) -> None:
+        self.config = config or LiveConfig()
+        self._state = LiveState(self.config)
+        self._handlers: dict[type, Callable[[Any], list[Change]]] = {
+            QueueCallerJoin: self._on_join,
+            QueueCallerLeave: self._on_leave,
+            QueueCallerAbandon: self._on_abandon,
+            AgentCalled: self._on_called,
+            AgentRingNoAnswer: self._on_ring_no_answer,
+            AgentDump: self._on_dump,
+            AgentConnect: self._on_connect,
+            AgentComplete: self._on_complete,
+            QueueMemberAdded: self._on_member,
+            QueueMemberStatus: self._on_member,
+            QueueMemberPause: self._on_member,
+            QueueMemberPenalty: self._on_member,
+            QueueMemberRinginuse: self._on_member,
+            QueueMember: self._on_member,
+            QueueMemberRemoved: self._on_member_removed,
+            Hangup: self._on_hangup,
+            VarSet: self._on_var_set,
+        }
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def ignored_count(self) -> int:
+        return self._state.ignored
+
+    @property
+    def corrections_count(self) -> int:
+        return self._state.corrections
+
+    def apply(self, event: Event) -> list[Change]:
+        """Apply one event; never raises for unknown or out-of-order events."""
+        changes = self._expire(event.pbx, event.at.timestamp(), event.at)
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            log.debug("not a live event: %s", type(event).__name__)
+            return changes
+        try:
+            changes.extend(handler(event))
+        except IllegalTransition as exc:
+            changes.append(self._ignore(event, str(exc)))
+        return changes
+
+    def tick(self, now: datetime) -> list[Change]:
+        """Decide the exits whose grace has passed by `now` (call it periodically when idle)."""
+        changes: list[Change] = []
+        for pbx in list(self._state.pending):
+            changes.extend(self._expire(pbx, now.timestamp(), now))
+        return changes
+
+    def reconcile(
+        self, pbx: str, records: Sequence[ResyncRecord], now: datetime
+    ) -> list[Change]:
+        """Make `pbx`'s part of the model match a QueueStatus + CoreShowChannels snapshot."""
+        return reconcile(self._state, pbx, records, now)
+
+    def snapshot(self) -> ModelSnapshot:
+        state = self._state
+        return ModelSnapshot(
+            queues=tuple(queue_snapshot(q) for q in state.queues.values()),
+            calls=tuple(call_view(c) for c in state.calls.values()),
+            ignored_events=state.ignored,
+            corrections=state.corrections,
+        )
+
+    def queue_view(self, pbx: str, queue: str, now: datetime) -> QueueView:
+        found = self._state.queues.get((pbx, queue))
+        if found is None:
+            raise UnknownQueue((pbx, queue))
+        return queue_view(found, now, self.config)
+
+    def queue_views(self, now: datetime) -> tuple[QueueView, ...]:
+        return tuple(queue_view(q, now, self.config) for q in self._state.queues.values())
+
+    def agents_view(self, now: datetime) -> tuple[AgentView, ...]:
+        return agent_views(self._state.queues.values(), now)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _ignore(self, event: Event, reason: str, key: tuple[str, ...] = ()) -> Ignored:
+        self._state.ignored += 1
+        kind = type(event).__name__
+        if not key:
+            key = (event.pbx, getattr(event, "uniqueid", "") or getattr(event, "queue", ""))
+        log.debug("ignored %s %s: %s", kind, key, reason)
+        return Ignored(event.at, event.pbx, kind, key, reason)
+
+    def _call_for(self, event: Any) -> Call | None:
+        """The open call an Agent*/QueueCaller* event refers to, if it is in the same queue."""
+        call = self._state.calls.get((event.pbx, event.uniqueid))
+        if call is None or call.queue != event.queue:
+            return None
+        return call
+
+    def _expire(self, pbx: str, now_ts: float, now: datetime) -> list[Change]:
+        pending = self._state.pending.get(pbx)
+        if not pending or pending[0][0] > now_ts:
+            return []
+        changes: list[Change] = []
+        while pending and pending[0][0] <= now_ts:
+            _, seq, key = pending.popleft()
+            call = self._state.calls.get(key)
+            if call is None or call.seq != seq or call.phase is not Phase.LEFT:
+                continue  # decided meanwhile: the entry is stale
+            # No QUEUESTATUS after an Abandon means app_queue had no reason to set one: the
+            # caller hung up. Without an Abandon the caller was leaving to be connected.
+            outcome: Outcome = "abandoned" if call.abandon_seen else "unknown"
+            changes.append(ops.close_call(self._state, call, outcome, now, "grace"))
+        return changes
+
+    def _end_unanswered(self, call: Call, at: datetime, evidence: str) -> Change:
+        """Close a LEFT call from the evidence gathered so far."""
+        outcome: Outcome = "unknown"
+        if call.queue_status is not None:
+            outcome = _STATUS_OUTCOMES.get(call.queue_status, "unknown")
+        elif call.abandon_seen:
+            outcome = "abandoned" if evidence == "hangup" else "timeout"
+        return ops.close_call(self._state, call, outcome, at, evidence)
+
+    # ------------------------------------------------------------------ callers
+
+    def _on_join(self, event: QueueCallerJoin) -> list[Change]:
+        state = self._state
+        changes: list[Change] = []
+        previous = state.calls.get((event.pbx, event.uniqueid))
+        if previous is not None:
+            changes.extend(self._close_for_rejoin(previous, event.at))
+        queue, created = state.queue(event.pbx, event.queue)
+        if created:
+            changes.append(QueueChanged(event.at, event.pbx, event.queue, "added", None))
+        state.next_seq += 1
+        call = Call(state.next_seq, event.pbx, event.uniqueid, event.queue, event.at,
+                    event.position)
+        call.linkedid = event.linkedid
+        call.channel = event.channel
+        call.caller_num = event.caller_num
+        call.caller_name = event.caller_name
+        call.ivr = self._ivr_for(event.pbx, event.uniqueid, event.linkedid)
+        position = ops.insert_caller(queue, call, event.position)
+        state.calls[(event.pbx, event.uniqueid)] = call
+        changes.append(CallerJoined(event.at, caller_view(call, position), len(queue.waiting)))
+        return changes
+
+    def _ivr_for(self, pbx: str, uniqueid: str, linkedid: str) -> dict[str, str]:
+        # Variables set on the first channel of the call (linkedid) are seen through Local
+        # channel chains; the queued channel's own variables win.
+        ivr = self._state.ivr
+        merged = dict(ivr.get((pbx, linkedid), {})) if linkedid and linkedid != uniqueid else {}
+        merged.update(ivr.get((pbx, uniqueid), {}))
+        return merged
+
+    def _close_for_rejoin(self, call: Call, at: datetime) -> list[Change]:
+        """The same channel joins again: its previous call is over (it was alive: no abandon)."""
+        next_phase(call.phase, Trigger.REJOIN)
+        changes: list[Change] = []
+        if call.phase is Phase.WAITING:
+            queue = self._state.queues.get((call.pbx, call.queue))
+            position = ops.remove_caller(queue, call)
+            call.left_at, call.position_at_exit = at, position
+            changes.append(self._left(call, position or 0, at, "rejoin"))
+            changes.append(ops.close_call(self._state, call, "unknown", at, "rejoin"))
+        elif call.phase is Phase.CONNECTED:
+            talk = _seconds_since(call.answered_at, at)
+            changes.append(ops.close_call(self._state, call, "answered", at, "rejoin",
+                                          talk_seconds=talk))
+        else:
+            changes.append(self._end_unanswered(call, at, "rejoin"))
+        return changes
+
+    def _left(self, call: Call, position: int, at: datetime, reason: str) -> CallerLeft:
+        queue = self._state.queues.get((call.pbx, call.queue))
+        return CallerLeft(
+            at, call.pbx, call.queue, call.uniqueid, position,
+            max(0.0, (at - call.joined_at).total_seconds()), reason,
+            len(queue.waiting) if queue is not None else 0,
+        )
+
+    def _on_leave(self, event: QueueCallerLeave) -> list[Change]:
+        call = self._call_for(event)
+        if call is None:
+            return [self._ignore(event, "unknown caller")]
+        queue = self._state.queues.get((call.pbx, call.queue))
+        if call.phase is Phase.CONNECTED:
+            # AgentConnect overtook the Leave: only the waiting list needs fixing.
+            position = ops.remove_caller(queue, call)
+            return [] if position is None else [self._left(call, position, event.at, "connect")]
+        next_phase(call.phase, Trigger.LEAVE)
+        position = ops.remove_caller(queue, call)
+        call.phase = Phase.LEFT
+        call.left_at = event.at
+        if call.position_at_exit is None:
+            call.position_at_exit = position or event.position
+        changes: list[Change] = [self._left(call, position or event.position, event.at, "leave")]
+        if call.queue_status is not None and call.queue_status in _STATUS_OUTCOMES:
+            changes.append(self._end_unanswered(call, event.at, "queuestatus"))
+        else:
+            ops.schedule_exit(self._state, call, event.at)
+        return changes
+
+    def _on_abandon(self, event: QueueCallerAbandon) -> list[Change]:
+        call = self._call_for(event)
+        if call is None:
+            return [self._ignore(event, "unknown caller")]
+        next_phase(call.phase, Trigger.ABANDON)
+        call.abandon_seen = True
+        call.abandon_hold = event.hold_time
+        call.position_at_exit = event.position
+        return []  # evidence only: the outcome is decided after the Leave
+
+    # ------------------------------------------------------------------ agents ringing
+
+    def _on_called(self, event: AgentCalled) -> list[Change]:
+        call = self._call_for(event)
+        waited: float | None = None
+        ivr = self._ivr_for(event.pbx, event.uniqueid, event.linkedid)
+        if call is not None:
+            next_phase(call.phase, Trigger.CALLED)
+            if event.interface not in call.agents_rung:
+                call.agents_rung.append(event.interface)
+            waited = max(0.0, (event.at - call.joined_at).total_seconds())
+            ivr = call.ivr
+        # Emitted even for a call we did not see join (e.g. right after a restart): the
+        # screen-pop needs only what the event itself carries.
+        return [CallRinging(
+            event.at, event.pbx, event.queue, event.uniqueid, event.interface,
+            event.member_name or event.interface, event.dest_channel, event.caller_num,
+            event.caller_name, event.channel, event.linkedid, frozen_mapping(ivr), waited,
+        )]
+
+    def _on_ring_no_answer(self, event: AgentRingNoAnswer) -> list[Change]:
+        call = self._call_for(event)
+        if call is not None:
+            next_phase(call.phase, Trigger.RING_NO_ANSWER)
+            call.ring_no_answer_count += 1
+        return [CallRingNoAnswer(
+            event.at, event.pbx, event.queue, event.uniqueid, event.interface,
+            event.member_name or event.interface, event.ring_time_ms / 1000, dumped=False,
+        )]
+
+    def _on_dump(self, event: AgentDump) -> list[Change]:
+        call = self._call_for(event)
+        if call is not None:
+            next_phase(call.phase, Trigger.RING_NO_ANSWER)
+        return [CallRingNoAnswer(
+            event.at, event.pbx, event.queue, event.uniqueid, event.interface,
+            event.member_name or event.interface, None, dumped=True,
+        )]
+
+    def _on_connect(self, event: AgentConnect) -> list[Change]:
+        state = self._state
+        changes: list[Change] = []
+        call = self._call_for(event)
+        if call is None:
+            call = self._adopt(event, changes)
+        else:
+            next_phase(call.phase, Trigger.CONNECT)
+            if call.phase is Phase.WAITING:  # Connect overtook the Leave
+                position = ops.remove_caller(state.queues.get((call.pbx, call.queue)), call)
+                if position is not None:
+                    call.position_at_exit = position
+                    changes.append(self._left(call, position, event.at, "connect"))
+        call.phase = Phase.CONNECTED
+        if event.interface not in call.agents_rung:
+            call.agents_rung.append(event.interface)
+        member_name = event.member_name or event.interface
+        ops.record_answer(state, call, event.interface, member_name, float(event.hold_time),
+                          event.at)
+        changes.append(CallConnected(
+            event.at, event.pbx, event.queue, event.uniqueid, event.interface, member_name,
+            event.dest_channel, event.dest_uniqueid, event.caller_num, event.caller_name,
+            float(event.hold_time), event.ring_time, frozen_mapping(call.ivr),
+        ))
+        return changes
+
+    def _adopt(self, event: AgentConnect, changes: list[Change]) -> Call:
+        """A connect for a caller we never saw join (service restarted): keep its record."""
+        state = self._state
+        stale = state.calls.get((event.pbx, event.uniqueid))
+        if stale is not None:  # it was in another queue: that call is over
+            changes.extend(self._close_for_rejoin(stale, event.at))
+        state.queue(event.pbx, event.queue)
+        state.next_seq += 1
+        joined_at = event.at - timedelta(seconds=event.hold_time)
+        call = Call(state.next_seq, event.pbx, event.uniqueid, event.queue, joined_at, 0)
+        call.linkedid = event.linkedid
+        call.channel = event.channel
+        call.caller_num = event.caller_num
+        call.caller_name = event.caller_name
+        call.ivr = self._ivr_for(event.pbx, event.uniqueid, event.linkedid)
+        state.calls[(event.pbx, event.uniqueid)] = call
+        return call
+
+    def _on_complete(self, event: AgentComplete) -> list[Change]:
+        call = self._call_for(event)
+        if call is None:
+            return [self._ignore(event, "unknown call")]
+        next_phase(call.phase, Trigger.COMPLETE)
+        if call.answered_by is None:  # the AgentConnect was missed
+            ops.record_answer(self._state, call, event.interface,
+                              event.member_name or event.interface, float(event.hold_time),
+                              event.at - timedelta(seconds=event.talk_time))
+        return [ops.close_call(self._state, call, "answered", event.at, "agent_complete",
+                               talk_seconds=float(event.talk_time),
+                               completed_by=event.reason)]
+
+    # ------------------------------------------------------------------ channels
+
+    def _on_hangup(self, event: Hangup) -> list[Change]:
+        key = (event.pbx, event.uniqueid)
+        self._state.ivr.pop(key, None)
+        call = self._state.calls.get(key)
+        if call is None:
+            return []  # most hang-ups are of channels that never queued: not worth a Change
+        next_phase(call.phase, Trigger.HANGUP)
+        if call.phase is Phase.WAITING:
+            position = ops.remove_caller(self._state.queues.get((call.pbx, call.queue)), call)
+            call.left_at = event.at
+            call.position_at_exit = position
+            left = self._left(call, position or 0, event.at, "hangup")
+            return [left, ops.close_call(self._state, call, "abandoned", event.at, "hangup")]
+        if call.phase is Phase.CONNECTED:
+            talk = _seconds_since(call.answered_at, event.at)
+            return [ops.close_call(self._state, call, "answered", event.at, "hangup",
+                                   talk_seconds=talk)]
+        return [self._end_unanswered(call, event.at, "hangup")]
+
+    def _on_var_set(self, event: VarSet) -> list[Change]:
+        key = (event.pbx, event.uniqueid)
+        call = self._state.calls.get(key)
+        if event.variable == QUEUESTATUS:
+            if call is None:
+                return []
+            next_phase(call.phase, Trigger.STATUS)
+            call.queue_status = event.value
+            if call.phase is Phase.LEFT:
+                return [self._end_unanswered(call, event.at, "queuestatus")]
+            return []
+        self._remember_ivr(key, event.variable, event.value)
+        if call is not None:
+            call.ivr[event.variable] = event.value
+        return []
+
+    def _remember_ivr(self, key: tuple[str, str], name: str, value: str) -> None:
+        ivr = self._state.ivr
+        values = ivr.get(key)
+        if values is None:
+            if len(ivr) >= self.config.ivr_cache_limit:
+                # Hang-ups keep this small; the limit only guards against missed ones.
+                del ivr[next(iter(ivr))]
+            values = ivr[key] = {}
+        values[name] = value
+
+    # ------------------------------------------------------------------ members
+
+    def _on_member(self, event: MemberEvent) -> list[Change]:
+        changes: list[Change] = []
+        queue, created = self._state.queue(event.pbx, event.queue)
+        if created:
+            changes.append(QueueChanged(event.at, event.pbx, event.queue, "added", None))
+        before, after = ops.merge_member(queue, event)
+        if before != after:
+            changes.append(MemberChanged(event.at, event.pbx, event.queue, event.interface,
+                                         after, before, type(event).__name__))
+        return changes
+
+    def _on_member_removed(self, event: QueueMemberRemoved) -> list[Change]:
+        queue = self._state.queues.get((event.pbx, event.queue))
+        member = None if queue is None else queue.members.pop(event.interface, None)
+        if queue is None or member is None:
+            return [self._ignore(event, "unknown member",
+                                 (event.pbx, event.queue, event.interface))]
+        # A call this member is on goes on: its record already holds the member's name.
+        return [MemberChanged(event.at, event.pbx, event.queue, event.interface, None,
+                              member_view(queue, member), type(event).__name__)]
+
+
+def _seconds_since(start: datetime | None, end: datetime) -> float | None:
+    return None if start is None else max(0.0, (end - start).total_seconds())

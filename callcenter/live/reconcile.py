@@ -1,0 +1,246 @@
+"""Resync: make one PBX's part of the model match a QueueStatus + CoreShowChannels snapshot.
+
+Run after every (re)connect. The snapshot is the truth: queues not listed are removed, members
+are added/fixed/removed, waiting callers are added/reordered, and open calls the PBX no longer
+knows are closed — each fix reported once as a `Correction`. Idempotent: reconciling twice with
+the same snapshot changes nothing the second time.
+
+A caller that is no longer in any QueueEntry but whose channel is still up (CoreShowChannel) is
+not closed: it left the queue while we were not listening and may still be connected or routed
+on, so it is detached (phase LEFT, no deadline) and closed by its next Hangup/AgentComplete or by
+a later resync that no longer sees its channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from callcenter.live import ops
+from callcenter.live.changes import CallerView, Change, Correction, QueueParamsView
+from callcenter.live.events import (
+    CoreShowChannel,
+    QueueEntry,
+    QueueMember,
+    QueueParams,
+    ResyncRecord,
+)
+from callcenter.live.state import Call, LiveState, Phase, Queue, Trigger, next_phase
+from callcenter.live.views import call_view, caller_view, member_view, queue_snapshot
+
+__all__ = ["reconcile"]
+
+
+class _Snapshot:
+    """The records of one PBX, split by kind."""
+
+    __slots__ = ("alive", "entries", "members", "params")
+
+    def __init__(self, pbx: str, records: Sequence[ResyncRecord]) -> None:
+        self.params: dict[str, QueueParams] = {}
+        self.members: dict[str, dict[str, QueueMember]] = {}
+        self.entries: dict[str, list[QueueEntry]] = {}
+        self.alive: set[str] = set()
+        for record in records:
+            if record.pbx != pbx:
+                continue
+            if isinstance(record, QueueParams):
+                self.params[record.queue] = record
+            elif isinstance(record, QueueMember):
+                self.members.setdefault(record.queue, {})[record.interface] = record
+            elif isinstance(record, QueueEntry):
+                self.entries.setdefault(record.queue, []).append(record)
+            elif isinstance(record, CoreShowChannel):
+                self.alive.add(record.uniqueid)
+        for entries in self.entries.values():
+            entries.sort(key=lambda entry: entry.position)
+
+    def queues(self) -> set[str]:
+        return set(self.params) | set(self.members) | set(self.entries)
+
+    def entry_uniqueids(self) -> set[str]:
+        return {e.uniqueid for entries in self.entries.values() for e in entries}
+
+
+def reconcile(
+    state: LiveState, pbx: str, records: Sequence[ResyncRecord], now: datetime
+) -> list[Change]:
+    snap = _Snapshot(pbx, records)
+    listed = snap.queues()
+    changes: list[Change] = []
+    changes += _sync_queues(state, pbx, snap, listed, now)
+    changes += _sync_members(state, pbx, snap, listed, now)
+    changes += _close_vanished_calls(state, pbx, snap, now)
+    changes += _sync_waiting(state, pbx, snap, now)
+    changes += _remove_unlisted_queues(state, pbx, listed, now)
+    _drop_dead_ivr(state, pbx, snap.alive)
+    state.corrections += sum(1 for change in changes if isinstance(change, Correction))
+    return changes
+
+
+def _sync_queues(
+    state: LiveState, pbx: str, snap: _Snapshot, listed: set[str], now: datetime
+) -> list[Change]:
+    changes: list[Change] = []
+    for name in sorted(listed):
+        queue, created = state.queue(pbx, name)
+        if created:
+            changes.append(Correction(now, pbx, "queue_added", (pbx, name), None, None))
+        record = snap.params.get(name)
+        if record is None:
+            continue
+        params = QueueParamsView(record.strategy, record.max, record.service_level,
+                                 record.weight)
+        if params != queue.params:
+            changes.append(Correction(now, pbx, "queue_params", (pbx, name), queue.params,
+                                      params))
+            queue.params = params
+    return changes
+
+
+def _sync_members(
+    state: LiveState, pbx: str, snap: _Snapshot, listed: set[str], now: datetime
+) -> list[Change]:
+    changes: list[Change] = []
+    for name in sorted(listed):
+        queue = state.queues[(pbx, name)]
+        desired = snap.members.get(name, {})
+        for interface in [i for i in queue.members if i not in desired]:
+            removed = member_view(queue, queue.members.pop(interface))
+            changes.append(Correction(now, pbx, "member_removed", (pbx, name, interface),
+                                      removed, None))
+        for interface, record in desired.items():
+            before, after = ops.merge_member(queue, record)
+            if before is None:
+                changes.append(Correction(now, pbx, "member_added", (pbx, name, interface),
+                                          None, after))
+            elif before != after:
+                changes.append(Correction(now, pbx, "member_fixed", (pbx, name, interface),
+                                          before, after))
+    return changes
+
+
+def _close(state: LiveState, call: Call, now: datetime, kind: str) -> list[Change]:
+    """Close an open call the PBX no longer knows: once, with a Correction and its record."""
+    next_phase(call.phase, Trigger.RESYNC_CLOSE)
+    before = call_view(call)
+    if call.phase is Phase.WAITING:
+        position = ops.remove_caller(state.queues.get((call.pbx, call.queue)), call)
+        call.left_at, call.position_at_exit = now, position
+    if call.phase is Phase.CONNECTED:
+        talk = None if call.answered_at is None else (now - call.answered_at).total_seconds()
+        ended = ops.close_call(state, call, "answered", now, "reconcile", talk_seconds=talk)
+    else:
+        ended = ops.close_call(state, call, "unknown", now, "reconcile")
+    key = (call.pbx, call.uniqueid)
+    return [Correction(now, call.pbx, kind, key, before, ended.record), ended]
+
+
+def _close_vanished_calls(
+    state: LiveState, pbx: str, snap: _Snapshot, now: datetime
+) -> list[Change]:
+    queued = snap.entry_uniqueids()
+    changes: list[Change] = []
+    for call in [c for c in state.calls.values() if c.pbx == pbx]:
+        if call.uniqueid in queued:
+            continue  # _sync_waiting decides
+        alive = call.uniqueid in snap.alive
+        if call.phase is Phase.WAITING and alive:
+            changes.append(_detach(state, call, now))
+        elif not alive:
+            changes += _close(state, call, now, "call_closed")
+    return changes
+
+
+def _detach(state: LiveState, call: Call, now: datetime) -> Correction:
+    next_phase(call.phase, Trigger.RESYNC_DETACH)
+    queue = state.queues.get((call.pbx, call.queue))
+    position = ops.remove_caller(queue, call)
+    before = caller_view(call, position or 0)
+    call.phase = Phase.LEFT
+    call.left_at, call.position_at_exit = now, position
+    return Correction(now, call.pbx, "caller_detached", (call.pbx, call.uniqueid), before, None)
+
+
+def _sync_waiting(
+    state: LiveState, pbx: str, snap: _Snapshot, now: datetime
+) -> list[Change]:
+    changes: list[Change] = []
+    for name in sorted(snap.entries):
+        queue = state.queues[(pbx, name)]
+        entries = snap.entries[name]
+        _learn_priorities(state, pbx, name, entries)
+        before = {c.seq: caller_view(c, i) for i, c in enumerate(queue.waiting, start=1)}
+        order: list[Call] = []
+        for entry in entries:
+            call = state.calls.get((pbx, entry.uniqueid))
+            if call is not None and (call.queue != name or call.phase is not Phase.WAITING):
+                changes += _close(state, call, now, "call_closed")  # it left and came back
+                call = None
+            if call is None:
+                call = _add_caller(state, pbx, entry, now)
+            elif call in order:
+                continue  # a duplicated entry: keep the first
+            _copy_entry(call, entry)
+            order.append(call)
+        queue.waiting = order
+        changes += _caller_corrections(queue, before, now)
+    return changes
+
+
+def _learn_priorities(state: LiveState, pbx: str, name: str, entries: list[QueueEntry]) -> None:
+    # QueueCallerJoin carries no priority: learning it is not a fix.
+    for entry in entries:
+        call = state.calls.get((pbx, entry.uniqueid))
+        if call is not None and call.queue == name and call.priority is None:
+            call.priority = entry.priority
+
+
+def _add_caller(state: LiveState, pbx: str, entry: QueueEntry, now: datetime) -> Call:
+    state.next_seq += 1
+    joined_at = now - timedelta(seconds=entry.wait)
+    call = Call(state.next_seq, pbx, entry.uniqueid, entry.queue, joined_at, entry.position)
+    call.linkedid = entry.uniqueid
+    call.ivr = dict(state.ivr.get((pbx, entry.uniqueid), {}))
+    state.calls[(pbx, entry.uniqueid)] = call
+    return call
+
+
+def _copy_entry(call: Call, entry: QueueEntry) -> None:
+    call.channel = entry.channel
+    call.caller_num = entry.caller_num
+    call.caller_name = entry.caller_name
+    call.priority = entry.priority
+
+
+def _caller_corrections(
+    queue: Queue, before: dict[int, CallerView], now: datetime
+) -> list[Change]:
+    changes: list[Change] = []
+    for position, call in enumerate(queue.waiting, start=1):
+        after = caller_view(call, position)
+        previous = before.get(call.seq)
+        key = (queue.pbx, call.uniqueid)
+        if previous is None:
+            changes.append(Correction(now, queue.pbx, "caller_added", key, None, after))
+        elif previous != after:
+            changes.append(Correction(now, queue.pbx, "caller_fixed", key, previous, after))
+    return changes
+
+
+def _remove_unlisted_queues(
+    state: LiveState, pbx: str, listed: set[str], now: datetime
+) -> list[Change]:
+    changes: list[Change] = []
+    for key in [k for k in state.queues if k[0] == pbx and k[1] not in listed]:
+        queue = state.queues[key]
+        for call in list(queue.waiting):
+            changes += _close(state, call, now, "call_closed")
+        del state.queues[key]
+        changes.append(Correction(now, pbx, "queue_removed", key, queue_snapshot(queue), None))
+    return changes
+
+
+def _drop_dead_ivr(state: LiveState, pbx: str, alive: set[str]) -> None:
+    for key in [k for k in state.ivr if k[0] == pbx and k[1] not in alive]:
+        del state.ivr[key]
