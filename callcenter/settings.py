@@ -145,7 +145,8 @@ class ConfigProblem:
     problem: str
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.key}: {self.problem}" if self.key else f"{self.source}: {self.problem}"
+        where = f"{self.source}: {self.key}" if self.key else self.source
+        return f"{where}: {self.problem}"
 
 
 class ConfigError(Exception):

@@ -245,7 +245,8 @@ class AmiLink:
             result = await asyncio.wait_for(future, limit)
         except TimeoutError:
             protocol.responses.pop(action.id, None)
-            raise AmiTimeout(self.name, f"{fields.get('Action')}: no answer within {limit:g} s")
+            message = f"{fields.get('Action')}: no answer within {limit:g} s"
+            raise AmiTimeout(self.name, message) from None
         except AmiError:
             raise
         except Exception as exc:

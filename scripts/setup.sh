@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian 12 machine (as root) needs: system packages, the virtual
+# environment with the project installed, and the cached Asterisk 22 root file system.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(
+  python3 python3-venv python3-pip ca-certificates
+  debootstrap bubblewrap       # the Asterisk rig: a Debian sid root file system run under bwrap
+  sip-tester                   # SIPp: callers and agent phones
+  postgresql                   # server binaries for the throw-away test database
+  espeak-ng sox                # prompts generated at build time
+  iproute2 procps              # ss / pgrep used by tests
+)
+
+missing=()
+for package in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[test]'
+  rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+.venv/bin/python -m callcenter.rig.asterisk build

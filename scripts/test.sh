@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set everything up, then run the whole test suite: lint, types, and pytest (unit tests,
+# the real Asterisk rig with SIPp calls, PostgreSQL and SQLite).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check callcenter tests bench
+.venv/bin/mypy
+exec .venv/bin/pytest -q "$@"
