@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.fixtures_pg", "tests.fixtures_rig"]

@@ -1,0 +1,62 @@
+"""Pytest plugin: the real Asterisk rig (one per session) and SIPp agent phones.
+
+If the rig cannot be built or started, tests that use it FAIL with the reason: a
+missing PBX must never look like a passing (skipped) suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from callcenter.rig.asterisk import AsteriskRig, RigError, ensure_rootfs
+from callcenter.rig.sipp import AgentPhones, kill_all_sipp
+
+_start_error: str | None = None
+
+
+@pytest.fixture(scope="session")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskRig]:
+    """A running Asterisk 22 on 127.0.0.1 (AMI 5038, SIP 5060), stopped at session end.
+
+    Tests may stop/restart it but must leave it running. Its ``queue_log`` accumulates
+    over the session: filter by your own caller numbers or Uniqueids.
+    """
+    global _start_error
+    if _start_error is not None:
+        pytest.fail(f"Asterisk rig unavailable: {_start_error}", pytrace=False)
+    instance = AsteriskRig(tmp_path_factory.mktemp("asterisk-rig"))
+    try:
+        # Builds the cached root file system on a fresh machine (about a minute).
+        ensure_rootfs()
+        instance.start()
+    except RigError as exc:
+        _start_error = str(exc)
+        instance.stop()
+        pytest.fail(f"Asterisk rig did not start: {exc}", pytrace=False)
+    try:
+        yield instance
+    finally:
+        instance.stop()
+        kill_all_sipp()
+
+
+@pytest.fixture
+def agent_phones(tmp_path: Path) -> Iterator[Callable[..., AgentPhones]]:
+    """Factory: ``agent_phones(n, first_ext=1001, ring_seconds=1, talk_seconds=None,
+    answer=True)`` starts SIPp phones; all are stopped when the test ends."""
+    started: list[AgentPhones] = []
+
+    def make(n: int = 1, **kwargs: object) -> AgentPhones:
+        phones = AgentPhones(n, work_dir=tmp_path / f"phones-{len(started)}", **kwargs)  # type: ignore[arg-type]
+        started.append(phones)
+        phones.start()
+        return phones
+
+    try:
+        yield make
+    finally:
+        for phones in started:
+            phones.stop()
