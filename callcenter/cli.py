@@ -87,4 +87,5 @@ def demo(agents: int, http_port: int) -> None:
     """Start the rig's Asterisk, the service on SQLite and live SIPp traffic."""
     from callcenter.demo import run_demo
 
-    asyncio.run(run_demo(agents=agents, http_port=http_port))
+    database = Path("var/demo.db").resolve()
+    asyncio.run(run_demo(agents=agents, http_port=http_port, database=database))

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from callcenter.live import LiveModel
 
 
 class ServiceMetrics:
@@ -29,7 +36,37 @@ class ServiceMetrics:
             buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
             registry=self.registry,
         )
+        self.corrections = Counter(
+            "callcenter_live_corrections", "Fixes made by a resync to match the PBX, by kind",
+            ["pbx", "kind"], registry=self.registry,
+        )
         self.database_up = Gauge(
             "callcenter_database_up", "1 when the last database check succeeded",
             registry=self.registry,
         )
+
+
+class LiveCollector(Collector):
+    """Per-queue figures read from the live model at scrape time (nothing kept twice)."""
+
+    def __init__(self, model: LiveModel, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self._model = model
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        waiting = GaugeMetricFamily("callcenter_queue_callers_waiting", "Callers waiting",
+                                    labels=["pbx", "queue"])
+        longest = GaugeMetricFamily("callcenter_queue_longest_wait_seconds",
+                                    "Longest current wait", labels=["pbx", "queue"])
+        members = GaugeMetricFamily("callcenter_queue_members", "Queue members by state",
+                                    labels=["pbx", "queue", "state"])
+        for view in self._model.queue_views(self._clock()):
+            labels = [view.pbx, view.queue]
+            waiting.add_metric(labels, view.callers_waiting)
+            longest.add_metric(labels, view.longest_wait_seconds or 0.0)
+            for state, count in (("available", view.agents_available),
+                                 ("busy", view.agents_busy), ("ringing", view.agents_ringing),
+                                 ("paused", view.agents_paused),
+                                 ("unavailable", view.agents_unavailable)):
+                members.add_metric([*labels, state], count)
+        yield from (waiting, longest, members)

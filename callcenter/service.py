@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import signal
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
+from callcenter.ami import actions
+from callcenter.ami.filters import event_filters
 from callcenter.ami.link import AmiLink, LinkState
-from callcenter.ami.protocol import Fields
-from callcenter.metrics import ServiceMetrics
+from callcenter.feed.hub import Hub
+from callcenter.feed.ingest import Ingest
+from callcenter.feed.serialize import change_message, dumps
+from callcenter.live import Change, LiveConfig, LiveModel
+from callcenter.metrics import LiveCollector, ServiceMetrics
 from callcenter.settings import Settings
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
@@ -19,11 +27,7 @@ from callcenter.web.app import create_app
 
 log = logging.getLogger(__name__)
 
-# Events that identify a queue call; logged at debug level with their ids for tracing.
-TRACED_EVENTS = frozenset({
-    "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled",
-    "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "AgentDump",
-})
+TICK_SECONDS = 1.0
 
 
 class Service:
@@ -32,19 +36,33 @@ class Service:
         self.metrics = ServiceMetrics()
         self.engine = create_engine(settings.database.url.get_secret_value(),
                                     echo=settings.database.echo)
+        live = settings.live
+        self.model = LiveModel(LiveConfig(
+            window_seconds=live.window_minutes * 60,
+            service_level_seconds=live.service_level_seconds,
+            short_abandon_seconds=live.short_abandon_seconds,
+        ))
+        self.metrics.registry.register(LiveCollector(self.model))
+        self.hub = Hub()
+        self.ingest = Ingest(self.model, self.metrics, [self._to_hub])
         self.links = [
-            AmiLink(pbx, self.on_ami_event, on_ready=self.on_pbx_ready,
-                    on_state=self.on_link_state)
+            AmiLink(pbx, self.ingest.on_ami_event, on_ready=self.resync,
+                    on_state=self.on_link_state,
+                    event_filters=event_filters(live.ivr_variable_prefix))
             for pbx in settings.pbx
         ]
-        self._link_tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         await upgrade_to_head(self.engine)
         for link in self.links:
             self.metrics.ami_link_up.labels(link.name).set(0)
-            self._link_tasks.append(asyncio.create_task(link.run(), name=f"ami-{link.name}"))
+            self._spawn(link.run(), f"ami-{link.name}")
+            self._spawn(self._every(self.settings.live.resync_interval,
+                                    functools.partial(self._periodic_resync, link)),
+                        f"resync-{link.name}")
+        self._spawn(self._every(TICK_SECONDS, self._tick), "tick")
         self._runner = web.AppRunner(create_app(self), handle_signals=False)
         await self._runner.setup()
         http = self.settings.http
@@ -54,29 +72,57 @@ class Service:
     async def stop(self) -> None:
         for link in self.links:
             await link.stop()
-        if self._link_tasks:
-            await asyncio.gather(*self._link_tasks, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.hub.close()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.engine.dispose()
         log.info("stopped")
 
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+        self._tasks[-1].set_name(name)
+
+    @staticmethod
+    async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:
+                log.exception("periodic job failed")
+
+    async def _tick(self) -> None:
+        self.ingest.tick(datetime.now(UTC))
+
     # --- AMI ---------------------------------------------------------------------------
 
-    def on_ami_event(self, pbx: str, fields: Fields, received_at: datetime) -> None:
-        name = fields.get("Event", "")
-        self.metrics.ami_events.labels(pbx, name).inc()
-        if name in TRACED_EVENTS:
-            log.debug("AMI %s pbx=%s uniqueid=%s queue=%s", name, pbx, fields.get("Uniqueid"),
-                      fields.get("Queue"))
+    async def resync(self, link: AmiLink) -> None:
+        """Rebuild this PBX's part of the model from the PBX's own view."""
+        records = await actions.queue_status(link, timeout=30)
+        records += await actions.core_show_channels(link, timeout=30)
+        changes = self.ingest.resync(link.name, records, datetime.now(UTC))
+        log.info("PBX %s: resynced from %d records (%d changes)", link.name, len(records),
+                 len(changes))
 
-    async def on_pbx_ready(self, link: AmiLink) -> None:
-        log.info("PBX %s: ready", link.name)
+    async def _periodic_resync(self, link: AmiLink) -> None:
+        if link.connected:
+            await self.resync(link)
 
     def on_link_state(self, link: AmiLink) -> None:
         self.metrics.ami_link_up.labels(link.name).set(1 if link.connected else 0)
         if link.state is LinkState.CONNECTED and link.reconnects > 1:
             self.metrics.ami_reconnects.labels(link.name).inc()
+        self.hub.publish(dumps({"type": "PbxLink", "pbx": link.name, "state": link.state.value,
+                                "error": link.last_error}))
+
+    # --- consumers of model changes -----------------------------------------------------
+
+    def _to_hub(self, change: Change) -> None:
+        if len(self.hub):
+            self.hub.publish(dumps(change_message(change)))
 
 
 async def serve(settings: Settings) -> None:
@@ -91,4 +137,5 @@ async def serve(settings: Settings) -> None:
         await stop.wait()
         log.info("stop requested")
     finally:
-        await service.stop()
+        with contextlib.suppress(Exception):
+            await service.stop()

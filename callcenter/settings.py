@@ -73,6 +73,21 @@ class FastAgiSettings(_Section):
     port: int = Field(default=4573, ge=1, le=65535)
 
 
+class LiveSettings(_Section):
+    """The live model and how often it is checked against the PBX."""
+
+    # Seconds between full comparisons with QueueStatus while connected (self-healing).
+    resync_interval: float = Field(default=60.0, gt=0)
+    # Rolling window of the live service level, ASA, AHT and abandon rate.
+    window_minutes: float = Field(default=15.0, gt=0)
+    # Used until a queue's own `servicelevel` from queues.conf is known.
+    service_level_seconds: int = Field(default=20, ge=1)
+    # Callers who hang up sooner than this are left out of the abandon rate.
+    short_abandon_seconds: float = Field(default=5.0, ge=0)
+    # Channel variables with this prefix carry the IVR's data to the pop and the record.
+    ivr_variable_prefix: str = Field(default="CC_", min_length=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
@@ -82,6 +97,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings = HttpSettings()
     fastagi: FastAgiSettings = FastAgiSettings()
+    live: LiveSettings = LiveSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("pbx")

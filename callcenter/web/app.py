@@ -8,11 +8,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callcenter.health import check_health
+from callcenter.web import live_api
+from callcenter.web.keys import SERVICE
 
 if TYPE_CHECKING:
     from callcenter.service import Service
-
-SERVICE: web.AppKey[Service] = web.AppKey("service")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -33,4 +33,5 @@ def create_app(service: Service) -> web.Application:
     app[SERVICE] = service
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    live_api.add_routes(app)
     return app
