@@ -15,6 +15,7 @@ from aiohttp import web
 from callcenter.ami import actions
 from callcenter.ami.filters import event_filters
 from callcenter.ami.link import AmiLink, LinkState
+from callcenter.component import Component
 from callcenter.feed.hub import Hub
 from callcenter.feed.ingest import Ingest
 from callcenter.feed.serialize import change_message, dumps
@@ -44,9 +45,11 @@ class Service:
         ))
         self.metrics.registry.register(LiveCollector(self.model))
         self.hub = Hub()
-        self.ingest = Ingest(self.model, self.metrics, [self._to_hub])
+        self.components = self._build_components()
+        self.ingest = Ingest(self.model, self.metrics,
+                             [self._to_hub, *(c.on_change for c in self.components)])
         self.links = [
-            AmiLink(pbx, self.ingest.on_ami_event, on_ready=self.resync,
+            AmiLink(pbx, self.ingest.on_ami_event, on_ready=self.on_pbx_ready,
                     on_state=self.on_link_state,
                     event_filters=event_filters(live.ivr_variable_prefix))
             for pbx in settings.pbx
@@ -54,8 +57,15 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
 
+    def _build_components(self) -> list[Component]:
+        """One line per room that plugs into the service (see callcenter/component.py)."""
+        components: list[Component] = []
+        return components
+
     async def start(self) -> None:
         await upgrade_to_head(self.engine)
+        for component in self.components:
+            await component.start()
         for link in self.links:
             self.metrics.ami_link_up.labels(link.name).set(0)
             self._spawn(link.run(), f"ami-{link.name}")
@@ -75,6 +85,11 @@ class Service:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for component in reversed(self.components):
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("%s did not stop cleanly", component.name)
         self.hub.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -106,6 +121,15 @@ class Service:
         changes = self.ingest.resync(link.name, records, datetime.now(UTC))
         log.info("PBX %s: resynced from %d records (%d changes)", link.name, len(records),
                  len(changes))
+
+    async def on_pbx_ready(self, link: AmiLink) -> None:
+        """After every (re)connect: resync the model, then let each room re-apply its state."""
+        await self.resync(link)
+        for component in self.components:
+            try:
+                await component.on_pbx_ready(link)
+            except Exception:
+                log.exception("%s failed after PBX %s came up", component.name, link.name)
 
     async def _periodic_resync(self, link: AmiLink) -> None:
         if link.connected:

@@ -6,6 +6,9 @@ missing PBX must never look like a passing (skipped) suite.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +18,26 @@ from callcenter.rig.asterisk import AsteriskRig, RigError, ensure_rootfs
 from callcenter.rig.sipp import AgentPhones, kill_all_sipp
 
 _start_error: str | None = None
+
+# The rig's ports are fixed (AMI 5038, SIP 5060, phones 6001-6010): two test sessions on one
+# machine take turns instead of failing on each other's Asterisk.
+RIG_LOCK = Path(os.environ.get("CALLCENTER_RIG_LOCK", "/tmp/callcenter-rig.lock"))
+RIG_LOCK_WAIT_SECONDS = 1800
+
+
+def _take_rig_lock() -> int:
+    handle = os.open(RIG_LOCK, os.O_CREAT | os.O_RDWR, 0o666)
+    deadline = time.monotonic() + RIG_LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(handle)
+                pytest.fail(f"the rig stayed busy (lock {RIG_LOCK}) for "
+                            f"{RIG_LOCK_WAIT_SECONDS} s", pytrace=False)
+            time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +50,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskRig]:
     global _start_error
     if _start_error is not None:
         pytest.fail(f"Asterisk rig unavailable: {_start_error}", pytrace=False)
+    lock = _take_rig_lock()
     instance = AsteriskRig(tmp_path_factory.mktemp("asterisk-rig"))
     try:
         # Builds the cached root file system on a fresh machine (about a minute).
@@ -35,12 +59,14 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskRig]:
     except RigError as exc:
         _start_error = str(exc)
         instance.stop()
+        os.close(lock)
         pytest.fail(f"Asterisk rig did not start: {exc}", pytrace=False)
     try:
         yield instance
     finally:
         instance.stop()
         kill_all_sipp()
+        os.close(lock)
 
 
 @pytest.fixture

@@ -34,4 +34,6 @@ def create_app(service: Service) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     live_api.add_routes(app)
+    for component in service.components:
+        component.add_routes(app)
     return app
