@@ -16,7 +16,6 @@ from callcenter.store.db import create_engine, database_is_up
 from callcenter.store.migrate import alembic_config, upgrade_to_head
 from callcenter.store.models import Base, CallRecord
 
-
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
