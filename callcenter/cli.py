@@ -17,13 +17,19 @@ CONFIG_OPTION = click.option(
 )
 
 
-def _settings_or_exit(config_path: Path | None) -> Settings:
+def _load_or_exit(config_path: Path | None) -> tuple[Settings, Path | None]:
+    """The settings, or every problem on stderr and exit status 2."""
     try:
-        settings, _ = load_settings(config_path)
+        return load_settings(config_path)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(f"config error: {problem}", err=True)
+        click.echo(f"{len(exc.problems)} problem(s) found", err=True)
         sys.exit(2)
+
+
+def _settings_or_exit(config_path: Path | None) -> Settings:
+    settings, _ = _load_or_exit(config_path)
     configure_logging(settings.log_level, settings.secrets())
     return settings
 
@@ -38,13 +44,7 @@ def main() -> None:
 @CONFIG_OPTION
 def check_config(config_path: Path | None) -> None:
     """Validate the configuration; name every mistake and exit non-zero."""
-    try:
-        settings, path = load_settings(config_path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"config error: {problem}", err=True)
-        click.echo(f"{len(exc.problems)} problem(s) found", err=True)
-        sys.exit(2)
+    settings, path = _load_or_exit(config_path)
     source = str(path) if path is not None else "built-in defaults"
     names = ", ".join(p.name for p in settings.pbx) or "none"
     click.echo(f"{source}: ok (PBX: {names}; HTTP {settings.http.host}:{settings.http.port}; "
