@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -89,3 +90,99 @@ def demo(agents: int, http_port: int) -> None:
 
     database = Path("var/demo.db").resolve()
     asyncio.run(run_demo(agents=agents, http_port=http_port, database=database))
+
+
+# --- users ------------------------------------------------------------------------------
+
+
+def _user_job(config_path: Path | None, job: Any) -> Any:
+    """Run ``job(engine)`` on the migrated database; a UserError ends with exit status 1."""
+    from callcenter.auth.passwords import WeakPassword
+    from callcenter.auth.users import UserError
+    from callcenter.store.db import create_engine
+    from callcenter.store.migrate import upgrade_to_head
+
+    settings = _settings_or_exit(config_path)
+
+    async def run() -> Any:
+        engine = create_engine(settings.database.url.get_secret_value())
+        try:
+            await upgrade_to_head(engine)
+            return await job(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except (UserError, WeakPassword) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@main.group()
+def user() -> None:
+    """Agents, supervisors and admins who log in to the pages."""
+
+
+@user.command("add")
+@CONFIG_OPTION
+@click.argument("username")
+@click.option("--role", type=click.Choice(["agent", "supervisor", "admin"]), default="agent",
+              show_default=True)
+@click.option("--name", "display_name", default="", help="Name shown on the pages.")
+@click.option("--interface", "interfaces", multiple=True,
+              help="Queue-member interface of the person's phone, e.g. PJSIP/1001 (repeatable).")
+@click.option("--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(config_path: Path | None, username: str, role: str, display_name: str,
+             interfaces: tuple[str, ...], language: str, password_stdin: bool) -> None:
+    """Create a user."""
+    from callcenter.auth.users import add_user
+
+    password = _read_password(password_stdin)
+    created = _user_job(config_path, lambda engine: add_user(
+        engine, username, password, role=role, display_name=display_name,
+        interfaces=interfaces, language=language))
+    click.echo(f"user {created.username} ({created.role}) created")
+
+
+@user.command("list")
+@CONFIG_OPTION
+def user_list(config_path: Path | None) -> None:
+    """Every user with role, phone interfaces and state."""
+    from callcenter.auth.users import list_users
+
+    for found, disabled in _user_job(config_path, list_users):
+        click.echo("\t".join([found.username, found.role, found.display_name,
+                              ",".join(found.interfaces) or "-", found.language,
+                              "disabled" if disabled else "active"]))
+
+
+@user.command("set-password")
+@CONFIG_OPTION
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_set_password(config_path: Path | None, username: str, password_stdin: bool) -> None:
+    """Change a user's password (ends the user's sessions)."""
+    from callcenter.auth.users import set_password
+
+    password = _read_password(password_stdin)
+    _user_job(config_path, lambda engine: set_password(engine, username, password))
+    click.echo(f"password of {username} changed")
+
+
+@user.command("disable")
+@CONFIG_OPTION
+@click.argument("username")
+def user_disable(config_path: Path | None, username: str) -> None:
+    """Stop a user from logging in (ends the user's sessions)."""
+    from callcenter.auth.users import disable_user
+
+    _user_job(config_path, lambda engine: disable_user(engine, username))
+    click.echo(f"user {username} disabled")

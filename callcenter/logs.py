@@ -39,6 +39,21 @@ class SecretMaskingFilter(logging.Filter):
         return text
 
 
+def mask_number(number: str | None) -> str:
+    """A phone number fit for a log line: the first 3 and last 4 digits stay.
+
+    ``mask_number("13800138000") == "138****8000"``; short numbers (extensions) keep only
+    their last digit visible.
+    """
+    if not number:
+        return ""
+    if len(number) <= 4:
+        return "*" * (len(number) - 1) + number[-1]
+    if len(number) <= 7:
+        return number[:1] + "*" * (len(number) - 3) + number[-2:]
+    return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
 def configure_logging(level: str, secrets: Iterable[str]) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -13,17 +14,25 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from callcenter.ami import actions
+from callcenter.ami.errors import AmiRefused
 from callcenter.ami.filters import event_filters
 from callcenter.ami.link import AmiLink, LinkState
+from callcenter.auth.web import AuthComponent
 from callcenter.component import Component
 from callcenter.feed.hub import Hub
 from callcenter.feed.ingest import Ingest
-from callcenter.feed.serialize import change_message, dumps
-from callcenter.live import Change, LiveConfig, LiveModel
+from callcenter.feed.publisher import FeedPublisher
+from callcenter.feed.serialize import dumps
+from callcenter.ivr.component import IvrComponent
+from callcenter.live import LiveConfig, LiveModel
 from callcenter.metrics import LiveCollector, ServiceMetrics
+from callcenter.records.component import RecordsComponent
+from callcenter.routing.component import RoutingComponent
+from callcenter.screenpop.component import ScreenPopComponent
 from callcenter.settings import Settings
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
+from callcenter.supervisor.component import SupervisorComponent
 from callcenter.web.app import create_app
 
 log = logging.getLogger(__name__)
@@ -45,9 +54,11 @@ class Service:
         ))
         self.metrics.registry.register(LiveCollector(self.model))
         self.hub = Hub()
+        self.feed = FeedPublisher(self.hub)
         self.components = self._build_components()
         self.ingest = Ingest(self.model, self.metrics,
-                             [self._to_hub, *(c.on_change for c in self.components)])
+                             [self.feed, *(c.on_change for c in self.components)],
+                             var_prefix=live.ivr_variable_prefix)
         self.links = [
             AmiLink(pbx, self.ingest.on_ami_event, on_ready=self.on_pbx_ready,
                     on_state=self.on_link_state,
@@ -59,8 +70,14 @@ class Service:
 
     def _build_components(self) -> list[Component]:
         """One line per room that plugs into the service (see callcenter/component.py)."""
-        components: list[Component] = []
-        return components
+        return [
+            AuthComponent(self.engine, self.settings.auth),
+            ScreenPopComponent(self),
+            IvrComponent(self),
+            RecordsComponent(self.settings.records, self.engine, self.metrics.registry),
+            SupervisorComponent(self),
+            RoutingComponent(self),
+        ]
 
     async def start(self) -> None:
         await upgrade_to_head(self.engine)
@@ -78,6 +95,11 @@ class Service:
         http = self.settings.http
         await web.TCPSite(self._runner, http.host, http.port).start()
         log.info("HTTP on http://%s:%s (health /healthz, metrics /metrics)", http.host, http.port)
+        # What start-up loaded (customer index, call history, users) lives as long as the
+        # process: keep it out of the cyclic collector, whose full passes over hundreds of
+        # thousands of objects otherwise stall the event loop (and the pops) for 100s of ms.
+        gc.collect()
+        gc.freeze()
 
     async def stop(self) -> None:
         for link in self.links:
@@ -90,6 +112,7 @@ class Service:
                 await component.stop()
             except Exception:
                 log.exception("%s did not stop cleanly", component.name)
+        self.feed.close()
         self.hub.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -124,12 +147,26 @@ class Service:
 
     async def on_pbx_ready(self, link: AmiLink) -> None:
         """After every (re)connect: resync the model, then let each room re-apply its state."""
-        await self.resync(link)
+        await self._resync_once_booted(link)
         for component in self.components:
             try:
                 await component.on_pbx_ready(link)
             except Exception:
                 log.exception("%s failed after PBX %s came up", component.name, link.name)
+
+    async def _resync_once_booted(self, link: AmiLink, attempts: int = 60) -> None:
+        # Right after a PBX restart the AMI answers before app_queue is loaded and refuses
+        # QueueStatus ("Invalid/unknown command"): wait for it rather than give up, or the
+        # rooms would never re-apply their state after a restart.
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.resync(link)
+                return
+            except AmiRefused as exc:
+                if attempt == attempts or not link.connected:
+                    raise
+                log.info("PBX %s: not ready yet (%s); retrying", link.name, exc.message)
+                await asyncio.sleep(0.5)
 
     async def _periodic_resync(self, link: AmiLink) -> None:
         if link.connected:
@@ -141,12 +178,6 @@ class Service:
             self.metrics.ami_reconnects.labels(link.name).inc()
         self.hub.publish(dumps({"type": "PbxLink", "pbx": link.name, "state": link.state.value,
                                 "error": link.last_error}))
-
-    # --- consumers of model changes -----------------------------------------------------
-
-    def _to_hub(self, change: Change) -> None:
-        if len(self.hub):
-            self.hub.publish(dumps(change_message(change)))
 
 
 async def serve(settings: Settings) -> None:

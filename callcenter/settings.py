@@ -8,18 +8,25 @@ Nested keys use a double underscore; the PBX list is given as JSON in ``CALLCENT
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from callcenter.routing.policy import QueuePolicy, valid_queue_name
 
 ENV_PREFIX = "CALLCENTER_"
 DEFAULT_CONFIG_PATH = Path("config/callcenter.toml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/callcenter.db"
 SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS_SPAN = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)")
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -88,6 +95,186 @@ class LiveSettings(_Section):
     ivr_variable_prefix: str = Field(default="CC_", min_length=1)
 
 
+class Disposition(_Section):
+    """One wrap-up disposition code agents pick after a call."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    category: Literal["consultation", "complaint", "after-sales", "other"]
+    label_zh: str = Field(min_length=1)
+    label_en: str = Field(min_length=1)
+
+
+DEFAULT_DISPOSITIONS = (
+    Disposition(code="resolved", category="consultation", label_zh="已解答",
+                label_en="Question answered"),
+    Disposition(code="info-sent", category="consultation", label_zh="已发送资料",
+                label_en="Information sent"),
+    Disposition(code="complaint-logged", category="complaint", label_zh="投诉已登记",
+                label_en="Complaint logged"),
+    Disposition(code="complaint-escalated", category="complaint", label_zh="投诉已升级",
+                label_en="Complaint escalated"),
+    Disposition(code="repair-booked", category="after-sales", label_zh="已预约维修",
+                label_en="Repair booked"),
+    Disposition(code="return-approved", category="after-sales", label_zh="已同意退换",
+                label_en="Return approved"),
+    Disposition(code="callback-needed", category="other", label_zh="需回访",
+                label_en="Call back needed"),
+    Disposition(code="other", category="other", label_zh="其他", label_en="Other"),
+)
+
+
+class RecordsSettings(_Section):
+    """Call records (the durable writer and its spool) and wrap-up."""
+
+    # Records wait here (append-only, fsync'd) until the database has them; one folder per
+    # service process.
+    spool_dir: Path = Path("var/spool")
+    # At most this many records per database transaction...
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    # ...and at most this many seconds between a call's end and its write.
+    batch_interval: float = Field(default=0.2, gt=0, le=60)
+    # Longest pause between retries while the database is down.
+    retry_max_delay: float = Field(default=5.0, gt=0, le=300)
+    dispositions: tuple[Disposition, ...] = DEFAULT_DISPOSITIONS
+    # Enforced wrap-up: queue name -> seconds the answering agent stays paused (reason
+    # "wrap-up") after a call, unless they submit the wrap-up sooner.
+    enforced_wrapup: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("dispositions")
+    @classmethod
+    def _unique_codes(cls, value: tuple[Disposition, ...]) -> tuple[Disposition, ...]:
+        codes = [d.code for d in value]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate disposition code(s): {', '.join(duplicates)}")
+        if not value:
+            raise ValueError("at least one disposition is needed")
+        return value
+
+    @field_validator("enforced_wrapup")
+    @classmethod
+    def _positive_seconds(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(q for q, seconds in value.items() if not 1 <= seconds <= 3600)
+        if bad:
+            raise ValueError(f"wrap-up seconds must be 1..3600 (queue(s) {', '.join(bad)})")
+        return value
+
+
+class AuthSettings(_Section):
+    """Logins and sessions of the people using the pages and APIs."""
+
+    # A session lasts this long after login; logging out ends it at once.
+    session_hours: float = Field(default=12.0, gt=0)
+    # Send the session cookie only over HTTPS (turn on behind a TLS proxy).
+    cookie_secure: bool = False
+    # Failed logins per username and client address before answering 429 for a while.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: float = Field(default=300.0, gt=0)
+
+
+class ScreenPopSettings(_Section):
+    """The caller's record popped on the ringing agent's browser."""
+
+    # Region used to read numbers written without a country code (ISO 3166, e.g. CN).
+    default_region: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+    # The channel variable in which the IVR leaves the account number the caller typed.
+    account_variable: str = Field(default="CC_ACCOUNT", min_length=1)
+    # Calls of the caller shown on the card.
+    history_size: int = Field(default=5, ge=0, le=50)
+    # Seconds between reloads of users and customers (changes made by the CLI or replicas).
+    refresh_seconds: float = Field(default=30.0, gt=0)
+    # External CRM: "" for none, else a URL with {phone} and/or {account}, fetched with GET.
+    crm_url_template: str = ""
+    crm_timeout_seconds: float = Field(default=2.0, gt=0)
+    # How long a pop waits for the CRM before it goes out from local data (incomplete).
+    crm_pop_wait_seconds: float = Field(default=0.02, ge=0)
+    crm_cache_seconds: float = Field(default=60.0, ge=0)
+    # Consecutive CRM failures that open the circuit, and how long it then stays open.
+    crm_failure_threshold: int = Field(default=5, ge=1)
+    crm_open_seconds: float = Field(default=30.0, gt=0)
+
+
+class IvrSettings(_Section):
+    """The IVR hotline's decisions, read by the FastAGI routes on every call (no reload)."""
+
+    # Business hours are local time in this zone (IANA name).
+    timezone: str = "Asia/Shanghai"
+    # Open intervals per weekday ("09:00-18:00", end may be "24:00"); a day not listed or
+    # with an empty list is closed all day.
+    hours: dict[str, list[str]] = Field(default_factory=lambda: {
+        day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")
+    })
+    # Whole days closed (public holidays), in the local zone.
+    holidays: list[date] = Field(default_factory=list)
+    # Queue() priority per customer VIP level (a level not listed gets the priority of the
+    # highest level listed below it; 0 = no VIP).
+    vip_priorities: dict[int, int] = Field(default_factory=lambda: {1: 5, 2: 10, 3: 20})
+    # Priority of a caller with an open complaint (the higher of this and the VIP priority).
+    complaint_priority: int = Field(default=8, ge=0)
+    # A route that has not answered within this budget answers its safe default.
+    route_timeout_ms: int = Field(default=200, ge=10, le=5000)
+    # AstDB family of the surge flags the dialplan reads: <family>/<queue> = 1.
+    surge_db_family: str = Field(default="callcenter/surge", pattern=r"^[A-Za-z0-9_/-]+$")
+    # Language when neither the caller's choice nor the customer's record says one.
+    default_language: Literal["zh", "en"] = "zh"
+    # Minutes from a callback request until its task is due.
+    callback_due_minutes: int = Field(default=60, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _valid_hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, spans in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
+            for span in spans:
+                if not _HOURS_SPAN.fullmatch(span):
+                    raise ValueError(f"{day}: {span!r} is not HH:MM-HH:MM")
+                start, end = span.split("-")
+                if start >= end:
+                    raise ValueError(f"{day}: {span!r} ends before it starts")
+        return value
+
+
+class SupervisorSettings(_Section):
+    """Live queue control from the supervisor console."""
+
+    # Dialplan context where extension <queue name> puts a caller into that queue: where a
+    # "move to queue" sends the caller (Redirect to <context>,<queue>,1).
+    move_context: str = Field(default="hotline-select", pattern=r"^[A-Za-z0-9_-]+$")
+    # Caller ID shown on the supervisor's phone when it rings for listen/whisper/barge.
+    spy_caller_id: str = Field(default="Supervisor <spy>", max_length=80,
+                               pattern=r"^[^\x00-\x1f\x7f]*$")
+
+
+
+class RoutingSettings(_Section):
+    """Overflow and surge routing (docs: config/callcenter.example.toml [routing])."""
+
+    enabled: bool = True
+    # Seconds between evaluations of every queue's policy (the lag of a move is at most this
+    # plus one AMI round trip).
+    interval: float = Field(default=0.5, gt=0, le=10)
+    # Per queue name: triggers, levels, hysteresis, cooldown and surge actions. The live API
+    # (PUT /api/routing/policies/{queue}) stores edits that win over these.
+    queues: dict[str, QueuePolicy] = Field(default_factory=dict)
+
+    @field_validator("queues")
+    @classmethod
+    def _queue_names(cls, value: dict[str, QueuePolicy]) -> dict[str, QueuePolicy]:
+        bad = [name for name in value if not valid_queue_name(name)]
+        if bad:
+            raise ValueError(f"not a queue name: {', '.join(map(repr, bad))}")
+        return value
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
@@ -98,6 +285,12 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     fastagi: FastAgiSettings = FastAgiSettings()
     live: LiveSettings = LiveSettings()
+    ivr: IvrSettings = IvrSettings()
+    auth: AuthSettings = AuthSettings()
+    screenpop: ScreenPopSettings = ScreenPopSettings()
+    records: RecordsSettings = RecordsSettings()
+    supervisor: SupervisorSettings = SupervisorSettings()
+    routing: RoutingSettings = RoutingSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("pbx")

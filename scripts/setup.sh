@@ -12,6 +12,7 @@ SYSTEM_PACKAGES=(
   postgresql                   # server binaries for the throw-away test database
   espeak-ng sox                # prompts generated at build time
   iproute2 procps              # ss / pgrep used by tests
+  chromium                     # headless browser for the agent-console end-to-end test
 )
 
 missing=()

@@ -21,19 +21,22 @@ RIG_PBX = {"name": "rig", "host": "127.0.0.1", "port": 5038, "username": "callce
 
 class ServiceProcess:
     def __init__(self, workdir: Path, database_url: str | None = None,
-                 pbx: list[dict[str, Any]] | None = None, log_level: str = "DEBUG") -> None:
+                 pbx: list[dict[str, Any]] | None = None, log_level: str = "DEBUG",
+                 fastagi_port: int | None = None, extra_toml: str = "") -> None:
         self.workdir = workdir
         self.http_port = free_port()
         self.config = workdir / "callcenter.toml"
         self.log_path = workdir / "service.log"
         url = database_url or f"sqlite+aiosqlite:///{workdir / 'callcenter.db'}"
         lines = [f'log_level = "{log_level}"', "[database]", f'url = "{url}"',
-                 "[http]", f"port = {self.http_port}", "[fastagi]", f"port = {free_port()}"]
+                 "[http]", f"port = {self.http_port}",
+                 "[fastagi]", f"port = {fastagi_port or free_port()}"]
         for entry in pbx if pbx is not None else [RIG_PBX]:
             lines.append("[[pbx]]")
             lines += [f"{key} = {json.dumps(value)}" for key, value in entry.items()]
             lines += ["ping_interval = 2", "action_timeout = 2", "reconnect_max_delay = 1"]
-        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        # Extra tables (e.g. "[ivr]") go last: after [[pbx]] they start tables of their own.
+        self.config.write_text("\n".join(lines) + "\n" + extra_toml, encoding="utf-8")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -64,6 +67,13 @@ class ServiceProcess:
         code = self.process.returncode
         self.process = None
         return code
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to flush anything."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -42,6 +43,13 @@ def _wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def _calls_taken(rig: AsteriskRig, queue: str, interface: str) -> int:
+    """Calls the member took since Asterisk started (other tests share the rig)."""
+    line = _member_line(rig, queue, interface)
+    match = re.search(r"has taken (\d+) calls", line)
+    return int(match.group(1)) if match else 0
+
+
 def _member_line(rig: AsteriskRig, queue: str, interface: str) -> str:
     for line in rig.rx(f"queue show {queue}").splitlines():
         if f"({interface})" in line:
@@ -69,6 +77,7 @@ def test_sip_caller_is_answered_by_agent_phone_1001(
 ) -> None:
     # Only 1001 has a phone; keep rrmemory from ringing the silent static member 1002.
     rig.rx("queue pause member PJSIP/1002 queue support reason rig-test")
+    taken_before = _calls_taken(rig, "support", "PJSIP/1001")
     try:
         phones = agent_phones(1, first_ext=1001, ring_seconds=1.0)
         number = "13912340001"
@@ -95,7 +104,7 @@ def test_sip_caller_is_answered_by_agent_phone_1001(
     assert events == ["ENTERQUEUE", "CONNECT", "COMPLETECALLER"], events
     connect = next(f for f in lines if f[1] == callid and f[4] == "CONNECT")
     assert connect[3] == "Agent 1001"
-    assert "has taken 1 calls" in _member_line(rig, "support", "PJSIP/1001")
+    assert _calls_taken(rig, "support", "PJSIP/1001") == taken_before + 1
 
 
 def test_dialled_name_picks_the_queue(rig: AsteriskRig) -> None:

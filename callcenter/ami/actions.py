@@ -81,3 +81,77 @@ async def queue_penalty(link: ActionSender, interface: str, penalty: int, *,
 
 async def ping(link: ActionSender, timeout: float | None = None) -> None:
     await link.send({"Action": "Ping"}, timeout=timeout)
+
+
+async def queue_member_ringinuse(link: ActionSender, interface: str, ringinuse: bool, *,
+                                 queue: str = "") -> None:
+    fields = {"Action": "QueueMemberRingInUse", "Interface": interface,
+              "RingInUse": "true" if ringinuse else "false"}
+    if queue:
+        fields["Queue"] = queue
+    await link.send(fields)
+
+
+async def redirect(link: ActionSender, channel: str, context: str, exten: str,
+                   priority: int = 1) -> None:
+    """Send a channel elsewhere in the dialplan (out of Queue(), for a move)."""
+    await link.send({"Action": "Redirect", "Channel": channel, "Context": context,
+                     "Exten": exten, "Priority": str(priority)})
+
+
+async def queue_withdraw_caller(link: ActionSender, queue: str, caller_channel: str,
+                                withdraw_info: str = "") -> None:
+    """The caller leaves at its next pass of the queue loop, QUEUESTATUS=WITHDRAW."""
+    fields = {"Action": "QueueWithdrawCaller", "Queue": queue, "Caller": caller_channel}
+    if withdraw_info:
+        fields["WithdrawInfo"] = withdraw_info
+    await link.send(fields)
+
+
+async def queue_change_priority_caller(link: ActionSender, queue: str, caller_channel: str,
+                                       priority: int, *, immediate: bool = True) -> None:
+    """Asterisk emits no event for this: the model learns it from the next QueueStatus."""
+    await link.send({"Action": "QueueChangePriorityCaller", "Queue": queue,
+                     "Caller": caller_channel, "Priority": str(priority),
+                     "Immediate": "true" if immediate else "false"})
+
+
+async def originate_chanspy(link: ActionSender, supervisor_interface: str, spied_channel: str,
+                            options: str, *, caller_id: str = "") -> None:
+    """Ring the supervisor's phone; once answered it runs ChanSpy on the agent's channel.
+
+    Async so the answer is the ack, not the end of the supervisor's ringing.
+    """
+    fields = {"Action": "Originate", "Channel": supervisor_interface,
+              "Application": "ChanSpy", "Data": f"{spied_channel},{options}",
+              "Async": "true"}
+    if caller_id:
+        fields["CallerID"] = caller_id
+    await link.send(fields)
+
+
+async def queue_log(link: ActionSender, queue: str, event: str, *, interface: str = "",
+                    uniqueid: str = "", message: str = "") -> None:
+    """Write one line of our own into Asterisk's queue_log (reports read it beside app_queue's)."""
+    fields = {"Action": "QueueLog", "Queue": queue, "Event": event}
+    for key, value in (("Interface", interface), ("UniqueID", uniqueid),
+                       ("Message", message)):
+        if value:
+            fields[key] = value
+    await link.send(fields)
+
+
+async def setvar(link: ActionSender, channel: str, variable: str, value: str) -> None:
+    """Set a channel variable (e.g. data a Redirect must carry into the next context)."""
+    await link.send({"Action": "Setvar", "Channel": channel, "Variable": variable,
+                     "Value": value})
+
+
+async def db_put(link: ActionSender, family: str, key: str, value: str) -> None:
+    """Write an AstDB entry the dialplan reads with ${DB(family/key)}."""
+    await link.send({"Action": "DBPut", "Family": family, "Key": key, "Val": value})
+
+
+async def db_del(link: ActionSender, family: str, key: str) -> None:
+    """Delete an AstDB entry; a missing one is refused ("Database entry not found")."""
+    await link.send({"Action": "DBDel", "Family": family, "Key": key})

@@ -15,7 +15,12 @@ def event_filters(ivr_variable_prefix: str) -> tuple[str, ...]:
     return (
         "Event: Queue",  # QueueCallerJoin/Leave/Abandon, QueueMember*
         "Event: Agent",  # AgentCalled/Connect/Complete/RingNoAnswer/Dump
-        "Event: Hangup",
+        # Asterisk matches the regex against the whole event text without REG_NEWLINE, so
+        # "$" never matches at a line end; the CR after the name stops HangupRequest and
+        # HangupHandlerPush/Pop (checked on Asterisk 22).
+        "Event: Hangup[[:space:]]",
+        # Sent before the hang-ups of a PBX shutdown: its callers did not abandon.
+        "Event: SoftHangupRequest",
         "Event: FullyBooted",
         "Event: Shutdown",
         # Only the VarSets that tell a timeout from an abandon, and the IVR's data.

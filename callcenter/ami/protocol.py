@@ -98,6 +98,19 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
             action = self.responses.pop(message.action_id, None)
             if action is not None and not action.future.done():
                 action.future.set_exception(RuntimeError("unreadable AMI answer"))
+            return
+        self._end_refused_list(message)
+
+    def _end_refused_list(self, message: Message) -> None:
+        # panoramisk keeps waiting for the "...Complete" of a list action refused outright
+        # (QueueStatus while app_queue is still loading after a restart): the refusal is the
+        # whole answer, and the link turns it into AmiRefused.
+        action = self.responses.get(message.action_id)
+        if (action is None or action.future.done() or len(action.responses) != 1
+                or message.get("Response") not in ("Error", "Fail", "Failure")):
+            return
+        self.responses.pop(message.action_id, None)
+        action.future.set_result(list(action.responses))
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if not self.closed:

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(eq=False)
 class Subscriber:
-    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(1000))
+    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(10_000))
     dropped: bool = False
 
 

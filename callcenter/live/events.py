@@ -254,6 +254,21 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
+class SoftHangupRequest:
+    """Asterisk asks a channel to hang up; `cause` is its AST_SOFTHANGUP_* bit set."""
+
+    pbx: str
+    at: datetime
+    channel: str
+    uniqueid: str
+    cause: int | None
+
+
+# AST_SOFTHANGUP_SHUTDOWN: the PBX itself is stopping ("core stop now"/"restart").
+SOFTHANGUP_SHUTDOWN = 0x4
+
+
+@dataclass(frozen=True, slots=True)
 class VarSet:
     """Only for QUEUESTATUS and for variables with the configured prefix (IVR data)."""
 
@@ -325,6 +340,7 @@ Event = (
     | QueueMemberPenalty
     | QueueMemberRinginuse
     | Hangup
+    | SoftHangupRequest
     | VarSet
     | QueueParams
     | QueueMember
@@ -528,6 +544,11 @@ def _hangup(pbx: str, at: datetime, f: _Fields) -> Event:
     )
 
 
+def _soft_hangup(pbx: str, at: datetime, f: _Fields) -> Event:
+    return SoftHangupRequest(pbx, at, f.opt_text("Channel"), f.text("Uniqueid"),
+                             f.opt_int("Cause"))
+
+
 def _var_set_builder(prefix: str) -> _Builder:
     def build(pbx: str, at: datetime, f: _Fields) -> Event | None:
         # Checked before anything else: VarSet is the loudest event on the AMI stream.
@@ -583,6 +604,7 @@ _FIXED_BUILDERS: dict[str, _Builder] = {
     "QueueMemberPenalty": _member_builder(QueueMemberPenalty),
     "QueueMemberRinginuse": _member_builder(QueueMemberRinginuse),
     "Hangup": _hangup,
+    "SoftHangupRequest": _soft_hangup,
     "QueueParams": _queue_params,
     "QueueMember": _queue_member,
     "QueueEntry": _queue_entry,

@@ -25,6 +25,7 @@ from callcenter.live.changes import (
 )
 from callcenter.live.events import (
     QUEUESTATUS,
+    SOFTHANGUP_SHUTDOWN,
     AgentCalled,
     AgentComplete,
     AgentConnect,
@@ -44,6 +45,7 @@ from callcenter.live.events import (
     QueueMemberRinginuse,
     QueueMemberStatus,
     ResyncRecord,
+    SoftHangupRequest,
     VarSet,
 )
 from callcenter.live.reconcile import reconcile
@@ -106,6 +108,7 @@ class LiveModel:
             QueueMember: self._on_member,
             QueueMemberRemoved: self._on_member_removed,
             Hangup: self._on_hangup,
+            SoftHangupRequest: self._on_soft_hangup,
             VarSet: self._on_var_set,
         }
 
@@ -414,6 +417,12 @@ class LiveModel:
             return [ops.close_call(self._state, call, "answered", event.at, "hangup",
                                    talk_seconds=talk)]
         return [self._end_unanswered(call, event.at, "hangup")]
+
+    def _on_soft_hangup(self, event: SoftHangupRequest) -> list[Change]:
+        call = self._state.calls.get((event.pbx, event.uniqueid))
+        if call is not None and event.cause is not None and event.cause & SOFTHANGUP_SHUTDOWN:
+            call.pbx_shutdown = True
+        return []
 
     def _on_var_set(self, event: VarSet) -> list[Change]:
         key = (event.pbx, event.uniqueid)

@@ -98,6 +98,9 @@ def close_call(
     completed_by: str | None = None,
 ) -> CallEnded:
     """End the call exactly once: drop it from the open calls, feed the windows, emit its record."""
+    if call.pbx_shutdown and outcome in ("abandoned", "timeout"):
+        # Asterisk reports the callers it drops on shutdown as abandons: they are not.
+        outcome, evidence = "unknown", "pbx_shutdown"
     call.phase = Phase.ENDED
     key = (call.pbx, call.uniqueid)
     if state.calls.get(key) is call:

@@ -4,15 +4,18 @@ Trace format: JSON lines, one AMI message per line::
 
     {"received_at": "2025-01-31T09:00:00.123+00:00", "fields": {"Event": "QueueCallerJoin", ...}}
 
-Blank lines and lines starting with '#' are skipped, so fixtures can carry comments.
+Blank lines and lines starting with '#' are skipped, so fixtures can carry comments. A path
+ending in ``.gz`` is read through gzip (long unfiltered recordings are kept compressed).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from callcenter.live.changes import Change
 from callcenter.live.events import DEFAULT_VAR_PREFIX, MalformedEvent, parse_event
@@ -27,12 +30,18 @@ class TraceError(ValueError):
 
 def load_trace(path: str | Path) -> Iterator[tuple[datetime, dict[str, str]]]:
     """Yield (received_at, fields) for each message of a JSON-lines trace file."""
-    with Path(path).open(encoding="utf-8") as lines:
+    with _open_text(Path(path)) as lines:
         for number, line in enumerate(lines, start=1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
             yield _parse_line(text, f"{path}:{number}")
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
 
 
 def _parse_line(text: str, where: str) -> tuple[datetime, dict[str, str]]:

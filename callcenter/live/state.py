@@ -246,6 +246,7 @@ class Call:
         "left_at",
         "linkedid",
         "pbx",
+        "pbx_shutdown",
         "phase",
         "position_at_exit",
         "position_at_join",
@@ -285,6 +286,8 @@ class Call:
         self.ring_no_answer_count = 0
         self.abandon_seen = False
         self.abandon_hold: int | None = None
+        # The PBX hung the caller up because it was shutting down: not the caller's doing.
+        self.pbx_shutdown = False
         self.queue_status: str | None = None
         self.answered_by: str | None = None
         self.answered_name: str | None = None

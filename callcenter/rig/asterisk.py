@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from callcenter.rig.prompts import SOUNDS_MOUNT, PromptBuildError, ensure_prompts
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -165,6 +167,7 @@ class AsteriskRig:
         self._dialplan_dir = dialplan_dir
         self._verbose = verbose
         self._proc: subprocess.Popen[bytes] | None = None
+        self._prompts_dir: Path | None = None
 
     # --- paths -----------------------------------------------------------------
 
@@ -222,6 +225,13 @@ class AsteriskRig:
         (self.etc_dir / "dialplan").mkdir(exist_ok=True)
         for name in _WRITABLE_DIRS.values():
             (self.run_dir / name).mkdir(exist_ok=True)
+        # The hotline's own prompts (built once per text version, cached beside the rootfs).
+        try:
+            self._prompts_dir = ensure_prompts(self.rootfs.parent)
+        except PromptBuildError as exc:
+            raise RigError(str(exc)) from exc
+        (self.run_dir / "lib" / Path(SOUNDS_MOUNT).relative_to("/var/lib/asterisk")).mkdir(
+            parents=True, exist_ok=True)
         # An empty resolv.conf: the rig needs no DNS (everything is 127.0.0.1).
         (self.run_dir / "resolv.conf").write_text("")
         self._check_readable(self.etc_dir)
@@ -259,6 +269,8 @@ class AsteriskRig:
         ]  # fmt: skip
         for inside, name in _WRITABLE_DIRS.items():
             args += ["--bind", str(self.run_dir / name), inside]
+        if self._prompts_dir is not None:
+            args += ["--ro-bind", str(self._prompts_dir), SOUNDS_MOUNT]
         # Asterisk dies with the process (thread) that started bwrap: no orphans.
         args.append("--die-with-parent")
         return args

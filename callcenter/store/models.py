@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from callcenter.store.types import UtcDateTime
@@ -19,17 +31,19 @@ class Base(DeclarativeBase):
 
 
 class CallRecord(Base):
-    """One queue call, keyed by the PBX and the caller channel's Uniqueid (queue_log callid)."""
+    """One queue call (one join), keyed by the PBX, the caller channel's Uniqueid (queue_log
+    callid) and the join time: the same channel may join several queues in turn."""
 
     __tablename__ = "call_records"
-    __table_args__ = (UniqueConstraint("pbx", "uniqueid", name="uq_call_records_pbx_uniqueid"),)
+    __table_args__ = (UniqueConstraint("pbx", "uniqueid", "joined_at",
+                                       name="uq_call_records_pbx_uniqueid_joined_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     pbx: Mapped[str] = mapped_column(String(32))
-    uniqueid: Mapped[str] = mapped_column(String(64))
+    uniqueid: Mapped[str] = mapped_column(String(64), index=True)
     linkedid: Mapped[str | None] = mapped_column(String(64))
     queue: Mapped[str] = mapped_column(String(80), index=True)
-    caller_number: Mapped[str | None] = mapped_column(String(40))
+    caller_number: Mapped[str | None] = mapped_column(String(40), index=True)
     caller_name: Mapped[str | None] = mapped_column(String(120))
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -45,3 +59,38 @@ class CallRecord(Base):
     position_at_exit: Mapped[int | None]
     recording_ref: Mapped[str | None] = mapped_column(String(255))
     ivr_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # From 0003 (call outcomes): the rest of the live model's record.
+    channel: Mapped[str | None] = mapped_column(String(120))
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(16))
+    evidence: Mapped[str | None] = mapped_column(String(32))
+    queue_status: Mapped[str | None] = mapped_column(String(32))
+    short_abandon: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    wrapup_seconds: Mapped[int | None]
+    overflow_queue: Mapped[str | None] = mapped_column(String(80))
+    customer_id: Mapped[int | None] = mapped_column(BigId, index=True)
+
+
+class CallWrapup(Base):
+    """What the agent noted after a call: one per call record (a resubmission replaces it)."""
+
+    __tablename__ = "call_wrapups"
+    __table_args__ = (UniqueConstraint("call_id", name="uq_call_wrapups_call_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_id: Mapped[int] = mapped_column(BigId, ForeignKey("call_records.id", ondelete="CASCADE"))
+    disposition: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(20))
+    notes: Mapped[str] = mapped_column(Text)
+    follow_up_due: Mapped[date | None] = mapped_column(Date, index=True)
+    agent_interface: Mapped[str | None] = mapped_column(String(120))
+    username: Mapped[str | None] = mapped_column(String(80))
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# Rooms keep their tables beside their code; importing them here completes Base.metadata.
+import callcenter.auth.models  # noqa: E402
+import callcenter.customers.models  # noqa: E402
+import callcenter.ivr.models  # noqa: E402
+import callcenter.routing.models  # noqa: E402
+import callcenter.supervisor.models  # noqa: E402, F401

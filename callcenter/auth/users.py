@@ -1,0 +1,121 @@
+"""Users in the database: create, list, change password, disable (CLI and service)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from callcenter.auth.identity import ROLES, Role, User
+from callcenter.auth.models import SessionRow, UserRow
+from callcenter.auth.passwords import hash_password
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+INTERFACE_PATTERN = re.compile(r"^[A-Za-z0-9]+/[^\s,]+$")
+LANGUAGES = ("zh", "en")
+
+
+class UserError(ValueError):
+    """A user cannot be created or changed as asked; the text says why."""
+
+
+def user_from_row(row: UserRow) -> User:
+    return User(id=row.id, username=row.username, display_name=row.display_name,
+                role=cast(Role, row.role), interfaces=tuple(row.interfaces or ()),
+                language=row.language)
+
+
+def check_user_fields(username: str, role: str, interfaces: Sequence[str],
+                      language: str) -> None:
+    if not USERNAME_PATTERN.match(username):
+        raise UserError("a username is 1-64 letters, digits, '.', '_' or '-'")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    for interface in interfaces:
+        if not INTERFACE_PATTERN.match(interface):
+            raise UserError(f"{interface!r} is not a queue-member interface like PJSIP/1001")
+    if language not in LANGUAGES:
+        raise UserError(f"language must be one of {', '.join(LANGUAGES)}")
+
+
+async def add_user(engine: AsyncEngine, username: str, password: str, *, role: str,
+                   display_name: str = "", interfaces: Sequence[str] = (),
+                   language: str = "zh") -> User:
+    check_user_fields(username, role, interfaces, language)
+    now = datetime.now(UTC)
+    row = UserRow(username=username, display_name=display_name or username, role=role,
+                  password_hash=hash_password(password), interfaces=list(interfaces),
+                  language=language, disabled=False, created_at=now, updated_at=now)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            session.add(row)
+    except IntegrityError:
+        raise UserError(f"user {username!r} exists already") from None
+    return user_from_row(row)
+
+
+async def list_users(engine: AsyncEngine) -> list[tuple[User, bool]]:
+    """Every user with whether it is disabled, by username."""
+    async with AsyncSession(engine) as session:
+        rows = (await session.execute(select(UserRow).order_by(UserRow.username))).scalars()
+        return [(user_from_row(row), row.disabled) for row in rows]
+
+
+async def find_login(engine: AsyncEngine, username: str) -> tuple[User, str] | None:
+    """The enabled user with this username and its password hash."""
+    async with AsyncSession(engine) as session:
+        row = (await session.execute(
+            select(UserRow).where(UserRow.username == username, UserRow.disabled.is_(False))
+        )).scalar_one_or_none()
+        return None if row is None else (user_from_row(row), row.password_hash)
+
+
+async def users_by_id(engine: AsyncEngine, ids: Sequence[int]) -> dict[int, User]:
+    """Enabled users among ``ids``."""
+    if not ids:
+        return {}
+    async with AsyncSession(engine) as session:
+        rows = (await session.execute(
+            select(UserRow).where(UserRow.id.in_(list(ids)), UserRow.disabled.is_(False))
+        )).scalars()
+        return {row.id: user_from_row(row) for row in rows}
+
+
+async def users_changed_since(engine: AsyncEngine,
+                              since: datetime) -> list[tuple[User, bool]]:
+    """Users changed since a time, with whether each is disabled now."""
+    async with AsyncSession(engine) as session:
+        rows = (await session.execute(
+            select(UserRow).where(UserRow.updated_at >= since))).scalars()
+        return [(user_from_row(row), row.disabled) for row in rows]
+
+
+async def set_password(engine: AsyncEngine, username: str, password: str) -> None:
+    password_hash = hash_password(password)
+    async with AsyncSession(engine) as session, session.begin():
+        row = await _get(session, username)
+        row.password_hash = password_hash
+        row.updated_at = datetime.now(UTC)
+        # A new password ends every session opened with the old one.
+        await session.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
+
+
+async def disable_user(engine: AsyncEngine, username: str) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        row = await _get(session, username)
+        row.disabled = True
+        row.updated_at = datetime.now(UTC)
+        await session.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
+
+
+async def _get(session: AsyncSession, username: str) -> UserRow:
+    row = (await session.execute(
+        select(UserRow).where(UserRow.username == username))).scalar_one_or_none()
+    if row is None:
+        raise UserError(f"no user {username!r}")
+    return row

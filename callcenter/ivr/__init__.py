@@ -1,0 +1,1 @@
+"""The IVR hotline: FastAGI routes that decide, beside the dialplan in dialplan/."""

@@ -1,0 +1,202 @@
+"""The records room plugged into the service: CallEnded → durable writer; API routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy import select
+
+from callcenter.ami import actions
+from callcenter.component import Component
+from callcenter.live import CallEnded, CallerJoined, Change, MemberChanged
+from callcenter.records import api
+from callcenter.records.query import RECORDS_TABLE, WRAPUPS_TABLE
+from callcenter.records.rows import OVERFLOWABLE, OverflowOp, RecordOp, mask_number, record_row
+from callcenter.records.spool import Spool
+from callcenter.records.wrapup import WRAPUP_REASON, WrapupHold, WrapupTimers
+from callcenter.records.writer import RecordWriter
+from callcenter.settings import RecordsSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from callcenter.ami.link import AmiLink
+
+log = logging.getLogger(__name__)
+
+# A channel that left a queue unanswered and joins another within this long was overflowed.
+OVERFLOW_WINDOW = timedelta(seconds=30)
+_RECENT_LIMIT = 10_000
+
+
+class RecordsComponent(Component):
+    name = "records"
+
+    def __init__(self, settings: RecordsSettings, engine: AsyncEngine,
+                 registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.writer = RecordWriter(engine, Spool(settings.spool_dir),
+                                   batch_size=settings.batch_size,
+                                   batch_interval=settings.batch_interval,
+                                   retry_max_delay=settings.retry_max_delay)
+        # (pbx, uniqueid) -> (joined_at, queue, ended_at) of recent unanswered exits.
+        self._recent: OrderedDict[tuple[str, str], tuple[datetime, str, datetime]] = (
+            OrderedDict())
+        self.timers = WrapupTimers(settings.enforced_wrapup)
+        self._links: dict[str, AmiLink] = {}
+        # (pbx, interface) -> pause reason ("" when not paused), from the live model.
+        self._pause_reason: dict[tuple[str, str], str] = {}
+        self._unpause_pending: dict[tuple[str, str], WrapupHold] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ended = Counter("callcenter_call_records_total",
+                              "Queue calls ended, by outcome, handed to the writer",
+                              ["pbx", "outcome"], registry=registry)
+        if registry is not None:
+            writer = self.writer
+            Gauge("callcenter_call_records_backlog",
+                  "1 while call records wait in the spool for the database",
+                  registry=registry).set_function(lambda: 1.0 if writer.backlog else 0.0)
+            Gauge("callcenter_call_records_queued", "Call records not yet in the spool",
+                  registry=registry).set_function(lambda: float(writer.queued))
+
+    # ------------------------------------------------------------------ event path
+
+    def on_change(self, change: Change) -> None:
+        if isinstance(change, CallEnded):
+            record = change.record
+            row = record_row(record)
+            self.writer.submit(RecordOp(row))
+            self._ended.labels(record.pbx, row["outcome"]).inc()
+            log.info("call %s/%s %s in %s from %s", record.pbx, record.uniqueid, row["outcome"],
+                     record.queue, mask_number(record.caller_num))
+            if record.outcome in OVERFLOWABLE:
+                self._remember(record.pbx, record.uniqueid,
+                               (record.joined_at, record.queue, record.ended_at))
+            hold = self.timers.call_ended(record)
+            if hold is not None:
+                self._spawn(self._pause(hold, True))
+        elif isinstance(change, MemberChanged) and change.member is not None:
+            member = change.member
+            self._pause_reason[(member.pbx, member.interface)] = (
+                member.paused_reason or "?" if member.paused else "")
+        elif isinstance(change, CallerJoined):
+            caller = change.caller
+            previous = self._recent.pop((caller.pbx, caller.uniqueid), None)
+            if (previous is not None and previous[1] != caller.queue
+                    and caller.joined_at - previous[2] <= OVERFLOW_WINDOW):
+                self.writer.submit(OverflowOp(caller.pbx, caller.uniqueid, previous[0],
+                                              caller.queue))
+
+    def _remember(self, pbx: str, uniqueid: str, value: tuple[datetime, str, datetime]) -> None:
+        self._recent[(pbx, uniqueid)] = value
+        while len(self._recent) > _RECENT_LIMIT:
+            self._recent.popitem(last=False)
+
+    def mark_overflowed(self, pbx: str, uniqueid: str, target: str) -> None:
+        """For the routing engine: the caller's latest unanswered record went to `target`.
+
+        Event path safe (enqueue only). Calls overflowed by a plain dialplan (Queue() timeout,
+        then Queue(other)) are marked without it, from the second join.
+        """
+        previous = self._recent.pop((pbx, uniqueid), None)
+        self.writer.submit(OverflowOp(pbx, uniqueid, None if previous is None else previous[0],
+                                      target))
+
+    def wrapup_submitted(self, pbx: str, interface: str | None) -> None:
+        """The agent submitted a wrap-up: an enforced wrap-up pause ends now."""
+        hold = None if interface is None else self.timers.submitted(pbx, interface)
+        if hold is not None:
+            self._spawn(self._pause(hold, False))
+
+    # ------------------------------------------------------------------ wrap-up actuator
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _pause(self, hold: WrapupHold, paused: bool) -> None:
+        key = (hold.pbx, hold.interface)
+        if not paused:
+            reason = self._pause_reason.get(key)
+            if reason not in (None, "", WRAPUP_REASON):
+                # Someone paused them for another reason meanwhile: that pause stays.
+                return
+        link = self._links.get(hold.pbx)
+        try:
+            if link is None:
+                raise ConnectionError(f"PBX {hold.pbx} not connected")
+            await actions.queue_pause(link, hold.interface, paused, reason=WRAPUP_REASON)
+            self._unpause_pending.pop(key, None)
+            log.info("%s %s for wrap-up", "paused" if paused else "unpaused", hold.interface)
+        except Exception as exc:
+            # Re-tried when the PBX link is (back) up: on_pbx_ready.
+            log.warning("wrap-up %s of %s failed: %s", "pause" if paused else "unpause",
+                        hold.interface, exc)
+            if not paused:
+                self._unpause_pending[key] = hold
+
+    async def _tick_wrapups(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            for hold in self.timers.due(datetime.now(UTC)):
+                await self._pause(hold, False)
+
+    async def _restore_wrapups(self) -> None:
+        if not self.settings.enforced_wrapup:
+            return
+        now = datetime.now(UTC)
+        longest = max(self.settings.enforced_wrapup.values())
+        records, wrapups = RECORDS_TABLE, WRAPUPS_TABLE
+        statement = (select(records.c.pbx, records.c.uniqueid, records.c.queue,
+                            records.c.answered_by, records.c.ended_at)
+                     .outerjoin(wrapups, wrapups.c.call_id == records.c.id)
+                     .where(records.c.queue.in_(list(self.settings.enforced_wrapup)),
+                            records.c.answered_at.is_not(None),
+                            records.c.ended_at > now - timedelta(seconds=longest),
+                            wrapups.c.id.is_(None)))
+        async with self.engine.connect() as connection:
+            rows = list((await connection.execute(statement)).mappings())
+        holds = [WrapupHold(r["pbx"], r["answered_by"], r["uniqueid"],
+                            r["ended_at"] + timedelta(
+                                seconds=self.settings.enforced_wrapup[r["queue"]]))
+                 for r in rows if r["answered_by"]]
+        running = self.timers.restore(holds, now)
+        if running:
+            log.info("%d enforced wrap-up(s) still running after restart", len(running))
+
+    async def on_pbx_ready(self, link: AmiLink) -> None:
+        self._links[link.name] = link
+        for hold in self.timers.held(link.name):
+            await self._pause(hold, True)
+        for key, hold in list(self._unpause_pending.items()):
+            if key[0] == link.name:
+                await self._pause(hold, False)
+
+    # ------------------------------------------------------------------ life cycle
+
+    def add_routes(self, app: web.Application) -> None:
+        api.add_routes(app, self)
+
+    async def start(self) -> None:
+        await self.writer.start()
+        await self._restore_wrapups()
+        if self.settings.enforced_wrapup:
+            self._spawn(self._tick_wrapups())
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.writer.stop()

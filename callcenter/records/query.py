@@ -1,0 +1,118 @@
+"""Filters of the call list (validated with pydantic) and the SQL they become."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Select, Table, and_, or_, select
+
+from callcenter.records.rows import OUTCOMES
+from callcenter.store.models import CallRecord, CallWrapup
+
+MAX_LIMIT = 500
+RECORDS_TABLE: Table = CallRecord.__table__  # type: ignore[assignment]
+WRAPUPS_TABLE: Table = CallWrapup.__table__  # type: ignore[assignment]
+
+
+class CallFilters(BaseModel):
+    """Query parameters of GET /api/calls and /api/calls.csv."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    since: datetime | None = Field(default=None, alias="from")
+    until: datetime | None = Field(default=None, alias="to")
+    pbx: str | None = Field(default=None, max_length=32)
+    queue: str | None = Field(default=None, max_length=80)
+    agent: str | None = Field(default=None, max_length=120)  # queue-member interface
+    outcome: tuple[str, ...] = ()
+    caller: str | None = Field(default=None, max_length=40)  # the customer's number
+    customer: int | None = Field(default=None, ge=1)  # customer id (screen-pop's table)
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    cursor: str | None = Field(default=None, max_length=200)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2026-11-23T08:00:00+08:00 or ...Z")
+        return value
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _outcomes(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part]
+        unknown = sorted(set(value) - set(OUTCOMES))
+        if unknown:
+            raise ValueError(f"unknown outcome(s) {', '.join(unknown)}; "
+                             f"one of {', '.join(OUTCOMES)}")
+        return tuple(value)
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)
+        return value
+
+
+def encode_cursor(joined_at: datetime, row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{joined_at.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        stamp, row_id = text.split("|")
+        value = datetime.fromisoformat(stamp)
+        if value.tzinfo is None:
+            raise ValueError
+        return value, int(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValueError("not a cursor this API gave out") from None
+
+
+def calls_query(filters: CallFilters, agent_interfaces: tuple[str, ...] | None) -> Select[Any]:
+    """Newest first; `agent_interfaces` not None limits to the calls those phones answered."""
+    table = RECORDS_TABLE
+    wrapups = WRAPUPS_TABLE
+    conditions = []
+    if filters.since is not None:
+        conditions.append(table.c.joined_at >= filters.since)
+    if filters.until is not None:
+        conditions.append(table.c.joined_at < filters.until)
+    for column, value in ((table.c.pbx, filters.pbx), (table.c.queue, filters.queue),
+                          (table.c.answered_by, filters.agent),
+                          (table.c.caller_number, filters.caller),
+                          (table.c.customer_id, filters.customer)):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.outcome:
+        conditions.append(table.c.outcome.in_(filters.outcome))
+    if agent_interfaces is not None:
+        conditions.append(table.c.answered_by.in_(agent_interfaces))
+    if filters.cursor is not None:
+        joined, row_id = decode_cursor(filters.cursor)
+        conditions.append(or_(table.c.joined_at < joined,
+                              and_(table.c.joined_at == joined, table.c.id < row_id)))
+    return (select(table, wrapups.c.disposition, wrapups.c.category, wrapups.c.notes,
+                   wrapups.c.follow_up_due, wrapups.c.submitted_at.label("wrapup_at"))
+            .outerjoin(wrapups, wrapups.c.call_id == table.c.id)
+            .where(*conditions)
+            .order_by(table.c.joined_at.desc(), table.c.id.desc()))
+
+
+def call_json(row: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        data[key] = value
+    wrapup_keys = ("disposition", "category", "notes", "follow_up_due", "wrapup_at")
+    wrapup = {k: data.pop(k) for k in wrapup_keys if k in data}
+    data["wrapup"] = wrapup if wrapup.get("disposition") is not None else None
+    return data

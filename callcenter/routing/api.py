@@ -1,0 +1,103 @@
+"""Routing API (staff only): policies read and edited live (stored, audited), episodes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from callcenter.auth.identity import require_user
+from callcenter.feed.serialize import dumps, to_data
+from callcenter.routing.policy import QueuePolicy, valid_queue_name
+from callcenter.web.errors import api_error
+
+if TYPE_CHECKING:
+    from callcenter.routing.component import RoutingComponent
+
+
+def _queue(request: web.Request) -> str:
+    queue = request.match_info["queue"]
+    if not valid_queue_name(queue):
+        raise api_error(400, "bad-queue-name", f"{queue!r} is not a queue name")
+    return queue
+
+
+def _policy_data(component: RoutingComponent, queue: str) -> dict[str, Any] | None:
+    live = component.live_policies.get(queue)
+    policy = component.policies().get(queue)
+    if policy is None:
+        return None
+    states = {pbx: state.level for (pbx, q), state in component.states.items() if q == queue}
+    return {"queue": queue, "policy": policy.model_dump(mode="json"),
+            "source": "live" if live is not None else "config",
+            "updated_at": None if live is None else live["updated_at"],
+            "updated_by": None if live is None else live["updated_by"],
+            "levels": states}
+
+
+def add_routes(app: web.Application, component: RoutingComponent) -> None:
+    async def list_policies(request: web.Request) -> web.Response:
+        require_user(request, "supervisor", "admin")
+        data = [_policy_data(component, q) for q in sorted(component.policies())]
+        return web.json_response({"policies": to_data(data)}, dumps=dumps)
+
+    async def get_policy(request: web.Request) -> web.Response:
+        require_user(request, "supervisor", "admin")
+        queue = _queue(request)
+        data = _policy_data(component, queue)
+        if data is None:
+            raise api_error(404, "no-such-policy", f"no routing policy for queue {queue!r}")
+        data["changes"] = await component.store.policy_changes(queue, limit=20)
+        return web.json_response(to_data(data), dumps=dumps)
+
+    async def put_policy(request: web.Request) -> web.Response:
+        user = require_user(request, "supervisor", "admin")
+        queue = _queue(request)
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise api_error(400, "bad-json", "the body is not JSON") from None
+        try:
+            policy = QueuePolicy.model_validate(body)
+        except ValidationError as exc:
+            problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                        for e in exc.errors(include_input=False, include_url=False)]
+            raise api_error(400, "invalid-policy", "the policy is not valid",
+                            problems=problems) from None
+        previous = component.policies().get(queue)
+        stored = policy.model_dump(mode="json")
+        now = datetime.now(UTC)
+        await component.store.put_policy(
+            queue, stored, user.username,
+            None if previous is None else previous.model_dump(mode="json"), now)
+        component.live_policies[queue] = {"policy": stored, "updated_at": now,
+                                          "updated_by": user.username}
+        return web.json_response(to_data(_policy_data(component, queue)), dumps=dumps)
+
+    async def list_episodes(request: web.Request) -> web.Response:
+        require_user(request, "supervisor", "admin")
+        try:
+            limit = max(1, min(500, int(request.query.get("limit", "50"))))
+        except ValueError:
+            raise api_error(400, "bad-limit", "limit must be a whole number") from None
+        episodes = await component.store.episodes(request.query.get("queue"), limit)
+        return web.json_response({"episodes": to_data(episodes)}, dumps=dumps)
+
+    async def episode_actions(request: web.Request) -> web.Response:
+        require_user(request, "supervisor", "admin")
+        try:
+            episode_id = int(request.match_info["episode"])
+        except ValueError:
+            raise api_error(400, "bad-episode", "episode ids are numbers") from None
+        actions = await component.store.actions(episode_id)
+        return web.json_response({"episode": episode_id, "actions": to_data(actions)},
+                                 dumps=dumps)
+
+    app.router.add_get("/api/routing/policies", list_policies)
+    app.router.add_get("/api/routing/policies/{queue}", get_policy)
+    app.router.add_put("/api/routing/policies/{queue}", put_policy)
+    app.router.add_get("/api/routing/episodes", list_episodes)
+    app.router.add_get("/api/routing/episodes/{episode}/actions", episode_actions)

@@ -1,0 +1,210 @@
+"""The routing room plugged into the service: evaluate every queue, act, persist, serve the API.
+
+Each round (``routing.interval``) takes every queue of every PBX whose link is up and whose
+model was resynced, asks the pure ``decide`` what to do, commits state + actions in one
+transaction, then runs the actions. A PBX is evaluated only after its pending actions from a
+previous process have run (``on_pbx_ready``): a model still empty after a restart would
+otherwise look like calm and undo a surge that is still going on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from callcenter.ami.actions import ActionSender
+from callcenter.component import Component
+from callcenter.live import CallEnded, Change, QueueView, UnknownQueue
+from callcenter.routing.actuator import Actuator
+from callcenter.routing.api import add_routes as add_api_routes
+from callcenter.routing.engine import (
+    EngineState,
+    MoveCaller,
+    decide,
+    state_from_json,
+    state_to_json,
+)
+from callcenter.routing.policy import QueuePolicy
+from callcenter.routing.store import RoutingStore
+
+if TYPE_CHECKING:
+    from callcenter.service import Service
+
+log = logging.getLogger(__name__)
+
+# Peaks change every round during a surge: they are written at most this often.
+PEAK_WRITE_SECONDS = 5.0
+_MOVED_LIMIT = 10_000
+_UNDO = QueuePolicy(enabled=False, recovery_seconds=0)
+
+
+class RoutingComponent(Component):
+    name = "routing"
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.settings = service.settings.routing
+        self.store = RoutingStore(service.engine)
+        self.actuator = Actuator(self.store, self._link, service.hub.publish, self._is_waiting,
+                                 service.settings.ivr.surge_db_family, self._moved)
+        self.live_policies: dict[str, dict[str, Any]] = {}
+        self.states: dict[tuple[str, str], EngineState] = {}
+        self._written: dict[tuple[str, str], tuple[Any, datetime]] = {}
+        self._ready: set[str] = set()
+        # (pbx, uniqueid) -> (from queue, target) of callers moved: marks their record.
+        self._moved_calls: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ policies
+
+    def policies(self) -> dict[str, QueuePolicy]:
+        """Effective policies: the file's, overridden by those edited live."""
+        effective = dict(self.settings.queues)
+        for queue, stored in self.live_policies.items():
+            with contextlib.suppress(ValueError):
+                effective[queue] = QueuePolicy.model_validate(stored["policy"])
+        return effective
+
+    def policy_for(self, pbx: str, queue: str) -> QueuePolicy | None:
+        policy = self.policies().get(queue)
+        if policy is None or (policy.pbx and policy.pbx != pbx):
+            return None
+        return policy
+
+    # ------------------------------------------------------------------ life cycle
+
+    def add_routes(self, app: web.Application) -> None:
+        add_api_routes(app, self)
+
+    async def start(self) -> None:
+        self.live_policies = await self.store.live_policies()
+        for key, text in (await self.store.states()).items():
+            try:
+                self.states[key] = state_from_json(text)
+            except (ValueError, KeyError, TypeError):
+                log.warning("routing %s/%s: stored engine state unreadable; starting normal",
+                            *key)
+        resumed = {k: s.level for k, s in self.states.items() if s.level != "normal"}
+        if resumed:
+            log.info("routing: resuming %s", ", ".join(f"{p}/{q} in {lv}"
+                                                      for (p, q), lv in resumed.items()))
+        if self.settings.enabled:
+            self._task = asyncio.ensure_future(self._loop())
+            self._task.set_name("routing")
+
+    async def stop(self) -> None:
+        # Nothing is undone on stop: a surge outlives a restart (the state is in the database).
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def on_pbx_ready(self, link: Any) -> None:
+        name = str(link.name)
+        async with self._lock:
+            pending = await self.store.pending(name)
+            for stored in pending:
+                log.info("routing %s/%s: running %s decided before a restart", stored.action.pbx,
+                         stored.action.queue, stored.action.kind)
+                await self.actuator.run(stored)
+        self._ready.add(name)
+
+    def on_change(self, change: Change) -> None:
+        if isinstance(change, CallEnded):
+            record = change.record
+            moved = self._moved_calls.get((record.pbx, record.uniqueid))
+            if moved is not None and moved[0] == record.queue:
+                del self._moved_calls[(record.pbx, record.uniqueid)]
+                hook = self._records_hook()
+                if hook is not None:
+                    hook(record.pbx, record.uniqueid, moved[1])
+
+    # ------------------------------------------------------------------ the rounds
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.interval)
+            try:
+                await self.evaluate(datetime.now(UTC))
+            except Exception:
+                log.exception("routing round failed")
+
+    async def evaluate(self, now: datetime) -> None:
+        async with self._lock:
+            for link in self.service.links:
+                if not link.connected or link.name not in self._ready:
+                    continue
+                for view in self.service.model.queue_views(now):
+                    if view.pbx == link.name:
+                        await self._evaluate_queue(view, now)
+
+    async def _evaluate_queue(self, view: QueueView, now: datetime) -> None:
+        key = (view.pbx, view.queue)
+        state = self.states.get(key, EngineState())
+        policy = self.policy_for(view.pbx, view.queue)
+        if policy is None:
+            if state.level == "normal":
+                return
+            policy = _UNDO  # the policy went away mid-episode: undo and close
+        decision = decide(view, state, policy, now)
+        new = decision.state
+        durable = _durable(new)
+        written = self._written.get(key)
+        before = written[0] if written is not None else _durable(state)
+        peaks_due = (new.episode != state.episode
+                     and (written is None
+                          or (now - written[1]).total_seconds() >= PEAK_WRITE_SECONDS))
+        if decision.actions or before != durable or peaks_due:
+            stored = await self.store.commit(view.pbx, view.queue, state_to_json(new),
+                                             new.episode, decision.actions, now)
+            self._written[key] = (durable, now)
+            self.states[key] = new
+            for item in stored:
+                await self.actuator.run(item)
+        else:
+            self.states[key] = new
+
+    # ------------------------------------------------------------------ helpers
+
+    def _link(self, pbx: str) -> ActionSender | None:
+        for link in self.service.links:
+            if link.name == pbx and link.connected:
+                return link
+        return None
+
+    def _is_waiting(self, pbx: str, queue: str, uniqueid: str) -> bool:
+        try:
+            view = self.service.model.queue_view(pbx, queue, datetime.now(UTC))
+        except UnknownQueue:
+            return False
+        return any(c.uniqueid == uniqueid for c in view.callers)
+
+    def _moved(self, action: MoveCaller) -> None:
+        target = action.to_queue or f"{action.context},{action.exten}"
+        self._moved_calls[(action.pbx, action.uniqueid)] = (action.queue, target)
+        while len(self._moved_calls) > _MOVED_LIMIT:
+            self._moved_calls.popitem(last=False)
+
+    def _records_hook(self) -> Callable[[str, str, str], None] | None:
+        for component in self.service.components:
+            hook = getattr(component, "mark_overflowed", None)
+            if callable(hook):
+                return hook  # type: ignore[no-any-return]
+        return None
+
+
+def _durable(state: EngineState) -> tuple[Any, ...]:
+    """What must be written at once when it changes (peaks may wait a little)."""
+    episode = state.episode
+    return (state.level, state.since, tuple(sorted(state.triggers.items(), key=lambda i: i[0])),
+            state.added_members, state.moved, state.surge_flag,
+            None if episode is None else (episode.started_at, episode.history,
+                                          episode.calls_affected))

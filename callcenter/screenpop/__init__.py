@@ -1,0 +1,1 @@
+"""Screen-pop: the ringing agent's browser shows the caller's record."""

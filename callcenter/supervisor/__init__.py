@@ -1,0 +1,1 @@
+"""Supervisor console: live queue control, desired member state, audit log, wallboard."""

@@ -1,0 +1,152 @@
+"""End to end in headless Chromium: a real SIP call pops the caller's record on the ringing
+agent's console, and on nobody else's; a CRM that does not answer does not delay the pop."""
+
+from __future__ import annotations
+
+import http.server
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from callcenter.rig.asterisk import AsteriskRig
+from callcenter.rig.sipp import AgentPhones, start_calls
+from tests.service_proc import ServiceProcess
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+CUSTOMER_NUMBER = "13800990042"
+
+
+class SleepyCrm(http.server.ThreadingHTTPServer):
+    """A CRM that takes far longer to answer than any pop may wait."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                time.sleep(8)
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b'{"crm_name": "late"}')
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.requests = 0
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def add_user(service: ServiceProcess, username: str, *args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "callcenter", "user", "add", username, "--password-stdin",
+         "--config", str(service.config), *args],
+        input="password-" + username + "\n", capture_output=True, text=True,
+        cwd=service.workdir, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def crm() -> Iterator[SleepyCrm]:
+    server = SleepyCrm()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def service(rig: AsteriskRig, tmp_path: Path, crm: SleepyCrm) -> Iterator[ServiceProcess]:
+    port = crm.server_address[1]
+    process = ServiceProcess(tmp_path, extra_toml=(
+        "[screenpop]\n"
+        f'crm_url_template = "http://127.0.0.1:{port}/customer?phone={{phone}}"\n'
+        "crm_timeout_seconds = 3\ncrm_pop_wait_seconds = 0.05\n"))
+    add_user(process, "agent_a", "--name", "坐席甲", "--interface", "PJSIP/1001")
+    add_user(process, "agent_b", "--name", "坐席乙", "--interface", "PJSIP/1003")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def only_phone_1001(rig: AsteriskRig) -> Iterator[None]:
+    rig.rx("queue pause member PJSIP/1002 queue support reason test")
+    try:
+        yield
+    finally:
+        rig.rx("queue unpause member PJSIP/1002 queue support")
+
+
+def logged_in_console(browser: Browser, service: ServiceProcess,
+                      username: str) -> tuple[BrowserContext, Page]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(service.base_url + "/agent")
+    page.fill("#username", username)
+    page.fill("#password", "password-" + username)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#console-view")).to_be_visible(timeout=10_000)
+    expect(page.locator("#link-state")).to_have_class("pill on", timeout=10_000)
+    return context, page
+
+
+def test_the_ringing_agent_sees_the_customer_and_nobody_else_does(
+    rig: AsteriskRig, service: ServiceProcess, browser: Browser, only_phone_1001: None,
+    agent_phones: Callable[..., AgentPhones],
+) -> None:
+    context_a, page_a = logged_in_console(browser, service, "agent_a")
+    _context_b, page_b = logged_in_console(browser, service, "agent_b")
+    saved = context_a.request.post(service.base_url + "/api/customers", data={
+        "name": "测试客户", "phones": [CUSTOMER_NUMBER], "vip_level": 4, "tags": ["金卡"]})
+    assert saved.status == 201, saved.text()
+
+    agent_phones(1, first_ext=1001, ring_seconds=3.0)
+    batch = start_calls(1, dial="support", caller_numbers=[CUSTOMER_NUMBER], hold_seconds=8)
+    try:
+        expect(page_a.locator("#card-name")).to_have_text("测试客户", timeout=15_000)
+        expect(page_a.locator("#card-vip")).to_have_text("VIP 4")
+        expect(page_a.locator("#card-state")).to_have_text("振铃中")
+        # The CRM sleeps 8 s; the pop came from local data and says it is incomplete.
+        expect(page_a.locator("#card-incomplete")).to_be_visible()
+        expect(page_a.locator("#card-queue")).to_have_text("support")
+        expect(page_a.locator("#card-state")).to_have_text("通话中", timeout=10_000)
+        expect(page_a.locator("#call-timer")).to_be_visible()
+        expect(page_a.locator("#cf-name")).to_have_value("测试客户")
+        # Agent B is logged in all along and must have seen nothing of it.
+        expect(page_b.locator("#card-body")).to_be_hidden()
+        assert page_b.locator("#recent tbody tr").count() == 0
+        assert "测试客户" not in page_b.content()
+    finally:
+        result = batch.wait(30)
+    assert result.ok, result.errors
+    expect(page_a.locator("#card-state")).to_have_text("已结束", timeout=10_000)
+    assert "138****0042" in service.log_text()  # the pop's log line masks the number
+    page_a.click("#lang")
+    expect(page_a.locator("#card-state")).to_have_text("ended")
+    expect(page_b.locator("#card-body")).to_be_hidden()

@@ -1,0 +1,89 @@
+"""End to end in headless Chromium: a supervisor pauses an agent from the wallboard with a
+reason, and the rig's Asterisk reports that member paused with that reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from callcenter.rig.asterisk import AsteriskRig
+from tests.service_proc import ServiceProcess
+from tests.supervisor.helpers import PASSWORD, add_user, queue_status, wait_for
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def service(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[ServiceProcess]:
+    process = ServiceProcess(tmp_path_factory.mktemp("wallboard"), log_level="INFO")
+    add_user(process.config, "lead", "supervisor")
+    add_user(process.config, "agent1", "agent", "PJSIP/1001")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def log_in(page: Page, service: ServiceProcess, username: str) -> None:
+    page.goto(service.base_url + "/wallboard")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+
+
+def test_a_supervisor_pauses_an_agent_from_the_wallboard(
+    rig: AsteriskRig, service: ServiceProcess, browser: Browser
+) -> None:
+    page = browser.new_context().new_page()
+    log_in(page, service, "lead")
+    expect(page.locator("#board-view")).to_be_visible(timeout=10_000)
+    expect(page.locator("#link-state")).to_have_text("实时", timeout=10_000)
+    expect(page.locator("#queues tr[data-queue=support]")).to_be_visible()
+    expect(page.locator("#bars .bar")).to_have_count(12)
+
+    row = page.locator('#agents tr[data-queue=support][data-interface="PJSIP/1002"]')
+    expect(row).to_be_visible()
+    try:
+        row.locator("input.reason").fill("辅导 coaching")
+        row.locator("button.pause").click()
+        wait_for(lambda: queue_status("support")[0]["PJSIP/1002"].get("PausedReason")
+                 == "辅导 coaching", 10, "member paused on the PBX")
+        assert queue_status("support")[0]["PJSIP/1002"]["Paused"] == "1"
+        # The page learns it back over the live feed.
+        expect(row.locator("td").nth(3)).to_have_text("辅导 coaching", timeout=10_000)
+        expect(row.locator("td").nth(2)).to_have_text("暂停")
+        expect(page.locator("#action-result")).to_contain_text("已完成")
+
+        page.click("#lang")
+        expect(row.locator("td").nth(2)).to_have_text("paused")
+        row.locator("button.unpause").click()
+        wait_for(lambda: queue_status("support")[0]["PJSIP/1002"]["Paused"] == "0", 10,
+                 "member unpaused on the PBX")
+        expect(row.locator("td").nth(2)).to_have_text("available", timeout=10_000)
+    finally:
+        rig.rx("queue unpause member PJSIP/1002 queue support")
+
+
+def test_an_agent_cannot_use_the_wallboard(service: ServiceProcess, browser: Browser) -> None:
+    page = browser.new_context().new_page()
+    log_in(page, service, "agent1")
+    expect(page.locator("#login-error")).to_have_text("仅班长和管理员可以使用监控墙",
+                                                      timeout=10_000)
+    expect(page.locator("#board-view")).to_be_hidden()

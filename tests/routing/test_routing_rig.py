@@ -1,0 +1,236 @@
+"""Overflow and surge routing against the real rig: `callcenter serve`, Asterisk, SIPp."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callcenter.rig.asterisk import AsteriskRig
+from callcenter.rig.sipp import AgentPhones, start_calls
+from tests.routing.amiwatch import JoinWatcher
+from tests.service_proc import ServiceProcess
+
+MOVE_POLICY = """
+[routing]
+interval = 0.25
+[routing.queues.support]
+recovery_seconds = 1
+[[routing.queues.support.triggers]]
+metric = "longest_wait"
+level = "surge"
+threshold = 8
+release = 4
+[routing.queues.support.actions.move_callers]
+to_queue = "overflow"
+over_seconds = 8
+"""
+
+SURGE_POLICY = """
+[routing]
+interval = 0.25
+[routing.queues.support]
+recovery_seconds = 1
+[[routing.queues.support.triggers]]
+metric = "callers_waiting"
+level = "surge"
+threshold = 1
+release = 0
+[routing.queues.support.actions]
+surge_flag = true
+add_members = [{ interface = "PJSIP/1004", penalty = 7, name = "Overflow 1004" }]
+"""
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not {what} within {timeout} s")
+
+
+def rows(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as connection:
+        return list(connection.execute(sql, args))
+
+
+def start_service(workdir: Path, extra_toml: str) -> ServiceProcess:
+    service = ServiceProcess(workdir, log_level="DEBUG", extra_toml=extra_toml)
+    service.start()
+    service.wait_until(lambda: "PBX rig: resynced" in service.log_text(), 20, "resynced")
+    return service
+
+
+@pytest.fixture
+def support_paused(rig: AsteriskRig) -> Iterator[Callable[[str], None]]:
+    """Pause support's static members on demand; unpaused again after the test."""
+    paused: list[str] = []
+
+    def pause(interface: str) -> None:
+        rig.rx(f"queue pause member {interface} queue support reason routing-test")
+        paused.append(interface)
+
+    rig.rx("dialplan reload")  # dialplan/overflow.conf is bound live
+    try:
+        yield pause
+    finally:
+        for interface in paused:
+            rig.rx(f"queue unpause member {interface} queue support")
+
+
+def test_a_waiting_callers_are_moved_to_overflow_within_1_5_s_of_8_s_and_answered_there(
+    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+    agent_phones: Callable[..., AgentPhones],
+) -> None:
+    support_paused("PJSIP/1002")
+    agent_phones(1, first_ext=1001, answer=False)  # rings for ever in support
+    overflow_phones = agent_phones(2, first_ext=1005, ring_seconds=0.5)
+    for ext in (1005, 1006):
+        rig.rx(f"queue add member PJSIP/{ext} to overflow penalty 0 as Overflow-{ext}")
+    service = start_service(tmp_path, MOVE_POLICY)
+    watcher = JoinWatcher()
+    numbers = ["13800881001", "13800881002"]
+    batch = start_calls(2, dial="support", caller_numbers=numbers, rate_per_s=1.0,
+                        hold_seconds=16.0)
+    try:
+        ids = {n: wait_for(lambda n=n: watcher.uniqueid_of(n, "support"), 10, f"{n} joined")
+               for n in numbers}
+        for number, uniqueid in ids.items():
+            assert watcher.wait(lambda u=uniqueid: watcher.join_time(u, "overflow"), 15), (
+                f"{number} never joined overflow:\n{service.log_tail()}")
+        lags = {}
+        for number, uniqueid in ids.items():
+            joined = watcher.join_time(uniqueid, "support")
+            moved = watcher.join_time(uniqueid, "overflow")
+            assert joined is not None and moved is not None
+            lags[number] = moved - joined - 8.0
+        print(f"overflow lag after 8 s (Asterisk timestamps): "
+              f"{ {n: round(v, 3) for n, v in lags.items()} }")
+        assert all(0.0 <= lag <= 1.5 for lag in lags.values()), lags
+
+        def connected_in_overflow() -> set[str]:
+            return {f[1] for f in rig.queue_log_lines()
+                    if len(f) > 4 and f[2] == "overflow" and f[4] == "CONNECT"}
+        wait_for(lambda: set(ids.values()) <= connected_in_overflow(), 10,
+                 "answered in overflow")
+        assert overflow_phones.stats().answered >= 2
+        moved_rows = rows(tmp_path / "callcenter.db",
+                          "SELECT uniqueid, from_queue, to_queue, status, kind FROM "
+                          "routing_moved_callers ORDER BY uniqueid")
+        assert sorted(moved_rows) == sorted(
+            (u, "support", "overflow", "ok", "move") for u in ids.values())
+        # The records room shows each left-behind leg as overflowed, linked to the target.
+        def overflowed() -> list[tuple[Any, ...]]:
+            return rows(tmp_path / "callcenter.db",
+                        "SELECT uniqueid, outcome, overflow_queue, ivr_data FROM call_records "
+                        "WHERE queue = 'support' AND outcome = 'overflowed'")
+        legs = wait_for(lambda: len(overflowed()) == 2 and overflowed(), 10,
+                        "support legs recorded as overflowed")
+        assert {(u, q) for u, _, q, _ in legs} == {(u, "overflow") for u in ids.values()}
+        assert all('"CC_ORIG_JOINED"' in ivr and '"CC_OVERFLOW_FROM": "support"' in ivr
+                   for *_, ivr in legs)
+        # Moved once each: one ENTERQUEUE in overflow per caller.
+        enters = [f[1] for f in rig.queue_log_lines()
+                  if len(f) > 4 and f[2] == "overflow" and f[4] == "ENTERQUEUE"
+                  and f[1] in ids.values()]
+        assert sorted(enters) == sorted(ids.values())
+    finally:
+        batch.wait(30)
+        watcher.close()
+        service.stop()
+        for ext in (1005, 1006):
+            rig.rx(f"queue remove member PJSIP/{ext} from overflow")
+
+
+def queue_show(rig: AsteriskRig) -> str:
+    return rig.rx("queue show support")
+
+
+def surge_flag(rig: AsteriskRig) -> str:
+    return rig.rx("database get callcenter/surge support")
+
+
+def test_b_a_surge_brings_overflow_members_in_with_their_penalty_and_out_after_release(
+    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+    agent_phones: Callable[..., AgentPhones],
+) -> None:
+    support_paused("PJSIP/1001")
+    support_paused("PJSIP/1002")
+    agent_phones(1, first_ext=1004, answer=False)
+    service = start_service(tmp_path, SURGE_POLICY)
+    batch = start_calls(1, dial="support", caller_numbers=["13800882001"], hold_seconds=5.0)
+    try:
+        shown = wait_for(lambda: "PJSIP/1004" in queue_show(rig) and queue_show(rig), 8,
+                         "overflow member added")
+        line = next(x for x in shown.splitlines() if "Overflow 1004" in x or "PJSIP/1004" in x)
+        assert "with penalty 7" in line and "(dynamic)" in line, line
+        assert "Value: 1" in surge_flag(rig)
+        batch.wait(20)
+        wait_for(lambda: "PJSIP/1004" not in queue_show(rig), 8, "overflow member removed")
+        assert "Value: 1" not in surge_flag(rig)
+        db = tmp_path / "callcenter.db"
+        done = rows(db, "SELECT kind, target, status FROM routing_actions "
+                        "WHERE kind IN ('add_member', 'remove_member', 'surge_flag') ORDER BY id")
+        assert done == [("add_member", "PJSIP/1004", "ok"), ("surge_flag", None, "ok"),
+                        ("remove_member", "PJSIP/1004", "ok"), ("surge_flag", None, "ok")]
+        assert rows(db, "SELECT * FROM routing_members") == []
+        episode = wait_for(lambda: rows(db, "SELECT ended_at, peak_callers_waiting, summary "
+                                            "FROM routing_episodes WHERE ended_at IS NOT NULL"),
+                           5, "episode closed")
+        assert len(episode) == 1 and episode[0][1] == 1
+        assert '"surge"' in episode[0][2] and '"recovery"' in episode[0][2]
+    finally:
+        batch.stop()
+        service.stop()
+
+
+def test_c_stopping_mid_surge_neither_repeats_nor_loses_an_action(
+    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+    agent_phones: Callable[..., AgentPhones],
+) -> None:
+    support_paused("PJSIP/1001")
+    support_paused("PJSIP/1002")
+    agent_phones(1, first_ext=1004, answer=False)
+    db = tmp_path / "callcenter.db"
+    service = start_service(tmp_path, SURGE_POLICY)
+    batch = start_calls(1, dial="support", caller_numbers=["13800883001"], hold_seconds=16.0)
+
+    def actions() -> list[tuple[Any, ...]]:
+        return rows(db, "SELECT kind, target, status FROM routing_actions "
+                        "WHERE kind IN ('add_member', 'remove_member', 'surge_flag') ORDER BY id")
+
+    surge = [("add_member", "PJSIP/1004", "ok"), ("surge_flag", None, "ok")]
+    try:
+        wait_for(lambda: "PJSIP/1004" in queue_show(rig), 8, "overflow member added")
+        assert actions() == surge
+        service.stop()  # SIGTERM
+        service.start()
+        service.wait_until(lambda: service.log_text().count("PBX rig: resynced") >= 2, 20,
+                           "resynced after SIGTERM")
+        time.sleep(1.5)  # several rounds after the restart
+        assert "PJSIP/1004" in queue_show(rig) and actions() == surge
+        assert service.process is not None
+        service.process.kill()  # kill -9: no clean stop at all
+        service.process.wait()
+        service.process = None
+        service.start()
+        service.wait_until(lambda: service.log_text().count("PBX rig: resynced") >= 3, 20,
+                           "resynced after kill -9")
+        time.sleep(1.5)
+        assert "PJSIP/1004" in queue_show(rig) and actions() == surge
+        batch.wait(25)
+        wait_for(lambda: "PJSIP/1004" not in queue_show(rig), 8, "removed after the restarts")
+        assert actions() == [*surge, ("remove_member", "PJSIP/1004", "ok"),
+                             ("surge_flag", None, "ok")]
+        assert "Value: 1" not in surge_flag(rig)
+        assert len(rows(db, "SELECT id FROM routing_episodes")) == 1
+    finally:
+        batch.stop()
+        service.stop()
