@@ -5,6 +5,9 @@
 The CallEnded records come from replaying the recorded rig traces in tests/fixtures/ami
 (answered, abandoned, timed out, ring-no-answer, mixed) through the live model; each record
 is then copied with a fresh Uniqueid and a later join time until there are ``--calls``.
+Each call also brings its CallerJoined (and CallConnected when answered), in time order with
+the other calls' changes, as the live model emits them: the open_calls writes that let a
+restarted service close calls that ended while it was down.
 They go through the real path: ``RecordsComponent.on_change`` → spool (write on the event
 path, fsync per batch) → batched idempotent INSERT ... ON CONFLICT → segment deleted.
 
@@ -32,10 +35,19 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callcenter.live import CallEnded, CallRecord, LiveModel  # noqa: E402
+from callcenter.live import (  # noqa: E402
+    CallConnected,
+    CallEnded,
+    CallerJoined,
+    CallerView,
+    CallRecord,
+    Change,
+    LiveModel,
+)
 from callcenter.live.replay import load_trace, replay  # noqa: E402
 from callcenter.records.component import RecordsComponent  # noqa: E402
 from callcenter.records.query import RECORDS_TABLE  # noqa: E402
+from callcenter.records.writer import OPEN_TABLE  # noqa: E402
 from callcenter.settings import RecordsSettings  # noqa: E402
 from callcenter.store.db import create_engine  # noqa: E402
 from callcenter.store.migrate import upgrade_to_head  # noqa: E402
@@ -66,20 +78,31 @@ def template_records() -> list[CallRecord]:
     return records
 
 
-def scaled(templates: list[CallRecord], calls: int) -> list[CallEnded]:
-    out = []
+def scaled(templates: list[CallRecord], calls: int) -> list[Change]:
+    out: list[tuple[object, int, Change]] = []
     for n in range(calls):
         base = templates[n % len(templates)]
         shift = timedelta(seconds=n)
-        out.append(CallEnded(dataclasses.replace(
+        record = dataclasses.replace(
             base, uniqueid=f"{base.uniqueid}~{n}", linkedid=f"{base.linkedid}~{n}",
             joined_at=base.joined_at + shift, ended_at=base.ended_at + shift,
             answered_at=None if base.answered_at is None else base.answered_at + shift,
-            left_at=None if base.left_at is None else base.left_at + shift)))
-    return out
+            left_at=None if base.left_at is None else base.left_at + shift)
+        out.append((record.joined_at, 3 * n, CallerJoined(record.joined_at, CallerView(
+            record.pbx, record.queue, record.uniqueid, record.linkedid, record.channel,
+            record.caller_num, record.caller_name, record.position_at_join, record.joined_at,
+            None, record.ivr), 1)))
+        if record.answered_at is not None and record.answered_by is not None:
+            out.append((record.answered_at, 3 * n + 1, CallConnected(
+                record.answered_at, record.pbx, record.queue, record.uniqueid,
+                record.answered_by, record.answered_by_name or record.answered_by, "", "",
+                record.caller_num, record.caller_name, record.wait_seconds, 0, record.ivr)))
+        out.append((record.ended_at, 3 * n + 2, CallEnded(record)))
+    out.sort(key=lambda item: (item[0], item[1]))
+    return [change for _, _, change in out]
 
 
-async def run(url: str, label: str, changes: list[CallEnded], work: Path) -> None:
+async def run(url: str, label: str, changes: list[Change], work: Path) -> None:
     engine = create_engine(url)
     await upgrade_to_head(engine)
     component = RecordsComponent(RecordsSettings(spool_dir=work / f"spool-{label}"), engine)
@@ -99,11 +122,14 @@ async def run(url: str, label: str, changes: list[CallEnded], work: Path) -> Non
     async with engine.connect() as connection:
         stored = (await connection.execute(select(func.count()).select_from(RECORDS_TABLE))
                   ).scalar_one()
+        still_open = (await connection.execute(select(func.count()).select_from(OPEN_TABLE))
+                      ).scalar_one()
     await engine.dispose()
-    calls = len(changes)
+    calls = sum(isinstance(change, CallEnded) for change in changes)
     print(f"{label:>10}: {calls} calls in {elapsed:.2f} s = {calls / elapsed:,.0f} calls/s "
           f"committed; event path {on_change_seconds / calls * 1e6:.1f} µs/call; "
-          f"rows stored {stored} ({'ok' if stored == calls else 'MISMATCH'})")
+          f"rows stored {stored} ({'ok' if stored == calls else 'MISMATCH'}), "
+          f"{len(changes)} changes, {still_open} left in open_calls")
 
 
 async def main() -> None:
@@ -115,7 +141,7 @@ async def main() -> None:
     templates = template_records()
     changes = scaled(templates, args.calls)
     print(f"{len(templates)} distinct records from {TRACES.relative_to(ROOT)}, scaled to "
-          f"{len(changes)} calls; batch_size {RecordsSettings().batch_size}, batch_interval "
+          f"{args.calls} calls; batch_size {RecordsSettings().batch_size}, batch_interval "
           f"{RecordsSettings().batch_interval} s")
     work = Path(tempfile.mkdtemp(prefix="cc-bench-outcomes-"))
     server = PostgresServer() if args.fast_pg else DurablePostgres()

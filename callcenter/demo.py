@@ -10,13 +10,20 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from callcenter.auth.users import add_user, list_users
 from callcenter.logs import configure_logging
 from callcenter.rig import AMI_HOST, AMI_PORT, AMI_SECRET, AMI_USERNAME, AsteriskRig, ensure_rootfs
+from callcenter.rig.sipp import FIRST_AGENT_EXT
 from callcenter.rig.traffic import TrafficPlan, run_traffic
 from callcenter.service import Service
 from callcenter.settings import DatabaseSettings, HttpSettings, PbxSettings, Settings
+from callcenter.store.db import create_engine
+from callcenter.store.migrate import upgrade_to_head
 
 log = logging.getLogger(__name__)
+
+# The demo runs on 127.0.0.1 with its own throw-away database (var/demo.db).
+DEMO_PASSWORD = "demo-password"
 
 
 def demo_settings(http_port: int, database: Path) -> Settings:
@@ -37,6 +44,7 @@ async def run_demo(agents: int, http_port: int, database: Path) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     ensure_rootfs()
+    await _demo_users(settings, agents)
     rig = AsteriskRig()
     rig.start()
     service = Service(settings)
@@ -57,11 +65,33 @@ async def run_demo(agents: int, http_port: int, database: Path) -> None:
         rig.cleanup()
 
 
+async def _demo_users(settings: Settings, agents: int) -> None:
+    """A supervisor and one agent per SIPp phone, so the pages can be logged in to."""
+    engine = create_engine(settings.database.url.get_secret_value())
+    try:
+        await upgrade_to_head(engine)
+        existing = {user.username for user, _ in await list_users(engine)}
+        wanted = [("supervisor", "supervisor", "主管 Supervisor", ())] + [
+            (f"agent{ext}", "agent", f"坐席 Agent {ext}", (f"PJSIP/{ext}",))
+            for ext in range(FIRST_AGENT_EXT, FIRST_AGENT_EXT + agents)
+        ]
+        for username, role, name, interfaces in wanted:
+            if username not in existing:
+                await add_user(engine, username, DEMO_PASSWORD, role=role, display_name=name,
+                               interfaces=interfaces)
+    finally:
+        await engine.dispose()
+
+
 def _print_urls(port: int, agents: int) -> None:
     base = f"http://127.0.0.1:{port}"
+    last = FIRST_AGENT_EXT + agents - 1
     print(
         "\ncallcenter demo is running: Asterisk 22 (rig), the service on SQLite, "
         f"{agents} SIPp agent phones and a caller every few seconds into queue 'support'.\n"
+        f"  wallboard       {base}/wallboard   (supervisor / {DEMO_PASSWORD})\n"
+        f"  agent console   {base}/agent       (agent{FIRST_AGENT_EXT} … agent{last} / "
+        f"{DEMO_PASSWORD})\n"
         f"  queues (live)   {base}/api/queues\n"
         f"  agents (live)   {base}/api/agents\n"
         f"  live feed (WS)  ws://127.0.0.1:{port}/ws/live\n"

@@ -70,11 +70,14 @@ class Service:
 
     def _build_components(self) -> list[Component]:
         """One line per room that plugs into the service (see callcenter/component.py)."""
+        screenpop = ScreenPopComponent(self)  # its customer index also names the records'
         return [
             AuthComponent(self.engine, self.settings.auth),
-            ScreenPopComponent(self),
+            screenpop,
             IvrComponent(self),
-            RecordsComponent(self.settings.records, self.engine, self.metrics.registry),
+            RecordsComponent(self.settings.records, self.engine, self.metrics.registry,
+                             model=self.model, pbx_names=[p.name for p in self.settings.pbx],
+                             customers=screenpop),
             SupervisorComponent(self),
             RoutingComponent(self),
         ]

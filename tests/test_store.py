@@ -63,16 +63,26 @@ async def test_call_record_round_trip_keeps_utc_and_unicode(database_url: str) -
         await engine.dispose()
 
 
-async def test_one_record_per_pbx_and_uniqueid(database_url: str) -> None:
+async def test_one_record_per_pbx_uniqueid_and_joined_at(database_url: str) -> None:
     engine = create_engine(database_url)
+    joined = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     try:
         await upgrade_to_head(engine)
         async with AsyncSession(engine) as session, session.begin():
             session.add(_record())
             session.add(_record(pbx="other"))  # same uniqueid on another PBX is another call
-        with pytest.raises(IntegrityError):
-            async with AsyncSession(engine) as session, session.begin():
-                session.add(_record())
+            # The same channel joining again later (an overflow queue) is another record.
+            session.add(_record(joined_at=joined + timedelta(seconds=30), queue="overflow"))
+        for duplicate in (_record(), _record(pbx="other"),
+                          _record(joined_at=joined + timedelta(seconds=30))):
+            with pytest.raises(IntegrityError):
+                async with AsyncSession(engine) as session, session.begin():
+                    session.add(duplicate)
+        async with AsyncSession(engine) as session:
+            keys = sorted((r.pbx, r.uniqueid, r.joined_at)
+                          for r in (await session.execute(select(CallRecord))).scalars())
+        assert keys == [("other", "1700000000.1", joined), ("rig", "1700000000.1", joined),
+                        ("rig", "1700000000.1", joined + timedelta(seconds=30))]
     finally:
         await engine.dispose()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,7 @@ from callcenter.live.events import (
     VarSet,
 )
 from callcenter.live.reconcile import reconcile
+from callcenter.live.restore import RestoredCall, restore
 from callcenter.live.state import (
     Call,
     IllegalTransition,
@@ -147,6 +148,11 @@ class LiveModel:
     ) -> list[Change]:
         """Make `pbx`'s part of the model match a QueueStatus + CoreShowChannels snapshot."""
         return reconcile(self._state, pbx, records, now)
+
+    def restore(self, calls: Iterable[RestoredCall]) -> list[RestoredCall]:
+        """Open calls persisted by a previous process (before the first resync); returns
+        those not taken."""
+        return restore(self._state, calls)
 
     def snapshot(self) -> ModelSnapshot:
         state = self._state

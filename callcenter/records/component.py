@@ -6,23 +6,45 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from sqlalchemy import select
+from sqlalchemy import and_, delete, exists, select
 
 from callcenter.ami import actions
 from callcenter.component import Component
-from callcenter.live import CallEnded, CallerJoined, Change, MemberChanged
+from callcenter.live import (
+    CallConnected,
+    CallEnded,
+    CallerJoined,
+    CallerView,
+    Change,
+    Correction,
+    LiveModel,
+    MemberChanged,
+)
+from callcenter.live.restore import RestoredCall
 from callcenter.records import api
+from callcenter.records.customers import CustomerLookup
 from callcenter.records.query import RECORDS_TABLE, WRAPUPS_TABLE
-from callcenter.records.rows import OVERFLOWABLE, OverflowOp, RecordOp, mask_number, record_row
+from callcenter.records.rows import (
+    OVERFLOWABLE,
+    OpenOp,
+    OverflowOp,
+    RecordOp,
+    Row,
+    answered_row,
+    mask_number,
+    open_row,
+    record_row,
+    restart_record_row,
+)
 from callcenter.records.spool import Spool
 from callcenter.records.wrapup import WRAPUP_REASON, WrapupHold, WrapupTimers
-from callcenter.records.writer import RecordWriter
+from callcenter.records.writer import OPEN_TABLE, RecordWriter
 from callcenter.settings import RecordsSettings
 
 if TYPE_CHECKING:
@@ -35,19 +57,31 @@ log = logging.getLogger(__name__)
 # A channel that left a queue unanswered and joins another within this long was overflowed.
 OVERFLOW_WINDOW = timedelta(seconds=30)
 _RECENT_LIMIT = 10_000
+# Evidence of a call a previous process had open and the first resync after start closed.
+RESTART_EVIDENCE = "service_restart"
 
 
 class RecordsComponent(Component):
     name = "records"
 
     def __init__(self, settings: RecordsSettings, engine: AsyncEngine,
-                 registry: CollectorRegistry | None = None) -> None:
+                 registry: CollectorRegistry | None = None, *, model: LiveModel | None = None,
+                 pbx_names: Collection[str] | None = None,
+                 customers: CustomerLookup | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.writer = RecordWriter(engine, Spool(settings.spool_dir),
                                    batch_size=settings.batch_size,
                                    batch_interval=settings.batch_interval,
-                                   retry_max_delay=settings.retry_max_delay)
+                                   retry_max_delay=settings.retry_max_delay,
+                                   customers=customers)
+        # The live model open calls are restored into at start (None: nothing restored).
+        self.model = model
+        self.pbx_names = pbx_names
+        # (pbx, uniqueid) -> open_calls row of each call in progress (updated on answer).
+        self._open: dict[tuple[str, str], Row] = {}
+        # pbx -> (uniqueid, joined_at) restored at start, until that PBX's first resync ran.
+        self._restored: dict[str, set[tuple[str, datetime]]] = {}
         # (pbx, uniqueid) -> (joined_at, queue, ended_at) of recent unanswered exits.
         self._recent: OrderedDict[tuple[str, str], tuple[datetime, str, datetime]] = (
             OrderedDict())
@@ -73,7 +107,14 @@ class RecordsComponent(Component):
     def on_change(self, change: Change) -> None:
         if isinstance(change, CallEnded):
             record = change.record
+            self._open.pop((record.pbx, record.uniqueid), None)
             row = record_row(record)
+            restarted = self._closed_by_restart(record.pbx, record.uniqueid, record.joined_at,
+                                                record.evidence)
+            if restarted:
+                # It ended while no process listened: when, and so how long the talk
+                # lasted, is not known (the resync closes it "now").
+                row.update(evidence=RESTART_EVIDENCE, talk_seconds=None)
             self.writer.submit(RecordOp(row))
             self._ended.labels(record.pbx, row["outcome"]).inc()
             log.info("call %s/%s %s in %s from %s", record.pbx, record.uniqueid, row["outcome"],
@@ -81,20 +122,41 @@ class RecordsComponent(Component):
             if record.outcome in OVERFLOWABLE:
                 self._remember(record.pbx, record.uniqueid,
                                (record.joined_at, record.queue, record.ended_at))
-            hold = self.timers.call_ended(record)
+            hold = None if restarted else self.timers.call_ended(record)
             if hold is not None:
                 self._spawn(self._pause(hold, True))
         elif isinstance(change, MemberChanged) and change.member is not None:
             member = change.member
             self._pause_reason[(member.pbx, member.interface)] = (
                 member.paused_reason or "?" if member.paused else "")
+        elif isinstance(change, CallConnected):
+            key = (change.pbx, change.uniqueid)
+            opened = self._open[key] = answered_row(self._open.get(key), change)
+            self.writer.submit(OpenOp(opened))
+        elif isinstance(change, Correction) and change.kind == "caller_added":
+            # A caller the model adopted from a resync (joined while we were not listening).
+            if isinstance(change.after, CallerView):
+                self._opened(change.after)
         elif isinstance(change, CallerJoined):
             caller = change.caller
+            self._opened(caller)
             previous = self._recent.pop((caller.pbx, caller.uniqueid), None)
             if (previous is not None and previous[1] != caller.queue
                     and caller.joined_at - previous[2] <= OVERFLOW_WINDOW):
                 self.writer.submit(OverflowOp(caller.pbx, caller.uniqueid, previous[0],
                                               caller.queue))
+
+    def _opened(self, caller: CallerView) -> None:
+        row = self._open[(caller.pbx, caller.uniqueid)] = open_row(caller)
+        self.writer.submit(OpenOp(row))
+
+    def _closed_by_restart(self, pbx: str, uniqueid: str, joined_at: datetime,
+                           evidence: str) -> bool:
+        restored = self._restored.get(pbx)
+        if not restored or (uniqueid, joined_at) not in restored:
+            return False
+        restored.discard((uniqueid, joined_at))
+        return evidence == "reconcile"
 
     def _remember(self, pbx: str, uniqueid: str, value: tuple[datetime, str, datetime]) -> None:
         self._recent[(pbx, uniqueid)] = value
@@ -174,7 +236,43 @@ class RecordsComponent(Component):
         if running:
             log.info("%d enforced wrap-up(s) still running after restart", len(running))
 
+    async def _restore_open_calls(self) -> None:
+        """Hand the calls a previous process left open to the live model (see live/restore)."""
+        if self.model is None:
+            return
+        table, records = OPEN_TABLE, RECORDS_TABLE
+        recorded = exists().where(and_(records.c.pbx == table.c.pbx,
+                                       records.c.uniqueid == table.c.uniqueid,
+                                       records.c.joined_at == table.c.joined_at))
+        async with self.engine.begin() as connection:
+            # A record written by a batch that also had the call's open row is enough.
+            await connection.execute(delete(table).where(recorded))
+            rows = [dict(r) for r in (await connection.execute(select(table))).mappings()]
+        if self.pbx_names is not None:
+            others = [r for r in rows if r["pbx"] not in self.pbx_names]
+            if others:
+                log.warning("%d open call(s) of PBXs not configured left as they are",
+                            len(others))
+            rows = [r for r in rows if r["pbx"] in self.pbx_names]
+        if not rows:
+            return
+        by_key = {(r["pbx"], r["uniqueid"], r["joined_at"]): r for r in rows}
+        left_out = self.model.restore([_restored_call(r) for r in rows])
+        for call in left_out:
+            # An older join of a channel restored with a later one: nothing will close it.
+            row = by_key[(call.pbx, call.uniqueid, call.joined_at)]
+            self.writer.submit(RecordOp(restart_record_row(row, datetime.now(UTC))))
+        for key in {(c.pbx, c.uniqueid, c.joined_at) for c in left_out}:
+            del by_key[key]
+        for (pbx, uniqueid, joined_at), row in by_key.items():
+            self._restored.setdefault(pbx, set()).add((uniqueid, joined_at))
+            self._open[(pbx, uniqueid)] = {name: row[name] for name in row if name != "id"}
+        log.info("%d call(s) open when the service last stopped handed to the live model",
+                 len(rows) - len(left_out))
+
     async def on_pbx_ready(self, link: AmiLink) -> None:
+        # The model's resync ran: what it closed of the restored calls it closed by now.
+        self._restored.pop(link.name, None)
         self._links[link.name] = link
         for hold in self.timers.held(link.name):
             await self._pause(hold, True)
@@ -188,7 +286,8 @@ class RecordsComponent(Component):
         api.add_routes(app, self)
 
     async def start(self) -> None:
-        await self.writer.start()
+        await self.writer.start()  # drains the spool first: open_calls is up to date
+        await self._restore_open_calls()
         await self._restore_wrapups()
         if self.settings.enforced_wrapup:
             self._spawn(self._tick_wrapups())
@@ -200,3 +299,14 @@ class RecordsComponent(Component):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.writer.stop()
+
+
+def _restored_call(row: Row) -> RestoredCall:
+    return RestoredCall(
+        pbx=row["pbx"], uniqueid=row["uniqueid"], queue=row["queue"],
+        joined_at=row["joined_at"], linkedid=row["linkedid"] or "",
+        channel=row["channel"] or "", caller_num=row["caller_number"] or "",
+        caller_name=row["caller_name"] or "", position_at_join=row["position_at_join"] or 0,
+        agents_rung=tuple(row["agents_rung"] or ()), answered_by=row["answered_by"],
+        answered_by_name=row["answered_by_name"], answered_at=row["answered_at"],
+        wait_seconds=row["wait_seconds"], ivr=dict(row["ivr_data"] or {}))

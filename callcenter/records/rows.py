@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from callcenter.live.changes import CallRecord
+from callcenter.live.changes import CallConnected, CallerView, CallRecord
 
 Outcome = Literal["answered", "abandoned", "timeout", "overflowed", "transferred", "withdrawn",
                   "unknown"]
@@ -21,6 +21,10 @@ OUTCOMES: tuple[Outcome, ...] = ("answered", "abandoned", "timeout", "overflowed
 OVERFLOWABLE = ("timeout", "withdrawn", "unknown")
 
 _DATETIME_COLUMNS = ("joined_at", "answered_at", "ended_at", "left_at")
+# The columns of open_calls: what a restarted process needs to close or resume the call.
+OPEN_COLUMNS = ("pbx", "uniqueid", "joined_at", "queue", "linkedid", "channel",
+                "caller_number", "caller_name", "position_at_join", "answered_at",
+                "answered_by", "answered_by_name", "wait_seconds", "agents_rung", "ivr_data")
 # Column widths of call_records: a longer value is cut rather than let one odd caller name
 # block the whole batch on PostgreSQL.
 _WIDTHS = {"pbx": 32, "uniqueid": 64, "linkedid": 64, "queue": 80, "caller_number": 40,
@@ -51,7 +55,18 @@ class OverflowOp:
     target: str
 
 
-Op = RecordOp | OverflowOp
+@dataclass(frozen=True, slots=True)
+class OpenOp:
+    """Remember (or update) one call in progress in open_calls; its RecordOp removes it."""
+
+    row: Row
+
+    @property
+    def key(self) -> tuple[str, str, datetime]:
+        return self.row["pbx"], self.row["uniqueid"], self.row["joined_at"]
+
+
+Op = RecordOp | OverflowOp | OpenOp
 
 
 def outcome_of(record: CallRecord) -> Outcome:
@@ -94,6 +109,67 @@ def record_row(record: CallRecord) -> Row:
         "position_at_exit": record.position_at_exit,
         "recording_ref": _recording_ref(record),
         "ivr_data": dict(record.ivr),
+        "customer_id": None,  # the writer looks it up (records/customers.py)
+    }
+
+
+def open_row(caller: CallerView) -> Row:
+    """The open_calls columns of a caller that just joined (or was adopted by a resync)."""
+    return {
+        "pbx": _cut(caller.pbx, "pbx"),
+        "uniqueid": _cut(caller.uniqueid, "uniqueid"),
+        "joined_at": caller.joined_at,
+        "queue": _cut(caller.queue, "queue"),
+        "linkedid": _cut(caller.linkedid or None, "linkedid"),
+        "channel": _cut(caller.channel or None, "channel"),
+        "caller_number": _cut(caller.caller_num or None, "caller_number"),
+        "caller_name": _cut(caller.caller_name or None, "caller_name"),
+        "position_at_join": caller.position,
+        "answered_at": None,
+        "answered_by": None,
+        "answered_by_name": None,
+        "wait_seconds": None,
+        "agents_rung": [],
+        "ivr_data": dict(caller.ivr),
+    }
+
+
+def answered_row(row: Row | None, change: CallConnected) -> Row:
+    """`row` (None: a call not seen joining) once `change` connected it to an agent."""
+    if row is None:
+        # The live model adopts such a call with the same join time (Asterisk's hold time).
+        row = {
+            "pbx": _cut(change.pbx, "pbx"), "uniqueid": _cut(change.uniqueid, "uniqueid"),
+            "joined_at": change.at - timedelta(seconds=change.waited_seconds),
+            "queue": _cut(change.queue, "queue"), "linkedid": None, "channel": None,
+            "caller_number": _cut(change.caller_num or None, "caller_number"),
+            "caller_name": _cut(change.caller_name or None, "caller_name"),
+            "position_at_join": None, "agents_rung": [], "ivr_data": dict(change.ivr),
+        }
+    agents = list(row["agents_rung"])
+    if change.agent_interface not in agents:
+        agents.append(change.agent_interface)
+    return {**row, "answered_at": change.at,
+            "answered_by": _cut(change.agent_interface, "answered_by"),
+            "answered_by_name": _cut(change.member_name, "answered_by_name"),
+            "wait_seconds": change.waited_seconds, "agents_rung": agents}
+
+
+def restart_record_row(opened: Row, now: datetime) -> Row:
+    """The record of an open call no process saw end (outcome from what was persisted)."""
+    answered = opened["answered_at"] is not None
+    joined: datetime = opened["joined_at"]
+    wait = opened["wait_seconds"]
+    return {
+        **{name: opened[name] for name in OPEN_COLUMNS},
+        "left_at": opened["answered_at"], "ended_at": now,
+        "wait_seconds": round(wait if wait is not None else
+                              max(0.0, (now - joined).total_seconds()), 3),
+        "talk_seconds": None, "ring_no_answer_count": 0,
+        "outcome": "answered" if answered else "unknown", "completed_by": None,
+        "evidence": "service_restart", "queue_status": None, "short_abandon": False,
+        "wrapup_seconds": None, "position_at_exit": None, "recording_ref": None,
+        "customer_id": None,
     }
 
 
@@ -109,9 +185,10 @@ def _recording_ref(record: CallRecord) -> str | None:
 
 
 def encode(op: Op) -> bytes:
-    if isinstance(op, RecordOp):
+    if isinstance(op, RecordOp | OpenOp):
         row = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in op.row.items()}
-        data: dict[str, Any] = {"op": "record", "row": row}
+        data: dict[str, Any] = {"op": "record" if isinstance(op, RecordOp) else "open",
+                                "row": row}
     else:
         data = {"op": "overflow", "pbx": op.pbx, "uniqueid": op.uniqueid,
                 "joined_at": None if op.joined_at is None else op.joined_at.isoformat(),
@@ -126,14 +203,14 @@ class BadLine(ValueError):
 def decode(line: bytes) -> Op:
     try:
         data = json.loads(line)
-        if data["op"] == "record":
+        if data["op"] in ("record", "open"):
             row = dict(data["row"])
             for column in _DATETIME_COLUMNS:
                 if row.get(column) is not None:
                     row[column] = _aware(row[column])
             if not isinstance(row["joined_at"], datetime) or not row["uniqueid"]:
                 raise ValueError("record without key")
-            return RecordOp(row)
+            return RecordOp(row) if data["op"] == "record" else OpenOp(row)
         if data["op"] == "overflow":
             joined = data["joined_at"]
             return OverflowOp(str(data["pbx"]), str(data["uniqueid"]),

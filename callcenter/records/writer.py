@@ -27,18 +27,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Table, and_, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from callcenter.records.customers import CustomerLookup, fill_customer_ids
+from callcenter.records.models import OpenCall
 from callcenter.records.query import RECORDS_TABLE
-from callcenter.records.rows import OVERFLOWABLE, Op, OverflowOp, RecordOp, encode
+from callcenter.records.rows import OVERFLOWABLE, Op, OpenOp, OverflowOp, RecordOp, encode
 from callcenter.records.spool import Spool
 from callcenter.store.db import database_is_up
 
 log = logging.getLogger(__name__)
 
 _KEY = ("pbx", "uniqueid", "joined_at")
+OPEN_TABLE: Table = OpenCall.__table__  # type: ignore[assignment]
 _RETRY_FIRST_DELAY = 0.25
 
 
@@ -63,6 +66,21 @@ def _insert_records(dialect: str, rows: Sequence[dict[str, Any]]) -> Any:
         set_=columns,
         where=and_(table.c.outcome == "unknown", excluded.outcome != "unknown"),
     )
+
+
+def _upsert_open(dialect: str, rows: Sequence[dict[str, Any]]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(OPEN_TABLE)
+    # Writes arrive in event order: the later one (answered) replaces the earlier (joined).
+    return statement.on_conflict_do_update(
+        index_elements=list(_KEY),
+        set_={name: statement.excluded[name] for name in rows[0] if name not in _KEY})
+
+
+def _close_open(keys: Sequence[tuple[Any, ...]]) -> Any:
+    table = OPEN_TABLE
+    return delete(table).where(tuple_(table.c.pbx, table.c.uniqueid, table.c.joined_at)
+                               .in_(list(keys)))
 
 
 def _dedupe(ops: Sequence[RecordOp]) -> list[dict[str, Any]]:
@@ -95,17 +113,32 @@ async def apply_ops(engine: AsyncEngine, ops: Sequence[Op]) -> None:
         return
     dialect = engine.dialect.name
     async with engine.begin() as connection:
-        run: list[RecordOp] = []
+        # Overflow marks keep their place; between them every kind goes in one statement.
+        segment: list[RecordOp | OpenOp] = []
         for op in [*ops, None]:
-            if isinstance(op, RecordOp):
-                run.append(op)
+            if isinstance(op, RecordOp | OpenOp):
+                segment.append(op)
                 continue
-            if run:
-                rows = _dedupe(run)
-                await connection.execute(_insert_records(dialect, rows), rows)
-                run = []
-            if isinstance(op, OverflowOp):
+            await _apply_segment(connection, dialect, segment)
+            segment = []
+            if op is not None:
                 await _mark_overflow(connection, op)
+
+
+async def _apply_segment(connection: AsyncConnection, dialect: str,
+                         ops: Sequence[RecordOp | OpenOp]) -> None:
+    records = [op for op in ops if isinstance(op, RecordOp)]
+    recorded = {op.key for op in records}
+    # The last write of a call in progress wins; a call recorded in this batch needs none.
+    opened = {op.key: op.row for op in ops if isinstance(op, OpenOp) and op.key not in recorded}
+    if opened:
+        rows = list(opened.values())
+        await connection.execute(_upsert_open(dialect, rows), rows)
+    if records:
+        rows = _dedupe(records)
+        await connection.execute(_insert_records(dialect, rows), rows)
+        # The call has its record: it is no longer open (same transaction).
+        await connection.execute(_close_open(list(recorded)))
 
 
 # --------------------------------------------------------------------------- the writer
@@ -113,8 +146,10 @@ async def apply_ops(engine: AsyncEngine, ops: Sequence[Op]) -> None:
 
 class RecordWriter:
     def __init__(self, engine: AsyncEngine, spool: Spool, *, batch_size: int = 500,
-                 batch_interval: float = 0.2, retry_max_delay: float = 5.0) -> None:
+                 batch_interval: float = 0.2, retry_max_delay: float = 5.0,
+                 customers: CustomerLookup | None = None) -> None:
         self.engine = engine
+        self.customers = customers
         self.spool = spool
         self.batch_size = batch_size
         self.batch_interval = batch_interval
@@ -260,6 +295,8 @@ class RecordWriter:
             await asyncio.to_thread(self.spool.remove, sealed[0])
 
     async def _apply(self, ops: Sequence[Op]) -> None:
+        if self.customers is not None:
+            fill_customer_ids(self.customers, ops)
         for start in range(0, len(ops), self.batch_size):
             await self._apply_batch(ops[start:start + self.batch_size])
 

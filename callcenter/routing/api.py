@@ -67,6 +67,13 @@ def add_routes(app: web.Application, component: RoutingComponent) -> None:
                         for e in exc.errors(include_input=False, include_url=False)]
             raise api_error(400, "invalid-policy", "the policy is not valid",
                             problems=problems) from None
+        if policy.actions.move_callers is not None and policy.actions.move_callers.to_queue \
+                == queue:
+            raise api_error(400, "move-to-same-queue",
+                            f"callers of {queue!r} cannot be moved to {queue!r} itself")
+        problem = component.target_problem(policy)
+        if problem is not None:
+            raise api_error(*problem)
         previous = component.policies().get(queue)
         stored = policy.model_dump(mode="json")
         now = datetime.now(UTC)
@@ -76,6 +83,30 @@ def add_routes(app: web.Application, component: RoutingComponent) -> None:
         component.live_policies[queue] = {"policy": stored, "updated_at": now,
                                           "updated_by": user.username}
         return web.json_response(to_data(_policy_data(component, queue)), dumps=dumps)
+
+    async def delete_policy(request: web.Request) -> web.Response:
+        """Drop the live edit: the queue goes back to the configuration file's policy."""
+        user = require_user(request, "supervisor", "admin")
+        queue = _queue(request)
+        live = component.live_policies.get(queue)
+        if live is None:
+            raise api_error(404, "no-live-policy",
+                            f"queue {queue!r} has no live edit; it runs the file's policy")
+        from_file = component.settings.queues.get(queue)
+        after = None if from_file is None else from_file.model_dump(mode="json")
+        now = datetime.now(UTC)
+        if not await component.store.reset_policy(queue, user.username, live["policy"], after,
+                                                  now):
+            # Another request (or replica) dropped it first: say so rather than pretend.
+            component.live_policies.pop(queue, None)
+            raise api_error(404, "no-live-policy",
+                            f"queue {queue!r} has no live edit; it runs the file's policy")
+        component.live_policies.pop(queue, None)
+        data = _policy_data(component, queue)
+        if data is None:
+            data = {"queue": queue, "policy": None, "source": None, "updated_at": None,
+                    "updated_by": None, "levels": {}}
+        return web.json_response(to_data(data), dumps=dumps)
 
     async def list_episodes(request: web.Request) -> web.Response:
         require_user(request, "supervisor", "admin")
@@ -99,5 +130,6 @@ def add_routes(app: web.Application, component: RoutingComponent) -> None:
     app.router.add_get("/api/routing/policies", list_policies)
     app.router.add_get("/api/routing/policies/{queue}", get_policy)
     app.router.add_put("/api/routing/policies/{queue}", put_policy)
+    app.router.add_delete("/api/routing/policies/{queue}", delete_policy)
     app.router.add_get("/api/routing/episodes", list_episodes)
     app.router.add_get("/api/routing/episodes/{episode}/actions", episode_actions)

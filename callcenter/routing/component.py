@@ -79,6 +79,27 @@ class RoutingComponent(Component):
             return None
         return policy
 
+    def target_problem(self, policy: QueuePolicy) -> tuple[int, str, str] | None:
+        """Why a policy edit cannot run where it applies: (status, error id, message)."""
+        names = [pbx.name for pbx in self.service.settings.pbx]
+        if policy.pbx and policy.pbx not in names:
+            return 400, "unknown-pbx", f"no PBX named {policy.pbx!r} is configured"
+        move = policy.actions.move_callers
+        if move is None or move.to_queue is None:
+            return None
+        now = datetime.now(UTC)
+        for pbx in [policy.pbx] if policy.pbx else names:
+            if pbx not in self._ready:
+                return (503, "pbx-not-synced",
+                        f"cannot check move target {move.to_queue!r}: the live model of PBX "
+                        f"{pbx!r} is not loaded yet (not connected); try again once it is")
+            try:
+                self.service.model.queue_view(pbx, move.to_queue, now)
+            except UnknownQueue:
+                return (400, "unknown-target-queue",
+                        f"move target queue {move.to_queue!r} does not exist on PBX {pbx!r}")
+        return None
+
     # ------------------------------------------------------------------ life cycle
 
     def add_routes(self, app: web.Application) -> None:

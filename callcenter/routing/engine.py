@@ -55,6 +55,9 @@ class Figures:
     predicted_wait: float | None
     agents_available: int
     agents_staffed: int
+    # Of agents_available, members the engine itself added: no_agent judges the queue's own
+    # staff, or the tier it brings in would release it at once and be taken out again.
+    engine_members_available: int = 0
 
     def value(self, metric: Metric) -> float | None:
         if metric == "longest_wait":
@@ -65,7 +68,7 @@ class Figures:
             return self.service_level
         if metric == "predicted_wait":
             return self.predicted_wait
-        return 1.0 if self.agents_available == 0 else 0.0
+        return 1.0 if self.agents_available - self.engine_members_available <= 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,10 +79,11 @@ class Figures:
                                else round(self.predicted_wait, 1)),
             "agents_available": self.agents_available,
             "agents_staffed": self.agents_staffed,
+            "engine_members_available": self.engine_members_available,
         }
 
 
-def figures(view: QueueView) -> Figures:
+def figures(view: QueueView, added: frozenset[str] = frozenset()) -> Figures:
     stats = view.stats
     staffed = view.agents_available + view.agents_busy + view.agents_ringing
     arrivals = stats.offered / stats.window_seconds if stats.window_seconds > 0 else 0.0
@@ -92,6 +96,8 @@ def figures(view: QueueView) -> Figures:
                                       stats.aht_seconds),
         agents_available=view.agents_available,
         agents_staffed=staffed,
+        engine_members_available=sum(1 for m in view.members
+                                     if m.interface in added and m.state == "available"),
     )
 
 
@@ -216,7 +222,7 @@ class Decision:
 
 
 def decide(view: QueueView, state: EngineState, policy: QueuePolicy, now: datetime) -> Decision:
-    figs = figures(view)
+    figs = figures(view, state.added_members)
     triggers = _step_triggers(state.triggers, policy, figs, now)
     active = [t for t in policy.triggers if triggers[t.key].active] if policy.enabled else []
     reason = ", ".join(_describe(t, figs) for t in active) or "calm"

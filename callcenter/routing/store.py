@@ -45,6 +45,7 @@ MOVES = cast(Table, RoutingMovedCaller.__table__)
 POLICIES = cast(Table, RoutingPolicy.__table__)
 POLICY_CHANGES = cast(Table, RoutingPolicyChange.__table__)
 STATES = cast(Table, RoutingState.__table__)
+RESET_KEY = "reset_to"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,8 @@ def action_from_row(row: Any) -> Action:
 
     figs = Figures(**{k: row.figures.get(k) for k in (
         "callers_waiting", "longest_wait", "service_level", "predicted_wait",
-        "agents_available", "agents_staffed")})
+        "agents_available", "agents_staffed")},
+                   engine_members_available=row.figures.get("engine_members_available", 0))
     base: dict[str, Any] = {"at": row.decided_at, "pbx": row.pbx, "queue": row.queue,
                             "level": row.level, "figures": figs, "reason": row.reason}
     d = row.detail
@@ -141,13 +143,32 @@ class RoutingStore:
             await connection.execute(POLICY_CHANGES.insert().values(
                 queue=queue, changed_at=now, username=username, before=before, after=policy))
 
+    async def reset_policy(self, queue: str, username: str, before: dict[str, Any],
+                           from_file: dict[str, Any] | None, now: datetime) -> bool:
+        """Drop the live edit (audited); False when there was none to drop."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(delete(POLICIES).where(POLICIES.c.queue == queue))
+            if not result.rowcount:
+                return False
+            # `after` is never null: a reset is recorded as {"reset_to": "config", ...}, a
+            # shape no policy has (policies forbid unknown keys).
+            await connection.execute(POLICY_CHANGES.insert().values(
+                queue=queue, changed_at=now, username=username, before=before,
+                after={RESET_KEY: "config", "policy": from_file}))
+        return True
+
     async def policy_changes(self, queue: str, limit: int = 50) -> list[dict[str, Any]]:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(
                 select(POLICY_CHANGES).where(POLICY_CHANGES.c.queue == queue)
                 .order_by(POLICY_CHANGES.c.id.desc()).limit(limit))).all()
-        return [{"changed_at": r.changed_at, "username": r.username, "before": r.before,
-                 "after": r.after} for r in rows]
+        changes = []
+        for r in rows:
+            reset = isinstance(r.after, dict) and RESET_KEY in r.after
+            changes.append({"changed_at": r.changed_at, "username": r.username,
+                            "kind": "reset" if reset else "edit", "before": r.before,
+                            "after": r.after["policy"] if reset else r.after})
+        return changes
 
     # ------------------------------------------------------------------ engine state
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,6 +139,12 @@ class ScreenPopComponent(Component):
         calls = (self.directory.calls_of_customer(customer) if customer is not None
                  else self.directory.calls_of(caller_num))
         return Found(customer, matched_by, calls)
+
+    def customer_id(self, caller_number: str | None, ivr: Mapping[str, str]) -> int | None:
+        """The customer a pop finds for this caller: the records writer stores it on the
+        call record (`callcenter.records.customers.CustomerLookup`)."""
+        customer, _ = self.directory.find(caller_number or "", self.desk.account_of(ivr))
+        return None if customer is None else customer.id
 
     async def _work(self) -> None:
         while True:

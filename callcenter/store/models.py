@@ -92,5 +92,6 @@ class CallWrapup(Base):
 import callcenter.auth.models  # noqa: E402
 import callcenter.customers.models  # noqa: E402
 import callcenter.ivr.models  # noqa: E402
+import callcenter.records.models  # noqa: E402
 import callcenter.routing.models  # noqa: E402
 import callcenter.supervisor.models  # noqa: E402, F401

@@ -24,10 +24,11 @@ from callcenter.ami.actions import ActionSender
 from callcenter.ami.errors import AmiError, AmiRefused, AmiTimeout, AmiUnavailable
 from callcenter.auth.identity import User
 from callcenter.feed.serialize import dumps
-from callcenter.live import CallerView, LiveModel, MemberView, QueueView
+from callcenter.live import CallerView, LiveModel, MemberChanged, MemberView, QueueView
 from callcenter.supervisor import store
 from callcenter.supervisor.plan import (
     SPY_OPTIONS,
+    DesiredMember,
     MemberOp,
     SpyMode,
     desired_after,
@@ -89,6 +90,18 @@ async def send_member_op(link: ActionSender, op: MemberOp) -> None:
         await actions.queue_penalty(link, op.interface, op.penalty, queue=op.queue)
     else:
         await actions.queue_member_ringinuse(link, op.interface, op.ringinuse, queue=op.queue)
+
+
+def _describe_desired(desired: DesiredMember) -> str:
+    parts = []
+    if desired.paused is not None:
+        parts.append(f"paused ({desired.paused_reason or '-'})" if desired.paused
+                     else "unpaused")
+    if desired.penalty is not None:
+        parts.append(f"penalty {desired.penalty}")
+    if desired.ringinuse is not None:
+        parts.append(f"ringinuse {'on' if desired.ringinuse else 'off'}")
+    return "now " + (", ".join(parts) or "unchanged")
 
 
 class Control:
@@ -376,14 +389,15 @@ class Control:
         try:
             claimed = await store.claim_caller(
                 self.engine, pbx=pbx, uniqueid=caller.uniqueid, queue=caller.queue,
-                action=action, destination=destination, username=user.username,
-                at=self.clock())
+                joined_at=caller.joined_at, action=action, destination=destination,
+                username=user.username, at=self.clock())
         except (SQLAlchemyError, OSError) as exc:
             raise ControlError(503, "database-unavailable",
                                f"cannot record the {action} ({type(exc).__name__}); "
                                "nothing was sent to the PBX") from None
         if not claimed:
-            existing = await store.caller_claim(self.engine, pbx, caller.uniqueid, caller.queue)
+            existing = await store.caller_claim(self.engine, pbx, caller.uniqueid, caller.queue,
+                                                caller.joined_at)
             raise ControlError(409, "already-handled",
                                f"caller {caller.uniqueid} was already handled in "
                                f"{caller.queue!r}",
@@ -392,7 +406,8 @@ class Control:
 
     async def _release(self, pbx: str, caller: CallerView) -> None:
         try:
-            await store.release_caller(self.engine, pbx, caller.uniqueid, caller.queue)
+            await store.release_caller(self.engine, pbx, caller.uniqueid, caller.queue,
+                                       caller.joined_at)
         except (SQLAlchemyError, OSError) as exc:
             log.error("could not release the claim on caller %s: %s", caller.uniqueid,
                       type(exc).__name__)
@@ -466,6 +481,18 @@ class Control:
         return None
 
     # ------------------------------------------------------------------ desired state
+
+    async def follow(self, change: MemberChanged) -> None:
+        """Let the stored desired state follow a member change made outside the console."""
+        followed = await store.follow_pbx_change(
+            self.engine, change.pbx, change.queue, change.interface, change.cause,
+            change.member, change.at)
+        if followed is None:
+            return
+        _before, after = followed
+        log.info("PBX %s: %s in %s changed outside the console (%s); desired state %s",
+                 change.pbx, change.interface, change.queue, change.cause,
+                 "dropped" if after is None else _describe_desired(after))
 
     async def reapply(self, link: PbxLink) -> Outcome:
         """Bring a (re)connected PBX back to what supervisors set (best effort per member)."""

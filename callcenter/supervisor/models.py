@@ -59,17 +59,21 @@ class AuditEntry(Base):
 class CallerAction(Base):
     """A one-shot action on a waiting caller (move, withdraw), claimed before it is sent.
 
-    The unique key is what stops a second click, or a second replica, from acting twice.
+    The unique key (one join of one caller to one queue: ``joined_at`` is the PBX's
+    timestamp of QueueCallerJoin, the same on every replica) is what stops a second click,
+    or a second replica, from acting twice, while a caller who returns to the queue later
+    is a new caller (migration 0008).
     """
 
     __tablename__ = "supervisor_caller_actions"
-    __table_args__ = (UniqueConstraint("pbx", "uniqueid", "queue",
-                                       name="uq_supervisor_caller_actions_key"),)
+    __table_args__ = (UniqueConstraint("pbx", "uniqueid", "queue", "joined_at",
+                                       name="uq_supervisor_caller_actions_join"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     pbx: Mapped[str] = mapped_column(String(32))
     uniqueid: Mapped[str] = mapped_column(String(64))
     queue: Mapped[str] = mapped_column(String(80))
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
     action: Mapped[str] = mapped_column(String(16))
     destination: Mapped[str] = mapped_column(String(200), default="")
     username: Mapped[str] = mapped_column(String(80))

@@ -13,8 +13,19 @@ from datetime import datetime
 from typing import Literal
 
 from callcenter.live import MemberView
+from callcenter.records.wrapup import WRAPUP_REASON
 
 MemberOpKind = Literal["add", "remove", "pause", "penalty", "ringinuse"]
+
+# Live member changes the desired state follows when they were made outside the console
+# (agent console, phone feature code, CLI, another room): the cause is the AMI event kind.
+FOLLOWED_CAUSES: frozenset[str] = frozenset({
+    "QueueMemberAdded", "QueueMemberRemoved", "QueueMemberPause", "QueueMemberPenalty",
+    "QueueMemberRinginuse"})
+# Pauses another room owns and ends itself (the records room's enforced wrap-up): not an
+# intended state, so neither stored nor undone by a re-apply.
+TRANSIENT_PAUSE_REASONS: frozenset[str] = frozenset({WRAPUP_REASON})
+FOLLOWED_BY = "pbx"
 SpyMode = Literal["listen", "whisper", "barge"]
 
 # ChanSpy options: q = no beep, E = stop when the spied channel hangs up; w whispers to the
@@ -117,6 +128,34 @@ def desired_after(current: DesiredMember | None, pbx: str, op: MemberOp, set_by:
     return replace(desired, ringinuse=op.ringinuse)
 
 
+def desired_following(current: DesiredMember, cause: str, member: MemberView | None,
+                      at: datetime) -> DesiredMember | None:
+    """The desired state once the PBX reported a live change of this member (None: drop it).
+
+    Only settings supervisors have an opinion on follow; the rest stay "no opinion". A
+    removal drops the row (a later re-add starts afresh), and so does a re-add of a member
+    a supervisor had removed: the PBX's newer state is what a restart must bring back.
+    """
+    if cause == "QueueMemberRemoved" or member is None:
+        return current if current.present is False else None
+    if cause == "QueueMemberAdded":
+        return None if current.present is False else current
+    followed = current
+    if (cause == "QueueMemberPause" and current.paused is not None
+            and member.paused_reason not in TRANSIENT_PAUSE_REASONS):
+        followed = replace(followed, paused=member.paused,
+                           paused_reason=member.paused_reason if member.paused else "")
+    elif cause == "QueueMemberPenalty" and current.penalty is not None:
+        followed = replace(followed, penalty=member.penalty)
+    elif (cause == "QueueMemberRinginuse" and current.ringinuse is not None
+          and member.ringinuse is not None):
+        followed = replace(followed, ringinuse=member.ringinuse)
+    if (followed.paused, followed.paused_reason, followed.penalty, followed.ringinuse) == (
+            current.paused, current.paused_reason, current.penalty, current.ringinuse):
+        return current
+    return replace(followed, set_by=FOLLOWED_BY, set_at=at)
+
+
 def plan_reapply(desired: Iterable[DesiredMember],
                  members: Mapping[tuple[str, str], MemberView]) -> list[MemberOp]:
     """What a (re)started PBX lacks of the desired state, given its members by (queue, iface)."""
@@ -138,7 +177,8 @@ def plan_reapply(desired: Iterable[DesiredMember],
                 if want.ringinuse is not None:
                     ops.append(replace(base, kind="ringinuse", ringinuse=want.ringinuse))
             continue
-        if want.paused is not None and (
+        wrapping_up = have.paused and have.paused_reason in TRANSIENT_PAUSE_REASONS
+        if want.paused is not None and not (wrapping_up and not want.paused) and (
             have.paused != want.paused
             or (want.paused and have.paused_reason != (want.paused_reason or ""))
         ):

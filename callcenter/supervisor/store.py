@@ -11,8 +11,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from callcenter.live import MemberView
 from callcenter.supervisor.models import AuditEntry, CallerAction, DesiredMember
 from callcenter.supervisor.plan import DesiredMember as Desired
+from callcenter.supervisor.plan import desired_following
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,28 @@ async def save_desired(session: AsyncSession, desired: Desired) -> None:
     row.set_at = desired.set_at
 
 
+async def follow_pbx_change(engine: AsyncEngine, pbx: str, queue: str, interface: str,
+                            cause: str, member: MemberView | None,
+                            at: datetime) -> tuple[Desired, Desired | None] | None:
+    """Let a stored desired member follow a change the PBX reported; (before, after) if it did.
+
+    A row stored after the change happened (a supervisor acting meanwhile) wins over it.
+    """
+    async with AsyncSession(engine) as session, session.begin():
+        row = await _desired_row(session, pbx, queue, interface)
+        if row is None or row.set_at > at:
+            return None
+        before = _to_desired(row)
+        after = desired_following(before, cause, member, at)
+        if after == before:
+            return None
+        if after is None:
+            await session.delete(row)
+        else:
+            await save_desired(session, after)
+    return before, after
+
+
 def add_audit(session: AsyncSession, record: AuditRecord) -> None:
     session.add(AuditEntry(
         at=record.at, username=record.username, user_id=record.user_id,
@@ -88,31 +112,39 @@ async def write_audit(engine: AsyncEngine, records: Iterable[AuditRecord]) -> No
 
 
 async def claim_caller(engine: AsyncEngine, *, pbx: str, uniqueid: str, queue: str,
-                       action: str, destination: str, username: str, at: datetime) -> bool:
-    """Record a one-shot caller action; False when someone already claimed this caller."""
+                       joined_at: datetime, action: str, destination: str, username: str,
+                       at: datetime) -> bool:
+    """Record a one-shot caller action; False when someone already claimed this join.
+
+    The key is the caller's join, not the caller: one who comes back to the same queue
+    (moved away and back, or through the IVR again) is a new caller there.
+    """
     try:
         async with AsyncSession(engine) as session, session.begin():
-            session.add(CallerAction(pbx=pbx, uniqueid=uniqueid, queue=queue, action=action,
+            session.add(CallerAction(pbx=pbx, uniqueid=uniqueid, queue=queue,
+                                     joined_at=joined_at, action=action,
                                      destination=destination, username=username, at=at))
     except IntegrityError:
         return False
     return True
 
 
-async def release_caller(engine: AsyncEngine, pbx: str, uniqueid: str, queue: str) -> None:
+async def release_caller(engine: AsyncEngine, pbx: str, uniqueid: str, queue: str,
+                         joined_at: datetime) -> None:
     """Forget a claim whose action the PBX refused, so it may be tried again."""
     async with AsyncSession(engine) as session, session.begin():
         await session.execute(delete(CallerAction).where(
             CallerAction.pbx == pbx, CallerAction.uniqueid == uniqueid,
-            CallerAction.queue == queue))
+            CallerAction.queue == queue, CallerAction.joined_at == joined_at))
 
 
-async def caller_claim(engine: AsyncEngine, pbx: str, uniqueid: str,
-                       queue: str) -> CallerAction | None:
+async def caller_claim(engine: AsyncEngine, pbx: str, uniqueid: str, queue: str,
+                       joined_at: datetime) -> CallerAction | None:
     async with AsyncSession(engine) as session:
         return (await session.execute(select(CallerAction).where(
             CallerAction.pbx == pbx, CallerAction.uniqueid == uniqueid,
-            CallerAction.queue == queue))).scalar_one_or_none()
+            CallerAction.queue == queue, CallerAction.joined_at == joined_at))
+        ).scalar_one_or_none()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """End to end in headless Chromium: a supervisor pauses an agent from the wallboard with a
-reason, and the rig's Asterisk reports that member paused with that reason."""
+reason, and the rig's Asterisk reports that member paused with that reason; a real SIP
+caller and a routing level change show up live, without reloading the page."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from callcenter.rig.asterisk import AsteriskRig
+from callcenter.rig.sipp import start_calls
 from tests.service_proc import ServiceProcess
 from tests.supervisor.helpers import PASSWORD, add_user, queue_status, wait_for
+from tests.supervisor.helpers import Browser as Client
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -87,3 +90,53 @@ def test_an_agent_cannot_use_the_wallboard(service: ServiceProcess, browser: Bro
     expect(page.locator("#login-error")).to_have_text("仅班长和管理员可以使用监控墙",
                                                       timeout=10_000)
     expect(page.locator("#board-view")).to_be_hidden()
+
+
+def test_a_waiting_caller_and_a_routing_level_show_up_live(
+    rig: AsteriskRig, service: ServiceProcess, browser: Browser
+) -> None:
+    # "consultation" has no members: the SIP caller waits there until they hang up. A live
+    # policy puts the queue on "warning" from the first waiting caller.
+    lead = Client(service.base_url).login("lead")
+    status, body = lead.call("PUT", "/api/routing/policies/consultation", {
+        "triggers": [{"metric": "callers_waiting", "level": "warning", "threshold": 1,
+                      "release": 0}], "recovery_seconds": 0})
+    assert status == 200, body
+    page = browser.new_context().new_page()
+    log_in(page, service, "lead")
+    expect(page.locator("#link-state")).to_have_text("实时", timeout=10_000)
+    waiting = page.locator("#queues tr[data-queue=consultation] td").nth(1)
+    expect(waiting).to_have_text("0", timeout=10_000)
+    page.evaluate("window.notReloaded = true")
+
+    batch = start_calls(1, dial="consultation", caller_numbers=["13800138123"],
+                        hold_seconds=8)
+    try:
+        expect(waiting).to_have_text("1", timeout=10_000)
+        caller = page.locator("#callers tbody tr")
+        expect(caller).to_have_count(1)
+        expect(caller.locator("td").nth(0)).to_have_text("consultation")
+        expect(caller.locator("td").nth(2)).to_contain_text("13800138123")
+        level = page.locator("#routing-levels .level-warning")
+        expect(level).to_have_text("consultation: warning", timeout=10_000)
+        expect(page.locator("#routing-actions li").first).to_contain_text(
+            "consultation: normal → warning")
+
+        # A wallboard opened now learns the level in force from GET /api/routing/policies.
+        late = browser.new_context().new_page()
+        log_in(late, service, "lead")
+        expect(late.locator("#routing-levels .level-warning")).to_have_text(
+            "consultation: warning", timeout=10_000)
+        expect(late.locator("#routing-actions li")).to_have_count(0)
+        late.context.close()
+
+        result = batch.wait(30)
+        assert result.hung_up == 1, result
+        expect(waiting).to_have_text("0", timeout=10_000)
+        expect(caller).to_have_count(0)
+        expect(page.locator("#routing-levels .level-normal")).to_have_text(
+            "consultation: normal", timeout=10_000)
+        assert page.evaluate("window.notReloaded") is True
+    finally:
+        batch.stop()
+        lead.call("PUT", "/api/routing/policies/consultation", {"enabled": False})

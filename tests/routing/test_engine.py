@@ -179,6 +179,28 @@ def test_disabling_a_policy_undoes_the_surge() -> None:
     assert d.state.level == "normal" and kinds(d.actions) == ["notify", "episode_close"]
 
 
+def test_no_agent_is_judged_on_the_own_staff_so_the_tier_it_brings_stays_in() -> None:
+    policy = QueuePolicy.model_validate({
+        "triggers": [{"metric": "no_agent", "level": "surge"}], "recovery_seconds": 0,
+        "actions": {"add_members": [{"interface": "PJSIP/1004", "penalty": 3}]}})
+    staff = member("PJSIP/1001", "paused")
+    d = decide(view(1, available=0, members=[staff]), EngineState(), policy, at(1))
+    assert kinds(d.actions) == ["episode_open", "notify", "add_member"]
+    # The tier member is now available: it must not count as the queue's own staff.
+    tier = member("PJSIP/1004")
+    for second in (2, 3, 4):
+        d = decide(view(second, available=1, members=[staff, tier]), d.state, policy,
+                   at(second))
+        assert d.state.level == "surge" and d.actions == ()
+        assert d.state.added_members == {"PJSIP/1004"}
+    # One of the own staff is back: released, the tier comes out.
+    d = decide(view(5, available=2, members=[member("PJSIP/1001"), tier]), d.state, policy,
+               at(5))
+    assert d.state.level == "recovery"
+    assert [(a.kind, getattr(a, "interface", None)) for a in d.actions] == [
+        ("notify", None), ("remove_member", "PJSIP/1004")]
+
+
 def test_service_level_trigger_fires_low_and_releases_above_its_release() -> None:
     policy = QueuePolicy.model_validate({"triggers": [
         {"metric": "service_level", "level": "warning", "threshold": 60, "release": 80}]})

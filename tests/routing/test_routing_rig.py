@@ -12,6 +12,7 @@ import pytest
 
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import AgentPhones, start_calls
+from tests.ivr.rig_calls import ami_action, channels, install_test_phone
 from tests.routing.amiwatch import JoinWatcher
 from tests.service_proc import ServiceProcess
 
@@ -61,10 +62,16 @@ def rows(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
         return list(connection.execute(sql, args))
 
 
-def start_service(workdir: Path, extra_toml: str) -> ServiceProcess:
-    service = ServiceProcess(workdir, log_level="DEBUG", extra_toml=extra_toml)
-    service.start()
-    service.wait_until(lambda: "PBX rig: resynced" in service.log_text(), 20, "resynced")
+def start_service(workdir: Path, extra_toml: str,
+                  fastagi_port: int | None = None) -> ServiceProcess:
+    service = ServiceProcess(workdir, log_level="DEBUG", extra_toml=extra_toml,
+                             fastagi_port=fastagi_port)
+    try:
+        service.start()
+        service.wait_until(lambda: "PBX rig: resynced" in service.log_text(), 20, "resynced")
+    except BaseException:
+        service.stop()  # no service left behind by a failed start
+        raise
     return service
 
 
@@ -231,6 +238,155 @@ def test_c_stopping_mid_surge_neither_repeats_nor_loses_an_action(
                              ("surge_flag", None, "ok")]
         assert "Value: 1" not in surge_flag(rig)
         assert len(rows(db, "SELECT id FROM routing_episodes")) == 1
+    finally:
+        batch.stop()
+        service.stop()
+
+
+CALLBACK_POLICY = """
+[routing]
+interval = 0.25
+[routing.queues.support]
+recovery_seconds = 1
+[[routing.queues.support.triggers]]
+metric = "longest_wait"
+level = "surge"
+threshold = 3
+release = 1
+[routing.queues.support.actions.offer_callback]
+over_seconds = 3
+"""
+FASTAGI_PORT = 4573  # IVR_AGI in config/asterisk/extensions.conf: the IVR's callback route
+
+
+def call_queue(number: str, score: str, queue: str = "support", hold: int = 40) -> None:
+    """A caller dialling the queue directly (no IVR); its other half presses ``score`` when
+    the test redirects it to ``ivr-test-phone,score`` (tests/ivr/rig_calls.py)."""
+    answer = ami_action([
+        ("Action", "Originate"), ("Channel", f"Local/{queue}@local-callers"),
+        ("Context", "ivr-test-phone"), ("Exten", "s"), ("Priority", "1"),
+        ("CallerID", f'"{number}" <{number}>'), ("Async", "true"), ("Timeout", "10000"),
+        *(("Variable", f"{k}={v}") for k, v in {
+            "TEST_KEYS": "w", "TEST_HOLD": str(hold), "TEST_DELAY": "0",
+            "TEST_SCORE": score}.items()),
+    ])
+    assert answer.get("Response") == "Success", answer
+
+
+def in_offer(rig: AsteriskRig, number: str) -> str | None:
+    """The caller's phone half (;1) while the caller (;2) hears the callback offer."""
+    for fields in channels(rig):
+        if (fields[0].startswith("Local/support@local-callers") and fields[0].endswith(";2")
+                and fields[1] == "ivr-queue" and fields[5] == "Read" and fields[7] == number):
+            return fields[0][:-1] + "1"
+    return None
+
+
+def waiting_numbers(service: ServiceProcess, queue: str = "support") -> set[str]:
+    status, body = service.get_json(f"/api/queues/{queue}")
+    assert status == 200, body
+    return {c["caller_num"] for c in body["callers"]}
+
+
+def test_d_callback_offer_books_a_task_or_puts_the_caller_back_in_the_queue(
+    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+) -> None:
+    support_paused("PJSIP/1001")
+    support_paused("PJSIP/1002")
+    install_test_phone(rig)
+    db = tmp_path / "callcenter.db"
+    service = start_service(tmp_path, CALLBACK_POLICY, fastagi_port=FASTAGI_PORT)
+    watcher = JoinWatcher()
+    accepts, declines = "13800884001", "13800884002"
+    try:
+        call_queue(accepts, score="1")
+        call_queue(declines, score="2")
+        ids = {n: wait_for(lambda n=n: watcher.uniqueid_of(n, "support"), 10, f"{n} joined")
+               for n in (accepts, declines)}
+        # Past 3 s each is redirected to overflow-callback,support: the IVR's offer.
+        for number in (accepts, declines):
+            phone = wait_for(lambda n=number: in_offer(rig, n), 10, f"{number} offered")
+            rig.rx(f"channel redirect {phone} ivr-test-phone,score,1")  # presses TEST_SCORE
+
+        def task() -> list[tuple[Any, ...]]:
+            return rows(db, "SELECT r.pbx, r.uniqueid, t.status, t.queue, t.number "
+                            "FROM callback_tasks t JOIN callback_requests r "
+                            "ON r.id = t.request_id")
+        assert wait_for(task, 10, "a callback task") == [
+            ("rig", ids[accepts], "open", "support", accepts)]
+        moves = rows(db, "SELECT target, status, message, detail FROM routing_actions "
+                         "WHERE kind = 'move_caller' AND status != 'skipped' ORDER BY id")
+        assert [(t, st) for t, st, *_ in moves] == [(ids[accepts], "ok"), (ids[declines], "ok")]
+        assert all('"move": "callback"' in d and '"context": "overflow-callback"' in d
+                   for *_, d in moves)
+        assert sorted(rows(db, "SELECT uniqueid, kind, status FROM routing_moved_callers")) == \
+            sorted((u, "callback", "ok") for u in ids.values())
+
+        # The one who declined waits in support again; the one who booked has left for good.
+        wait_for(lambda: declines in waiting_numbers(service), 15, "the decliner queued again")
+        enters = [f[1] for f in rig.queue_log_lines()
+                  if len(f) > 4 and f[2] == "support" and f[4] == "ENTERQUEUE"]
+        assert enters.count(ids[declines]) == 2 and enters.count(ids[accepts]) == 1
+        assert accepts not in waiting_numbers(service)
+        # Past 3 s again the engine decides to offer once more: the claim refuses it.
+        skipped = wait_for(lambda: rows(db, "SELECT target, message FROM routing_actions "
+                                            "WHERE kind = 'move_caller' AND status = 'skipped'"),
+                           10, "the second offer refused")
+        assert skipped == [(ids[declines], "caller already moved")]
+        time.sleep(0.5)
+        assert declines in waiting_numbers(service) and in_offer(rig, declines) is None
+    finally:
+        for fields in channels(rig):
+            if fields[0].startswith("Local/support@local-callers"):
+                rig.rx(f"channel request hangup {fields[0]}")
+        watcher.close()
+        service.stop()
+
+
+NO_AGENT_POLICY = """
+[routing]
+interval = 0.25
+[routing.queues.support]
+recovery_seconds = 1
+[[routing.queues.support.triggers]]
+metric = "no_agent"
+level = "surge"
+[routing.queues.support.actions]
+add_members = [{ interface = "PJSIP/1004", penalty = 3, name = "Tier 1004" }]
+"""
+
+
+def test_e_no_agent_brings_a_tier_in_that_answers_and_goes_when_staff_is_back(
+    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+    agent_phones: Callable[..., AgentPhones],
+) -> None:
+    support_paused("PJSIP/1001")
+    support_paused("PJSIP/1002")
+    tier = agent_phones(1, first_ext=1004, ring_seconds=0.5)
+    db = tmp_path / "callcenter.db"
+    service = start_service(tmp_path, NO_AGENT_POLICY)
+
+    def actions() -> list[tuple[Any, ...]]:
+        return rows(db, "SELECT kind, target, status, reason FROM routing_actions "
+                        "WHERE kind IN ('add_member', 'remove_member') ORDER BY id")
+
+    batch = start_calls(1, dial="support", caller_numbers=["13800885001"], hold_seconds=4.0)
+    try:
+        shown = wait_for(lambda: "PJSIP/1004" in queue_show(rig) and queue_show(rig), 8,
+                         "tier member added")
+        line = next(x for x in shown.splitlines() if "PJSIP/1004" in x or "Tier 1004" in x)
+        assert "with penalty 3" in line, line
+        # The tier takes the call nobody else could.
+        wait_for(lambda: tier.stats().answered == 1, 10, "answered by the tier")
+        batch.wait(20)
+        time.sleep(1.0)  # rounds with the tier available: it is not the queue's own staff
+        assert [(k, t, st) for k, t, st, _ in actions()] == [("add_member", "PJSIP/1004", "ok")]
+        assert actions()[0][3] == "no_agent/surge"
+        rig.rx("queue unpause member PJSIP/1001 queue support")  # own staff back
+        wait_for(lambda: "PJSIP/1004" not in queue_show(rig), 5, "tier member removed")
+        assert [(k, t, st) for k, t, st, _ in actions()] == [
+            ("add_member", "PJSIP/1004", "ok"), ("remove_member", "PJSIP/1004", "ok")]
+        assert rows(db, "SELECT * FROM routing_members") == []
     finally:
         batch.stop()
         service.stop()

@@ -11,6 +11,7 @@ from callcenter.supervisor.plan import (
     DesiredMember,
     MemberOp,
     desired_after,
+    desired_following,
     is_already_done,
     plan_reapply,
     undo_of,
@@ -127,3 +128,69 @@ def test_intervals_count_with_the_kpi_definitions() -> None:
     assert first.abandon_rate == 1 / 3 and first.answer_rate == 2 / 3
     assert (second.offered, second.timeouts, second.withdrawn) == (2, 2, 1)
     assert (third.offered, third.abandon_rate) == (0, None)
+
+
+# --- the desired state follows live changes made outside the console -----------------------
+
+SUPERVISOR_PAUSE = DesiredMember("rig", "support", "PJSIP/1002", paused=True,
+                                 paused_reason="QA", set_by="lead", set_at=AT)
+LATER = AT + timedelta(minutes=5)
+
+
+def test_an_unpause_elsewhere_replaces_the_supervisors_pause() -> None:
+    after = desired_following(SUPERVISOR_PAUSE, "QueueMemberPause",
+                              member(interface="PJSIP/1002"), LATER)
+    assert after == replace(SUPERVISOR_PAUSE, paused=False, paused_reason="", set_by="pbx",
+                            set_at=LATER)
+    # ...and a re-apply then leaves the unpaused member alone.
+    assert plan_reapply([after], {("support", "PJSIP/1002"): member(interface="PJSIP/1002")}
+                        ) == []
+
+
+def test_a_pause_elsewhere_with_another_reason_is_followed() -> None:
+    after = desired_following(replace(SUPERVISOR_PAUSE, paused=False, paused_reason=""),
+                              "QueueMemberPause",
+                              member(interface="PJSIP/1002", paused=True,
+                                     paused_reason="午餐 lunch"), LATER)
+    assert after is not None and (after.paused, after.paused_reason) == (True, "午餐 lunch")
+
+
+def test_only_settings_supervisors_set_follow() -> None:
+    penalty_only = DesiredMember("rig", "support", "PJSIP/1002", penalty=2, set_by="lead",
+                                 set_at=AT)
+    paused = member(interface="PJSIP/1002", paused=True, paused_reason="x", penalty=2)
+    assert desired_following(penalty_only, "QueueMemberPause", paused, LATER) is penalty_only
+    assert desired_following(SUPERVISOR_PAUSE, "QueueMemberPenalty",
+                             member(penalty=5), LATER) is SUPERVISOR_PAUSE
+    moved = desired_following(penalty_only, "QueueMemberPenalty", replace(paused, penalty=5),
+                              LATER)
+    assert moved is not None and moved.penalty == 5 and moved.paused is None
+    # Device-state changes are not settings anyone chose.
+    assert desired_following(SUPERVISOR_PAUSE, "QueueMemberStatus",
+                             member(interface="PJSIP/1002"), LATER) is SUPERVISOR_PAUSE
+
+
+def test_the_same_value_coming_back_changes_nothing() -> None:
+    echo = member(interface="PJSIP/1002", paused=True, paused_reason="QA")
+    assert desired_following(SUPERVISOR_PAUSE, "QueueMemberPause", echo, LATER) \
+        is SUPERVISOR_PAUSE
+
+
+def test_a_wrapup_pause_is_neither_stored_nor_undone() -> None:
+    unpaused = replace(SUPERVISOR_PAUSE, paused=False, paused_reason="")
+    wrapping = member(interface="PJSIP/1002", paused=True, paused_reason="wrap-up")
+    assert desired_following(unpaused, "QueueMemberPause", wrapping, LATER) is unpaused
+    assert plan_reapply([unpaused], {("support", "PJSIP/1002"): wrapping}) == []
+
+
+def test_removal_elsewhere_drops_the_row_and_a_rejoin_drops_a_removal() -> None:
+    added = DesiredMember("rig", "overflow", "PJSIP/1005", present=True, penalty=3,
+                          paused=False, paused_reason="", set_by="lead", set_at=AT)
+    assert desired_following(added, "QueueMemberRemoved", None, LATER) is None
+    removed = DesiredMember("rig", "overflow", "PJSIP/1005", present=False, set_by="lead",
+                            set_at=AT)
+    assert desired_following(removed, "QueueMemberRemoved", None, LATER) is removed
+    assert desired_following(removed, "QueueMemberAdded", member("overflow", "PJSIP/1005"),
+                             LATER) is None
+    assert desired_following(added, "QueueMemberAdded", member("overflow", "PJSIP/1005"),
+                             LATER) is added

@@ -136,6 +136,7 @@
     connect();
     refresh();
     loadBars();
+    loadRouting();
   }
 
   async function start() {
@@ -391,6 +392,20 @@
     const target = msg.interface || msg.uniqueid || msg.target || "";
     const result = msg.result || msg.status || "";
     return `${when} ${msg.queue || ""}: ${what} ${target} ${result}`.trim();
+  }
+
+  // The levels in force when the page opens (a surge may have started before); the feed's
+  // RoutingLevel messages take over from there and win over this answer.
+  async function loadRouting() {
+    const r = await api("GET", "/api/routing/policies");
+    if (r.status !== 200) return;
+    for (const p of r.body.policies) {
+      for (const [pbx, level] of Object.entries(p.levels || {})) {
+        const id = `${pbx}/${p.queue}`;
+        if (!state.levels.has(id)) state.levels.set(id, { pbx, queue: p.queue, level });
+      }
+    }
+    renderRouting();
   }
 
   function renderRouting() {
