@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 # Member changes waiting for the database; far more than a whole floor logging out at once.
 FOLLOW_BACKLOG = 10_000
+# Seconds a followed change waits before it is stored: long enough for the transaction of
+# a supervisor action whose echo it may be (on this replica or another) to commit first,
+# so the stored row is newer than the change and wins.
+FOLLOW_DELAY = 2.0
 
 
 class SupervisorComponent(Component):
@@ -48,7 +52,8 @@ class SupervisorComponent(Component):
         # re-applied: only its live member changes are followed, never the transient state
         # of a PBX that is going down, coming back or not yet re-applied.
         self._following: dict[str, int] = {}
-        self._followed: asyncio.Queue[MemberChanged] = asyncio.Queue(FOLLOW_BACKLOG)
+        self._followed: asyncio.Queue[tuple[float, MemberChanged]] = asyncio.Queue(
+            FOLLOW_BACKLOG)
         self._follower: asyncio.Task[None] | None = None
 
     def add_routes(self, app: web.Application) -> None:
@@ -68,12 +73,13 @@ class SupervisorComponent(Component):
         link = next((link for link in self._service.links if link.name == change.pbx), None)
         # last_error is set from the moment a PBX announces its shutdown until the next login.
         if (link is None or not link.connected or link.last_error
-                or self._following.get(change.pbx) != link.reconnects):
-            log.debug("PBX %s not (yet) re-applied: %s of %s not followed", change.pbx,
-                      change.cause, change.interface)
+                or self._following.get(change.pbx) != link.reconnects
+                or self.control.acting[(change.pbx, change.queue, change.interface)]):
+            log.debug("PBX %s: %s of %s not followed (not re-applied yet, or a supervisor's "
+                      "own action)", change.pbx, change.cause, change.interface)
             return
         try:
-            self._followed.put_nowait(change)
+            self._followed.put_nowait((asyncio.get_running_loop().time(), change))
         except asyncio.QueueFull:
             log.error("PBX %s: %s of %s in %s not followed (backlog full): a restart may "
                       "re-apply an older setting", change.pbx, change.cause, change.interface,
@@ -81,8 +87,9 @@ class SupervisorComponent(Component):
 
     async def _follow_changes(self) -> None:
         while True:
-            change = await self._followed.get()
+            received, change = await self._followed.get()
             try:
+                await asyncio.sleep(received + FOLLOW_DELAY - asyncio.get_running_loop().time())
                 await self.control.follow(change)
             except (SQLAlchemyError, OSError) as exc:
                 log.error("PBX %s: desired state of %s in %s did not follow %s (database: %s)",
@@ -101,7 +108,7 @@ class SupervisorComponent(Component):
         if self._follower is None:
             return
         try:
-            await asyncio.wait_for(self._followed.join(), 5.0)
+            await asyncio.wait_for(self._followed.join(), FOLLOW_DELAY + 5.0)
         except TimeoutError:
             log.warning("%d member change(s) not followed before stopping",
                         self._followed.qsize())

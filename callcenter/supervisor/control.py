@@ -11,6 +11,7 @@ asked, so a second click or a second replica cannot act twice on one caller.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -127,6 +128,9 @@ class Control:
         self.clock = clock
         # Agent channel on an answered call, by (pbx, member interface), from CallConnected.
         self.agent_channels: dict[tuple[str, str], str] = {}
+        # Members a supervisor action is changing right now, by (pbx, queue, interface): the
+        # PBX's events about them are that action's echo, not a change made elsewhere.
+        self.acting: Counter[tuple[str, str, str]] = Counter()
 
     # ------------------------------------------------------------------ lookups
 
@@ -185,6 +189,17 @@ class Control:
                             parameters: Mapping[str, Any]) -> Outcome:
         """Send each step; on any failure undo what was done, then audit either way."""
         link = self.link(pbx)
+        keys = [(pbx, op.queue, op.interface) for op, _ in steps]
+        self.acting.update(keys)
+        try:
+            return await self._member_action(link, user, pbx, action, steps, parameters)
+        finally:
+            self.acting.subtract(keys)
+            self.acting += Counter()  # drops the zero counts
+
+    async def _member_action(self, link: PbxLink, user: User, pbx: str, action: str,
+                             steps: Sequence[tuple[MemberOp, MemberView | None]],
+                             parameters: Mapping[str, Any]) -> Outcome:
         first = steps[0][0]
         queue = first.queue if len({op.queue for op, _ in steps}) == 1 else None
         target = first.interface
@@ -484,6 +499,8 @@ class Control:
 
     async def follow(self, change: MemberChanged) -> None:
         """Let the stored desired state follow a member change made outside the console."""
+        if self.acting[(change.pbx, change.queue, change.interface)]:
+            return  # a supervisor is setting this member right now: that wins
         followed = await store.follow_pbx_change(
             self.engine, change.pbx, change.queue, change.interface, change.cause,
             change.member, change.at)
