@@ -254,11 +254,14 @@ def test_spy_rings_the_supervisor_phone_into_chanspy(
 ) -> None:
     agent = agent_phones(1, first_ext=1001, ring_seconds=0.5)
     supervisor_phone = agent_phones(1, first_ext=1009, ring_seconds=0.5)
-    rig.rx("queue pause member PJSIP/1002 queue support reason spy-test")
+    # Earlier tests may have left other members in support: only 1001 may take this call.
+    others = only_member_available(rig, "support", "PJSIP/1001")
     try:
         originate_caller(rig, "support")
-        wait_for(lambda: (model_member(console, "support", "PJSIP/1001") or {}).get("in_call"),
-                 20, "agent 1001 on a call")
+        # Asterisk sets a member's InCall without always sending an event for it, so the
+        # model's device state ("busy") is what says the agent is on the call.
+        wait_for(lambda: (model_member(console, "support", "PJSIP/1001") or {}).get("state")
+                 == "busy", 20, "agent 1001 on a call")
         status, body = boss.call("POST", "/api/agents/PJSIP%2F1001/spy", {"mode": "listen"})
         assert status == 200, body
         assert body["channel"].startswith("PJSIP/1001-")
@@ -270,8 +273,22 @@ def test_spy_rings_the_supervisor_phone_into_chanspy(
         assert status == 404
     finally:
         rig.rx("channel request hangup all")
-        rig.rx("queue unpause member PJSIP/1002 queue support")
+        for interface in others:
+            rig.rx(f"queue unpause member {interface} queue support")
     assert agent.stats().answered >= 1 and supervisor_phone.stats().answered >= 1
+
+
+def only_member_available(rig: AsteriskRig, queue: str, interface: str) -> list[str]:
+    """Pause every other unpaused member of ``queue``; return those paused here."""
+    rig.rx(f"queue unpause member {interface} queue {queue}")
+    paused = []
+    for line in rig.rx(f"queue show {queue}").splitlines():
+        found = re.search(r"\b((?:PJSIP|Local|SIP)/[^\s)]+)", line)
+        if found is None or found.group(1) == interface or "paused" in line.lower():
+            continue
+        rig.rx(f"queue pause member {found.group(1)} queue {queue} reason spy-test")
+        paused.append(found.group(1))
+    return paused
 
 
 def test_audit_filters_by_time_and_pages(console: ServiceProcess, boss: Browser) -> None:
