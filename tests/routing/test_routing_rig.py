@@ -316,7 +316,9 @@ def test_d_callback_offer_books_a_task_or_puts_the_caller_back_in_the_queue(
             ("rig", ids[accepts], "open", "support", accepts)]
         moves = rows(db, "SELECT target, status, message, detail FROM routing_actions "
                          "WHERE kind = 'move_caller' AND status != 'skipped' ORDER BY id")
-        assert [(t, st) for t, st, *_ in moves] == [(ids[accepts], "ok"), (ids[declines], "ok")]
+        # Both callers pass the threshold in the same round: either may be moved first.
+        assert sorted((t, st) for t, st, *_ in moves) == sorted(
+            [(ids[accepts], "ok"), (ids[declines], "ok")])
         assert all('"move": "callback"' in d and '"context": "overflow-callback"' in d
                    for *_, d in moves)
         assert sorted(rows(db, "SELECT uniqueid, kind, status FROM routing_moved_callers")) == \
@@ -384,8 +386,10 @@ def test_e_no_agent_brings_a_tier_in_that_answers_and_goes_when_staff_is_back(
         assert actions()[0][3] == "no_agent/surge"
         rig.rx("queue unpause member PJSIP/1001 queue support")  # own staff back
         wait_for(lambda: "PJSIP/1004" not in queue_show(rig), 5, "tier member removed")
-        assert [(k, t, st) for k, t, st, _ in actions()] == [
-            ("add_member", "PJSIP/1004", "ok"), ("remove_member", "PJSIP/1004", "ok")]
+        # The PBX has acted; the action row is marked ok right after its answer arrives.
+        wait_for(lambda: [(k, t, st) for k, t, st, _ in actions()] == [
+            ("add_member", "PJSIP/1004", "ok"), ("remove_member", "PJSIP/1004", "ok")], 5,
+            "both actions recorded ok")
         assert rows(db, "SELECT * FROM routing_members") == []
     finally:
         batch.stop()
