@@ -138,7 +138,10 @@ class EngineState:
     triggers: Mapping[str, TriggerState] = field(default_factory=dict)
     episode: Episode | None = None
     added_members: frozenset[str] = frozenset()
-    moved: frozenset[str] = frozenset()  # uniqueids handed over, still seen waiting
+    # Joins handed over and still seen waiting, as ``join_key``: a caller who comes back
+    # (declined a callback) before a round saw them leave is a new join, decided again, and
+    # it is the store's claim per caller that refuses a second move.
+    moved: frozenset[str] = frozenset()
     surge_flag: bool = False
 
 
@@ -264,12 +267,11 @@ def decide(view: QueueView, state: EngineState, policy: QueuePolicy, now: dateti
             actions.append(SetSurgeFlag(on=False, **base()))
             surge_flag = False
 
-    waiting_ids = {c.uniqueid for c in view.callers}
-    moved = state.moved & waiting_ids
+    moved = state.moved & {join_key(c.uniqueid, c.joined_at) for c in view.callers}
     if level == "surge":
         moves = _moves(view, policy, moved, now, base)
         actions.extend(moves)
-        moved |= {m.uniqueid for m in moves}
+        moved |= {join_key(m.uniqueid, m.joined_at) for m in moves}
         if episode is not None and moves:
             episode = replace(episode, calls_affected=episode.calls_affected + len(moves))
 
@@ -293,6 +295,10 @@ def decide(view: QueueView, state: EngineState, policy: QueuePolicy, now: dateti
         surge_flag=surge_flag,
     )
     return Decision(new_state, tuple(actions))
+
+
+def join_key(uniqueid: str, joined_at: datetime) -> str:
+    return f"{uniqueid}@{joined_at.isoformat()}"
 
 
 def _step_triggers(
@@ -339,7 +345,7 @@ def _next_level(state: EngineState, target: str | None, policy: QueuePolicy,
 
 def _moves(view: QueueView, policy: QueuePolicy, moved: frozenset[str], now: datetime,
            base: Any) -> list[MoveCaller]:
-    taken = set(moved)
+    taken = {c.uniqueid for c in view.callers if join_key(c.uniqueid, c.joined_at) in moved}
     result: list[MoveCaller] = []
     ordered = sorted(view.callers, key=lambda c: c.joined_at)
     move, callback = policy.actions.move_callers, policy.actions.offer_callback

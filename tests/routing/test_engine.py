@@ -17,6 +17,7 @@ from callcenter.routing.engine import (
     SetSurgeFlag,
     decide,
     figures,
+    join_key,
     state_from_json,
     state_to_json,
 )
@@ -243,8 +244,24 @@ def test_state_survives_a_round_trip_through_json() -> None:
     d = decide(view(30, two), EngineState(), PEAK, at(30))
     d = decide(view(35, two), d.state, PEAK, at(35))
     d = decide(view(40.5, two), d.state, PEAK, at(40.5))
-    assert d.state.level == "surge" and d.state.moved == {"a"}
+    assert d.state.level == "surge" and d.state.moved == {join_key("a", at(0))}
     assert state_from_json(state_to_json(d.state)) == d.state
+
+
+def test_a_caller_back_before_any_round_saw_them_leave_is_decided_again() -> None:
+    # Declined a callback within one round: same uniqueid, a new join. The engine offers
+    # again and leaves it to the store's claim per caller to refuse the second move.
+    callback = QueuePolicy.model_validate({
+        "triggers": [{"metric": "longest_wait", "level": "surge", "threshold": 3}],
+        "actions": {"offer_callback": {"over_seconds": 3}},
+    })
+    d = decide(view(3, [caller("a", 0)]), EngineState(), callback, at(3))
+    assert [m.uniqueid for m in d.actions if isinstance(m, MoveCaller)] == ["a"]
+    d = decide(view(3.2, [caller("a", 3.1)]), d.state, callback, at(3.2))
+    assert not any(isinstance(m, MoveCaller) for m in d.actions)
+    d = decide(view(6.2, [caller("a", 3.1)]), d.state, callback, at(6.2))
+    again = [m for m in d.actions if isinstance(m, MoveCaller)]
+    assert [(m.uniqueid, m.joined_at) for m in again] == [("a", at(3.1))]
 
 
 @pytest.mark.parametrize("trigger", [
