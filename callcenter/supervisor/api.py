@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
@@ -134,14 +135,15 @@ def _query(request: web.Request, model: type[Model]) -> Model:
         raise _problems(exc) from None
 
 
-def _answer(outcome: Outcome) -> web.Response:
+async def _answer(step: Awaitable[Outcome]) -> web.Response:
+    """Runs one control step; a refusal becomes its HTTP error, with nothing changed."""
+    try:
+        outcome = await step
+    except ControlError as exc:
+        raise api_error(exc.status, exc.error, exc.message, **exc.details) from None
     return web.json_response({"ok": True, "action": outcome.action, "pbx": outcome.pbx,
                               "done": list(outcome.done), **to_data(dict(outcome.details))},
                              dumps=dumps)
-
-
-def _error(exc: ControlError) -> web.HTTPException:
-    return api_error(exc.status, exc.error, exc.message, **exc.details)
 
 
 class SupervisorApi:
@@ -179,94 +181,64 @@ class SupervisorApi:
     async def add_member(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, AddMemberBody)
-        try:
-            return _answer(await self.control.add_member(
-                user, queue, pbx, interface=body.interface, name=body.name,
-                penalty=body.penalty, paused=body.paused, reason=body.reason,
-                state_interface=body.state_interface))
-        except ControlError as exc:
-            raise _error(exc) from None
+        return await _answer(self.control.add_member(
+            user, queue, pbx, interface=body.interface, name=body.name,
+            penalty=body.penalty, paused=body.paused, reason=body.reason,
+            state_interface=body.state_interface))
 
     async def remove_member(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
-        try:
-            return _answer(await self.control.remove_member(
-                user, queue, pbx, request.match_info["interface"]))
-        except ControlError as exc:
-            raise _error(exc) from None
+        return await _answer(self.control.remove_member(
+            user, queue, pbx, request.match_info["interface"]))
 
     async def pause(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, PauseBody)
-        try:
-            return _answer(await self.control.pause_member(
-                user, queue, pbx, request.match_info["interface"], body.paused, body.reason))
-        except ControlError as exc:
-            raise _error(exc) from None
+        return await _answer(self.control.pause_member(
+            user, queue, pbx, request.match_info["interface"], body.paused, body.reason))
 
     async def penalty(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, PenaltyBody)
-        try:
-            return _answer(await self.control.set_penalty(
-                user, queue, pbx, request.match_info["interface"], body.penalty))
-        except ControlError as exc:
-            raise _error(exc) from None
+        return await _answer(self.control.set_penalty(
+            user, queue, pbx, request.match_info["interface"], body.penalty))
 
     async def ringinuse(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, RingInUseBody)
-        try:
-            return _answer(await self.control.set_ringinuse(
-                user, queue, pbx, request.match_info["interface"], body.ringinuse))
-        except ControlError as exc:
-            raise _error(exc) from None
+        return await _answer(self.control.set_ringinuse(
+            user, queue, pbx, request.match_info["interface"], body.ringinuse))
 
     async def move(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, MoveBody)
-        try:
-            return _answer(await self.control.move_caller(
-                user, queue, pbx, request.match_info["uniqueid"], to_queue=body.to_queue,
-                context=body.context, exten=body.exten, priority=body.priority))
-        except ControlError as exc:
-            raise _error(exc) from None
+        return await _answer(self.control.move_caller(
+            user, queue, pbx, request.match_info["uniqueid"], to_queue=body.to_queue,
+            context=body.context, exten=body.exten, priority=body.priority))
 
     async def withdraw(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, WithdrawBody)
-        try:
-            return _answer(await self.control.withdraw_caller(
-                user, queue, pbx, request.match_info["uniqueid"], body.info))
-        except ControlError as exc:
-            raise _error(exc) from None
+        return await _answer(self.control.withdraw_caller(
+            user, queue, pbx, request.match_info["uniqueid"], body.info))
 
     async def priority(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, PriorityBody)
-        try:
-            return _answer(await self.control.change_priority(
-                user, queue, pbx, request.match_info["uniqueid"], body.priority))
-        except ControlError as exc:
-            raise _error(exc) from None
+        return await _answer(self.control.change_priority(
+            user, queue, pbx, request.match_info["uniqueid"], body.priority))
 
     async def spy(self, request: web.Request) -> web.Response:
         user = require_user(request, *STAFF)
         body = await _body(request, SpyBody)
-        try:
-            return _answer(await self.control.spy(
-                user, request.match_info["interface"], request.query.get("pbx") or None,
-                body.mode, body.supervisor_interface))
-        except ControlError as exc:
-            raise _error(exc) from None
+        return await _answer(self.control.spy(
+            user, request.match_info["interface"], request.query.get("pbx") or None,
+            body.mode, body.supervisor_interface))
 
     async def logout(self, request: web.Request) -> web.Response:
         user = require_user(request, *STAFF)
-        try:
-            return _answer(await self.control.logout_agent(
-                user, request.match_info["interface"], request.query.get("pbx") or None))
-        except ControlError as exc:
-            raise _error(exc) from None
+        return await _answer(self.control.logout_agent(
+            user, request.match_info["interface"], request.query.get("pbx") or None))
 
     async def audit(self, request: web.Request) -> web.Response:
         require_user(request, *STAFF)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from datetime import UTC, datetime
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from callcenter.feed.serialize import dumps, to_data
 from callcenter.live import UnknownQueue
 from callcenter.web.errors import api_error
 from callcenter.web.keys import SERVICE
+from callcenter.web.sockets import open_socket, pump
 
 
 def _now() -> datetime:
@@ -51,36 +51,17 @@ async def list_agents(request: web.Request) -> web.Response:
 async def live_feed(request: web.Request) -> web.WebSocketResponse:
     """Sends the current queues first, then every change as it happens."""
     service = request.app[SERVICE]
-    socket = web.WebSocketResponse(heartbeat=20)
-    await socket.prepare(request)
+    socket = await open_socket(request)
     subscriber = service.hub.subscribe()
     try:
         snapshot = {"type": "snapshot", "queues": to_data(service.model.queue_views(_now()))}
         await socket.send_str(dumps(snapshot))
-        reader = asyncio.ensure_future(_drain_incoming(socket))
-        while not reader.done():
-            getter = asyncio.ensure_future(subscriber.queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                break
-            text = getter.result()
-            if text is None:
-                break
-            await socket.send_str(text)
-        reader.cancel()
+        await pump(socket, subscriber.queue)
     finally:
         service.hub.unsubscribe(subscriber)
         with contextlib.suppress(Exception):
             await socket.close()
     return socket
-
-
-async def _drain_incoming(socket: web.WebSocketResponse) -> None:
-    # The feed is one-way; reading is how a closed browser tab is noticed.
-    async for message in socket:
-        if message.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-            break
 
 
 def add_routes(app: web.Application) -> None:
