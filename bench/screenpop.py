@@ -46,6 +46,7 @@ from callcenter.store.migrate import upgrade_to_head  # noqa: E402
 
 CUSTOMERS = 20_000
 timeline: list[tuple[float, float]] = []
+client_lag: list[tuple[float, float]] = []  # (when, ms this script's own loop was late)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -212,6 +213,14 @@ async def agent_client(session: aiohttp.ClientSession, url: str, token: str, age
                     timeline.append((sent, (arrived - sent) * 1000))
 
 
+async def watch_own_loop() -> None:
+    """This script's own stalls: a pop that waits here is counted as late."""
+    while True:
+        due = time.perf_counter() + 0.01
+        await asyncio.sleep(0.01)
+        client_lag.append((due, max(0.0, time.perf_counter() - due) * 1000))
+
+
 async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="cc-bench-pop-"))
     ami = BenchAmi()
@@ -267,6 +276,7 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(1)
 
             loop = asyncio.get_running_loop()
+            watcher = asyncio.ensure_future(watch_own_loop())
             total = int(args.rate * args.seconds)
             cpu_before, wall_before = cpu_seconds(process.pid), time.perf_counter()
             begin = time.perf_counter()
@@ -287,6 +297,7 @@ async def run(args: argparse.Namespace) -> None:
             cpu = cpu_seconds(process.pid) - cpu_before
             wall = time.perf_counter() - wall_before
             rss = rss_mib(process.pid)
+            watcher.cancel()
             for client in clients:
                 client.cancel()
             await asyncio.gather(*clients, return_exceptions=True)
@@ -309,8 +320,18 @@ async def run(args: argparse.Namespace) -> None:
                 buckets.setdefault(int(sent - start), []).append(latency)
             print("second: max ms  " + "  ".join(f"{k}:{max(v):.0f}"
                                                   for k, v in sorted(buckets.items())))
+            lags: dict[int, float] = {}
+            for when, lag in client_lag:
+                lags[int(when - start)] = max(lag, lags.get(int(when - start), 0.0))
+            print("second: this script's own worst loop lag ms  " + "  ".join(
+                f"{k}:{v:.0f}" for k, v in sorted(lags.items()) if k >= 0))
         for error in errors[:5]:
             print("  ", error)
+        stalls = [line for line in (workdir / "service.log").read_text(errors="replace")
+                  .splitlines() if "event loop held" in line]
+        print(f"service loop stalls >= 100 ms: {len(stalls)}")
+        for line in stalls[:20]:
+            print("  ", line)
     finally:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)

@@ -40,6 +40,17 @@ class ServiceMetrics:
             "callcenter_live_corrections", "Fixes made by a resync to match the PBX, by kind",
             ["pbx", "kind"], registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "callcenter_event_loop_lag_seconds",
+            "How late the event loop woke a 50 ms timer: while it is late, events and pops wait",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
+        self.gc_pause = Histogram(
+            "callcenter_gc_pause_seconds", "Cyclic garbage collector pauses, by generation",
+            ["generation"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
         self.database_up = Gauge(
             "callcenter_database_up", "1 when the last database check succeeded",
             registry=self.registry,

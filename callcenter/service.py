@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from callcenter.feed.publisher import FeedPublisher
 from callcenter.feed.serialize import dumps
 from callcenter.ivr.component import IvrComponent
 from callcenter.live import LiveConfig, LiveModel
+from callcenter.loopwatch import GcPauses, settle_collector, watch_loop
 from callcenter.metrics import LiveCollector, ServiceMetrics
 from callcenter.records.component import RecordsComponent
 from callcenter.routing.component import RoutingComponent
@@ -34,6 +34,7 @@ from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
 from callcenter.supervisor.component import SupervisorComponent
 from callcenter.web.app import create_app
+from callcenter.web.sockets import TIMEOUT_CEIL_THRESHOLD
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = ServiceMetrics()
+        self.gc_pauses = GcPauses(self.metrics)
         self.engine = create_engine(settings.database.url.get_secret_value(),
                                     echo=settings.database.echo)
         live = settings.live
@@ -93,16 +95,15 @@ class Service:
                                     functools.partial(self._periodic_resync, link)),
                         f"resync-{link.name}")
         self._spawn(self._every(TICK_SECONDS, self._tick), "tick")
-        self._runner = web.AppRunner(create_app(self), handle_signals=False)
+        self._spawn(watch_loop(self.metrics), "loop-watch")
+        self.gc_pauses.install()
+        self._runner = web.AppRunner(create_app(self), handle_signals=False,
+                                     timeout_ceil_threshold=TIMEOUT_CEIL_THRESHOLD)
         await self._runner.setup()
         http = self.settings.http
         await web.TCPSite(self._runner, http.host, http.port).start()
         log.info("HTTP on http://%s:%s (health /healthz, metrics /metrics)", http.host, http.port)
-        # What start-up loaded (customer index, call history, users) lives as long as the
-        # process: keep it out of the cyclic collector, whose full passes over hundreds of
-        # thousands of objects otherwise stall the event loop (and the pops) for 100s of ms.
-        gc.collect()
-        gc.freeze()
+        settle_collector()
 
     async def stop(self) -> None:
         for link in self.links:
@@ -115,6 +116,7 @@ class Service:
                 await component.stop()
             except Exception:
                 log.exception("%s did not stop cleanly", component.name)
+        self.gc_pauses.remove()
         self.feed.close()
         self.hub.close()
         if self._runner is not None:
