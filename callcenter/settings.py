@@ -183,6 +183,9 @@ class ScreenPopSettings(_Section):
     history_size: int = Field(default=5, ge=0, le=50)
     # Seconds between reloads of users and customers (changes made by the CLI or replicas).
     refresh_seconds: float = Field(default=30.0, gt=0)
+    # A follow-up date set in a wrap-up stays on the caller's card until it is overdue by
+    # more than this many days (days in [ivr] timezone, the contact centre's calendar).
+    follow_up_overdue_days: int = Field(default=30, ge=0, le=3650)
     # External CRM: "" for none, else a URL with {phone} and/or {account}, fetched with GET.
     crm_url_template: str = ""
     crm_timeout_seconds: float = Field(default=2.0, gt=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -123,3 +123,16 @@ class CallHistory:
 
     def latest(self, phone: str) -> list[PastCall]:
         return list(reversed(self._calls.get(phone, ())))
+
+    def set_disposition(self, phone: str, pbx: str, uniqueid: str, joined_at: datetime,
+                        disposition: str | None) -> bool:
+        """A wrap-up was submitted after the call ended: the kept call shows its
+        disposition from now on. False when the call is not (or no longer) kept."""
+        calls = self._calls.get(phone)
+        if calls is None:
+            return False
+        for position, call in enumerate(calls):
+            if call.pbx == pbx and call.uniqueid == uniqueid and call.joined_at == joined_at:
+                calls[position] = replace(call, disposition=disposition)
+                return True
+        return False

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.auth.identity import User, require_user
+from callcenter.records.customers import saved_wrapup
 from callcenter.records.query import (
     RECORDS_TABLE,
     WRAPUPS_TABLE,
@@ -222,6 +223,7 @@ async def submit_wrapup(request: web.Request) -> web.Response:
                   ).mappings().one()
     log.info("wrap-up of call %s by %s: %s", call_id, user.username, disposition.code)
     component.wrapup_submitted(call["pbx"], call["answered_by"])
+    component.wrapup_saved(saved_wrapup(call, stored))
     return web.json_response({"call_id": call_id, "wrapup": {
         "disposition": stored["disposition"], "category": stored["category"],
         "notes": stored["notes"], "username": stored["username"],

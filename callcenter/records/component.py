@@ -28,7 +28,7 @@ from callcenter.live import (
 )
 from callcenter.live.restore import RestoredCall
 from callcenter.records import api
-from callcenter.records.customers import CustomerLookup
+from callcenter.records.customers import CustomerRoom, SavedWrapup
 from callcenter.records.query import RECORDS_TABLE, WRAPUPS_TABLE
 from callcenter.records.rows import (
     OVERFLOWABLE,
@@ -67,9 +67,11 @@ class RecordsComponent(Component):
     def __init__(self, settings: RecordsSettings, engine: AsyncEngine,
                  registry: CollectorRegistry | None = None, *, model: LiveModel | None = None,
                  pbx_names: Collection[str] | None = None,
-                 customers: CustomerLookup | None = None) -> None:
+                 customers: CustomerRoom | None = None) -> None:
         self.settings = settings
         self.engine = engine
+        # Names each record's customer, and learns of each wrap-up (the screen-pop room).
+        self.customers = customers
         self.writer = RecordWriter(engine, Spool(settings.spool_dir),
                                    batch_size=settings.batch_size,
                                    batch_interval=settings.batch_interval,
@@ -172,6 +174,18 @@ class RecordsComponent(Component):
         previous = self._recent.pop((pbx, uniqueid), None)
         self.writer.submit(OverflowOp(pbx, uniqueid, None if previous is None else previous[0],
                                       target))
+
+    def wrapup_saved(self, wrapup: SavedWrapup) -> None:
+        """A wrap-up was stored here: the customer index learns of it now (other replicas
+        read it from the database on their next refresh)."""
+        if self.customers is None:
+            return
+        try:
+            self.customers.wrapup_saved(wrapup)
+        except Exception:
+            # The wrap-up is stored; a card that misses it until the refresh is no failure.
+            log.exception("customer index did not take the wrap-up of call %s",
+                          wrapup.call_id)
 
     def wrapup_submitted(self, pbx: str, interface: str | None) -> None:
         """The agent submitted a wrap-up: an enforced wrap-up pause ends now."""

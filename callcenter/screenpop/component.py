@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from callcenter.ami import actions
@@ -36,9 +38,11 @@ from callcenter.live.changes import (
     MemberChanged,
 )
 from callcenter.logs import mask_number
+from callcenter.records.customers import SavedWrapup
 from callcenter.screenpop.crm import CircuitBreaker, CrmClient, CrmUnavailable
-from callcenter.screenpop.desk import Delivery, Found, PopDesk
+from callcenter.screenpop.desk import CardRules, Delivery, Found, PopDesk
 from callcenter.web.errors import api_error
+from callcenter.web.sockets import open_socket, pump
 
 if TYPE_CHECKING:
     from callcenter.service import Service
@@ -63,7 +67,8 @@ class AgentSocket:
 class PauseBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     paused: bool
-    reason: str = Field(default="", max_length=80)
+    # It becomes an AMI header: a CR/LF would let the request add headers of its own.
+    reason: Annotated[str, Field(max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")] = ""
 
 
 class ScreenPopComponent(Component):
@@ -73,9 +78,16 @@ class ScreenPopComponent(Component):
         self.service = service
         settings = service.settings.screenpop
         self.settings = settings
-        self.directory = CustomerDirectory(service.engine, settings.default_region,
-                                           settings.history_size)
-        self.desk = PopDesk(self._lookup, settings.account_variable, settings.history_size)
+        # Follow-up dates are days of the contact centre's calendar: the IVR's time zone.
+        zone = ZoneInfo(service.settings.ivr.timezone)
+        self.directory = CustomerDirectory(
+            service.engine, settings.default_region, settings.history_size,
+            follow_up_overdue_days=settings.follow_up_overdue_days, zone=zone)
+        labels = MappingProxyType({d.code: MappingProxyType({"zh": d.label_zh, "en": d.label_en})
+                                   for d in service.settings.records.dispositions})
+        self.desk = PopDesk(self._lookup, settings.account_variable, settings.history_size,
+                            CardRules(follow_up_overdue_days=settings.follow_up_overdue_days,
+                                      zone=zone, labels=labels))
         self.crm: CrmClient | None = None
         if settings.crm_url_template:
             self.crm = CrmClient(
@@ -136,15 +148,22 @@ class ScreenPopComponent(Component):
 
     def _lookup(self, caller_num: str, account: str | None) -> Found:
         customer, matched_by = self.directory.find(caller_num, account)
-        calls = (self.directory.calls_of_customer(customer) if customer is not None
-                 else self.directory.calls_of(caller_num))
-        return Found(customer, matched_by, calls)
+        if customer is None:
+            return Found(None, None, self.directory.calls_of(caller_num),
+                         self.directory.follow_ups_of(caller_num))
+        return Found(customer, matched_by, self.directory.calls_of_customer(customer),
+                     self.directory.follow_ups_of_customer(customer))
 
     def customer_id(self, caller_number: str | None, ivr: Mapping[str, str]) -> int | None:
         """The customer a pop finds for this caller: the records writer stores it on the
         call record (`callcenter.records.customers.CustomerLookup`)."""
         customer, _ = self.directory.find(caller_number or "", self.desk.account_of(ivr))
         return None if customer is None else customer.id
+
+    def wrapup_saved(self, wrapup: SavedWrapup) -> None:
+        """A wrap-up was stored on this replica (`callcenter.records.customers.WrapupListener`):
+        the next card shows its disposition and follow-up at once."""
+        self.directory.wrapup_saved(wrapup)
 
     async def _work(self) -> None:
         while True:
@@ -243,8 +262,7 @@ class ScreenPopComponent(Component):
 
     async def agent_socket(self, request: web.Request) -> web.WebSocketResponse:
         user = require_user(request)
-        response = web.WebSocketResponse(heartbeat=20)
-        await response.prepare(request)
+        response = await open_socket(request)
         socket = AgentSocket(user)
         self._register(socket)
         try:
@@ -252,19 +270,7 @@ class ScreenPopComponent(Component):
                 "type": "hello", "user": user_data(user),
                 "pops": self.desk.active_for(user.interfaces),
                 "members": self._members_of(user)}))
-            reader = asyncio.ensure_future(_drain(response))
-            while not reader.done():
-                getter = asyncio.ensure_future(socket.queue.get())
-                done, _ = await asyncio.wait({getter, reader},
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                    break
-                text = getter.result()
-                if text is None:
-                    break
-                await response.send_str(text)
-            reader.cancel()
+            await pump(response, socket.queue)
         finally:
             self._unregister(socket)
             with contextlib.suppress(Exception):
@@ -280,12 +286,14 @@ class ScreenPopComponent(Component):
                 log.exception("screen-pop refresh failed")
 
     async def refresh(self) -> None:
-        """Pick up changes made elsewhere (CLI, other replicas): customers, users' phones.
+        """Pick up changes made elsewhere (CLI, other replicas): customers, wrap-ups (the
+        calls' dispositions and follow-ups), users' phones.
 
         Reads only rows changed since the last refresh: a full reload of every customer
         would hold the event loop for hundreds of milliseconds and delay pops."""
         started = datetime.now(UTC)
         await self.directory.refresh()
+        await self.directory.refresh_wrapups()
         changed = await users.users_changed_since(self.service.engine,
                                                   self._users_seen_at - REFRESH_OVERLAP)
         self._users_seen_at = started
@@ -351,8 +359,3 @@ class ScreenPopComponent(Component):
         return web.FileResponse(STATIC_DIR / "agent.html",
                                 headers={"Cache-Control": "no-cache"})
 
-
-async def _drain(response: web.WebSocketResponse) -> None:
-    async for message in response:
-        if message.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-            break

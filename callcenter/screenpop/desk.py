@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from types import MappingProxyType
 from typing import Any, Literal
 
+from callcenter.customers.followups import FollowUp, local_date, open_follow_ups
 from callcenter.customers.index import Customer, PastCall
 from callcenter.live import Change
 from callcenter.live.changes import (
@@ -32,6 +34,24 @@ class Found:
     customer: Customer | None
     matched_by: str | None
     calls: Sequence[PastCall]
+    follow_ups: Sequence[FollowUp] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CardRules:
+    """How a card shows past calls and open items.
+
+    A follow-up is open until overdue by more than `follow_up_overdue_days`, counted in
+    days of `zone` (the contact centre's calendar) at the moment the phone rings.
+    `labels` maps a disposition code to its label per language.
+    """
+
+    follow_up_overdue_days: int = 30
+    zone: tzinfo = UTC
+    labels: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    max_open_items: int = 20
+    notes_chars: int = 200
 
 
 Lookup = Callable[[str, str | None], Found]
@@ -66,17 +86,56 @@ def customer_card(customer: Customer) -> dict[str, Any]:
             "notes": customer.notes}
 
 
-def call_card(call: PastCall) -> dict[str, Any]:
+def call_card(call: PastCall, rules: CardRules | None = None) -> dict[str, Any]:
+    labels = rules.labels if rules is not None else {}
     return {"queue": call.queue, "joined_at": call.joined_at.isoformat(),
             "outcome": call.outcome, "disposition": call.disposition,
+            "disposition_label": _label(labels, call.disposition),
             "answered_by": call.answered_by_name, "wait_seconds": call.wait_seconds,
             "talk_seconds": call.talk_seconds}
 
 
+def _label(labels: Mapping[str, Mapping[str, str]], code: str | None) -> dict[str, str] | None:
+    found = labels.get(code) if code is not None else None
+    return None if found is None else dict(found)
+
+
+def _clip(text: str, limit: int) -> tuple[str, bool]:
+    text = text.strip()
+    if len(text) <= limit:
+        return text, False
+    return text[: max(limit - 1, 0)].rstrip() + "…", True
+
+
+def follow_up_card(item: FollowUp, today: date, rules: CardRules) -> dict[str, Any]:
+    days_overdue = max((today - item.due).days, 0)
+    notes, clipped = _clip(item.notes, rules.notes_chars)
+    return {"kind": "follow-up", "call_id": item.call_id, "pbx": item.pbx,
+            "uniqueid": item.uniqueid, "due": item.due.isoformat(),
+            "overdue": days_overdue > 0, "days_overdue": days_overdue,
+            "disposition": item.disposition,
+            "disposition_label": _label(rules.labels, item.disposition),
+            "category": item.category, "notes": notes, "notes_clipped": clipped,
+            "call_at": item.call_at.isoformat(), "answered_by": item.answered_by,
+            "wrapped_up_by": item.wrapped_up_by}
+
+
+def open_items(follow_ups: Iterable[FollowUp], at: datetime,
+               rules: CardRules) -> tuple[list[dict[str, Any]], int]:
+    """The open follow-ups as the card shows them (most urgent first, at most
+    `max_open_items`), and how many are open in all."""
+    today = local_date(at, rules.zone)
+    found = open_follow_ups(follow_ups, today, rules.follow_up_overdue_days)
+    shown = [follow_up_card(item, today, rules) for item in found[: rules.max_open_items]]
+    return shown, len(found)
+
+
 def build_card(ringing: CallRinging, found: Found, account: str | None,
-               history_size: int) -> dict[str, Any]:
+               history_size: int, rules: CardRules | None = None) -> dict[str, Any]:
     """The card of one ringing call: everything the agent sees before saying hello."""
+    rules = rules or CardRules()
     customer = found.customer
+    items, open_total = open_items(found.follow_ups, ringing.at, rules)
     return {
         "pop_id": pop_id(ringing.pbx, ringing.uniqueid, ringing.agent_interface),
         "pbx": ringing.pbx,
@@ -93,10 +152,13 @@ def build_card(ringing: CallRinging, found: Found, account: str | None,
         "vip_level": customer.vip_level if customer is not None else None,
         "account": account,
         "ivr": dict(ringing.ivr),
-        "calls": [call_card(c) for c in found.calls[:history_size]],
-        # Complaints and follow-ups have no tables yet: nothing to show, and said so.
-        "open_items": [],
-        "open_items_supported": False,
+        "calls": [call_card(c, rules) for c in found.calls[:history_size]],
+        "open_items": items,
+        "open_items_total": open_total,
+        # What the open items cover. Follow-ups come from wrap-ups (follow_up_due);
+        # complaints have no table of their own yet, so a complaint shows only as a
+        # follow-up whose disposition is in the complaint category.
+        "open_items_tracked": ["follow-up"],
         "incomplete": False,
         "crm": None,
     }
@@ -107,6 +169,7 @@ class PopDesk:
     lookup: Lookup
     account_variable: str
     history_size: int = 5
+    rules: CardRules = field(default_factory=CardRules)
     _pops: dict[PopKey, ActivePop] = field(default_factory=dict)
     # (pbx, uniqueid) -> interfaces with a pop: a call's pops without scanning them all.
     _by_call: dict[tuple[str, str], set[str]] = field(default_factory=dict)
@@ -170,7 +233,7 @@ class PopDesk:
     def _ringing(self, change: CallRinging) -> list[Delivery]:
         account = self.account_of(change.ivr)
         found = self.lookup(change.caller_num, account)
-        card = build_card(change, found, account, self.history_size)
+        card = build_card(change, found, account, self.history_size, self.rules)
         key = (change.pbx, change.uniqueid, change.agent_interface)
         self._pops[key] = ActivePop(card, "ringing", change.at)
         self._by_call.setdefault(key[:2], set()).add(key[2])

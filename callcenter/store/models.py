@@ -85,7 +85,8 @@ class CallWrapup(Base):
     follow_up_due: Mapped[date | None] = mapped_column(Date, index=True)
     agent_interface: Mapped[str | None] = mapped_column(String(120))
     username: Mapped[str | None] = mapped_column(String(80))
-    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Indexed: each replica reads the wrap-ups submitted since its last refresh.
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 # Rooms keep their tables beside their code; importing them here completes Base.metadata.

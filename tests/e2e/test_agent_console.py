@@ -3,19 +3,27 @@ agent's console, and on nobody else's; a CRM that does not answer does not delay
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from sqlalchemy import insert
 
+from callcenter.records.query import RECORDS_TABLE, WRAPUPS_TABLE
+from callcenter.records.rows import record_row
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import AgentPhones, start_calls
+from callcenter.store.db import create_engine
+from tests.records.helpers import call_record
 from tests.service_proc import ServiceProcess
 
 CHROMIUM = "/usr/bin/chromium"
@@ -68,6 +76,25 @@ def crm() -> Iterator[SleepyCrm]:
         server.stop()
 
 
+async def seed_overdue_follow_up(database_url: str, number: str) -> None:
+    """An earlier call of `number` whose wrap-up asked for a call back two days ago."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the [ivr] time zone
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            row = record_row(call_record(900, caller_num=number,
+                                         joined_at=datetime.now(UTC) - timedelta(days=3)))
+            call_id = (await connection.execute(insert(RECORDS_TABLE).values(row))
+                       ).inserted_primary_key[0]  # type: ignore[index]
+            await connection.execute(insert(WRAPUPS_TABLE).values(
+                call_id=call_id, disposition="callback-needed", category="other",
+                notes="客户要求回电确认退款", follow_up_due=today - timedelta(days=2),
+                agent_interface="PJSIP/1002", username="li",
+                submitted_at=datetime.now(UTC) - timedelta(days=3)))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture
 def service(rig: AsteriskRig, tmp_path: Path, crm: SleepyCrm) -> Iterator[ServiceProcess]:
     port = crm.server_address[1]
@@ -77,6 +104,8 @@ def service(rig: AsteriskRig, tmp_path: Path, crm: SleepyCrm) -> Iterator[Servic
         "crm_timeout_seconds = 3\ncrm_pop_wait_seconds = 0.05\n"))
     add_user(process, "agent_a", "--name", "坐席甲", "--interface", "PJSIP/1001")
     add_user(process, "agent_b", "--name", "坐席乙", "--interface", "PJSIP/1003")
+    asyncio.run(seed_overdue_follow_up(f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}",
+                                       CUSTOMER_NUMBER))
     process.start()
     try:
         yield process
@@ -135,6 +164,13 @@ def test_the_ringing_agent_sees_the_customer_and_nobody_else_does(
         # The CRM sleeps 8 s; the pop came from local data and says it is incomplete.
         expect(page_a.locator("#card-incomplete")).to_be_visible()
         expect(page_a.locator("#card-queue")).to_have_text("support")
+        # The earlier call's follow-up, overdue, and its disposition among the last calls.
+        overdue = page_a.locator("#card-open-items li.overdue")
+        expect(overdue).to_have_count(1)
+        expect(overdue).to_contain_text("已逾期 2 天")
+        expect(overdue).to_contain_text("需回访")
+        expect(overdue).to_contain_text("客户要求回电确认退款")
+        expect(page_a.locator("#card-calls tbody")).to_contain_text("需回访")
         expect(page_a.locator("#card-state")).to_have_text("通话中", timeout=10_000)
         expect(page_a.locator("#call-timer")).to_be_visible()
         expect(page_a.locator("#cf-name")).to_have_value("测试客户")
@@ -149,4 +185,6 @@ def test_the_ringing_agent_sees_the_customer_and_nobody_else_does(
     assert "138****0042" in service.log_text()  # the pop's log line masks the number
     page_a.click("#lang")
     expect(page_a.locator("#card-state")).to_have_text("ended")
+    expect(page_a.locator("#card-open-items li.overdue")).to_contain_text("overdue by 2 d")
+    expect(page_a.locator("#card-open-items li.overdue")).to_contain_text("Call back needed")
     expect(page_b.locator("#card-body")).to_be_hidden()

@@ -168,13 +168,13 @@
     text("card-ivr", Object.entries(pop.ivr || {}).map(([k, v]) => k + "=" + v).join(", "));
     text("card-tags", c ? c.tags.join(", ") : "");
     text("card-notes", c ? c.notes : "");
-    text("card-open-items", pop.open_items_supported ? (pop.open_items.length ? pop.open_items.length : t("none")) : t("not_tracked"));
+    renderOpenItems(pop);
     text("card-crm", pop.crm ? JSON.stringify(pop.crm) : "");
     const body = $("card-calls").querySelector("tbody");
     body.replaceChildren(...pop.calls.map((call) => {
       const tr = document.createElement("tr");
-      [new Date(call.joined_at).toLocaleString(), call.queue, t(call.outcome), call.disposition || "—",
-       call.answered_by || "—"].forEach((v) => { const td = document.createElement("td"); td.textContent = v; tr.appendChild(td); });
+      [new Date(call.joined_at).toLocaleString(), call.queue, t(call.outcome),
+       label(call.disposition_label, call.disposition) || "—", call.answered_by || "—"].forEach((v) => { const td = document.createElement("td"); td.textContent = v; tr.appendChild(td); });
       return tr;
     }));
     const timer = $("call-timer");
@@ -187,6 +187,34 @@
       };
       tick(); state.timer = setInterval(tick, 1000);
     } else timer.hidden = true;
+  }
+
+  function label(labels, code) { return labels ? (labels[state.lang || "zh"] || code) : code; }
+  function span(cls, value) { const el = document.createElement("span"); el.className = cls; el.textContent = value; return el; }
+  // Open items: the caller's follow-ups, most urgent first; overdue ones marked.
+  function renderOpenItems(pop) {
+    const items = pop.open_items || [];
+    const total = pop.open_items_total == null ? items.length : pop.open_items_total;
+    $("card-open-count").textContent = String(total);
+    $("card-open-count").className = "pill" + (items.some((i) => i.overdue) ? " off" : "");
+    const rows = items.map((item) => {
+      const li = document.createElement("li");
+      li.className = "open-item" + (item.overdue ? " overdue" : "");
+      li.dataset.callId = item.call_id;
+      li.appendChild(span("due", t("due") + " " + item.due));
+      if (item.overdue) li.appendChild(span("overdue-flag", t("overdue_by").replace("{n}", item.days_overdue)));
+      li.appendChild(span("disposition", label(item.disposition_label, item.disposition)));
+      if (item.notes) { li.appendChild(document.createTextNode(" · ")); li.appendChild(span("notes", item.notes)); }
+      const meta = t("follow_up") + " · " + t("call_of") + " " + new Date(item.call_at).toLocaleString() +
+        (item.answered_by ? " · " + t("answered_by") + " " + item.answered_by : "");
+      li.appendChild(document.createElement("br"));
+      li.appendChild(span("meta", meta));
+      return li;
+    });
+    if (!items.length) { const li = document.createElement("li"); li.className = "empty"; li.textContent = t("none"); rows.push(li); }
+    if (total > items.length) { const li = document.createElement("li"); li.className = "more"; li.textContent = t("more_items").replace("{n}", total - items.length); rows.push(li); }
+    $("card-open-items").replaceChildren(...rows);
+    $("card-open-note").hidden = (pop.open_items_tracked || []).includes("complaint");
   }
 
   // --- customer form ------------------------------------------------------------------
