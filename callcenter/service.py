@@ -96,7 +96,6 @@ class Service:
                         f"resync-{link.name}")
         self._spawn(self._every(TICK_SECONDS, self._tick), "tick")
         self._spawn(watch_loop(self.metrics), "loop-watch")
-        self.gc_pauses.install()
         self._runner = web.AppRunner(create_app(self), handle_signals=False,
                                      timeout_ceil_threshold=TIMEOUT_CEIL_THRESHOLD)
         await self._runner.setup()
@@ -104,6 +103,7 @@ class Service:
         await web.TCPSite(self._runner, http.host, http.port).start()
         log.info("HTTP on http://%s:%s (health /healthz, metrics /metrics)", http.host, http.port)
         settle_collector()
+        self.gc_pauses.install()
 
     async def stop(self) -> None:
         for link in self.links:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -86,13 +87,24 @@ async def users_by_id(engine: AsyncEngine, ids: Sequence[int]) -> dict[int, User
         return {row.id: user_from_row(row) for row in rows}
 
 
-async def users_changed_since(engine: AsyncEngine,
-                              since: datetime) -> list[tuple[User, bool]]:
-    """Users changed since a time, with whether each is disabled now."""
-    async with AsyncSession(engine) as session:
-        rows = (await session.execute(
-            select(UserRow).where(UserRow.updated_at >= since))).scalars()
-        return [(user_from_row(row), row.disabled) for row in rows]
+async def users_changed_since(engine: AsyncEngine, since: datetime,
+                              page_size: int = 500) -> list[tuple[User, bool]]:
+    """Users changed since a time, with whether each is disabled now.
+
+    Read a page at a time, handing the loop back between pages: a refresh after a bulk
+    import must not hold up the pops for the whole list."""
+    changed: list[tuple[User, bool]] = []
+    last_id = 0
+    while True:
+        async with AsyncSession(engine) as session:
+            rows = (await session.execute(
+                select(UserRow).where(UserRow.updated_at >= since, UserRow.id > last_id)
+                .order_by(UserRow.id).limit(page_size))).scalars().all()
+            changed.extend((user_from_row(row), row.disabled) for row in rows)
+        if len(rows) < page_size:
+            return changed
+        last_id = rows[-1].id
+        await asyncio.sleep(0)
 
 
 async def set_password(engine: AsyncEngine, username: str, password: str) -> None:

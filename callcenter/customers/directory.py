@@ -71,7 +71,8 @@ class CustomerDirectory:
         """
         started = datetime.now(UTC)
         changed = 0
-        async for page in repo.load_customers(self.engine, self._loaded_at - REFRESH_OVERLAP):
+        async for page in repo.load_customers(self.engine, self._loaded_at - REFRESH_OVERLAP,
+                                              page_size=repo.REFRESH_PAGE):
             for customer in page:
                 self.index.put(customer)
             changed += len(page)

@@ -20,6 +20,8 @@ from callcenter.store.models import Base, CallRecord
 # Call records read at start to fill the in-memory history (the newest ones).
 HISTORY_LOAD_LIMIT = 200_000
 LOAD_PAGE = 1000
+# While pops are flowing a page is decoded between two of them: keep each one short.
+REFRESH_PAGE = 200
 
 
 class DuplicateAccount(ValueError):

@@ -42,6 +42,21 @@ async def test_users_are_created_listed_and_unique(engine: AsyncEngine) -> None:
     assert found is not None and found[1].startswith("$argon2id$")
 
 
+async def test_changed_users_are_read_a_page_at_a_time_with_nothing_missed(
+    engine: AsyncEngine,
+) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    for n in range(5):
+        await users.add_user(engine, f"agent{n}", "secret-pass", role="agent",
+                             interfaces=[f"PJSIP/10{n:02d}"])
+    await users.disable_user(engine, "agent3")
+    changed = await users.users_changed_since(engine, before, page_size=2)
+    assert [(u.username, disabled) for u, disabled in changed] == [
+        ("agent0", False), ("agent1", False), ("agent2", False), ("agent3", True),
+        ("agent4", False)]
+    assert await users.users_changed_since(engine, datetime.now(UTC) + timedelta(1)) == []
+
+
 async def test_sessions_open_expire_end_and_die_with_a_new_password(
     engine: AsyncEngine,
 ) -> None:
