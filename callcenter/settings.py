@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from callcenter.routing.policy import QueuePolicy, valid_queue_name
@@ -170,6 +178,9 @@ class AuthSettings(_Section):
     # Failed logins per username and client address before answering 429 for a while.
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: float = Field(default=300.0, gt=0)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; the login
+    # limit and the logs then use the client's address, not the proxy's. Empty: none.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
 
 class ScreenPopSettings(_Section):

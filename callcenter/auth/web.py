@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from callcenter.auth import users
+from callcenter.auth.clients import client_address
 from callcenter.auth.identity import USER, User, require_user
 from callcenter.auth.passwords import verify_password
 from callcenter.auth.ratelimit import LoginLimiter
@@ -93,12 +94,17 @@ class AuthComponent(Component):
         request[USER] = user
         return await handler(request)
 
+    def _client_address(self, request: web.Request) -> str:
+        return client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
+                              self.settings.trusted_proxies)
+
     async def login(self, request: web.Request) -> web.Response:
         try:
             body = LoginBody.model_validate(await read_json(request))
         except ValidationError as exc:
             raise validation_error(exc) from None
-        key = self.limiter.key(body.username, request.remote or "")
+        address = self._client_address(request)
+        key = self.limiter.key(body.username, address)
         wait = self.limiter.retry_after(key)
         if wait is not None:
             retry = max(1, math.ceil(wait))
@@ -113,12 +119,12 @@ class AuthComponent(Component):
                                      body.password)
         if found is None or not ok:
             self.limiter.failed(key)
-            log.info("failed login for %r from %s", body.username, request.remote)
+            log.info("failed login for %r from %s", body.username, address)
             raise api_error(401, "bad-credentials", "wrong username or password")
         self.limiter.succeeded(key)
         user = found[0]
         token = await self.sessions.create(user)
-        log.info("user %s logged in from %s", user.username, request.remote)
+        log.info("user %s logged in from %s", user.username, address)
         response = web.json_response({"user": user_data(user)}, dumps=dumps)
         response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="Lax", path="/",
                             secure=self.settings.cookie_secure,
