@@ -36,6 +36,9 @@ class PastCall:
     wait_seconds: float | None
     talk_seconds: float | None
     disposition: str | None = None
+    # The answering queue-member interface (PJSIP/1001): the IVR's sticky agent. The card
+    # shows `answered_by_name`.
+    answered_by: str | None = None
 
 
 class CustomerIndex:

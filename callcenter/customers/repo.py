@@ -100,7 +100,8 @@ def past_call(record: Any) -> PastCall:
                     answered_by_name=record.answered_by_name,
                     wait_seconds=record.wait_seconds, talk_seconds=record.talk_seconds,
                     # Filled in by the call-outcomes room once call records carry one.
-                    disposition=getattr(record, "disposition", None))
+                    disposition=getattr(record, "disposition", None),
+                    answered_by=record.answered_by)
 
 
 async def load_history(engine: AsyncEngine, history: CallHistory, region: str,

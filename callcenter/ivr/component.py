@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from callcenter.component import Component
 from callcenter.customers.directory import CustomerDirectory as ScreenPopDirectory
@@ -24,10 +25,13 @@ class IvrComponent(Component):
     def __init__(self, service: Service, directory: CustomerDirectory | None = None) -> None:
         settings = service.settings
         self._service = service
-        self._engine = service.engine
         self._explicit_directory = directory
-        self.routes = IvrRoutes(settings.ivr, service.engine,
-                                directory or SqlCustomerDirectory(service.engine),
+        # The screen-pop's calendar and overdue window: an open complaint means the same
+        # to the hotline as on the agent's card.
+        sql_directory = SqlCustomerDirectory(
+            service.engine, zone=ZoneInfo(settings.ivr.timezone),
+            follow_up_overdue_days=settings.screenpop.follow_up_overdue_days)
+        self.routes = IvrRoutes(settings.ivr, service.engine, directory or sql_directory,
                                 [pbx.name for pbx in settings.pbx])
         self.server = FastAgiServer(settings.fastagi.host, settings.fastagi.port,
                                     self.routes.handlers())
@@ -36,8 +40,9 @@ class IvrComponent(Component):
         if self._explicit_directory is None:
             index = self._screenpop_index()
             if index is not None:
-                # The screen-pop keeps every customer in memory: no table scan per call.
-                self.routes.use_directory(IndexedCustomerDirectory(index, self._engine))
+                # The screen-pop keeps customers, their latest calls and open follow-ups in
+                # memory: a lookup needs no database round trip.
+                self.routes.use_directory(IndexedCustomerDirectory(index))
         # A port that cannot be bound fails the start-up: the hotline must not silently
         # lose its decisions.
         await self.server.start()

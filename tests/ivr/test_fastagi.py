@@ -294,7 +294,7 @@ async def test_indexed_directory_uses_the_screenpop_index(tmp_path: Path) -> Non
                                     tags=[], notes="", created_at=NOW, updated_at=NOW))
         index = ScreenPopDirectory(engine, "CN", 5)
         await index.load()
-        directory = IndexedCustomerDirectory(index, engine)
+        directory = IndexedCustomerDirectory(index)
         by_number = await directory.facts("13800990002", None)
         assert by_number is not None and by_number.vip_level == 3
         by_account = await directory.facts("1000", "7700")

@@ -205,6 +205,7 @@ async def test_an_unanswered_pop_is_withdrawn_and_a_follow_up_is_on_the_next_car
     # The wrap-up made on this replica a moment ago: the disposition on the last call, and
     # the follow-up as the caller's open item (by number: an unknown caller).
     assert card["calls"][0]["disposition"] == "repair-booked"
+    assert card["calls"][0]["answered_by"] == "Agent 1001"  # the name, not the interface
     assert card["calls"][0]["disposition_label"]["zh"] == "已预约维修"
     [item] = card["open_items"]
     assert item["call_id"] == first["id"] and item["due"] == due.isoformat()

@@ -25,9 +25,11 @@ ZHAO = Customer(8, "赵六", ("+8613900139000",), "A8", 0, "en", (), "")
 def _index() -> tuple[CustomerIndex, CallHistory]:
     history = CallHistory(per_number=5)
     for minutes in range(7):
+        answered = minutes % 2 == 1
         history.add("+8613800138000", PastCall(
             "rig", f"u{minutes}", "support", T0 - timedelta(days=1, minutes=-minutes),
-            "answered" if minutes % 2 else "abandoned", "Agent 1001", 3.0, 60.0))
+            "answered" if answered else "abandoned", "Agent 1001" if answered else None, 3.0,
+            60.0 if answered else None, answered_by="PJSIP/1001" if answered else None))
     return CustomerIndex([WANG, ZHAO]), history
 
 
@@ -62,6 +64,9 @@ def test_a_known_caller_gets_a_full_card_on_the_ringing_agent_only() -> None:
     assert len(card["calls"]) == 5  # the last five of seven, newest first
     assert [c["joined_at"] for c in card["calls"]] == sorted(
         (c["joined_at"] for c in card["calls"]), reverse=True)
+    # The agent by name (the interface is for the IVR's sticky agent, not for people).
+    assert [c["answered_by"] for c in card["calls"]] == [
+        None, "Agent 1001", None, "Agent 1001", None]
     assert card["incomplete"] is False and card["open_items"] == []
 
 

@@ -85,6 +85,9 @@ async def test_open_follow_ups_and_dispositions_load_at_start_and_arrive_on_refr
     by_call = {c.uniqueid: c.disposition for c in directory.calls_of_customer(customer)}
     assert by_call == {"1700000000.1": "repair-booked", "1700000000.2": "repair-booked",
                        "1700000000.4": "resolved"}
+    # The answering agent as the card shows it and as the IVR's sticky agent needs it.
+    assert {(c.answered_by_name, c.answered_by)
+            for c in directory.calls_of_customer(customer)} == {("Agent 1001", "PJSIP/1001")}
 
     # A call this replica saw end, wrapped up on another replica; and an earlier wrap-up
     # submitted again there without its date.
@@ -92,6 +95,7 @@ async def test_open_follow_ups_and_dispositions_load_at_start_and_arrive_on_refr
     directory.record_call(CUSTOMER_NUMBER,
                           past_call(call_record(5, caller_num=CUSTOMER_NUMBER)))
     assert directory.calls_of_customer(customer)[0].disposition is None
+    assert directory.calls_of_customer(customer)[0].answered_by == "PJSIP/1001"
     await add_wrapup(engine, later, today, disposition="complaint-logged")
     async with engine.begin() as connection:
         await connection.execute(update(WRAPUPS_TABLE).where(WRAPUPS_TABLE.c.call_id == soon)
