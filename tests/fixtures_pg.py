@@ -14,10 +14,14 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter.store.db import create_engine
+from callcenter.store.migrate import upgrade_to_head
 
 
 def _bin_dir() -> Path:
@@ -108,3 +112,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return server.create_database()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on `database_url` with every migration applied, disposed afterwards."""
+    engine = create_engine(database_url)
+    await upgrade_to_head(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

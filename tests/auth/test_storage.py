@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,18 +11,6 @@ from callcenter.auth import users
 from callcenter.auth.sessions import SessionStore
 from callcenter.customers import repo
 from callcenter.customers.directory import CustomerDirectory
-from callcenter.store.db import create_engine
-from callcenter.store.migrate import upgrade_to_head
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade_to_head(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def test_users_are_created_listed_and_unique(engine: AsyncEngine) -> None:

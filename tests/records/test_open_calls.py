@@ -3,12 +3,11 @@ exactly once; and the record names the customer the screen-pop index knows."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,21 +18,11 @@ from callcenter.records.rows import OpenOp, RecordOp, record_row, restart_record
 from callcenter.records.spool import Spool
 from callcenter.records.writer import OPEN_TABLE, RecordWriter
 from callcenter.settings import RecordsSettings
-from callcenter.store.db import create_engine
-from callcenter.store.migrate import upgrade_to_head
 from tests.live import amitrace as ami
 from tests.records.helpers import call_record
 
 Q = "support"
 ALICE = ami.Agent("PJSIP/8001", "Alice")
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade_to_head(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def rows_of(engine: AsyncEngine, table: Any) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,14 +17,6 @@ from callcenter.store.migrate import upgrade_to_head
 from callcenter.store.models import CallRecord
 from tests.fixtures_pg import PostgresServer
 from tests.records.helpers import call_record
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncEngine:
-    engine = create_engine(database_url)
-    await upgrade_to_head(engine)
-    yield engine  # type: ignore[misc]
-    await engine.dispose()
 
 
 async def stored(engine: AsyncEngine) -> list[CallRecord]:

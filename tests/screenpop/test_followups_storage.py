@@ -3,7 +3,6 @@ PostgreSQL: loaded at start, and read again on refresh when another replica stor
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,23 +17,11 @@ from callcenter.customers.repo import past_call
 from callcenter.records.customers import saved_wrapups
 from callcenter.records.query import RECORDS_TABLE, WRAPUPS_TABLE
 from callcenter.records.rows import record_row
-from callcenter.store.db import create_engine
-from callcenter.store.migrate import upgrade_to_head
 from tests.records.helpers import call_record
 
 ZONE = ZoneInfo("Asia/Shanghai")
 CUSTOMER_NUMBER = "13800001111"
 STRANGER = "13900002222"
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade_to_head(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def add_call(engine: AsyncEngine, n: int, number: str,

@@ -3,29 +3,15 @@ state following the PBX."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from callcenter.live import MemberView
-from callcenter.store.db import create_engine
-from callcenter.store.migrate import upgrade_to_head
 from callcenter.supervisor import store
 from callcenter.supervisor.plan import DesiredMember
 
 JOINED = datetime(2026, 11, 23, 8, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade_to_head(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def claim(engine: AsyncEngine, joined_at: datetime, queue: str = "support",
