@@ -24,6 +24,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -277,6 +278,10 @@ class RoutingSettings(_Section):
     # Seconds between evaluations of every queue's policy (the lag of a move is at most this
     # plus one AMI round trip).
     interval: float = Field(default=0.5, gt=0, le=10)
+    # Seconds a replica's per-queue lease lasts without renewal (renewed every interval):
+    # after a holder dies, another replica takes its queues over this long after its last
+    # round. Default (unset): 3 x interval. At least 2 x interval.
+    lease_seconds: float | None = Field(default=None, gt=0, le=300)
     # Per queue name: triggers, levels, hysteresis, cooldown and surge actions. The live API
     # (PUT /api/routing/policies/{queue}) stores edits that win over these.
     queues: dict[str, QueuePolicy] = Field(default_factory=dict)
@@ -288,6 +293,17 @@ class RoutingSettings(_Section):
         if bad:
             raise ValueError(f"not a queue name: {', '.join(map(repr, bad))}")
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_rounds(self) -> RoutingSettings:
+        if self.lease_seconds is not None and self.lease_seconds < 2 * self.interval:
+            raise ValueError(f"lease_seconds ({self.lease_seconds:g}) must be at least twice "
+                             f"interval ({self.interval:g}): a lease must outlive a round")
+        return self
+
+    @property
+    def lease(self) -> float:
+        return self.lease_seconds if self.lease_seconds is not None else 3 * self.interval
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(

@@ -3,12 +3,16 @@
 Every run ends its action row: ``ok``, ``error`` with the PBX's own message, ``unknown`` (no
 answer in time: the PBX may have done it) or ``skipped`` with the reason (a caller who is
 already leaving is never touched).
+
+With a ``fence`` (several replicas), a row is sent only once the fence has confirmed that this
+replica still holds the queue's lease with the row's epoch; otherwise it is not sent, and it
+ends ``skipped`` unless the new holder has already adopted it (then that holder runs it).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from callcenter.ami import actions as ami
@@ -35,13 +39,16 @@ WAITED_VARIABLE = "CC_OVERFLOW_WAITED"
 
 LinkLookup = Callable[[str], ActionSender | None]
 WaitingCheck = Callable[[str, str, str], bool]
+# Grants the right to send a row now: None, or why not (the lease is someone else's).
+Fence = Callable[[StoredAction], Awaitable[str | None]]
 
 
 class Actuator:
     def __init__(self, store: RoutingStore, links: LinkLookup, publish: Callable[[str], None],
                  is_waiting: WaitingCheck, surge_family: str,
                  on_moved: Callable[[MoveCaller], None] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 fence: Fence | None = None) -> None:
         self.store = store
         self.links = links
         self.publish = publish
@@ -49,9 +56,19 @@ class Actuator:
         self.surge_family = surge_family
         self.on_moved = on_moved
         self.clock = clock
+        self.fence = fence
 
     async def run(self, stored: StoredAction) -> str:
         action = stored.action
+        if stored.skipped is None and stored.epoch is not None and self.fence is not None:
+            refused = await self.fence(stored)
+            if refused is not None:
+                ended = await self.store.skip_fenced(stored, refused, self.clock())
+                log.warning("routing %s/%s: %s %s not sent: %s%s", action.pbx, action.queue,
+                            action.kind, getattr(action, "interface",
+                                                 getattr(action, "uniqueid", "")),
+                            refused, "" if ended else " (the lease holder runs it)")
+                return "fenced"
         if isinstance(action, Notify):
             self._notify(action)
             await self.store.finish(stored, "ok", None, self.clock())

@@ -25,12 +25,13 @@ def _queue(request: web.Request) -> str:
     return queue
 
 
-def _policy_data(component: RoutingComponent, queue: str) -> dict[str, Any] | None:
+def _policy_data(component: RoutingComponent, queue: str,
+                 levels: dict[tuple[str, str], str]) -> dict[str, Any] | None:
     live = component.live_policies.get(queue)
     policy = component.policies().get(queue)
     if policy is None:
         return None
-    states = {pbx: state.level for (pbx, q), state in component.states.items() if q == queue}
+    states = {pbx: level for (pbx, q), level in levels.items() if q == queue}
     return {"queue": queue, "policy": policy.model_dump(mode="json"),
             "source": "live" if live is not None else "config",
             "updated_at": None if live is None else live["updated_at"],
@@ -41,13 +42,14 @@ def _policy_data(component: RoutingComponent, queue: str) -> dict[str, Any] | No
 def add_routes(app: web.Application, component: RoutingComponent) -> None:
     async def list_policies(request: web.Request) -> web.Response:
         require_user(request, "supervisor", "admin")
-        data = [_policy_data(component, q) for q in sorted(component.policies())]
+        levels = await component.levels()
+        data = [_policy_data(component, q, levels) for q in sorted(component.policies())]
         return web.json_response({"policies": to_data(data)}, dumps=dumps)
 
     async def get_policy(request: web.Request) -> web.Response:
         require_user(request, "supervisor", "admin")
         queue = _queue(request)
-        data = _policy_data(component, queue)
+        data = _policy_data(component, queue, await component.levels())
         if data is None:
             raise api_error(404, "no-such-policy", f"no routing policy for queue {queue!r}")
         data["changes"] = await component.store.policy_changes(queue, limit=20)
@@ -82,7 +84,8 @@ def add_routes(app: web.Application, component: RoutingComponent) -> None:
             None if previous is None else previous.model_dump(mode="json"), now)
         component.live_policies[queue] = {"policy": stored, "updated_at": now,
                                           "updated_by": user.username}
-        return web.json_response(to_data(_policy_data(component, queue)), dumps=dumps)
+        data = _policy_data(component, queue, await component.levels())
+        return web.json_response(to_data(data), dumps=dumps)
 
     async def delete_policy(request: web.Request) -> web.Response:
         """Drop the live edit: the queue goes back to the configuration file's policy."""
@@ -102,7 +105,7 @@ def add_routes(app: web.Application, component: RoutingComponent) -> None:
             raise api_error(404, "no-live-policy",
                             f"queue {queue!r} has no live edit; it runs the file's policy")
         component.live_policies.pop(queue, None)
-        data = _policy_data(component, queue)
+        data = _policy_data(component, queue, await component.levels())
         if data is None:
             data = {"queue": queue, "policy": None, "source": None, "updated_at": None,
                     "updated_by": None, "levels": {}}

@@ -1,10 +1,13 @@
 """The routing room plugged into the service: evaluate every queue, act, persist, serve the API.
 
 Each round (``routing.interval``) takes every queue of every PBX whose link is up and whose
-model was resynced, asks the pure ``decide`` what to do, commits state + actions in one
-transaction, then runs the actions. A PBX is evaluated only after its pending actions from a
-previous process have run (``on_pbx_ready``): a model still empty after a restart would
-otherwise look like calm and undo a surge that is still going on.
+model was resynced, renews or takes over the queue's lease (``leases.py``: with several
+replicas on one database, one of them per queue), and for each queue it holds asks the pure
+``decide`` what to do, commits state + actions in one transaction (only while the lease is
+still held), then runs the actions (each fenced by the lease again). On taking a queue over,
+the replica reloads its engine state from the database (the previous holder's last write, not
+its own stale copy) and first runs the queue's pending actions: a model still empty after a
+restart would otherwise look like calm and undo a surge that is still going on.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from callcenter.routing.engine import (
     state_from_json,
     state_to_json,
 )
+from callcenter.routing.leases import Leases, new_holder_id
 from callcenter.routing.policy import QueuePolicy
-from callcenter.routing.store import RoutingStore
+from callcenter.routing.store import LeaseLost, RoutingStore, StoredAction
 
 if TYPE_CHECKING:
     from callcenter.service import Service
@@ -41,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # Peaks change every round during a surge: they are written at most this often.
 PEAK_WRITE_SECONDS = 5.0
+# How often live policies edited through another replica are looked for.
+POLICY_CHECK_SECONDS = 2.0
 _MOVED_LIMIT = 10_000
 _UNDO = QueuePolicy(enabled=False, recovery_seconds=0)
 
@@ -51,11 +57,17 @@ class RoutingComponent(Component):
     def __init__(self, service: Service) -> None:
         self.service = service
         self.settings = service.settings.routing
-        self.store = RoutingStore(service.engine)
+        self.leases = Leases(service.engine, new_holder_id(), self.settings.lease)
+        self.store = RoutingStore(service.engine, self.leases)
         self.actuator = Actuator(self.store, self._link, service.hub.publish, self._is_waiting,
-                                 service.settings.ivr.surge_db_family, self._moved)
+                                 service.settings.ivr.surge_db_family, self._moved,
+                                 fence=self._fence)
         self.live_policies: dict[str, dict[str, Any]] = {}
+        self._policy_version: tuple[int, datetime | None] | None = None
+        self._policy_checked: datetime | None = None
         self.states: dict[tuple[str, str], EngineState] = {}
+        # (pbx, queue) -> lease epoch, for the queues this replica holds.
+        self.held: dict[tuple[str, str], int] = {}
         self._written: dict[tuple[str, str], tuple[Any, datetime]] = {}
         self._ready: set[str] = set()
         # (pbx, uniqueid) -> (from queue, target) of callers moved: marks their record.
@@ -78,6 +90,15 @@ class RoutingComponent(Component):
         if policy is None or (policy.pbx and policy.pbx != pbx):
             return None
         return policy
+
+    async def levels(self) -> dict[tuple[str, str], str]:
+        """Each queue's level as its lease holder sees it (here, or as stored by another)."""
+        levels: dict[tuple[str, str], str] = {}
+        for key, text in (await self.store.states()).items():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                levels[key] = state_from_json(text).level
+        levels.update({key: self.states[key].level for key in self.held if key in self.states})
+        return levels
 
     def target_problem(self, policy: QueuePolicy) -> tuple[int, str, str] | None:
         """Why a policy edit cannot run where it applies: (status, error id, message)."""
@@ -106,18 +127,15 @@ class RoutingComponent(Component):
         add_api_routes(app, self)
 
     async def start(self) -> None:
+        self._policy_version = await self.store.policies_version()
         self.live_policies = await self.store.live_policies()
-        for key, text in (await self.store.states()).items():
-            try:
-                self.states[key] = state_from_json(text)
-            except (ValueError, KeyError, TypeError):
-                log.warning("routing %s/%s: stored engine state unreadable; starting normal",
-                            *key)
-        resumed = {k: s.level for k, s in self.states.items() if s.level != "normal"}
+        # The states themselves are read on taking each queue's lease (the latest write then).
+        resumed = {k: lv for k, lv in (await self.levels()).items() if lv != "normal"}
         if resumed:
-            log.info("routing: resuming %s", ", ".join(f"{p}/{q} in {lv}"
-                                                      for (p, q), lv in resumed.items()))
+            log.info("routing: stored as %s", ", ".join(f"{p}/{q} in {lv}"
+                                                        for (p, q), lv in resumed.items()))
         if self.settings.enabled:
+            log.info("routing: replica %s, lease %g s", self.leases.holder, self.settings.lease)
             self._task = asyncio.ensure_future(self._loop())
             self._task.set_name("routing")
 
@@ -127,16 +145,26 @@ class RoutingComponent(Component):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            try:
+                await self.leases.release()  # another replica takes over without waiting
+            except Exception:
+                log.warning("routing: leases not released (they expire by themselves)",
+                            exc_info=True)
 
     async def on_pbx_ready(self, link: Any) -> None:
+        # Pending rows of the queues this replica holds (e.g. cut short by a reconnect); those of
+        # queues it does not hold are run by their holder, or on taking them over.
         name = str(link.name)
         async with self._lock:
-            pending = await self.store.pending(name)
-            for stored in pending:
-                log.info("routing %s/%s: running %s decided before a restart", stored.action.pbx,
-                         stored.action.queue, stored.action.kind)
-                await self.actuator.run(stored)
+            for pbx, queue in [key for key in self.held if key[0] == name]:
+                await self._run_pending(pbx, queue)
         self._ready.add(name)
+
+    async def _run_pending(self, pbx: str, queue: str) -> None:
+        for stored in await self.store.pending(pbx, queue):
+            log.info("routing %s/%s: running %s decided earlier (before a restart or by the "
+                     "previous lease holder)", pbx, queue, stored.action.kind)
+            await self.actuator.run(stored)
 
     def on_change(self, change: Change) -> None:
         if isinstance(change, CallEnded):
@@ -160,14 +188,69 @@ class RoutingComponent(Component):
 
     async def evaluate(self, now: datetime) -> None:
         async with self._lock:
+            await self._refresh_policies(now)
             for link in self.service.links:
                 if not link.connected or link.name not in self._ready:
                     continue
-                for view in self.service.model.queue_views(now):
-                    if view.pbx == link.name:
-                        await self._evaluate_queue(view, now)
+                views = [v for v in self.service.model.queue_views(now) if v.pbx == link.name]
+                held = await self._hold(link.name, [v.queue for v in views], now)
+                for view in views:
+                    epoch = held.get(view.queue)
+                    if epoch is not None and self.held.get((view.pbx, view.queue)) == epoch:
+                        await self._evaluate_queue(view, now, epoch)
 
-    async def _evaluate_queue(self, view: QueueView, now: datetime) -> None:
+    async def _refresh_policies(self, now: datetime) -> None:
+        """Live edits made through another replica reach this one within a few seconds."""
+        checked = self._policy_checked
+        if checked is not None and 0 <= (now - checked).total_seconds() < POLICY_CHECK_SECONDS:
+            return
+        self._policy_checked = now
+        version = await self.store.policies_version()
+        if version != self._policy_version:
+            self.live_policies = await self.store.live_policies()
+            self._policy_version = version
+            log.info("routing: live policies reloaded (%s stored)", version[0])
+
+    async def _hold(self, pbx: str, queues: list[str], now: datetime) -> dict[str, int]:
+        held = await self.leases.acquire(pbx, queues)
+        for key in [k for k in self.held if k[0] == pbx and k[1] not in held]:
+            self._drop(key, "lease lost to another replica")
+        for queue, epoch in held.items():
+            key = (pbx, queue)
+            if self.held.get(key) != epoch:
+                await self._take_over(key, epoch, now)
+        return held
+
+    async def _take_over(self, key: tuple[str, str], epoch: int, now: datetime) -> None:
+        """Resume from what the previous holder wrote, then finish what it had decided."""
+        text = await self.store.state(*key)
+        state = EngineState()
+        if text is not None:
+            try:
+                state = state_from_json(text)
+            except (ValueError, KeyError, TypeError):
+                log.warning("routing %s/%s: stored engine state unreadable; starting normal",
+                            *key)
+        self.states[key] = state
+        self._written[key] = (_durable(state), now)
+        if state.level != "normal":
+            log.info("routing %s/%s: taken over in %s (epoch %s)", *key, state.level, epoch)
+        await self._run_pending(*key)
+        # Only now: should any of this fail, the next round takes it over again.
+        self.held[key] = epoch
+
+    def _drop(self, key: tuple[str, str], why: str) -> None:
+        log.info("routing %s/%s: %s; no longer evaluated here", *key, why)
+        self.held.pop(key, None)
+        self.states.pop(key, None)
+        self._written.pop(key, None)
+
+    async def _fence(self, stored: StoredAction) -> str | None:
+        assert stored.epoch is not None
+        action = stored.action
+        return await self.leases.fence(stored.id, action.pbx, action.queue, stored.epoch)
+
+    async def _evaluate_queue(self, view: QueueView, now: datetime, epoch: int) -> None:
         key = (view.pbx, view.queue)
         state = self.states.get(key, EngineState())
         policy = self.policy_for(view.pbx, view.queue)
@@ -184,8 +267,12 @@ class RoutingComponent(Component):
                      and (written is None
                           or (now - written[1]).total_seconds() >= PEAK_WRITE_SECONDS))
         if decision.actions or before != durable or peaks_due:
-            stored = await self.store.commit(view.pbx, view.queue, state_to_json(new),
-                                             new.episode, decision.actions, now)
+            try:
+                stored = await self.store.commit(view.pbx, view.queue, state_to_json(new),
+                                                 new.episode, decision.actions, now, epoch)
+            except LeaseLost:
+                self._drop(key, "lease lost before the decision was stored (nothing done)")
+                return
             self._written[key] = (durable, now)
             self.states[key] = new
             for item in stored:

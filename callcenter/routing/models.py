@@ -1,4 +1,4 @@
-"""The routing room's tables (migration 0006): policies, engine state, episodes, actions.
+"""The routing room's tables (migrations 0006, 0010): policies, state, episodes, actions, leases.
 
 What must outlive a process (and be shared by replicas) is here: the engine's per-queue state,
 the members the engine added (only the engine removes them) and the callers it moved (unique
@@ -88,7 +88,11 @@ class RoutingAction(Base):
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(String(400))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # pending (decided, not yet run) | ok | error | skipped
+    # The lease epoch it was decided (or, once taken over, adopted) under: only the replica
+    # holding the queue's lease with this epoch may send it (fencing; null before 0010).
+    epoch: Mapped[int | None] = mapped_column(Integer)
+    # pending (decided, not yet run) | sending (fenced, on its way to the PBX) | ok | error |
+    # unknown | skipped
     status: Mapped[str] = mapped_column(String(10), index=True)
     message: Mapped[str | None] = mapped_column(String(400))
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -131,3 +135,20 @@ class RoutingMovedCaller(Base):
     status: Mapped[str] = mapped_column(String(10))
     message: Mapped[str | None] = mapped_column(String(400))
     action_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class RoutingLease(Base):
+    """Which replica evaluates and acts on a queue: one holder per (pbx, queue) at a time.
+
+    ``epoch`` goes up by one at every change of holder and is never reset (a released lease
+    is expired, not deleted), so an action row stamped with an old epoch can be refused.
+    ``expires_at`` is on the database's clock.
+    """
+
+    __tablename__ = "routing_leases"
+
+    pbx: Mapped[str] = mapped_column(String(32), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(80), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    epoch: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, delete, select, update
+from sqlalchemy import Table, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -47,6 +47,13 @@ POLICY_CHANGES = cast(Table, RoutingPolicyChange.__table__)
 STATES = cast(Table, RoutingState.__table__)
 RESET_KEY = "reset_to"
 
+if TYPE_CHECKING:
+    from callcenter.routing.leases import Leases
+
+
+class LeaseLost(Exception):
+    """The queue's lease is no longer this replica's (with that epoch): nothing was stored."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoredAction:
@@ -55,6 +62,7 @@ class StoredAction:
     id: int
     action: Action
     skipped: str | None = None  # why it must not run (already claimed...)
+    epoch: int | None = None  # the lease epoch it may be sent under (None: no fencing)
 
 
 def target_of(action: Action) -> str | None:
@@ -116,8 +124,9 @@ def action_from_row(row: Any) -> Action:
 
 
 class RoutingStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, leases: Leases | None = None) -> None:
         self.engine = engine
+        self.leases = leases
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
@@ -157,6 +166,16 @@ class RoutingStore:
                 after={RESET_KEY: "config", "policy": from_file}))
         return True
 
+    async def policies_version(self) -> tuple[int, datetime | None]:
+        """Changes whenever a live policy is stored or dropped (by any replica)."""
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(
+                func.count(), func.max(POLICIES.c.updated_at)))).one()
+        latest = row[1]
+        if isinstance(latest, str):  # SQLite gives an aggregate's datetime back as text
+            latest = datetime.fromisoformat(latest)
+        return int(row[0]), latest
+
     async def policy_changes(self, queue: str, limit: int = 50) -> list[dict[str, Any]]:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(
@@ -177,10 +196,24 @@ class RoutingStore:
             rows = (await connection.execute(select(STATES))).all()
         return {(row.pbx, row.queue): row.state for row in rows}
 
+    async def state(self, pbx: str, queue: str) -> str | None:
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(STATES.c.state).where(
+                STATES.c.pbx == pbx, STATES.c.queue == queue))).first()
+        return None if row is None else str(row.state)
+
     async def commit(self, pbx: str, queue: str, state_json: str, episode: Episode | None,
-                     actions: Sequence[Action], now: datetime) -> list[StoredAction]:
-        """Persist one decision: state, episode, pending actions and their claims."""
+                     actions: Sequence[Action], now: datetime,
+                     epoch: int | None = None) -> list[StoredAction]:
+        """Persist one decision: state, episode, pending actions and their claims.
+
+        With an ``epoch``, only while this replica holds the queue's lease with it (checked
+        and renewed in the same transaction), else ``LeaseLost`` and nothing is stored.
+        """
         async with self.engine.begin() as connection:
+            if (epoch is not None and self.leases is not None
+                    and not await self.leases.hold(connection, pbx, queue, epoch)):
+                raise LeaseLost(f"{pbx}/{queue}: lease epoch {epoch} no longer held")
             statement = self._insert(STATES).values(pbx=pbx, queue=queue, state=state_json,
                                                     updated_at=now)
             await connection.execute(statement.on_conflict_do_update(
@@ -190,7 +223,7 @@ class RoutingStore:
             episode_id = await self._episode(connection, pbx, queue, episode, actions)
             stored = []
             for action in actions:
-                stored.append(await self._add_action(connection, episode_id, action))
+                stored.append(await self._add_action(connection, episode_id, action, epoch))
         return stored
 
     async def _episode(self, connection: AsyncConnection, pbx: str, queue: str,
@@ -226,20 +259,21 @@ class RoutingStore:
         return None if row is None else int(row.id)
 
     async def _add_action(self, connection: AsyncConnection, episode_id: int | None,
-                          action: Action) -> StoredAction:
+                          action: Action, epoch: int | None) -> StoredAction:
         bookkeeping = action.kind in ("episode_open", "episode_close")
         result = await connection.execute(ACTIONS.insert().values(
             episode_id=episode_id, pbx=action.pbx, queue=action.queue, decided_at=action.at,
             kind=action.kind, level=action.level, target=target_of(action),
             figures=action.figures.as_dict(), reason=action.reason[:400],
             detail=detail_of(action), status="ok" if bookkeeping else "pending",
-            done_at=action.at if bookkeeping else None))
+            done_at=action.at if bookkeeping else None, epoch=epoch))
         action_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         skipped = await self._claim(connection, action_id, action)
         if skipped is not None:
             await connection.execute(update(ACTIONS).where(ACTIONS.c.id == action_id).values(
                 status="skipped", message=skipped, done_at=action.at))
-        return StoredAction(action_id, action, "bookkeeping" if bookkeeping else skipped)
+        return StoredAction(action_id, action, "bookkeeping" if bookkeeping else skipped,
+                            epoch)
 
     async def _claim(self, connection: AsyncConnection, action_id: int,
                      action: Action) -> str | None:
@@ -296,12 +330,23 @@ class RoutingStore:
             await connection.execute(update(ACTIONS).where(ACTIONS.c.id == stored.id).values(
                 status="error", message=message[:400], done_at=now))
 
-    async def pending(self, pbx: str) -> list[StoredAction]:
+    async def pending(self, pbx: str, queue: str | None = None) -> list[StoredAction]:
+        query = select(ACTIONS).where(ACTIONS.c.pbx == pbx, ACTIONS.c.status == "pending")
+        if queue is not None:
+            query = query.where(ACTIONS.c.queue == queue)
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(select(ACTIONS).where(
-                ACTIONS.c.pbx == pbx, ACTIONS.c.status == "pending")
-                .order_by(ACTIONS.c.id))).all()
-        return [StoredAction(int(row.id), action_from_row(row)) for row in rows]
+            rows = (await connection.execute(query.order_by(ACTIONS.c.id))).all()
+        return [StoredAction(int(row.id), action_from_row(row), epoch=row.epoch)
+                for row in rows]
+
+    async def skip_fenced(self, stored: StoredAction, message: str, now: datetime) -> bool:
+        """End a row this replica may no longer send, unless the new holder adopted it."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(update(ACTIONS).where(
+                ACTIONS.c.id == stored.id, ACTIONS.c.status == "pending",
+                ACTIONS.c.epoch == stored.epoch).values(
+                    status="skipped", message=message[:400], done_at=now))
+        return bool(result.rowcount)
 
     async def members(self, pbx: str, queue: str) -> list[str]:
         async with self.engine.connect() as connection:

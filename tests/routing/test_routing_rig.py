@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -9,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import AgentPhones, start_calls
+from callcenter.store.db import create_engine
+from tests.fixtures_pg import PostgresServer
 from tests.ivr.rig_calls import ami_action, channels, install_test_phone
 from tests.routing.amiwatch import JoinWatcher
 from tests.service_proc import ServiceProcess
@@ -394,3 +398,97 @@ def test_e_no_agent_brings_a_tier_in_that_answers_and_goes_when_staff_is_back(
     finally:
         batch.stop()
         service.stop()
+
+
+TWO_REPLICA_POLICY = """
+[routing]
+interval = 0.25
+lease_seconds = 1.0
+[routing.queues.support]
+recovery_seconds = 1
+[[routing.queues.support.triggers]]
+metric = "no_agent"
+level = "surge"
+[routing.queues.support.actions]
+surge_flag = true
+add_members = [{ interface = "PJSIP/1004", penalty = 7, name = "Overflow 1004" }]
+[routing.queues.support.actions.move_callers]
+to_queue = "overflow"
+over_seconds = 2
+"""
+
+
+def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    async def query() -> list[tuple[Any, ...]]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return [tuple(r) for r in (await connection.execute(text(sql))).all()]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(query())
+
+
+def test_f_two_replicas_on_one_postgresql_act_once_and_the_survivor_undoes_once(
+    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+    agent_phones: Callable[..., AgentPhones], postgres_server: PostgresServer,
+) -> None:
+    support_paused("PJSIP/1001")
+    support_paused("PJSIP/1002")
+    agent_phones(1, first_ext=1004, answer=False)  # rings, never answers: callers wait
+    url = postgres_server.create_database()
+    replicas = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        replicas.append(ServiceProcess(tmp_path / name, database_url=url, log_level="DEBUG",
+                                       extra_toml=TWO_REPLICA_POLICY))
+    first, second = replicas
+    watcher = JoinWatcher()
+    numbers = ["13800886001", "13800886002"]
+    batch = None
+    try:
+        for service in replicas:  # one after the other: the first takes the queue
+            service.start()
+            service.wait_until(lambda s=service: "PBX rig: resynced" in s.log_text(), 20,
+                               "resynced")
+        wait_for(lambda: "PJSIP/1004" in queue_show(rig), 8, "overflow member added")
+        assert "rig/support: lease taken" in first.log_text()
+        batch = start_calls(2, dial="support", caller_numbers=numbers, rate_per_s=2.0,
+                            hold_seconds=8.0)
+        ids = [wait_for(lambda n=n: watcher.uniqueid_of(n, "overflow"), 10, f"{n} moved")
+               for n in numbers]
+        first.stop()  # SIGTERM: the holder releases its lease; the other takes over
+        second.wait_until(lambda: "rig/support: lease taken" in second.log_text(), 5,
+                          "support taken over")
+        time.sleep(1.0)  # rounds of the new holder mid-surge: nothing repeated nor undone
+        assert "PJSIP/1004" in queue_show(rig) and "Value: 1" in surge_flag(rig)
+        rig.rx("queue unpause member PJSIP/1001 queue support")  # own staff back
+        wait_for(lambda: "PJSIP/1004" not in queue_show(rig), 5, "overflow member removed")
+        assert "Value: 1" not in surge_flag(rig)
+        wait_for(lambda: pg_rows(url, "SELECT id FROM routing_episodes "
+                                      "WHERE ended_at IS NOT NULL"), 5, "episode closed")
+
+        done = pg_rows(url, "SELECT kind, target, status, epoch FROM routing_actions "
+                            "WHERE kind <> 'episode_open' ORDER BY id")
+        by_kind = {k: [(t, s, e) for kk, t, s, e in done if kk == k]
+                   for k in {d[0] for d in done}}
+        assert by_kind["add_member"] == [("PJSIP/1004", "ok", 1)], done
+        assert by_kind["remove_member"] == [("PJSIP/1004", "ok", 2)], done
+        assert by_kind["surge_flag"] == [(None, "ok", 1), (None, "ok", 2)], done
+        assert sorted(by_kind["move_caller"]) == sorted((u, "ok", 1) for u in ids), done
+        assert [s for _, s, _ in by_kind["notify"]] == ["ok"] * 3, done
+        episodes = pg_rows(url, "SELECT calls_affected FROM routing_episodes")
+        assert episodes == [(2,)]
+        # Each caller entered support once and was moved (entered overflow) once.
+        lines = rig.queue_log_lines()
+        for queue in ("support", "overflow"):
+            enters = sorted(f[1] for f in lines if len(f) > 4 and f[4] == "ENTERQUEUE"
+                            and f[2] == queue and f[1] in ids)
+            assert enters == sorted(ids), (queue, enters)
+    finally:
+        if batch is not None:
+            batch.stop()
+        watcher.close()
+        for service in replicas:
+            service.stop()
