@@ -73,6 +73,13 @@ class Ingest:
         if self._timed % TIMING_SAMPLE == 0:
             self.metrics.event_seconds.observe(time.perf_counter() - started)
 
+    def begin_resync(self, pbx: str) -> None:
+        """Before asking for the snapshot: events from now on win over it."""
+        self.model.begin_resync(pbx)
+
+    def cancel_resync(self, pbx: str) -> None:
+        self.model.cancel_resync(pbx)
+
     def resync(self, pbx: str, raw_records: Sequence[Fields], now: datetime) -> list[Change]:
         """Rebuild ``pbx``'s part of the model from QueueStatus + CoreShowChannels."""
         records: list[QueueParams | QueueMember | QueueEntry | CoreShowChannel] = []

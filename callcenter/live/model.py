@@ -48,6 +48,7 @@ from callcenter.live.events import (
     SoftHangupRequest,
     VarSet,
 )
+from callcenter.live.journal import ResyncJournal
 from callcenter.live.reconcile import reconcile
 from callcenter.live.restore import RestoredCall, restore
 from callcenter.live.state import (
@@ -134,6 +135,9 @@ class LiveModel:
             changes.extend(handler(event))
         except IllegalTransition as exc:
             changes.append(self._ignore(event, str(exc)))
+        journal = self._state.journals.get(event.pbx)
+        if journal is not None:
+            journal.note(event)
         return changes
 
     def tick(self, now: datetime) -> list[Change]:
@@ -143,11 +147,22 @@ class LiveModel:
             changes.extend(self._expire(pbx, now.timestamp(), now))
         return changes
 
+    def begin_resync(self, pbx: str) -> None:
+        """Call before asking `pbx` for a snapshot: what the stream says from now on is newer
+        than the snapshot and wins over it in the next reconcile()."""
+        self._state.journals[pbx] = ResyncJournal()
+
+    def cancel_resync(self, pbx: str) -> None:
+        """The snapshot begun for `pbx` will not come (the action failed)."""
+        self._state.journals.pop(pbx, None)
+
     def reconcile(
         self, pbx: str, records: Sequence[ResyncRecord], now: datetime
     ) -> list[Change]:
-        """Make `pbx`'s part of the model match a QueueStatus + CoreShowChannels snapshot."""
-        return reconcile(self._state, pbx, records, now)
+        """Make `pbx`'s part of the model match a QueueStatus + CoreShowChannels snapshot,
+        except where events since begin_resync() are newer."""
+        journal = self._state.journals.pop(pbx, None) or ResyncJournal()
+        return reconcile(self._state, pbx, records, now, journal)
 
     def restore(self, calls: Iterable[RestoredCall]) -> list[RestoredCall]:
         """Open calls persisted by a previous process (before the first resync); returns

@@ -9,6 +9,9 @@ A caller that is no longer in any QueueEntry but whose channel is still up (Core
 not closed: it left the queue while we were not listening and may still be connected or routed
 on, so it is detached (phase LEFT, no deadline) and closed by its next Hangup/AgentComplete or by
 a later resync that no longer sees its channel.
+
+Events that arrive while the snapshot is being taken are newer than it: whatever they touched
+(named by the `ResyncJournal`) is left as the events made it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from callcenter.live.events import (
     QueueParams,
     ResyncRecord,
 )
+from callcenter.live.journal import ResyncJournal
 from callcenter.live.state import Call, LiveState, Phase, Queue, Trigger, next_phase
 from callcenter.live.views import call_view, caller_view, member_view, queue_snapshot
 
@@ -63,15 +67,17 @@ class _Snapshot:
 
 
 def reconcile(
-    state: LiveState, pbx: str, records: Sequence[ResyncRecord], now: datetime
+    state: LiveState, pbx: str, records: Sequence[ResyncRecord], now: datetime,
+    journal: ResyncJournal | None = None,
 ) -> list[Change]:
     snap = _Snapshot(pbx, records)
+    newer = journal or ResyncJournal()
     listed = snap.queues()
     changes: list[Change] = []
     changes += _sync_queues(state, pbx, snap, listed, now)
-    changes += _sync_members(state, pbx, snap, listed, now)
-    changes += _close_vanished_calls(state, pbx, snap, now)
-    changes += _sync_waiting(state, pbx, snap, now)
+    changes += _sync_members(state, pbx, snap, listed, now, newer)
+    changes += _close_vanished_calls(state, pbx, snap, now, newer)
+    changes += _sync_waiting(state, pbx, snap, now, newer)
     changes += _remove_unlisted_queues(state, pbx, listed, now)
     _drop_dead_ivr(state, pbx, snap.alive)
     state.corrections += sum(1 for change in changes if isinstance(change, Correction))
@@ -99,13 +105,16 @@ def _sync_queues(
 
 
 def _sync_members(
-    state: LiveState, pbx: str, snap: _Snapshot, listed: set[str], now: datetime
+    state: LiveState, pbx: str, snap: _Snapshot, listed: set[str], now: datetime,
+    newer: ResyncJournal,
 ) -> list[Change]:
     changes: list[Change] = []
     for name in sorted(listed):
         queue = state.queues[(pbx, name)]
-        desired = snap.members.get(name, {})
-        for interface in [i for i in queue.members if i not in desired]:
+        desired = {interface: record for interface, record in snap.members.get(name, {}).items()
+                   if (name, interface) not in newer.members}
+        for interface in [i for i in queue.members
+                          if i not in desired and (name, i) not in newer.members]:
             removed = member_view(queue, queue.members.pop(interface))
             changes.append(Correction(now, pbx, "member_removed", (pbx, name, interface),
                                       removed, None))
@@ -137,13 +146,13 @@ def _close(state: LiveState, call: Call, now: datetime, kind: str) -> list[Chang
 
 
 def _close_vanished_calls(
-    state: LiveState, pbx: str, snap: _Snapshot, now: datetime
+    state: LiveState, pbx: str, snap: _Snapshot, now: datetime, newer: ResyncJournal
 ) -> list[Change]:
     queued = snap.entry_uniqueids()
     changes: list[Change] = []
     for call in [c for c in state.calls.values() if c.pbx == pbx]:
-        if call.uniqueid in queued:
-            continue  # _sync_waiting decides
+        if call.uniqueid in queued or call.uniqueid in newer.calls:
+            continue  # _sync_waiting decides, or the events are newer than the snapshot
         alive = call.uniqueid in snap.alive
         if call.phase is Phase.WAITING and alive:
             changes.append(_detach(state, call, now))
@@ -163,7 +172,7 @@ def _detach(state: LiveState, call: Call, now: datetime) -> Correction:
 
 
 def _sync_waiting(
-    state: LiveState, pbx: str, snap: _Snapshot, now: datetime
+    state: LiveState, pbx: str, snap: _Snapshot, now: datetime, newer: ResyncJournal
 ) -> list[Change]:
     changes: list[Change] = []
     for name in sorted(snap.entries):
@@ -174,7 +183,11 @@ def _sync_waiting(
         order: list[Call] = []
         for entry in entries:
             call = state.calls.get((pbx, entry.uniqueid))
-            if call is not None and (call.queue != name or call.phase is not Phase.WAITING):
+            waiting_here = (call is not None and call.queue == name
+                            and call.phase is Phase.WAITING)
+            if not waiting_here and _events_are_newer(newer, entry.uniqueid, call):
+                continue  # it left (or moved on) after the snapshot was taken
+            if call is not None and not waiting_here:
                 changes += _close(state, call, now, "call_closed")  # it left and came back
                 call = None
             if call is None:
@@ -183,9 +196,16 @@ def _sync_waiting(
                 continue  # a duplicated entry: keep the first
             _copy_entry(call, entry)
             order.append(call)
+        # Those who joined after the snapshot was taken keep their place at the back.
+        order += [c for c in queue.waiting if c not in order and c.uniqueid in newer.calls]
         queue.waiting = order
         changes += _caller_corrections(queue, before, now)
     return changes
+
+
+def _events_are_newer(newer: ResyncJournal, uniqueid: str, call: Call | None) -> bool:
+    # A known call the stream moved on, or an unknown one the stream saw leave.
+    return uniqueid in newer.left or (call is not None and uniqueid in newer.calls)
 
 
 def _learn_priorities(state: LiveState, pbx: str, name: str, entries: list[QueueEntry]) -> None:

@@ -60,6 +60,7 @@ from collections import deque
 from datetime import datetime
 
 from callcenter.live.changes import MemberState, QueueParamsView
+from callcenter.live.journal import ResyncJournal
 from callcenter.live.window import RollingWindow
 
 __all__ = [
@@ -324,8 +325,8 @@ COMPLETION_SAMPLE_WIDTH = 3
 class LiveState:
     """All the mutable state, grouped so handlers and the resync share one place."""
 
-    __slots__ = ("calls", "config", "corrections", "ignored", "ivr", "next_seq", "pending",
-                 "queues")
+    __slots__ = ("calls", "config", "corrections", "ignored", "ivr", "journals", "next_seq",
+                 "pending", "queues")
 
     def __init__(self, config: LiveConfig) -> None:
         self.config = config
@@ -335,6 +336,8 @@ class LiveState:
         self.pending: dict[str, deque[tuple[float, int, tuple[str, str]]]] = {}
         # IVR variables by (pbx, channel uniqueid), set before the channel joins a queue.
         self.ivr: dict[tuple[str, str], dict[str, str]] = {}
+        # Per pbx while a resync snapshot is being taken (see journal.py).
+        self.journals: dict[str, ResyncJournal] = {}
         self.next_seq = 0
         self.ignored = 0
         self.corrections = 0

@@ -37,6 +37,9 @@ ops = st.one_of(
     st.tuples(st.just("removed"), pbxs, queues, agents),
     st.tuples(st.just("tick")),
     st.tuples(st.just("reconcile"), pbxs, st.lists(st.booleans(), min_size=8, max_size=8)),
+    # A snapshot taken now and reconciled at a later "reconcile" of that PBX, with the
+    # events in between applied first, as the service does.
+    st.tuples(st.just("snapshot"), pbxs, st.lists(st.booleans(), min_size=8, max_size=8)),
 )
 
 
@@ -124,6 +127,7 @@ def test_random_sequences_keep_the_invariants(steps: list[tuple[tuple, int]]) ->
     model = LiveModel()
     now = ami.T0
     changes: list[Change] = []
+    taken: dict[str, list[ResyncRecord]] = {}
     for op, step_ms in steps:
         now += timedelta(milliseconds=step_ms)  # strictly increasing: join times are unique
         fields = message(op, now)
@@ -131,14 +135,21 @@ def test_random_sequences_keep_the_invariants(steps: list[tuple[tuple, int]]) ->
             changes.extend(ami.Pbx(model, op[1]).send(fields))
         elif op[0] == "tick":
             changes.extend(model.tick(now))
+        elif op[0] == "snapshot":
+            model.begin_resync(op[1])
+            taken[op[1]] = resync_records(model, op[1], op[2], now)
         else:
-            records = resync_records(model, op[1], op[2], now)
+            records = taken.pop(op[1], None)
+            if records is None:
+                model.begin_resync(op[1])
+                records = resync_records(model, op[1], op[2], now)
             changes.extend(model.reconcile(op[1], records, now))
         check_invariants(model, now)
 
     # Finally every PBX is found empty: every call still open is closed now.
     for name in PBXS:
         now += timedelta(seconds=1)
+        model.begin_resync(name)
         changes.extend(model.reconcile(name, [], now))
     assert model.snapshot().calls == () and model.snapshot().queues == ()
 
