@@ -79,7 +79,10 @@ class Service:
             IvrComponent(self),
             RecordsComponent(self.settings.records, self.engine, self.metrics.registry,
                              model=self.model, pbx_names=[p.name for p in self.settings.pbx],
-                             customers=screenpop),
+                             customers=screenpop,
+                             queue_logs={p.name: p.queue_log for p in self.settings.pbx
+                                         if p.queue_log is not None},
+                             short_abandon_seconds=self.settings.live.short_abandon_seconds),
             SupervisorComponent(self),
             RoutingComponent(self),
         ]

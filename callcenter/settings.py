@@ -52,6 +52,10 @@ class PbxSettings(_Section):
     ping_interval: float = Field(default=10.0, gt=0)
     action_timeout: float = Field(default=5.0, gt=0)
     reconnect_max_delay: float = Field(default=30.0, gt=0)
+    # Asterisk's queue_log file of this PBX, when the service can read it (same machine or a
+    # shared volume): calls that joined and ended while the service was away are recorded
+    # from it after each (re)connect. Unset: such calls are not recorded.
+    queue_log: Path | None = None
 
     @field_validator("secret")
     @classmethod
@@ -148,6 +152,8 @@ class RecordsSettings(_Section):
     # Enforced wrap-up: queue name -> seconds the answering agent stays paused (reason
     # "wrap-up") after a call, unless they submit the wrap-up sooner.
     enforced_wrapup: dict[str, int] = Field(default_factory=dict)
+    # How far back a PBX's queue_log is read for calls missing from the records.
+    queue_log_backfill_hours: float = Field(default=24.0, gt=0, le=24 * 31)
 
     @field_validator("dispositions")
     @classmethod

@@ -62,6 +62,8 @@ class AmiLink:
         self.last_error = ""
         self.reconnects = 0
         self.asterisk_version: str | None = None
+        # When the current connection came up (UTC): events from then on reach the model.
+        self.connected_at: datetime | None = None
         self._on_event = on_event
         self._on_ready = on_ready
         self._on_state = on_state
@@ -168,6 +170,7 @@ class AmiLink:
             return
         self.state = state
         if state is LinkState.CONNECTED:
+            self.connected_at = datetime.now(UTC)
             log.info("PBX %s: connected to %s:%s (AMI %s)", self.name, self.settings.host,
                      self.settings.port, self.asterisk_version)
         if self._on_state is not None:

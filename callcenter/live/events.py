@@ -181,6 +181,10 @@ class AgentComplete:
     hold_time: int
     talk_time: int
     reason: str  # caller | agent | transfer
+    # For a call connected while no process listened, the record is made from this event.
+    linkedid: str = ""
+    caller_num: str = ""
+    caller_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,6 +505,7 @@ def _complete(pbx: str, at: datetime, f: _Fields) -> Event:
         pbx, at, f.text("Queue"), f.text("Interface"), f.opt_text("MemberName"),
         f.opt_text("Channel"), f.text("Uniqueid"), f.opt_text("DestChannel"),
         f.integer("HoldTime"), f.integer("TalkTime"), f.opt_text("Reason"),
+        f.opt_text("Linkedid"), f.opt_text("CallerIDNum"), f.opt_text("CallerIDName"),
     )
 
 

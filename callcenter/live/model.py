@@ -240,6 +240,7 @@ class LiveModel:
         previous = state.calls.get((event.pbx, event.uniqueid))
         if previous is not None:
             changes.extend(self._close_for_rejoin(previous, event.at))
+        state.ended.pop((event.pbx, event.uniqueid), None)
         queue, created = state.queue(event.pbx, event.queue)
         if created:
             changes.append(QueueChanged(event.at, event.pbx, event.queue, "added", None))
@@ -366,7 +367,7 @@ class LiveModel:
         changes: list[Change] = []
         call = self._call_for(event)
         if call is None:
-            call = self._adopt(event, changes)
+            call = self._adopt(event, event.at - timedelta(seconds=event.hold_time), changes)
         else:
             next_phase(call.phase, Trigger.CONNECT)
             if call.phase is Phase.WAITING:  # Connect overtook the Leave
@@ -387,15 +388,16 @@ class LiveModel:
         ))
         return changes
 
-    def _adopt(self, event: AgentConnect, changes: list[Change]) -> Call:
-        """A connect for a caller we never saw join (service restarted): keep its record."""
+    def _adopt(self, event: AgentConnect | AgentComplete, joined_at: datetime,
+               changes: list[Change]) -> Call:
+        """A connect or complete for a caller we never saw join (service restarted): keep
+        its record."""
         state = self._state
         stale = state.calls.get((event.pbx, event.uniqueid))
         if stale is not None:  # it was in another queue: that call is over
             changes.extend(self._close_for_rejoin(stale, event.at))
         state.queue(event.pbx, event.queue)
         state.next_seq += 1
-        joined_at = event.at - timedelta(seconds=event.hold_time)
         call = Call(state.next_seq, event.pbx, event.uniqueid, event.queue, joined_at, 0)
         call.linkedid = event.linkedid
         call.channel = event.channel
@@ -407,16 +409,25 @@ class LiveModel:
 
     def _on_complete(self, event: AgentComplete) -> list[Change]:
         call = self._call_for(event)
+        changes: list[Change] = []
         if call is None:
-            return [self._ignore(event, "unknown call")]
+            if (event.pbx, event.uniqueid) in self._state.ended:
+                return [self._ignore(event, "call already ended")]
+            # Answered while no process listened (it joined after the last stop): the
+            # complete says all the record needs.
+            talk = timedelta(seconds=event.talk_time)
+            call = self._adopt(event, event.at - talk - timedelta(seconds=event.hold_time),
+                               changes)
+            call.phase = Phase.CONNECTED
         next_phase(call.phase, Trigger.COMPLETE)
         if call.answered_by is None:  # the AgentConnect was missed
             ops.record_answer(self._state, call, event.interface,
                               event.member_name or event.interface, float(event.hold_time),
                               event.at - timedelta(seconds=event.talk_time))
-        return [ops.close_call(self._state, call, "answered", event.at, "agent_complete",
-                               talk_seconds=float(event.talk_time),
-                               completed_by=event.reason)]
+        changes.append(ops.close_call(self._state, call, "answered", event.at, "agent_complete",
+                                      talk_seconds=float(event.talk_time),
+                                      completed_by=event.reason))
+        return changes
 
     # ------------------------------------------------------------------ channels
 

@@ -38,6 +38,9 @@ _COMPLETED_BY: dict[str, CompletedBy] = {"caller": "caller", "agent": "agent",
                                           "transfer": "transfer"}
 
 
+# How many ended calls the model remembers, so a late event of one is not taken for a new call.
+ENDED_KEPT = 10_000
+
 def epoch_ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
@@ -105,6 +108,9 @@ def close_call(
     key = (call.pbx, call.uniqueid)
     if state.calls.get(key) is call:
         del state.calls[key]
+    state.ended[key] = None
+    if len(state.ended) > ENDED_KEPT:
+        state.ended.popitem(last=False)
     queue = state.queues.get((call.pbx, call.queue))
     wait = _wait_seconds(call, at)
     short = outcome == "abandoned" and kpi.is_short_abandon(

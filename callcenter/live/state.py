@@ -56,7 +56,7 @@ rolling windows keep only samples younger than the window.
 from __future__ import annotations
 
 import enum
-from collections import deque
+from collections import OrderedDict, deque
 from datetime import datetime
 
 from callcenter.live.changes import MemberState, QueueParamsView
@@ -325,13 +325,15 @@ COMPLETION_SAMPLE_WIDTH = 3
 class LiveState:
     """All the mutable state, grouped so handlers and the resync share one place."""
 
-    __slots__ = ("calls", "config", "corrections", "ignored", "ivr", "journals", "next_seq",
-                 "pending", "queues")
+    __slots__ = ("calls", "config", "corrections", "ended", "ignored", "ivr", "journals",
+                 "next_seq", "pending", "queues")
 
     def __init__(self, config: LiveConfig) -> None:
         self.config = config
         self.queues: dict[tuple[str, str], Queue] = {}
         self.calls: dict[tuple[str, str], Call] = {}  # open calls only
+        # The latest ended calls, oldest first: a late AgentComplete of one is not a new call.
+        self.ended: OrderedDict[tuple[str, str], None] = OrderedDict()
         # Calls in LEFT awaiting evidence, per pbx, in deadline order: (deadline, seq, key).
         self.pending: dict[str, deque[tuple[float, int, tuple[str, str]]]] = {}
         # IVR variables by (pbx, channel uniqueid), set before the channel joins a queue.

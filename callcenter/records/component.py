@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Collection, Coroutine
+from collections.abc import Collection, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -28,6 +29,7 @@ from callcenter.live import (
 )
 from callcenter.live.restore import RestoredCall
 from callcenter.records import api
+from callcenter.records.backfill import QueueLogBackfill
 from callcenter.records.customers import CustomerRoom, SavedWrapup
 from callcenter.records.query import RECORDS_TABLE, WRAPUPS_TABLE
 from callcenter.records.rows import (
@@ -67,7 +69,9 @@ class RecordsComponent(Component):
     def __init__(self, settings: RecordsSettings, engine: AsyncEngine,
                  registry: CollectorRegistry | None = None, *, model: LiveModel | None = None,
                  pbx_names: Collection[str] | None = None,
-                 customers: CustomerRoom | None = None) -> None:
+                 customers: CustomerRoom | None = None,
+                 queue_logs: Mapping[str, Path] | None = None,
+                 short_abandon_seconds: float = 5.0) -> None:
         self.settings = settings
         self.engine = engine
         # Names each record's customer, and learns of each wrap-up (the screen-pop room).
@@ -79,6 +83,12 @@ class RecordsComponent(Component):
                                    customers=customers)
         # The live model open calls are restored into at start (None: nothing restored).
         self.model = model
+        # pbx -> its readable queue_log: what ended while we were away is recorded from it.
+        self.queue_logs = dict(queue_logs or {})
+        self.backfill = QueueLogBackfill(engine, self.writer,
+                                         hours=settings.queue_log_backfill_hours,
+                                         short_abandon_seconds=short_abandon_seconds,
+                                         member_interfaces=self._member_interfaces)
         self.pbx_names = pbx_names
         # (pbx, uniqueid) -> open_calls row of each call in progress (updated on answer).
         self._open: dict[tuple[str, str], Row] = {}
@@ -96,6 +106,9 @@ class RecordsComponent(Component):
         self._ended = Counter("callcenter_call_records_total",
                               "Queue calls ended, by outcome, handed to the writer",
                               ["pbx", "outcome"], registry=registry)
+        self._backfilled = Counter("callcenter_call_records_backfilled_total",
+                                   "Calls recorded from the queue_log (ended while the service "
+                                   "was away)", ["pbx"], registry=registry)
         if registry is not None:
             writer = self.writer
             Gauge("callcenter_call_records_backlog",
@@ -288,11 +301,26 @@ class RecordsComponent(Component):
         # The model's resync ran: what it closed of the restored calls it closed by now.
         self._restored.pop(link.name, None)
         self._links[link.name] = link
+        queue_log = self.queue_logs.get(link.name)
+        if queue_log is not None:
+            self._spawn(self._backfill(link.name, queue_log,
+                                       link.connected_at or datetime.now(UTC)))
         for hold in self.timers.held(link.name):
             await self._pause(hold, True)
         for key, hold in list(self._unpause_pending.items()):
             if key[0] == link.name:
                 await self._pause(hold, False)
+
+    async def _backfill(self, pbx: str, queue_log: Path, listening_since: datetime) -> None:
+        written = await self.backfill.run(pbx, queue_log, listening_since)
+        if written:
+            self._backfilled.labels(pbx).inc(written)
+
+    def _member_interfaces(self, pbx: str) -> dict[str, str]:
+        if self.model is None:
+            return {}
+        return {member.name: member.interface for queue in self.model.snapshot().queues
+                if queue.pbx == pbx for member in queue.members}
 
     # ------------------------------------------------------------------ life cycle
 

@@ -411,3 +411,26 @@ def test_replay_of_a_jsonl_trace_matches_direct_feeding(tmp_path: Path) -> None:
     assert replayed == expected
     (record,) = records(replayed)
     assert record.caller_name == "王五" and dict(record.ivr) == {"CC_MENU": "2"}
+
+
+def test_a_call_connected_while_nobody_listened_is_recorded_from_its_complete() -> None:
+    # Joined and answered while the service was stopped, hung up after it started again.
+    model = LiveModel()
+    pbx = ami.Pbx(model)
+    caller = ami.Caller("1741000000.71", "13800000771", "王五")
+    alice = ami.Agent("PJSIP/8001", "Alice")
+    changes = pbx.send(ami.complete(pbx.at(100), "support", caller, alice, alice.leg(),
+                                    4, 30, "caller"))
+    (done,) = [c for c in changes if isinstance(c, CallEnded)]
+    record = done.record
+    assert (record.outcome, record.answered_by, record.answered_by_name) == (
+        "answered", "PJSIP/8001", "Alice")
+    assert (record.caller_num, record.caller_name) == ("13800000771", "王五")
+    assert record.joined_at == pbx.at(66) and record.answered_at == pbx.at(70)
+    assert (record.wait_seconds, record.talk_seconds, record.evidence) == (
+        4.0, 30.0, "agent_complete")
+    # The same complete again, or a late one of a call already ended, is no second call.
+    again = pbx.send(ami.complete(pbx.at(100), "support", caller, alice, alice.leg(),
+                                  4, 30, "caller"))
+    assert [c for c in again if isinstance(c, CallEnded)] == []
+    assert model.snapshot().calls == ()

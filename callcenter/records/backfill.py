@@ -1,0 +1,101 @@
+"""Record the calls Asterisk's queue_log has and the database has not (I/O around queue_log.py).
+
+Run after each (re)connect of a PBX whose queue_log the service can read: calls that joined and
+ended while no process of ours listened are written with evidence ``queue_log``. A visit is
+recorded only if it ended before the link came up (what ended later the live model saw) and no
+record of the same caller channel joined the same queue within a couple of seconds of it (the
+queue_log counts whole seconds). Two replicas reading the same file write the same rows under
+the same key, so the second write changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter.records.query import RECORDS_TABLE
+from callcenter.records.queue_log import QueueVisit, read_visits, visit_row
+from callcenter.records.rows import OverflowOp, RecordOp
+from callcenter.records.writer import RecordWriter
+
+__all__ = ["QueueLogBackfill"]
+
+log = logging.getLogger(__name__)
+
+# queue_log times are whole seconds; the live record's join time is the AMI event's.
+_SAME_JOIN = timedelta(seconds=2)
+_RETRY_SECONDS = 10.0
+
+
+class QueueLogBackfill:
+    def __init__(self, engine: AsyncEngine, writer: RecordWriter, *, hours: float,
+                 short_abandon_seconds: float,
+                 member_interfaces: Callable[[str], Mapping[str, str]]) -> None:
+        self.engine = engine
+        self.writer = writer
+        self.hours = hours
+        self.short_abandon_seconds = short_abandon_seconds
+        # pbx -> {member name: interface} as the live model knows them now.
+        self.member_interfaces = member_interfaces
+
+    async def run(self, pbx: str, path: Path, listening_since: datetime) -> int:
+        """Backfill until done (retrying while the database is away); the number written."""
+        while True:
+            try:
+                text = await asyncio.to_thread(path.read_text, encoding="utf-8",
+                                               errors="replace")
+            except OSError as exc:
+                log.warning("PBX %s: queue_log %s not readable (%s): calls ended while the "
+                            "service was away are not recorded", pbx, path, exc.strerror or exc)
+                return 0
+            try:
+                return await self.once(pbx, text, listening_since)
+            except Exception as exc:
+                log.warning("PBX %s: queue_log backfill waits for the database (%s); retrying "
+                            "in %.0f s", pbx, type(exc).__name__, _RETRY_SECONDS)
+                await asyncio.sleep(_RETRY_SECONDS)
+
+    async def once(self, pbx: str, text: str, listening_since: datetime) -> int:
+        since = listening_since - timedelta(hours=self.hours)
+        visits = [v for v in read_visits(text.splitlines(), since)
+                  if v.ended is not None and v.ended <= listening_since]
+        if not visits:
+            return 0
+        # What this process (or the last) recorded must be in the database before comparing.
+        await self.writer.flush(timeout=30)
+        known = await self._recorded_joins(pbx, since - _SAME_JOIN)
+        missing = [v for v in visits if not _recorded(v, known)]
+        interfaces = self.member_interfaces(pbx)
+        for visit in missing:
+            self.writer.submit(RecordOp(visit_row(pbx, visit, interfaces,
+                                                  self.short_abandon_seconds)))
+            if visit.overflow_queue is not None:
+                self.writer.submit(OverflowOp(pbx, visit.callid, visit.entered,
+                                              visit.overflow_queue))
+        if missing:
+            log.info("PBX %s: %d call(s) that ended while the service was away recorded from "
+                     "the queue_log", pbx, len(missing))
+        return len(missing)
+
+    async def _recorded_joins(self, pbx: str,
+                              since: datetime) -> dict[tuple[str, str], list[datetime]]:
+        table = RECORDS_TABLE
+        statement = (select(table.c.uniqueid, table.c.queue, table.c.joined_at)
+                     .where(table.c.pbx == pbx, table.c.joined_at >= since))
+        known: dict[tuple[str, str], list[datetime]] = {}
+        async with self.engine.connect() as connection:
+            for uniqueid, queue, joined_at in await connection.execute(statement):
+                known.setdefault((uniqueid, queue), []).append(joined_at)
+        return known
+
+
+def _recorded(visit: QueueVisit, known: Mapping[tuple[str, str], list[datetime]]) -> bool:
+    joins = known.get((visit.callid, visit.queue), ())
+    return any(abs(joined - visit.entered) <= _SAME_JOIN for joined in joins)
+
