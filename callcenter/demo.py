@@ -26,17 +26,18 @@ log = logging.getLogger(__name__)
 DEMO_PASSWORD = "demo-password"
 
 
-def demo_settings(http_port: int, database: Path) -> Settings:
+def demo_settings(http_port: int, database: Path, queue_log: Path | None = None) -> Settings:
     return Settings(
         pbx=[PbxSettings(name="rig", host=AMI_HOST, port=AMI_PORT, username=AMI_USERNAME,
-                         secret=SecretStr(AMI_SECRET))],
+                         secret=SecretStr(AMI_SECRET), queue_log=queue_log)],
         database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{database}")),
         http=HttpSettings(host="127.0.0.1", port=http_port),
     )
 
 
 async def run_demo(agents: int, http_port: int, database: Path) -> None:
-    settings = demo_settings(http_port, database)
+    rig = AsteriskRig()
+    settings = demo_settings(http_port, database, rig.queue_log_path)
     configure_logging("INFO", settings.secrets())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -45,7 +46,6 @@ async def run_demo(agents: int, http_port: int, database: Path) -> None:
 
     ensure_rootfs()
     await _demo_users(settings, agents)
-    rig = AsteriskRig()
     rig.start()
     service = Service(settings)
     traffic: asyncio.Task[object] | None = None

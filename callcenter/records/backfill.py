@@ -55,11 +55,15 @@ class QueueLogBackfill:
                             "service was away are not recorded", pbx, path, exc.strerror or exc)
                 return 0
             try:
-                return await self.once(pbx, text, listening_since)
+                written = await self.once(pbx, text, listening_since)
             except Exception as exc:
                 log.warning("PBX %s: queue_log backfill waits for the database (%s); retrying "
                             "in %.0f s", pbx, type(exc).__name__, _RETRY_SECONDS)
                 await asyncio.sleep(_RETRY_SECONDS)
+                continue
+            log.info("PBX %s: queue_log compared with the records: %d call(s) added", pbx,
+                     written)
+            return written
 
     async def once(self, pbx: str, text: str, listening_since: datetime) -> int:
         since = listening_since - timedelta(hours=self.hours)
@@ -78,9 +82,6 @@ class QueueLogBackfill:
             if visit.overflow_queue is not None:
                 self.writer.submit(OverflowOp(pbx, visit.callid, visit.entered,
                                               visit.overflow_queue))
-        if missing:
-            log.info("PBX %s: %d call(s) that ended while the service was away recorded from "
-                     "the queue_log", pbx, len(missing))
         return len(missing)
 
     async def _recorded_joins(self, pbx: str,

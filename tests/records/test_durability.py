@@ -20,7 +20,7 @@ from tests.records.rigcalls import (
     stored_records,
     wait_for,
 )
-from tests.service_proc import ServiceProcess
+from tests.service_proc import RIG_PBX, ServiceProcess
 
 OUTAGE_SECONDS = 30
 
@@ -135,3 +135,67 @@ async def test_kill_9_of_the_service_loses_and_duplicates_nothing(
             assert row["answered_by_name"] == call.agent, (callid, row, call)
     print(f"ended before kill: {len(ended_before_kill)}, closed at restart: {len(restarted)}, "
           f"stored: {len(by_id)}, queue_log: {len(logged)}")
+
+
+async def test_calls_made_while_the_service_was_stopped_are_recorded_once(
+    rig: AsteriskRig, tmp_path: Path, agent_phones: Callable[..., AgentPhones],
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
+    service = ServiceProcess(tmp_path, database_url=url, log_level="INFO",
+                             pbx=[{**RIG_PBX, "queue_log": str(rig.queue_log_path)}])
+    numbers = default_caller_numbers(24)
+    done = "queue_log compared with the records"
+    with records_queue(rig) as queue:
+        agent_phones(len(MEMBERS), first_ext=int(MEMBERS[0]), ring_seconds=0.3)
+        service.start()  # it ran before (schema in place) and is stopped before any call
+        service.stop()
+        try:
+            # 24 calls at 6/s while no service runs: 6 agents held by the 12 s callers, so
+            # others time out (4 s) or hang up waiting; the long ones still talk at the start.
+            batch = start_calls(24, dial=queue, caller_numbers=numbers, rate_per_s=6,
+                                hold_seconds=[1.5, 3.0, 12.0] * 8,
+                                work_dir=tmp_path / "callers")
+            await asyncio.sleep(8)
+            started_at = time.time()
+            compared = service.log_text().count(done)
+            service.start()
+            result = batch.wait(60)
+            assert result.completed == 24, result.errors
+            wanted = set(numbers)
+            wait_for(lambda: finished(logged_calls(rig, wanted)), 30, "calls over")
+            logged = logged_calls(rig, wanted)
+            wait_for(lambda: service.log_text().count(done) > compared, 30,
+                     "queue_log compared")
+            rows = await _records(url, set(logged), len(logged))
+            # Started again, the service reads the same queue_log: nothing is added twice.
+            service.stop()
+            compared = service.log_text().count(done)
+            service.start()
+            wait_for(lambda: service.log_text().count(done) > compared, 30, "compared again")
+            await asyncio.sleep(1)
+            again = await stored_records(url, set(logged))
+        finally:
+            service.stop()
+    ended_at = {f[1]: float(f[0]) for f in rig.queue_log_lines()
+                if len(f) > 4 and f[1] in logged and (f[4] in ("ABANDON", "EXITWITHTIMEOUT",
+                                                                 "EXITEMPTY")
+                                                      or f[4].startswith("COMPLETE"))}
+    before = {c for c, t in ended_at.items() if t < started_at - 1}
+    after = {c for c, t in ended_at.items() if t > started_at + 1}
+    assert len(logged) == 24 and before and after, (len(logged), before, after)
+    assert {logged[c].outcome for c in before} >= {"answered", "abandoned"} or {
+        logged[c].outcome for c in before} >= {"answered", "timeout"}
+    by_id: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        by_id.setdefault(str(row["uniqueid"]), []).append(row)
+    assert sorted(set(logged) - set(by_id)) == [], "calls without a record"
+    assert sorted(c for c, found in by_id.items() if len(found) != 1) == [], "stored twice"
+    # What ended while no service ran is stored as the queue_log tells it.
+    assert disagreements({c: logged[c] for c in before}, [by_id[c][0] for c in before]) == []
+    assert {by_id[c][0]["evidence"] for c in before} == {"queue_log"}
+    # What was still going on at the start is the live model's, answered ones included.
+    for callid in after:
+        row, call = by_id[callid][0], logged[callid]
+        assert row["evidence"] != "queue_log", (callid, row)
+        assert (row["outcome"], row["answered_by_name"]) == (call.outcome, call.agent), callid
+    assert len(again) == len(rows)
