@@ -92,3 +92,21 @@ def test_pbx_and_database_agree_with_asterisk_and_postgres(compose: dict[str, An
     assert url.database == postgres["POSTGRES_DB"]
     assert url.port == int(postgres["PGPORT"])
     assert str(url.port) in services["postgres"]["healthcheck"]["test"]
+
+
+def test_the_service_reads_the_queue_log_asterisk_writes(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    (pbx,) = json.loads(services["callcenter"]["environment"]["CALLCENTER_PBX"])
+    queue_log = Path(pbx["queue_log"])
+
+    def mount(service: str) -> str:
+        for volume in services[service].get("volumes", []):
+            source, target = volume.split(":")[:2]
+            if queue_log.is_relative_to(target):
+                return str(source)
+        raise AssertionError(f"{service} does not mount {queue_log.parent}")
+
+    assert mount("asterisk") == mount("callcenter")
+    assert mount("asterisk") in compose["volumes"]
+    logger = (ROOT / "config/asterisk/logger.conf").read_text(encoding="utf-8")
+    assert re.search(r"^queue_log\s*=\s*yes", logger, re.M)

@@ -31,6 +31,35 @@ log = logging.getLogger(__name__)
 # queue_log times are whole seconds; the live record's join time is the AMI event's.
 _SAME_JOIN = timedelta(seconds=2)
 _RETRY_SECONDS = 10.0
+_CHUNK = 1 << 20
+
+
+def read_tail(path: Path, since: datetime, chunk: int = _CHUNK) -> str:
+    """The end of the queue_log from (at least) the first line at or after `since`, read
+    backwards in chunks: a file that is never rotated is not read whole each time."""
+    floor = since.timestamp()
+    chunks: list[bytes] = []
+    with path.open("rb") as file:
+        position = file.seek(0, 2)
+        while position > 0:
+            step = min(chunk, position)
+            position -= step
+            file.seek(position)
+            chunks.append(file.read(step))
+            if _starts_before(chunks[-1], floor):
+                break
+    return b"".join(reversed(chunks)).decode("utf-8", errors="replace")
+
+
+def _starts_before(chunk: bytes, floor: float) -> bool:
+    """Whether the first whole line of `chunk` is older than `floor` (the lines are in time
+    order, so everything before it is too)."""
+    lines = chunk.split(b"\n")
+    for line in lines[1:]:  # the first piece may be a cut line
+        stamp = line.split(b"|", 1)[0]
+        if stamp.isdigit():
+            return int(stamp) < floor
+    return False
 
 
 class QueueLogBackfill:
@@ -47,9 +76,9 @@ class QueueLogBackfill:
     async def run(self, pbx: str, path: Path, listening_since: datetime) -> int:
         """Backfill until done (retrying while the database is away); the number written."""
         while True:
+            since = listening_since - timedelta(hours=self.hours)
             try:
-                text = await asyncio.to_thread(path.read_text, encoding="utf-8",
-                                               errors="replace")
+                text = await asyncio.to_thread(read_tail, path, since)
             except OSError as exc:
                 log.warning("PBX %s: queue_log %s not readable (%s): calls ended while the "
                             "service was away are not recorded", pbx, path, exc.strerror or exc)

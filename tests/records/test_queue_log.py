@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.records.backfill import QueueLogBackfill
+from callcenter.records.backfill import QueueLogBackfill, read_tail
 from callcenter.records.query import RECORDS_TABLE
 from callcenter.records.queue_log import read_visits, visit_row
 from callcenter.records.rows import RecordOp
@@ -143,3 +143,19 @@ async def test_an_unreadable_queue_log_is_logged_and_records_nothing(
                                 member_interfaces=lambda pbx: {})
     assert await backfill.run("rig", tmp_path / "missing" / "queue_log", at(1795447600)) == 0
     assert await _stored(engine) == []
+
+
+def test_a_long_queue_log_is_read_from_the_end_back_to_the_cutoff(tmp_path: Path) -> None:
+    path = tmp_path / "queue_log"
+    with path.open("w", encoding="utf-8") as file:
+        for n in range(20_000):
+            file.write(f"{1_700_000_000 + n}|c-{n}|支持|NONE|ENTERQUEUE||139{n:08d}|1\n")
+    tail = read_tail(path, at(1_700_019_000), chunk=4096)
+    assert len(tail) < path.stat().st_size // 10
+    visits = read_visits(tail.splitlines(), at(1_700_019_000))
+    assert [v.callid for v in visits] == [f"c-{n}" for n in range(19_000, 20_000)]
+    assert visits[0].queue == "支持"
+    assert read_tail(path, at(0), chunk=4096) == path.read_text(encoding="utf-8")
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert read_tail(empty, at(0)) == ""
