@@ -13,18 +13,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.records.query import RECORDS_TABLE
 from callcenter.records.queue_log import QueueVisit, read_visits, visit_row
-from callcenter.records.rows import OverflowOp, RecordOp
+from callcenter.records.rows import OverflowOp, RecordOp, Row
 from callcenter.records.writer import RecordWriter
 
-__all__ = ["QueueLogBackfill"]
+__all__ = ["Backfilled", "QueueLogBackfill", "read_tail"]
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ class QueueLogBackfill:
         # pbx -> {member name: interface} as the live model knows them now.
         self.member_interfaces = member_interfaces
 
-    async def run(self, pbx: str, path: Path, listening_since: datetime) -> int:
-        """Backfill until done (retrying while the database is away); the number written."""
+    async def run(self, pbx: str, path: Path, listening_since: datetime) -> Backfilled:
+        """Backfill until done (retrying while the database is away)."""
         while True:
             since = listening_since - timedelta(hours=self.hours)
             try:
@@ -82,50 +83,99 @@ class QueueLogBackfill:
             except OSError as exc:
                 log.warning("PBX %s: queue_log %s not readable (%s): calls ended while the "
                             "service was away are not recorded", pbx, path, exc.strerror or exc)
-                return 0
+                return Backfilled(0, 0)
             try:
-                written = await self.once(pbx, text, listening_since)
+                done = await self.once(pbx, text, listening_since)
             except Exception as exc:
                 log.warning("PBX %s: queue_log backfill waits for the database (%s); retrying "
                             "in %.0f s", pbx, type(exc).__name__, _RETRY_SECONDS)
                 await asyncio.sleep(_RETRY_SECONDS)
                 continue
-            log.info("PBX %s: queue_log compared with the records: %d call(s) added", pbx,
-                     written)
-            return written
+            log.info("PBX %s: queue_log compared with the records: %d call(s) added, %d "
+                     "closed by a restart told as they ended", pbx, done.added, done.corrected)
+            return done
 
-    async def once(self, pbx: str, text: str, listening_since: datetime) -> int:
+    async def once(self, pbx: str, text: str, listening_since: datetime) -> Backfilled:
         since = listening_since - timedelta(hours=self.hours)
         visits = [v for v in read_visits(text.splitlines(), since)
                   if v.ended is not None and v.ended <= listening_since]
         if not visits:
-            return 0
+            return Backfilled(0, 0)
         # What this process (or the last) recorded must be in the database before comparing.
         await self.writer.flush(timeout=30)
         known = await self._recorded_joins(pbx, since - _SAME_JOIN)
-        missing = [v for v in visits if not _recorded(v, known)]
         interfaces = self.member_interfaces(pbx)
-        for visit in missing:
-            self.writer.submit(RecordOp(visit_row(pbx, visit, interfaces,
-                                                  self.short_abandon_seconds)))
-            if visit.overflow_queue is not None:
-                self.writer.submit(OverflowOp(pbx, visit.callid, visit.entered,
-                                              visit.overflow_queue))
-        return len(missing)
+        added, corrections = 0, []
+        for visit in visits:
+            row = visit_row(pbx, visit, interfaces, self.short_abandon_seconds)
+            found = _recorded(visit, known)
+            if found is None:
+                self.writer.submit(RecordOp(row))
+                if visit.overflow_queue is not None:
+                    self.writer.submit(OverflowOp(pbx, visit.callid, visit.entered,
+                                                  visit.overflow_queue))
+                added += 1
+            elif _guessed(found):
+                corrections.append((found.id, visit, row))
+        if corrections:
+            await self._correct(corrections)
+        return Backfilled(added, len(corrections))
 
-    async def _recorded_joins(self, pbx: str,
-                              since: datetime) -> dict[tuple[str, str], list[datetime]]:
+    async def _correct(self, corrections: list[tuple[int, QueueVisit, Row]]) -> None:
+        """Replace what a restart guessed of a call by what the queue_log says."""
         table = RECORDS_TABLE
-        statement = (select(table.c.uniqueid, table.c.queue, table.c.joined_at)
+        async with self.engine.begin() as connection:
+            for record_id, visit, row in corrections:
+                values = {name: row[name] for name in _CORRECTED}
+                if visit.overflow_queue is not None:
+                    values.update(outcome="overflowed", overflow_queue=visit.overflow_queue[:80])
+                await connection.execute(update(table).where(
+                    table.c.id == record_id, table.c.evidence.in_(_GUESSING_EVIDENCE))
+                    .values(**values))
+
+    async def _recorded_joins(self, pbx: str, since: datetime) -> dict[tuple[str, str],
+                                                                         list[_Known]]:
+        table = RECORDS_TABLE
+        statement = (select(table.c.id, table.c.uniqueid, table.c.queue, table.c.joined_at,
+                            table.c.evidence, table.c.outcome)
                      .where(table.c.pbx == pbx, table.c.joined_at >= since))
-        known: dict[tuple[str, str], list[datetime]] = {}
+        known: dict[tuple[str, str], list[_Known]] = {}
         async with self.engine.connect() as connection:
-            for uniqueid, queue, joined_at in await connection.execute(statement):
-                known.setdefault((uniqueid, queue), []).append(joined_at)
+            for row in await connection.execute(statement):
+                known.setdefault((row.uniqueid, row.queue), []).append(
+                    _Known(row.id, row.joined_at, row.evidence, row.outcome))
         return known
 
 
-def _recorded(visit: QueueVisit, known: Mapping[tuple[str, str], list[datetime]]) -> bool:
-    joins = known.get((visit.callid, visit.queue), ())
-    return any(abs(joined - visit.entered) <= _SAME_JOIN for joined in joins)
+@dataclass(frozen=True, slots=True)
+class Backfilled:
+    added: int  # calls the records did not have
+    corrected: int  # records a restart closed without knowing how the call ended
 
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    id: int
+    joined_at: datetime
+    evidence: str | None
+    outcome: str
+
+
+# Evidence of a record closed without seeing the end: the first resync after a restart, or
+# after the AMI link came back.
+_GUESSING_EVIDENCE = ("service_restart", "reconcile")
+_CORRECTED = ("outcome", "answered_at", "answered_by", "answered_by_name", "left_at",
+              "ended_at", "wait_seconds", "talk_seconds", "ring_no_answer_count",
+              "completed_by", "position_at_exit", "short_abandon", "evidence")
+
+
+def _recorded(visit: QueueVisit, known: Mapping[tuple[str, str], list[_Known]]) -> _Known | None:
+    for found in known.get((visit.callid, visit.queue), ()):
+        if abs(found.joined_at - visit.entered) <= _SAME_JOIN:
+            return found
+    return None
+
+
+def _guessed(found: _Known) -> bool:
+    # An overflow mark is kept: the queue_log's own overflow is marked the same way.
+    return found.evidence in _GUESSING_EVIDENCE and found.outcome in ("unknown", "answered")

@@ -107,8 +107,9 @@ class RecordsComponent(Component):
                               "Queue calls ended, by outcome, handed to the writer",
                               ["pbx", "outcome"], registry=registry)
         self._backfilled = Counter("callcenter_call_records_backfilled_total",
-                                   "Calls recorded from the queue_log (ended while the service "
-                                   "was away)", ["pbx"], registry=registry)
+                                   "Calls that ended while the service was away, recorded "
+                                   "(added) or told as they ended (corrected) from the "
+                                   "queue_log", ["pbx", "kind"], registry=registry)
         if registry is not None:
             writer = self.writer
             Gauge("callcenter_call_records_backlog",
@@ -312,9 +313,9 @@ class RecordsComponent(Component):
                 await self._pause(hold, False)
 
     async def _backfill(self, pbx: str, queue_log: Path, listening_since: datetime) -> None:
-        written = await self.backfill.run(pbx, queue_log, listening_since)
-        if written:
-            self._backfilled.labels(pbx).inc(written)
+        done = await self.backfill.run(pbx, queue_log, listening_since)
+        self._backfilled.labels(pbx, "added").inc(done.added)
+        self._backfilled.labels(pbx, "corrected").inc(done.corrected)
 
     def _member_interfaces(self, pbx: str) -> dict[str, str]:
         if self.model is None:

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import AgentPhones, default_caller_numbers, start_calls
 from tests.fixtures_pg import PostgresServer
@@ -84,11 +86,14 @@ async def test_postgresql_down_for_30_s_during_traffic_loses_no_record(
     assert not list((tmp_path / "var" / "spool").glob("segment-*.jsonl"))
 
 
+@pytest.mark.parametrize("queue_log", [False, True], ids=["alone", "with_queue_log"])
 async def test_kill_9_of_the_service_loses_and_duplicates_nothing(
     rig: AsteriskRig, tmp_path: Path, agent_phones: Callable[..., AgentPhones],
+    queue_log: bool,
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
-    service = ServiceProcess(tmp_path, database_url=url, log_level="INFO")
+    pbx = {**RIG_PBX, "queue_log": str(rig.queue_log_path)} if queue_log else RIG_PBX
+    service = ServiceProcess(tmp_path, database_url=url, log_level="INFO", pbx=[pbx])
     numbers = default_caller_numbers(30)
     with records_queue(rig) as queue:
         agent_phones(len(MEMBERS), first_ext=int(MEMBERS[0]), ring_seconds=0.3)
@@ -126,6 +131,12 @@ async def test_kill_9_of_the_service_loses_and_duplicates_nothing(
     assert disagreements({c: logged[c] for c in ended_before_kill},
                          [by_id[c][0] for c in ended_before_kill]) == []
     restarted = {c for c, found in by_id.items() if found[0]["evidence"] == "service_restart"}
+    if queue_log:
+        # What ended while no process listened is told by the queue_log, as it ended.
+        told = {c for c, found in by_id.items() if found[0]["evidence"] == "queue_log"}
+        assert told and not restarted, (told, restarted)
+        assert disagreements({c: logged[c] for c in told}, [by_id[c][0] for c in told]) == []
+        return
     assert restarted, "no call ended while the service was down"
     for callid, found in by_id.items():
         row, call = found[0], logged[callid]

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.records.backfill import QueueLogBackfill, read_tail
+from callcenter.records.backfill import Backfilled, QueueLogBackfill, read_tail
 from callcenter.records.query import RECORDS_TABLE
 from callcenter.records.queue_log import read_visits, visit_row
 from callcenter.records.rows import RecordOp
@@ -109,17 +109,24 @@ async def test_backfill_writes_what_is_missing_once_and_leaves_live_records_alon
     listening_since = at(1795447600)
     await writer.start()
     try:
-        # The live service recorded one of the calls (its join time is the AMI event's).
-        (live,) = [v for v in read_visits(lines("mixed"), EPOCH) if v.caller == "13800000603"]
+        # The live service recorded one of the calls (its join time is the AMI event's), and
+        # a restart closed another one without knowing how it ended.
+        visits = read_visits(lines("mixed"), EPOCH)
+        (live,) = [v for v in visits if v.caller == "13800000603"]
         live_row = {**visit_row("rig", live, {}, 5), "evidence": "agent_complete",
                     "joined_at": live.entered + timedelta(milliseconds=640)}
+        (guessed,) = [v for v in visits if v.caller == "13800000606"]
+        guessed_row = {**visit_row("rig", guessed, {}, 5), "evidence": "service_restart",
+                       "outcome": "unknown", "wait_seconds": 9.0, "position_at_exit": None,
+                       "joined_at": guessed.entered + timedelta(milliseconds=250)}
         writer.submit(RecordOp(live_row))
-        assert await backfill.once("rig", text, listening_since) == 5
+        writer.submit(RecordOp(guessed_row))
+        assert await backfill.once("rig", text, listening_since) == Backfilled(4, 1)
         await writer.flush()
         # A second replica (or the next reconnect) reads the same file: nothing more.
-        assert await backfill.once("rig", text, listening_since) == 0
+        assert await backfill.once("rig", text, listening_since) == Backfilled(0, 0)
         # Calls that ended after the link came up are the live model's, not the backfill's.
-        assert await backfill.once("other", text, at(1795447580)) == 1
+        assert await backfill.once("other", text, at(1795447580)) == Backfilled(1, 0)
         await writer.flush()
     finally:
         await writer.stop()
@@ -129,6 +136,10 @@ async def test_backfill_writes_what_is_missing_once_and_leaves_live_records_alon
         ("13800000601", "queue_log"), ("13800000602", "queue_log"),
         ("13800000603", "agent_complete"), ("13800000604", "queue_log"),
         ("13800000605", "queue_log"), ("13800000606", "queue_log")]
+    corrected = next(r for r in mine if r["caller_number"] == "13800000606")
+    assert (corrected["outcome"], corrected["wait_seconds"], corrected["position_at_exit"]) == (
+        "abandoned", 3.0, 3)
+    assert corrected["joined_at"] == guessed_row["joined_at"]
     first = next(r for r in mine if r["caller_number"] == "13800000601")
     assert (first["answered_by"], first["outcome"], first["joined_at"]) == (
         "PJSIP/1001", "answered", at(1795447573))
@@ -141,7 +152,8 @@ async def test_an_unreadable_queue_log_is_logged_and_records_nothing(
     writer = RecordWriter(engine, Spool(tmp_path / "spool"), batch_interval=0.05)
     backfill = QueueLogBackfill(engine, writer, hours=24, short_abandon_seconds=5,
                                 member_interfaces=lambda pbx: {})
-    assert await backfill.run("rig", tmp_path / "missing" / "queue_log", at(1795447600)) == 0
+    assert await backfill.run("rig", tmp_path / "missing" / "queue_log",
+                              at(1795447600)) == Backfilled(0, 0)
     assert await _stored(engine) == []
 
 
