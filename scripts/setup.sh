@@ -37,4 +37,4 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
-.venv/bin/python -m callcenter.rig.asterisk build
+.venv/bin/python -m callcenter.rig build

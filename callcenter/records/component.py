@@ -106,7 +106,7 @@ class RecordsComponent(Component):
         self._ended = Counter("callcenter_call_records_total",
                               "Queue calls ended, by outcome, handed to the writer",
                               ["pbx", "outcome"], registry=registry)
-        self._backfilled = Counter("callcenter_call_records_backfilled_total",
+        self._backfilled = Counter("callcenter_call_records_backfilled",
                                    "Calls that ended while the service was away, recorded "
                                    "(added) or told as they ended (corrected) from the "
                                    "queue_log", ["pbx", "kind"], registry=registry)

@@ -421,11 +421,11 @@ def _pidfile(run_dir: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m callcenter.rig.asterisk build|start|stop|rx CMD``.
+    """``python -m callcenter.rig build|start|stop|rx CMD``.
 
     ``start`` runs in the foreground until Ctrl-C or ``stop`` (Asterisk dies with it).
     """
-    parser = argparse.ArgumentParser(prog="python -m callcenter.rig.asterisk")
+    parser = argparse.ArgumentParser(prog="python -m callcenter.rig")
     parser.add_argument("action", choices=["build", "start", "stop", "rx"])
     parser.add_argument("command", nargs="?", default="core show uptime")
     parser.add_argument("--run-dir", type=Path, default=default_cache_dir() / "run")
@@ -467,7 +467,3 @@ def _stop_foreground_rig(run_dir: Path) -> int:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGINT)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
