@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 REFRESH_OVERLAP = timedelta(seconds=10)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class CustomerDirectory:
     """Customers, each number's latest calls and the open follow-ups, all in memory.
 
@@ -31,7 +36,8 @@ class CustomerDirectory:
     """
 
     def __init__(self, engine: AsyncEngine, region: str, history_size: int, *,
-                 follow_up_overdue_days: int = 30, zone: tzinfo = UTC) -> None:
+                 follow_up_overdue_days: int = 30, zone: tzinfo = UTC,
+                 clock: Callable[[], datetime] = _utc_now) -> None:
         self.engine = engine
         self.region = region
         self.index = CustomerIndex()
@@ -39,12 +45,13 @@ class CustomerDirectory:
         self.follow_ups = FollowUpBook()
         self.follow_up_overdue_days = follow_up_overdue_days
         self.zone = zone
-        self._loaded_at = datetime.now(UTC)
+        self.clock = clock
+        self._loaded_at = clock()
         self._wrapups_seen_at = self._loaded_at
 
     async def load(self) -> None:
         """Load every customer, the recent call history and the open follow-ups (at start)."""
-        started = datetime.now(UTC)
+        started = self.clock()
         index = CustomerIndex()
         async for page in repo.load_customers(self.engine):
             for customer in page:
@@ -69,7 +76,7 @@ class CustomerDirectory:
         Only changed rows are read, so a refresh costs little however many customers exist;
         the overlap of a few seconds covers clocks of replicas that differ slightly.
         """
-        started = datetime.now(UTC)
+        started = self.clock()
         changed = 0
         async for page in repo.load_customers(self.engine, self._loaded_at - REFRESH_OVERLAP,
                                               page_size=repo.REFRESH_PAGE):
@@ -82,7 +89,7 @@ class CustomerDirectory:
     async def refresh_wrapups(self) -> int:
         """Take in wrap-ups submitted since the last look (on other replicas too): the
         disposition of the call in the history, and its follow-up."""
-        started = datetime.now(UTC)
+        started = self.clock()
         seen = 0
         async for wrapups in saved_wrapups(
                 self.engine, submitted_since=self._wrapups_seen_at - REFRESH_OVERLAP):

@@ -163,7 +163,8 @@ async def test_the_sql_adapter_agrees_with_the_memory(database_url: str) -> None
     engine = create_engine(database_url)
     await upgrade_to_head(engine)
     try:
-        pop = ScreenPopDirectory(engine, "CN", 5, follow_up_overdue_days=30, zone=SHANGHAI)
+        pop = ScreenPopDirectory(engine, "CN", 5, follow_up_overdue_days=30, zone=SHANGHAI,
+                                 clock=lambda: NOW)
         saved = await pop.save({"name": "王五", "phones": ["+86" + WANG_NUMBER],
                                 "account_number": "A7", "vip_level": 3, "language": "en",
                                 "tags": [], "notes": ""})
