@@ -147,14 +147,14 @@ class Service:
 
     async def resync(self, link: AmiLink) -> None:
         """Rebuild this PBX's part of the model from the PBX's own view."""
-        self.ingest.begin_resync(link.name)
+        journal = self.ingest.begin_resync(link.name)
         try:
             records = await actions.queue_status(link, timeout=30)
             records += await actions.core_show_channels(link, timeout=30)
         except BaseException:
-            self.ingest.cancel_resync(link.name)
+            self.ingest.cancel_resync(link.name, journal)
             raise
-        changes = self.ingest.resync(link.name, records, datetime.now(UTC))
+        changes = self.ingest.resync(link.name, records, datetime.now(UTC), journal)
         log.info("PBX %s: resynced from %d records (%d changes)", link.name, len(records),
                  len(changes))
 

@@ -22,6 +22,7 @@ from callcenter.live.events import (
     QueueMember,
     QueueParams,
 )
+from callcenter.live.journal import ResyncJournal
 from callcenter.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -73,14 +74,15 @@ class Ingest:
         if self._timed % TIMING_SAMPLE == 0:
             self.metrics.event_seconds.observe(time.perf_counter() - started)
 
-    def begin_resync(self, pbx: str) -> None:
+    def begin_resync(self, pbx: str) -> ResyncJournal:
         """Before asking for the snapshot: events from now on win over it."""
-        self.model.begin_resync(pbx)
+        return self.model.begin_resync(pbx)
 
-    def cancel_resync(self, pbx: str) -> None:
-        self.model.cancel_resync(pbx)
+    def cancel_resync(self, pbx: str, journal: ResyncJournal) -> None:
+        self.model.cancel_resync(pbx, journal)
 
-    def resync(self, pbx: str, raw_records: Sequence[Fields], now: datetime) -> list[Change]:
+    def resync(self, pbx: str, raw_records: Sequence[Fields], now: datetime,
+               journal: ResyncJournal | None = None) -> list[Change]:
         """Rebuild ``pbx``'s part of the model from QueueStatus + CoreShowChannels."""
         records: list[QueueParams | QueueMember | QueueEntry | CoreShowChannel] = []
         for fields in raw_records:
@@ -91,7 +93,7 @@ class Ingest:
                 continue
             if isinstance(record, QueueParams | QueueMember | QueueEntry | CoreShowChannel):
                 records.append(record)
-        changes = self.model.reconcile(pbx, records, now)
+        changes = self.model.reconcile(pbx, records, now, journal)
         for change in changes:
             if isinstance(change, Correction):
                 self.metrics.corrections.labels(pbx, change.kind).inc()

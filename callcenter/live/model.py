@@ -135,9 +135,10 @@ class LiveModel:
             changes.extend(handler(event))
         except IllegalTransition as exc:
             changes.append(self._ignore(event, str(exc)))
-        journal = self._state.journals.get(event.pbx)
-        if journal is not None:
-            journal.note(event)
+        journals = self._state.journals.get(event.pbx)
+        if journals:
+            for journal in journals:
+                journal.note(event)
         return changes
 
     def tick(self, now: datetime) -> list[Change]:
@@ -147,22 +148,35 @@ class LiveModel:
             changes.extend(self._expire(pbx, now.timestamp(), now))
         return changes
 
-    def begin_resync(self, pbx: str) -> None:
-        """Call before asking `pbx` for a snapshot: what the stream says from now on is newer
-        than the snapshot and wins over it in the next reconcile()."""
-        self._state.journals[pbx] = ResyncJournal()
+    def begin_resync(self, pbx: str) -> ResyncJournal:
+        """Call before asking `pbx` for a snapshot, and hand the journal to reconcile(): what
+        the stream says from now on is newer than the snapshot and wins over it."""
+        journal = ResyncJournal()
+        self._state.journals.setdefault(pbx, []).append(journal)
+        return journal
 
-    def cancel_resync(self, pbx: str) -> None:
-        """The snapshot begun for `pbx` will not come (the action failed)."""
-        self._state.journals.pop(pbx, None)
+    def cancel_resync(self, pbx: str, journal: ResyncJournal) -> None:
+        """The snapshot begun with `journal` will not come (the action failed)."""
+        self._end_journal(pbx, journal)
 
     def reconcile(
-        self, pbx: str, records: Sequence[ResyncRecord], now: datetime
+        self, pbx: str, records: Sequence[ResyncRecord], now: datetime,
+        journal: ResyncJournal | None = None,
     ) -> list[Change]:
         """Make `pbx`'s part of the model match a QueueStatus + CoreShowChannels snapshot,
-        except where events since begin_resync() are newer."""
-        journal = self._state.journals.pop(pbx, None) or ResyncJournal()
+        except where events since begin_resync() (its `journal`) are newer."""
+        if journal is None:
+            journal = ResyncJournal()
+        else:
+            self._end_journal(pbx, journal)
         return reconcile(self._state, pbx, records, now, journal)
+
+    def _end_journal(self, pbx: str, journal: ResyncJournal) -> None:
+        journals = self._state.journals.get(pbx, [])
+        if journal in journals:
+            journals.remove(journal)
+        if not journals:
+            self._state.journals.pop(pbx, None)
 
     def restore(self, calls: Iterable[RestoredCall]) -> list[RestoredCall]:
         """Open calls persisted by a previous process (before the first resync); returns

@@ -338,8 +338,9 @@ class LiveState:
         self.pending: dict[str, deque[tuple[float, int, tuple[str, str]]]] = {}
         # IVR variables by (pbx, channel uniqueid), set before the channel joins a queue.
         self.ivr: dict[tuple[str, str], dict[str, str]] = {}
-        # Per pbx while a resync snapshot is being taken (see journal.py).
-        self.journals: dict[str, ResyncJournal] = {}
+        # Per pbx, one per resync snapshot being taken (see journal.py); two can overlap
+        # (the periodic one and one a supervisor's action asked for).
+        self.journals: dict[str, list[ResyncJournal]] = {}
         self.next_seq = 0
         self.ignored = 0
         self.corrections = 0

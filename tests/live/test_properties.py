@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from callcenter.live import CallEnded, CallerJoined, Change, LiveModel
 from callcenter.live.events import CoreShowChannel, QueueEntry, QueueParams, ResyncRecord
+from callcenter.live.journal import ResyncJournal
 from tests.live import amitrace as ami
 
 PBXS = ("pbx-a", "pbx-b")
@@ -127,7 +128,7 @@ def test_random_sequences_keep_the_invariants(steps: list[tuple[tuple, int]]) ->
     model = LiveModel()
     now = ami.T0
     changes: list[Change] = []
-    taken: dict[str, list[ResyncRecord]] = {}
+    taken: dict[str, tuple[ResyncJournal, list[ResyncRecord]]] = {}
     for op, step_ms in steps:
         now += timedelta(milliseconds=step_ms)  # strictly increasing: join times are unique
         fields = message(op, now)
@@ -136,21 +137,19 @@ def test_random_sequences_keep_the_invariants(steps: list[tuple[tuple, int]]) ->
         elif op[0] == "tick":
             changes.extend(model.tick(now))
         elif op[0] == "snapshot":
-            model.begin_resync(op[1])
-            taken[op[1]] = resync_records(model, op[1], op[2], now)
+            journal = model.begin_resync(op[1])
+            taken[op[1]] = (journal, resync_records(model, op[1], op[2], now))
         else:
-            records = taken.pop(op[1], None)
-            if records is None:
-                model.begin_resync(op[1])
-                records = resync_records(model, op[1], op[2], now)
-            changes.extend(model.reconcile(op[1], records, now))
+            # The snapshot taken earlier (events applied since), or one taken now.
+            journal, records = taken.pop(op[1], None) or (
+                model.begin_resync(op[1]), resync_records(model, op[1], op[2], now))
+            changes.extend(model.reconcile(op[1], records, now, journal))
         check_invariants(model, now)
 
     # Finally every PBX is found empty: every call still open is closed now.
     for name in PBXS:
         now += timedelta(seconds=1)
-        model.begin_resync(name)
-        changes.extend(model.reconcile(name, [], now))
+        changes.extend(model.reconcile(name, [], now, model.begin_resync(name)))
     assert model.snapshot().calls == () and model.snapshot().queues == ()
 
     ended = Counter((c.record.pbx, c.record.uniqueid, c.record.joined_at)

@@ -193,12 +193,12 @@ def test_a_caller_who_timed_out_while_the_snapshot_was_taken_is_not_brought_back
     caller = ami.Caller("1741000000.31", "771")
     pbx.send_all(ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE),
                  ami.join(pbx.at(1), Q, caller, 1, 1))
-    model.begin_resync("pbx-a")
+    journal = model.begin_resync("pbx-a")
     stale = (ami.queue_params(Q), ami.queue_member(Q, ALICE), ami.queue_entry(Q, caller, 1, 3),
              ami.core_show_channel(caller))
     changes = pbx.send_all(ami.leave(pbx.at(5), Q, caller, 1, 0),
                            ami.var_set(pbx.at(5), caller, "QUEUESTATUS", "TIMEOUT"))
-    resynced = pbx.resync(*stale, now=5.2)
+    resynced = pbx.resync(*stale, now=5.2, journal=journal)
     assert [kind for kind, _ in corrections(resynced)] == ["queue_params"]
     assert model.queue_view("pbx-a", Q, pbx.at(5.2)).callers_waiting == 0
     changes += resynced + pbx.send(ami.hangup(pbx.at(9), caller))
@@ -210,10 +210,10 @@ def test_a_caller_who_joined_while_the_snapshot_was_taken_stays_waiting_at_the_b
     pbx = ami.Pbx(model)
     early, late = ami.Caller("1741000000.41", "781"), ami.Caller("1741000000.42", "782")
     pbx.send(ami.join(pbx.at(0), Q, early, 1, 1))
-    model.begin_resync("pbx-a")
+    journal = model.begin_resync("pbx-a")
     stale = (ami.queue_params(Q), ami.queue_entry(Q, early, 1, 2), ami.core_show_channel(early))
     pbx.send(ami.join(pbx.at(2), Q, late, 2, 2))
-    changes = pbx.resync(*stale, now=2.1)
+    changes = pbx.resync(*stale, now=2.1, journal=journal)
     assert ended(changes) == []
     assert [kind for kind, _ in corrections(changes)] == ["queue_params"]
     view = model.queue_view("pbx-a", Q, pbx.at(2.1))
@@ -226,12 +226,12 @@ def test_a_caller_rung_while_the_snapshot_was_taken_keeps_the_snapshot_position(
     first, second = ami.Caller("1741000000.51", "791"), ami.Caller("1741000000.52", "792")
     pbx.send_all(ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE),
                  ami.join(pbx.at(0), Q, first, 1, 1), ami.join(pbx.at(1), Q, second, 2, 2))
-    model.begin_resync("pbx-a")
+    journal = model.begin_resync("pbx-a")
     snapshot = (ami.queue_params(Q), ami.queue_member(Q, ALICE),
                 ami.queue_entry(Q, second, 1, 9, priority=5), ami.queue_entry(Q, first, 2, 10),
                 ami.core_show_channel(first), ami.core_show_channel(second))
     pbx.send(ami.called(pbx.at(10), Q, first, ALICE, ALICE.leg()))
-    pbx.resync(*snapshot, now=10)
+    pbx.resync(*snapshot, now=10, journal=journal)
     view = model.queue_view("pbx-a", Q, pbx.at(10))
     assert [c.caller_num for c in view.callers] == ["792", "791"]
 
@@ -240,14 +240,14 @@ def test_a_pause_while_the_snapshot_was_taken_is_not_undone_by_it() -> None:
     model = LiveModel()
     pbx = ami.Pbx(model)
     pbx.send(ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE))
-    model.begin_resync("pbx-a")
+    journal = model.begin_resync("pbx-a")
     stale = (ami.queue_params(Q), ami.queue_member(Q, ALICE, paused=False))
     pbx.send(ami.member("QueueMemberPause", pbx.at(1), Q, ALICE, paused=True, reason="lunch"))
-    changes = pbx.resync(*stale, now=2)
+    changes = pbx.resync(*stale, now=2, journal=journal)
     assert [kind for kind, _ in corrections(changes)] == ["queue_params"]
     assert model.queue_view("pbx-a", Q, pbx.at(2)).agents_paused == 1
     # The next snapshot is the truth again.
-    changes = pbx.resync(*stale, now=3)
+    changes = pbx.resync(*stale, now=3, journal=model.begin_resync("pbx-a"))
     assert [kind for kind, _ in corrections(changes)] == ["member_fixed"]
 
 
@@ -256,9 +256,27 @@ def test_a_cancelled_resync_leaves_the_next_snapshot_in_charge() -> None:
     pbx = ami.Pbx(model)
     caller = ami.Caller("1741000000.61", "801")
     pbx.send(ami.join(pbx.at(0), Q, caller, 1, 1))
-    model.begin_resync("pbx-a")
+    journal = model.begin_resync("pbx-a")
     pbx.send(ami.called(pbx.at(1), Q, caller, ALICE, ALICE.leg()))
-    model.cancel_resync("pbx-a")
+    model.cancel_resync("pbx-a", journal)
     # The caller vanished without an event: a later snapshot without them closes the call.
     (done,) = ended(pbx.resync(ami.queue_params(Q), now=30))
     assert done.record.outcome == "unknown"
+
+
+def test_two_snapshots_taken_at_once_each_give_way_to_the_events_since_theirs() -> None:
+    # The periodic resync and one a supervisor's priority change asked for overlap.
+    model = LiveModel()
+    pbx = ami.Pbx(model)
+    caller = ami.Caller("1741000000.81", "811")
+    pbx.send(ami.join(pbx.at(0), Q, caller, 1, 1))
+    periodic = model.begin_resync("pbx-a")
+    asked = model.begin_resync("pbx-a")
+    stale = (ami.queue_params(Q), ami.queue_entry(Q, caller, 1, 4), ami.core_show_channel(caller))
+    changes = pbx.send_all(ami.leave(pbx.at(5), Q, caller, 1, 0),
+                           ami.var_set(pbx.at(5), caller, "QUEUESTATUS", "TIMEOUT"))
+    changes += pbx.resync(*stale, now=5.1, journal=periodic)
+    changes += pbx.resync(*stale, now=5.2, journal=asked)
+    changes += pbx.send(ami.hangup(pbx.at(9), caller))
+    assert [done.record.outcome for done in ended(changes)] == ["timeout"]
+    assert model.queue_view("pbx-a", Q, pbx.at(9)).callers_waiting == 0
