@@ -116,6 +116,11 @@ def test_healthz_names_the_database_when_postgres_stops(
             assert body["down"] == ["database"]
             assert body["database"]["state"] == "down"
             assert "callcenter@" not in str(body)  # no URL or credentials in the report
+            # A request that needs the database says so, in the API's error shape.
+            status, error = process.post_json("/api/login",
+                                              {"username": "wang", "password": "secret"})
+            assert (status, error["error"]) == (503, "database-unavailable"), error
+            assert "postgresql" not in str(error) and "SELECT" not in str(error)
         finally:
             postgres_server.start()
         wait_for(lambda: process.get("/healthz")[0] == 200, 20, "healthy again")

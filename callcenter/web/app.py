@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callcenter.health import check_health
 from callcenter.web import live_api
+from callcenter.web.errors import database_unavailable
 from callcenter.web.keys import SERVICE
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def create_app(service: Service) -> web.Application:
-    app = web.Application()
+    # Outermost: whatever room's handler met the database away answers the same 503.
+    app = web.Application(middlewares=[database_unavailable])
     app[SERVICE] = service
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
