@@ -88,17 +88,6 @@ class ServiceProcess:
         status, body = self.get(path)
         return status, json.loads(body) if body else None
 
-    def post_json(self, path: str, data: Any) -> tuple[int, Any]:
-        request = urllib.request.Request(self.base_url + path, method="POST",
-                                         data=json.dumps(data).encode(),
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                status, body = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, body = exc.code, exc.read()
-        return status, json.loads(body) if body else None
-
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 

@@ -13,6 +13,7 @@ from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import AgentPhones, start_calls
 from tests.fixtures_pg import PostgresServer
 from tests.service_proc import ServiceProcess
+from tests.supervisor.helpers import Browser
 
 
 @pytest.fixture
@@ -117,8 +118,8 @@ def test_healthz_names_the_database_when_postgres_stops(
             assert body["database"]["state"] == "down"
             assert "callcenter@" not in str(body)  # no URL or credentials in the report
             # A request that needs the database says so, in the API's error shape.
-            status, error = process.post_json("/api/login",
-                                              {"username": "wang", "password": "secret"})
+            status, error = Browser(process.base_url).call(
+                "POST", "/api/login", {"username": "wang", "password": "secret"})
             assert (status, error["error"]) == (503, "database-unavailable"), error
             assert "postgresql" not in str(error) and "SELECT" not in str(error)
         finally:
