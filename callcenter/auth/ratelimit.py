@@ -1,56 +1,70 @@
-"""Login throttling per (username, client address): pure, with an injected clock.
+"""Login throttling per (username, client address), counted in the database.
 
-Kept in process memory: each replica counts its own failures, and a restart forgets them.
-Moving the counters to the database (or a shared cache) is the step for several replicas.
+Every replica reads and writes the same failures, so guesses spread over replicas (or over a
+restart) are counted together. Failures older than the window are deleted as the key fails
+again and at each start. The clock is injected for tests.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import hashlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-Key = tuple[str, str]
+from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter.auth.models import LoginFailureRow
+
+__all__ = ["LoginLimiter"]
+
+_TABLE: Table = LoginFailureRow.__table__  # type: ignore[assignment]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class LoginLimiter:
-    def __init__(self, max_failures: int, window_seconds: float,
-                 clock: Callable[[], float], max_keys: int = 100_000) -> None:
+    def __init__(self, engine: AsyncEngine, max_failures: int, window_seconds: float,
+                 clock: Callable[[], datetime] = _utc_now) -> None:
+        self.engine = engine
         self.max_failures = max_failures
-        self.window_seconds = window_seconds
+        self.window = timedelta(seconds=window_seconds)
         self._clock = clock
-        self._max_keys = max_keys
-        self._failures: dict[Key, deque[float]] = {}
 
     @staticmethod
-    def key(username: str, address: str) -> Key:
-        return username.strip().lower(), address
+    def key(username: str, address: str) -> str:
+        text = f"{username.strip().lower()}\0{address}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def retry_after(self, key: Key) -> float | None:
+    async def retry_after(self, key: str) -> float | None:
         """Seconds until another attempt is allowed, or None when allowed now."""
-        failures = self._recent(key)
-        if len(failures) < self.max_failures:
+        now = self._clock()
+        statement = (select(_TABLE.c.failed_at)
+                     .where(_TABLE.c.key_hash == key, _TABLE.c.failed_at > now - self.window)
+                     .order_by(_TABLE.c.failed_at.desc()).limit(self.max_failures))
+        async with self.engine.connect() as connection:
+            recent: list[datetime] = list((await connection.execute(statement)).scalars())
+        if len(recent) < self.max_failures:
             return None
-        return max(0.0, failures[0] + self.window_seconds - self._clock())
+        # The oldest of the last max_failures failures leaves the window first.
+        return max(0.0, (recent[-1] + self.window - now).total_seconds())
 
-    def failed(self, key: Key) -> None:
-        if key not in self._failures and len(self._failures) >= self._max_keys:
-            # A flood of distinct keys must not grow memory for ever: forget the oldest.
-            del self._failures[next(iter(self._failures))]
-        self._failures.setdefault(key, deque()).append(self._clock())
-        self._recent(key)
+    async def failed(self, key: str) -> None:
+        now = self._clock()
+        async with self.engine.begin() as connection:
+            await connection.execute(insert(_TABLE).values(key_hash=key, failed_at=now))
+            await connection.execute(delete(_TABLE).where(
+                _TABLE.c.key_hash == key, _TABLE.c.failed_at <= now - self.window))
 
-    def succeeded(self, key: Key) -> None:
-        self._failures.pop(key, None)
+    async def succeeded(self, key: str) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(delete(_TABLE).where(_TABLE.c.key_hash == key))
 
-    def _recent(self, key: Key) -> deque[float]:
-        failures = self._failures.get(key)
-        if failures is None:
-            return deque()
-        cutoff = self._clock() - self.window_seconds
-        while failures and failures[0] <= cutoff:
-            failures.popleft()
-        while len(failures) > self.max_failures:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
-        return failures
+    async def purge(self) -> int:
+        """Forget every failure older than the window (at start); the number removed."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                delete(_TABLE).where(_TABLE.c.failed_at <= self._clock() - self.window))
+        return int(result.rowcount or 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -63,8 +62,8 @@ class AuthComponent(Component):
         self.engine = engine
         self.settings = settings
         self.sessions = SessionStore(engine, timedelta(hours=settings.session_hours))
-        self.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_seconds,
-                                    time.monotonic)
+        self.limiter = LoginLimiter(engine, settings.login_max_failures,
+                                    settings.login_window_seconds)
 
     def add_routes(self, app: web.Application) -> None:
         app[SESSIONS] = self.sessions
@@ -78,6 +77,7 @@ class AuthComponent(Component):
         purged = await self.sessions.purge_expired()
         if purged:
             log.info("removed %d expired session(s)", purged)
+        await self.limiter.purge()
 
     @web.middleware
     async def session_middleware(self, request: web.Request,
@@ -105,7 +105,7 @@ class AuthComponent(Component):
             raise validation_error(exc) from None
         address = self._client_address(request)
         key = self.limiter.key(body.username, address)
-        wait = self.limiter.retry_after(key)
+        wait = await self.limiter.retry_after(key)
         if wait is not None:
             retry = max(1, math.ceil(wait))
             error = api_error(429, "too-many-attempts",
@@ -118,10 +118,10 @@ class AuthComponent(Component):
         ok = await asyncio.to_thread(verify_password, found[1] if found else None,
                                      body.password)
         if found is None or not ok:
-            self.limiter.failed(key)
+            await self.limiter.failed(key)
             log.info("failed login for %r from %s", body.username, address)
             raise api_error(401, "bad-credentials", "wrong username or password")
-        self.limiter.succeeded(key)
+        await self.limiter.succeeded(key)
         user = found[0]
         token = await self.sessions.create(user)
         log.info("user %s logged in from %s", user.username, address)
