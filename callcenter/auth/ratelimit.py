@@ -8,26 +8,23 @@ again and at each start. The clock is injected for tests.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.auth.models import LoginFailureRow
+from callcenter.clock import Clock, utc_now
 
 __all__ = ["LoginLimiter"]
 
 _TABLE: Table = LoginFailureRow.__table__  # type: ignore[assignment]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 class LoginLimiter:
     def __init__(self, engine: AsyncEngine, max_failures: int, window_seconds: float,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Clock = utc_now) -> None:
         self.engine = engine
         self.max_failures = max_failures
         self.window = timedelta(seconds=window_seconds)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.clock import Clock, utc_now
 from callcenter.customers import repo
 from callcenter.customers.followups import (
     FollowUp,
@@ -24,9 +24,6 @@ log = logging.getLogger(__name__)
 REFRESH_OVERLAP = timedelta(seconds=10)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 class CustomerDirectory:
     """Customers, each number's latest calls and the open follow-ups, all in memory.
@@ -37,7 +34,7 @@ class CustomerDirectory:
 
     def __init__(self, engine: AsyncEngine, region: str, history_size: int, *,
                  follow_up_overdue_days: int = 30, zone: tzinfo = UTC,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Clock = utc_now) -> None:
         self.engine = engine
         self.region = region
         self.index = CustomerIndex()

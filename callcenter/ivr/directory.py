@@ -12,13 +12,14 @@ overdue by more than ``screenpop.follow_up_overdue_days``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Protocol
 
 from sqlalchemy import String, cast, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from callcenter.clock import Clock, utc_now
 from callcenter.customers.directory import CustomerDirectory as ScreenPopDirectory
 from callcenter.customers.followups import (
     FollowUp,
@@ -40,11 +41,7 @@ COMPLAINT = "complaint"  # the wrap-up category (settings.Disposition.category)
 # The screen-pop's default (settings.ScreenPopSettings.follow_up_overdue_days).
 FOLLOW_UP_OVERDUE_DAYS = 30
 
-Clock = Callable[[], datetime]
 
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class CustomerDirectory(Protocol):
@@ -84,7 +81,7 @@ class SqlCustomerDirectory:
 
     def __init__(self, engine: AsyncEngine, *, zone: tzinfo = UTC,
                  follow_up_overdue_days: int = FOLLOW_UP_OVERDUE_DAYS,
-                 clock: Clock = _utc_now) -> None:
+                 clock: Clock = utc_now) -> None:
         self._engine = engine
         self._zone = zone
         self._overdue_days = follow_up_overdue_days
@@ -134,7 +131,7 @@ class IndexedCustomerDirectory:
     unanswered has none.
     """
 
-    def __init__(self, customers: ScreenPopDirectory, clock: Clock = _utc_now) -> None:
+    def __init__(self, customers: ScreenPopDirectory, clock: Clock = utc_now) -> None:
         self._customers = customers
         self._clock = clock
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from callcenter.clock import Clock, utc_now
 from callcenter.ivr.agi import AgiChannel, AgiRequest, Handler
 from callcenter.ivr.decisions import (
     DEFAULT_HOURS,
@@ -45,17 +46,13 @@ from callcenter.settings import IvrSettings
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class IvrRoutes:
     def __init__(self, settings: IvrSettings, engine: AsyncEngine,
                  directory: CustomerDirectory, pbx_names: Sequence[str],
-                 clock: Clock = _utc_now) -> None:
+                 clock: Clock = utc_now) -> None:
         self._settings = settings
         self._engine = engine
         self._directory = directory

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
 
 from aiohttp import web
 
+from callcenter.clock import utc_now
 from callcenter.feed.serialize import dumps, to_data
 from callcenter.live import UnknownQueue
 from callcenter.web.errors import api_error
@@ -14,12 +14,8 @@ from callcenter.web.keys import SERVICE
 from callcenter.web.sockets import open_socket, pump
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def list_queues(request: web.Request) -> web.Response:
-    views = request.app[SERVICE].model.queue_views(_now())
+    views = request.app[SERVICE].model.queue_views(utc_now())
     return web.json_response({"queues": to_data(views)}, dumps=dumps)
 
 
@@ -27,7 +23,7 @@ async def get_queue(request: web.Request) -> web.Response:
     model = request.app[SERVICE].model
     name = request.match_info["name"]
     pbx = request.query.get("pbx")
-    now = _now()
+    now = utc_now()
     matches = [v for v in model.queue_views(now)
                if v.queue == name and (pbx is None or v.pbx == pbx)]
     if not matches:
@@ -44,7 +40,7 @@ async def get_queue(request: web.Request) -> web.Response:
 
 
 async def list_agents(request: web.Request) -> web.Response:
-    views = request.app[SERVICE].model.agents_view(_now())
+    views = request.app[SERVICE].model.agents_view(utc_now())
     return web.json_response({"agents": to_data(views)}, dumps=dumps)
 
 
@@ -54,7 +50,7 @@ async def live_feed(request: web.Request) -> web.WebSocketResponse:
     socket = await open_socket(request)
     subscriber = service.hub.subscribe()
     try:
-        snapshot = {"type": "snapshot", "queues": to_data(service.model.queue_views(_now()))}
+        snapshot = {"type": "snapshot", "queues": to_data(service.model.queue_views(utc_now()))}
         await socket.send_str(dumps(snapshot))
         await pump(socket, subscriber.queue)
     finally:
