@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.records.query import RECORDS_TABLE
 from callcenter.records.queue_log import QueueVisit, read_visits, visit_row
-from callcenter.records.rows import OverflowOp, RecordOp, Row
+from callcenter.records.rows import RESTART_EVIDENCE, OverflowOp, RecordOp, Row
 from callcenter.records.writer import RecordWriter
 
 __all__ = ["Backfilled", "QueueLogBackfill", "read_tail"]
@@ -107,15 +107,17 @@ class QueueLogBackfill:
         interfaces = self.member_interfaces(pbx)
         added, corrections = 0, []
         for visit in visits:
-            row = visit_row(pbx, visit, interfaces, self.short_abandon_seconds)
             found = _recorded(visit, known)
+            if found is not None and not _guessed(found):
+                continue  # recorded from the live events: nothing to add
+            row = visit_row(pbx, visit, interfaces, self.short_abandon_seconds)
             if found is None:
                 self.writer.submit(RecordOp(row))
                 if visit.overflow_queue is not None:
                     self.writer.submit(OverflowOp(pbx, visit.callid, visit.entered,
                                                   visit.overflow_queue))
                 added += 1
-            elif _guessed(found):
+            else:
                 corrections.append((found.id, visit, row))
         if corrections:
             await self._correct(corrections)
@@ -163,7 +165,7 @@ class _Known:
 
 # Evidence of a record closed without seeing the end: the first resync after a restart, or
 # after the AMI link came back.
-_GUESSING_EVIDENCE = ("service_restart", "reconcile")
+_GUESSING_EVIDENCE = (RESTART_EVIDENCE, "reconcile")
 _CORRECTED = ("outcome", "answered_at", "answered_by", "answered_by_name", "left_at",
               "ended_at", "wait_seconds", "talk_seconds", "ring_no_answer_count",
               "completed_by", "position_at_exit", "short_abandon", "evidence")

@@ -33,7 +33,9 @@ from callcenter.records.backfill import QueueLogBackfill
 from callcenter.records.customers import CustomerRoom, SavedWrapup
 from callcenter.records.query import RECORDS_TABLE, WRAPUPS_TABLE
 from callcenter.records.rows import (
+    OVERFLOW_WINDOW,
     OVERFLOWABLE,
+    RESTART_EVIDENCE,
     OpenOp,
     OverflowOp,
     RecordOp,
@@ -56,11 +58,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A channel that left a queue unanswered and joins another within this long was overflowed.
-OVERFLOW_WINDOW = timedelta(seconds=30)
 _RECENT_LIMIT = 10_000
-# Evidence of a call a previous process had open and the first resync after start closed.
-RESTART_EVIDENCE = "service_restart"
 
 
 class RecordsComponent(Component):

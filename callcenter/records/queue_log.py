@@ -12,17 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from callcenter.kpi import is_short_abandon
-from callcenter.records.rows import Row
+from callcenter.records.rows import OVERFLOW_WINDOW, Row, fit_column
 
 __all__ = ["QUEUE_LOG_EVIDENCE", "QueueVisit", "read_visits", "visit_row"]
 
 QUEUE_LOG_EVIDENCE = "queue_log"
-# An unanswered exit followed this soon by a join to another queue was an overflow there
-# (the same window as the live records use).
-OVERFLOW_WINDOW = timedelta(seconds=30)
 
 # Unanswered exits: event -> (outcome, index of the position field, index of the wait field).
 _EXITS: dict[str, tuple[str, int, int]] = {
@@ -147,16 +144,18 @@ def visit_row(pbx: str, visit: QueueVisit, interfaces: Mapping[str, str],
     if wait is None:
         wait = ((visit.answered or visit.ended) - visit.entered).total_seconds()
     return {
-        "pbx": pbx, "uniqueid": visit.callid[:64], "linkedid": None, "channel": None,
-        "queue": visit.queue[:80], "caller_number": visit.caller[:40] if visit.caller else None,
+        "pbx": pbx, "uniqueid": fit_column(visit.callid, "uniqueid"), "linkedid": None,
+        "channel": None, "queue": fit_column(visit.queue, "queue"),
+        "caller_number": fit_column(visit.caller, "caller_number"),
         "caller_name": None, "joined_at": visit.entered, "answered_at": visit.answered,
         "left_at": visit.answered or visit.ended, "ended_at": visit.ended,
         "wait_seconds": wait,
         "talk_seconds": visit.talk_seconds,
         "agents_rung": [interfaces.get(name, name) for name in visit.agents_rung],
         "ring_no_answer_count": visit.ring_no_answers,
-        "answered_by": None if visit.agent is None else interfaces.get(visit.agent, visit.agent),
-        "answered_by_name": visit.agent,
+        "answered_by": fit_column(None if visit.agent is None
+                                  else interfaces.get(visit.agent, visit.agent), "answered_by"),
+        "answered_by_name": fit_column(visit.agent, "answered_by_name"),
         "outcome": visit.outcome, "completed_by": visit.completed_by,
         "evidence": QUEUE_LOG_EVIDENCE, "queue_status": None,
         "short_abandon": (visit.outcome == "abandoned"

@@ -17,8 +17,12 @@ Outcome = Literal["answered", "abandoned", "timeout", "overflowed", "transferred
                   "unknown"]
 OUTCOMES: tuple[Outcome, ...] = ("answered", "abandoned", "timeout", "overflowed",
                                  "transferred", "withdrawn", "unknown")
-# A call that left unanswered and then joined another queue was overflowed there.
+# A call that left unanswered and then joined another queue was overflowed there...
 OVERFLOWABLE = ("timeout", "withdrawn", "unknown")
+# ...if it joined within this long.
+OVERFLOW_WINDOW = timedelta(seconds=30)
+# Evidence of a call a previous process had open and the first resync after start closed.
+RESTART_EVIDENCE = "service_restart"
 
 _DATETIME_COLUMNS = ("joined_at", "answered_at", "ended_at", "left_at")
 # The columns of open_calls: what a restarted process needs to close or resume the call.
@@ -75,20 +79,21 @@ def outcome_of(record: CallRecord) -> Outcome:
     return record.outcome
 
 
-def _cut(value: str | None, column: str) -> str | None:
+def fit_column(value: str | None, column: str) -> str | None:
+    """`value` cut to the width of its call_records column."""
     return value if value is None else value[: _WIDTHS[column]]
 
 
 def record_row(record: CallRecord) -> Row:
     """The call_records columns of one finished call."""
     return {
-        "pbx": _cut(record.pbx, "pbx"),
-        "uniqueid": _cut(record.uniqueid, "uniqueid"),
-        "linkedid": _cut(record.linkedid or None, "linkedid"),
-        "channel": _cut(record.channel or None, "channel"),
-        "queue": _cut(record.queue, "queue"),
-        "caller_number": _cut(record.caller_num or None, "caller_number"),
-        "caller_name": _cut(record.caller_name or None, "caller_name"),
+        "pbx": fit_column(record.pbx, "pbx"),
+        "uniqueid": fit_column(record.uniqueid, "uniqueid"),
+        "linkedid": fit_column(record.linkedid or None, "linkedid"),
+        "channel": fit_column(record.channel or None, "channel"),
+        "queue": fit_column(record.queue, "queue"),
+        "caller_number": fit_column(record.caller_num or None, "caller_number"),
+        "caller_name": fit_column(record.caller_name or None, "caller_name"),
         "joined_at": record.joined_at,
         "answered_at": record.answered_at,
         "left_at": record.left_at,
@@ -97,12 +102,12 @@ def record_row(record: CallRecord) -> Row:
         "talk_seconds": None if record.talk_seconds is None else round(record.talk_seconds, 3),
         "agents_rung": list(record.agents_rung),
         "ring_no_answer_count": record.ring_no_answer_count,
-        "answered_by": _cut(record.answered_by, "answered_by"),
-        "answered_by_name": _cut(record.answered_by_name, "answered_by_name"),
+        "answered_by": fit_column(record.answered_by, "answered_by"),
+        "answered_by_name": fit_column(record.answered_by_name, "answered_by_name"),
         "outcome": outcome_of(record),
         "completed_by": record.completed_by,
-        "evidence": _cut(record.evidence, "evidence"),
-        "queue_status": _cut(record.queue_status, "queue_status"),
+        "evidence": fit_column(record.evidence, "evidence"),
+        "queue_status": fit_column(record.queue_status, "queue_status"),
         "short_abandon": record.short_abandon,
         "wrapup_seconds": record.wrapup_seconds,
         "position_at_join": record.position_at_join,
@@ -116,14 +121,14 @@ def record_row(record: CallRecord) -> Row:
 def open_row(caller: CallerView) -> Row:
     """The open_calls columns of a caller that just joined (or was adopted by a resync)."""
     return {
-        "pbx": _cut(caller.pbx, "pbx"),
-        "uniqueid": _cut(caller.uniqueid, "uniqueid"),
+        "pbx": fit_column(caller.pbx, "pbx"),
+        "uniqueid": fit_column(caller.uniqueid, "uniqueid"),
         "joined_at": caller.joined_at,
-        "queue": _cut(caller.queue, "queue"),
-        "linkedid": _cut(caller.linkedid or None, "linkedid"),
-        "channel": _cut(caller.channel or None, "channel"),
-        "caller_number": _cut(caller.caller_num or None, "caller_number"),
-        "caller_name": _cut(caller.caller_name or None, "caller_name"),
+        "queue": fit_column(caller.queue, "queue"),
+        "linkedid": fit_column(caller.linkedid or None, "linkedid"),
+        "channel": fit_column(caller.channel or None, "channel"),
+        "caller_number": fit_column(caller.caller_num or None, "caller_number"),
+        "caller_name": fit_column(caller.caller_name or None, "caller_name"),
         "position_at_join": caller.position,
         "answered_at": None,
         "answered_by": None,
@@ -139,19 +144,20 @@ def answered_row(row: Row | None, change: CallConnected) -> Row:
     if row is None:
         # The live model adopts such a call with the same join time (Asterisk's hold time).
         row = {
-            "pbx": _cut(change.pbx, "pbx"), "uniqueid": _cut(change.uniqueid, "uniqueid"),
+            "pbx": fit_column(change.pbx, "pbx"),
+            "uniqueid": fit_column(change.uniqueid, "uniqueid"),
             "joined_at": change.at - timedelta(seconds=change.waited_seconds),
-            "queue": _cut(change.queue, "queue"), "linkedid": None, "channel": None,
-            "caller_number": _cut(change.caller_num or None, "caller_number"),
-            "caller_name": _cut(change.caller_name or None, "caller_name"),
+            "queue": fit_column(change.queue, "queue"), "linkedid": None, "channel": None,
+            "caller_number": fit_column(change.caller_num or None, "caller_number"),
+            "caller_name": fit_column(change.caller_name or None, "caller_name"),
             "position_at_join": None, "agents_rung": [], "ivr_data": dict(change.ivr),
         }
     agents = list(row["agents_rung"])
     if change.agent_interface not in agents:
         agents.append(change.agent_interface)
     return {**row, "answered_at": change.at,
-            "answered_by": _cut(change.agent_interface, "answered_by"),
-            "answered_by_name": _cut(change.member_name, "answered_by_name"),
+            "answered_by": fit_column(change.agent_interface, "answered_by"),
+            "answered_by_name": fit_column(change.member_name, "answered_by_name"),
             "wait_seconds": change.waited_seconds, "agents_rung": agents}
 
 
@@ -167,7 +173,7 @@ def restart_record_row(opened: Row, now: datetime) -> Row:
                               max(0.0, (now - joined).total_seconds()), 3),
         "talk_seconds": None, "ring_no_answer_count": 0,
         "outcome": "answered" if answered else "unknown", "completed_by": None,
-        "evidence": "service_restart", "queue_status": None, "short_abandon": False,
+        "evidence": RESTART_EVIDENCE, "queue_status": None, "short_abandon": False,
         "wrapup_seconds": None, "position_at_exit": None, "recording_ref": None,
         "customer_id": None,
     }
