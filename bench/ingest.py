@@ -119,7 +119,8 @@ def serve(template: Template, copies: int, port_out: Any, ready: Any) -> None:
                     return
                 connection.sendall(
                     f"Response: Success\r\nActionID: {login.get('ActionID', '')}\r\n"
-                    "Message: Authentication accepted\r\n\r\n".encode())
+                    "Message: Authentication accepted\r\n\r\n".encode()
+                )
                 ready.recv()  # the client measures from here
                 for k in range(copies):
                     connection.sendall(template.copy(k))
@@ -209,8 +210,15 @@ async def run_service(port: int, go: Any, expected: int) -> Run:
         count[0] += 1
         ingest.on_ami_event(pbx_name, fields, at)
 
-    settings = PbxSettings(name="bench", host="127.0.0.1", port=port, username="bench",
-                           secret=SecretStr("bench"), ping_interval=3600, action_timeout=30)
+    settings = PbxSettings(
+        name="bench",
+        host="127.0.0.1",
+        port=port,
+        username="bench",
+        secret=SecretStr("bench"),
+        ping_interval=3600,
+        action_timeout=30,
+    )
     link = AmiLink(settings, on_event)
     drainer = asyncio.ensure_future(drain())
     task = asyncio.ensure_future(link.run())
@@ -231,9 +239,11 @@ async def run_service(port: int, go: Any, expected: int) -> Run:
     hub.close()
     await drainer
     snapshot = model.snapshot()
-    extra = (f"changes pushed to the subscriber: {sent[0]:,}"
-             f"{' (DROPPED as too slow)' if dropped else ''}; open calls at the end: "
-             f"{len(snapshot.calls)}; ignored events: {snapshot.ignored_events:,}")
+    extra = (
+        f"changes pushed to the subscriber: {sent[0]:,}"
+        f"{' (DROPPED as too slow)' if dropped else ''}; open calls at the end: "
+        f"{len(snapshot.calls)}; ignored events: {snapshot.ignored_events:,}"
+    )
     return Run(count[0], wall, cpu, before, after, extra)
 
 
@@ -245,8 +255,14 @@ async def run_panoramisk(port: int, go: Any, expected: int) -> Run:
     def noop(_manager: Any, _message: Any) -> None:
         count[0] += 1
 
-    manager = Manager(host="127.0.0.1", port=port, username="bench", secret="bench",
-                      ping_delay=3600, loop=asyncio.get_running_loop())
+    manager = Manager(
+        host="127.0.0.1",
+        port=port,
+        username="bench",
+        secret="bench",
+        ping_delay=3600,
+        loop=asyncio.get_running_loop(),
+    )
     manager.register_event("*", noop)
     await manager.connect()
     while not manager.authenticated:
@@ -275,43 +291,63 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--trace", type=Path, default=FIXTURES / "mixed.unfiltered.jsonl.gz")
     parser.add_argument("--filtered-trace", type=Path, default=FIXTURES / "mixed.jsonl")
-    parser.add_argument("--profile", choices=["service", "filtered"],
-                        help="run that part under cProfile and print the top functions")
+    parser.add_argument(
+        "--profile",
+        choices=["service", "filtered"],
+        help="run that part under cProfile and print the top functions",
+    )
     args = parser.parse_args()
 
     raw = Template.load(args.trace)
     copies = -(-args.events // len(raw.frames))
-    print(f"trace {args.trace.name}: {len(raw.frames)} events, {raw.queue_calls} queue calls, "
-          f"span {raw.span:.0f} s; x{copies:,} copies = {len(raw.frames) * copies:,} events, "
-          f"{len(raw.copy(0)) * copies / 1e6:,.0f} MB")
+    print(
+        f"trace {args.trace.name}: {len(raw.frames)} events, {raw.queue_calls} queue calls, "
+        f"span {raw.span:.0f} s; x{copies:,} copies = {len(raw.frames) * copies:,} events, "
+        f"{len(raw.copy(0)) * copies / 1e6:,.0f} MB"
+    )
     if args.profile:
         profile(args.profile, raw, Template.load(args.filtered_trace), copies)
         return
 
     service = measure("service", raw, copies)
     bare = measure("panoramisk", raw, copies)
-    print(f"service (AmiLink → Ingest → LiveModel → Hub): {service.rate:>10,.0f} events/s "
-          f"({service.events:,} in {service.seconds:.1f} s, CPU {service.cpu_seconds:.1f} s)")
-    print(f"bare panoramisk 1.4, no-op '*' handler:      {bare.rate:>10,.0f} events/s "
-          f"({bare.events:,} in {bare.seconds:.1f} s, CPU {bare.cpu_seconds:.1f} s)")
+    print(
+        f"service (AmiLink → Ingest → LiveModel → Hub): {service.rate:>10,.0f} events/s "
+        f"({service.events:,} in {service.seconds:.1f} s, CPU {service.cpu_seconds:.1f} s)"
+    )
+    print(
+        f"bare panoramisk 1.4, no-op '*' handler:      {bare.rate:>10,.0f} events/s "
+        f"({bare.events:,} in {bare.seconds:.1f} s, CPU {bare.cpu_seconds:.1f} s)"
+    )
     print(f"ratio service / panoramisk: {service.rate / bare.rate:.0%} (target ≥ 50 %)")
-    print(f"service RSS before {service.rss_before:.1f} MB, after {service.rss_after:.1f} MB "
-          f"(Δ {service.rss_after - service.rss_before:+.1f} MB); {service.extra}")
+    print(
+        f"service RSS before {service.rss_before:.1f} MB, after {service.rss_after:.1f} MB "
+        f"(Δ {service.rss_after - service.rss_before:+.1f} MB); {service.extra}"
+    )
 
     filtered = Template.load(args.filtered_trace)
     calls = filtered.queue_calls * copies
     run = measure("service", filtered, copies)
-    print(f"filtered stream {args.filtered_trace.name}: {len(filtered.frames)} events per copy, "
-          f"{run.events:,} events, {calls:,} queue calls in {run.seconds:.1f} s")
-    print(f"CPU per queue call: {run.cpu_seconds / calls * 1000:.3f} ms (target ≤ 0.5 ms); "
-          f"{run.rate:,.0f} events/s; RSS {run.rss_before:.1f} → {run.rss_after:.1f} MB")
-    print(json.dumps({
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "service_events_per_s": round(service.rate), "panoramisk_events_per_s": round(bare.rate),
-        "ratio": round(service.rate / bare.rate, 3),
-        "rss_mb": [round(service.rss_before, 1), round(service.rss_after, 1)],
-        "cpu_ms_per_queue_call": round(run.cpu_seconds / calls * 1000, 4),
-    }))
+    print(
+        f"filtered stream {args.filtered_trace.name}: {len(filtered.frames)} events per copy, "
+        f"{run.events:,} events, {calls:,} queue calls in {run.seconds:.1f} s"
+    )
+    print(
+        f"CPU per queue call: {run.cpu_seconds / calls * 1000:.3f} ms (target ≤ 0.5 ms); "
+        f"{run.rate:,.0f} events/s; RSS {run.rss_before:.1f} → {run.rss_after:.1f} MB"
+    )
+    print(
+        json.dumps(
+            {
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "service_events_per_s": round(service.rate),
+                "panoramisk_events_per_s": round(bare.rate),
+                "ratio": round(service.rate / bare.rate, 3),
+                "rss_mb": [round(service.rss_before, 1), round(service.rss_after, 1)],
+                "cpu_ms_per_queue_call": round(run.cpu_seconds / calls * 1000, 4),
+            }
+        )
+    )
 
 
 def profile(part: str, raw: Template, filtered: Template, copies: int) -> None:

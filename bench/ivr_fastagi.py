@@ -55,28 +55,53 @@ async def fill(url: str, customers: int, zone: ZoneInfo) -> None:
     now = datetime.now(UTC)
     today = local_date(now, zone)
     async with AsyncSession(engine) as session, session.begin():
-        rows = [CustomerRow(name=f"客户{i}", phones=[f"+86139{i:08d}"],
-                            account_number=f"{8800000 + i}", vip_level=i % 4, language="zh",
-                            tags=[], notes="", created_at=now, updated_at=now)
-                for i in range(customers)]
+        rows = [
+            CustomerRow(
+                name=f"客户{i}",
+                phones=[f"+86139{i:08d}"],
+                account_number=f"{8800000 + i}",
+                vip_level=i % 4,
+                language="zh",
+                tags=[],
+                notes="",
+                created_at=now,
+                updated_at=now,
+            )
+            for i in range(customers)
+        ]
         session.add_all(rows)
         await session.flush()
         for i in range(0, customers, 10):
             # customer_id as the records writer fills it (the SQL directory reads it).
-            call = CallRecord(pbx="rig", uniqueid=f"1.{i}", queue="support",
-                              caller_number=f"139{i:08d}", customer_id=rows[i].id,
-                              joined_at=now,
-                              outcome="answered", agents_rung=["PJSIP/1001"],
-                              ring_no_answer_count=0, answered_by="PJSIP/1001",
-                              answered_by_name="Agent 1001", ivr_data={})
+            call = CallRecord(
+                pbx="rig",
+                uniqueid=f"1.{i}",
+                queue="support",
+                caller_number=f"139{i:08d}",
+                customer_id=rows[i].id,
+                joined_at=now,
+                outcome="answered",
+                agents_rung=["PJSIP/1001"],
+                ring_no_answer_count=0,
+                answered_by="PJSIP/1001",
+                answered_by_name="Agent 1001",
+                ivr_data={},
+            )
             session.add(call)
             if i % 100 == 0:
                 await session.flush()
-                session.add(CallWrapup(call_id=call.id, disposition="complaint-logged",
-                                       category="complaint", notes="",
-                                       follow_up_due=today + timedelta(days=3),
-                                       agent_interface="PJSIP/1001", username="bench",
-                                       submitted_at=now))
+                session.add(
+                    CallWrapup(
+                        call_id=call.id,
+                        disposition="complaint-logged",
+                        category="complaint",
+                        notes="",
+                        follow_up_due=today + timedelta(days=3),
+                        agent_interface="PJSIP/1001",
+                        username="bench",
+                        submitted_at=now,
+                    )
+                )
     await engine.dispose()
 
 
@@ -90,14 +115,19 @@ async def run(args: argparse.Namespace) -> None:
     directory: CustomerDirectory
     # As IvrComponent and ScreenPopComponent build them.
     if args.directory == "index":
-        customers = ScreenPopDirectory(engine, pop.default_region, pop.history_size,
-                                       follow_up_overdue_days=pop.follow_up_overdue_days,
-                                       zone=zone)
+        customers = ScreenPopDirectory(
+            engine,
+            pop.default_region,
+            pop.history_size,
+            follow_up_overdue_days=pop.follow_up_overdue_days,
+            zone=zone,
+        )
         await customers.load()
         directory = IndexedCustomerDirectory(customers)
     else:
-        directory = SqlCustomerDirectory(engine, zone=zone,
-                                         follow_up_overdue_days=pop.follow_up_overdue_days)
+        directory = SqlCustomerDirectory(
+            engine, zone=zone, follow_up_overdue_days=pop.follow_up_overdue_days
+        )
     routes = IvrRoutes(settings, engine, directory, ["rig"])
     server = FastAgiServer("127.0.0.1", 0, routes.handlers())
     await server.start()
@@ -128,14 +158,19 @@ async def run(args: argparse.Namespace) -> None:
     await server.stop()
     await engine.dispose()
     cuts = statistics.quantiles(latencies, n=100)
-    print(f"lookups={args.lookups} customers={args.customers} concurrency={args.concurrency} "
-          f"budget={args.budget_ms} ms db={url.split(':', 1)[0]} directory={args.directory} "
-          f"settled-gc={args.settle}")
-    print(f"p50={cuts[49] * 1000:.1f} ms p95={cuts[94] * 1000:.1f} ms "
-          f"p99={cuts[98] * 1000:.1f} ms max={max(latencies) * 1000:.1f} ms "
-          f"rate={args.lookups / wall:.0f}/s not-known={defaults}")
-    print(f"sticky-agent={sticky}/{expected_sticky} "
-          f"open-complaint={complaints}/{expected_complaints}")
+    print(
+        f"lookups={args.lookups} customers={args.customers} concurrency={args.concurrency} "
+        f"budget={args.budget_ms} ms db={url.split(':', 1)[0]} directory={args.directory} "
+        f"settled-gc={args.settle}"
+    )
+    print(
+        f"p50={cuts[49] * 1000:.1f} ms p95={cuts[94] * 1000:.1f} ms "
+        f"p99={cuts[98] * 1000:.1f} ms max={max(latencies) * 1000:.1f} ms "
+        f"rate={args.lookups / wall:.0f}/s not-known={defaults}"
+    )
+    print(
+        f"sticky-agent={sticky}/{expected_sticky} open-complaint={complaints}/{expected_complaints}"
+    )
 
 
 def main() -> None:
@@ -145,11 +180,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--budget-ms", type=int, default=200)
     parser.add_argument("--database-url", default="")
-    parser.add_argument("--directory", choices=["index", "sql"], default="index",
-                        help="screen-pop's in-memory index (as in the service) or SQL only")
-    parser.add_argument("--no-settle", dest="settle", action="store_false",
-                        help="keep the collector's default thresholds (the service freezes "
-                             "what it loaded and raises them: callcenter.loopwatch)")
+    parser.add_argument(
+        "--directory",
+        choices=["index", "sql"],
+        default="index",
+        help="screen-pop's in-memory index (as in the service) or SQL only",
+    )
+    parser.add_argument(
+        "--no-settle",
+        dest="settle",
+        action="store_false",
+        help="keep the collector's default thresholds (the service freezes "
+        "what it loaded and raises them: callcenter.loopwatch)",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -61,8 +61,19 @@ class DurablePostgres(PostgresServer):
 
     def start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l",
-                  str(self.root / "log"), "-o", options, "-w", "-t", "60", "start")
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
 
 def template_records() -> list[CallRecord]:
@@ -70,8 +81,9 @@ def template_records() -> list[CallRecord]:
     for path in sorted(TRACES.glob("*.jsonl")):
         model = LiveModel()
         changes = replay(model, "rig", load_trace(path))
-        changes += model.tick(max(c.at for c in changes if hasattr(c, "at"))
-                              + timedelta(seconds=60))
+        changes += model.tick(
+            max(c.at for c in changes if hasattr(c, "at")) + timedelta(seconds=60)
+        )
         records += [c.record for c in changes if isinstance(c, CallEnded)]
     if not records:
         raise SystemExit(f"no call records from the traces in {TRACES}")
@@ -84,19 +96,59 @@ def scaled(templates: list[CallRecord], calls: int) -> list[Change]:
         base = templates[n % len(templates)]
         shift = timedelta(seconds=n)
         record = dataclasses.replace(
-            base, uniqueid=f"{base.uniqueid}~{n}", linkedid=f"{base.linkedid}~{n}",
-            joined_at=base.joined_at + shift, ended_at=base.ended_at + shift,
+            base,
+            uniqueid=f"{base.uniqueid}~{n}",
+            linkedid=f"{base.linkedid}~{n}",
+            joined_at=base.joined_at + shift,
+            ended_at=base.ended_at + shift,
             answered_at=None if base.answered_at is None else base.answered_at + shift,
-            left_at=None if base.left_at is None else base.left_at + shift)
-        out.append((record.joined_at, 3 * n, CallerJoined(record.joined_at, CallerView(
-            record.pbx, record.queue, record.uniqueid, record.linkedid, record.channel,
-            record.caller_num, record.caller_name, record.position_at_join, record.joined_at,
-            None, record.ivr), 1)))
+            left_at=None if base.left_at is None else base.left_at + shift,
+        )
+        out.append(
+            (
+                record.joined_at,
+                3 * n,
+                CallerJoined(
+                    record.joined_at,
+                    CallerView(
+                        record.pbx,
+                        record.queue,
+                        record.uniqueid,
+                        record.linkedid,
+                        record.channel,
+                        record.caller_num,
+                        record.caller_name,
+                        record.position_at_join,
+                        record.joined_at,
+                        None,
+                        record.ivr,
+                    ),
+                    1,
+                ),
+            )
+        )
         if record.answered_at is not None and record.answered_by is not None:
-            out.append((record.answered_at, 3 * n + 1, CallConnected(
-                record.answered_at, record.pbx, record.queue, record.uniqueid,
-                record.answered_by, record.answered_by_name or record.answered_by, "", "",
-                record.caller_num, record.caller_name, record.wait_seconds, 0, record.ivr)))
+            out.append(
+                (
+                    record.answered_at,
+                    3 * n + 1,
+                    CallConnected(
+                        record.answered_at,
+                        record.pbx,
+                        record.queue,
+                        record.uniqueid,
+                        record.answered_by,
+                        record.answered_by_name or record.answered_by,
+                        "",
+                        "",
+                        record.caller_num,
+                        record.caller_name,
+                        record.wait_seconds,
+                        0,
+                        record.ivr,
+                    ),
+                )
+            )
         out.append((record.ended_at, 3 * n + 2, CallEnded(record)))
     out.sort(key=lambda item: (item[0], item[1]))
     return [change for _, _, change in out]
@@ -112,7 +164,7 @@ async def run(url: str, label: str, changes: list[Change], work: Path) -> None:
     on_change_seconds = 0.0
     for start in range(0, len(changes), 200):
         t0 = time.perf_counter()
-        for change in changes[start:start + 200]:
+        for change in changes[start : start + 200]:
             component.on_change(change)
         on_change_seconds += time.perf_counter() - t0
         await asyncio.sleep(0)
@@ -120,37 +172,50 @@ async def run(url: str, label: str, changes: list[Change], work: Path) -> None:
     elapsed = time.perf_counter() - started
     await component.stop()
     async with engine.connect() as connection:
-        stored = (await connection.execute(select(func.count()).select_from(RECORDS_TABLE))
-                  ).scalar_one()
-        still_open = (await connection.execute(select(func.count()).select_from(OPEN_TABLE))
-                      ).scalar_one()
+        stored = (
+            await connection.execute(select(func.count()).select_from(RECORDS_TABLE))
+        ).scalar_one()
+        still_open = (
+            await connection.execute(select(func.count()).select_from(OPEN_TABLE))
+        ).scalar_one()
     await engine.dispose()
     calls = sum(isinstance(change, CallEnded) for change in changes)
-    print(f"{label:>10}: {calls} calls in {elapsed:.2f} s = {calls / elapsed:,.0f} calls/s "
-          f"committed; event path {on_change_seconds / calls * 1e6:.1f} µs/call; "
-          f"rows stored {stored} ({'ok' if stored == calls else 'MISMATCH'}), "
-          f"{len(changes)} changes, {still_open} left in open_calls")
+    print(
+        f"{label:>10}: {calls} calls in {elapsed:.2f} s = {calls / elapsed:,.0f} calls/s "
+        f"committed; event path {on_change_seconds / calls * 1e6:.1f} µs/call; "
+        f"rows stored {stored} ({'ok' if stored == calls else 'MISMATCH'}), "
+        f"{len(changes)} changes, {still_open} left in open_calls"
+    )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20_000)
-    parser.add_argument("--fast-pg", action="store_true",
-                        help="PostgreSQL with fsync=off (the test suite's settings)")
+    parser.add_argument(
+        "--fast-pg",
+        action="store_true",
+        help="PostgreSQL with fsync=off (the test suite's settings)",
+    )
     args = parser.parse_args()
     templates = template_records()
     changes = scaled(templates, args.calls)
-    print(f"{len(templates)} distinct records from {TRACES.relative_to(ROOT)}, scaled to "
-          f"{args.calls} calls; batch_size {RecordsSettings().batch_size}, batch_interval "
-          f"{RecordsSettings().batch_interval} s")
+    print(
+        f"{len(templates)} distinct records from {TRACES.relative_to(ROOT)}, scaled to "
+        f"{args.calls} calls; batch_size {RecordsSettings().batch_size}, batch_interval "
+        f"{RecordsSettings().batch_interval} s"
+    )
     work = Path(tempfile.mkdtemp(prefix="cc-bench-outcomes-"))
     server = PostgresServer() if args.fast_pg else DurablePostgres()
     try:
         server.init()
         server.start()
         try:
-            await run(server.create_database(), "postgresql" + ("*" if args.fast_pg else ""),
-                      changes, work)
+            await run(
+                server.create_database(),
+                "postgresql" + ("*" if args.fast_pg else ""),
+                changes,
+                work,
+            )
         finally:
             server.stop()
         await run(f"sqlite+aiosqlite:///{work / 'bench.db'}", "sqlite", changes, work)

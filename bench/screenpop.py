@@ -75,20 +75,53 @@ async def prepare_database(url: str, agents: int) -> list[str]:
         password_hash = hash_password("bench-password")
         tokens = [secrets.token_urlsafe(32) for _ in range(agents)]
         async with engine.begin() as connection:
-            await connection.execute(insert(UserRow), [
-                {"id": i + 1, "username": f"agent{i:05d}", "display_name": f"坐席{i}",
-                 "role": "agent", "password_hash": password_hash,
-                 "interfaces": [interface(i)], "language": "zh", "disabled": False,
-                 "created_at": now, "updated_at": now} for i in range(agents)])
-            await connection.execute(insert(SessionRow), [
-                {"token_hash": hashlib.sha256(t.encode()).hexdigest(), "user_id": i + 1,
-                 "created_at": now, "expires_at": now + timedelta(hours=4)}
-                for i, t in enumerate(tokens)])
-            await connection.execute(insert(CustomerRow), [
-                {"name": f"客户{n}", "phones": ["+86" + customer_number(n)],
-                 "account_number": f"AC{n:08d}", "vip_level": n % 5, "language": "zh",
-                 "tags": [], "notes": "", "created_at": now, "updated_at": now}
-                for n in range(CUSTOMERS)])
+            await connection.execute(
+                insert(UserRow),
+                [
+                    {
+                        "id": i + 1,
+                        "username": f"agent{i:05d}",
+                        "display_name": f"坐席{i}",
+                        "role": "agent",
+                        "password_hash": password_hash,
+                        "interfaces": [interface(i)],
+                        "language": "zh",
+                        "disabled": False,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(agents)
+                ],
+            )
+            await connection.execute(
+                insert(SessionRow),
+                [
+                    {
+                        "token_hash": hashlib.sha256(t.encode()).hexdigest(),
+                        "user_id": i + 1,
+                        "created_at": now,
+                        "expires_at": now + timedelta(hours=4),
+                    }
+                    for i, t in enumerate(tokens)
+                ],
+            )
+            await connection.execute(
+                insert(CustomerRow),
+                [
+                    {
+                        "name": f"客户{n}",
+                        "phones": ["+86" + customer_number(n)],
+                        "account_number": f"AC{n:08d}",
+                        "vip_level": n % 5,
+                        "language": "zh",
+                        "tags": [],
+                        "notes": "",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for n in range(CUSTOMERS)
+                ],
+            )
         return tokens
     finally:
         await engine.dispose()
@@ -118,49 +151,101 @@ class BenchAmi:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"Asterisk Call Manager/9.0.0\r\n")
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError,
-                                 asyncio.CancelledError):
+        with contextlib.suppress(
+            ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError
+        ):
             while True:
                 block = (await reader.readuntil(b"\r\n\r\n")).decode()
                 action = dict(line.split(": ", 1) for line in block.split("\r\n") if ": " in line)
                 name, action_id = action.get("Action", ""), action.get("ActionID", "")
                 if name in ("QueueStatus", "CoreShowChannels"):
-                    writer.write(frame({"Response": "Success", "ActionID": action_id,
-                                        "EventList": "start", "Message": "will follow"}))
-                    writer.write(frame({"Event": f"{name}Complete", "ActionID": action_id,
-                                        "EventList": "Complete", "ListItems": 0}))
+                    writer.write(
+                        frame(
+                            {
+                                "Response": "Success",
+                                "ActionID": action_id,
+                                "EventList": "start",
+                                "Message": "will follow",
+                            }
+                        )
+                    )
+                    writer.write(
+                        frame(
+                            {
+                                "Event": f"{name}Complete",
+                                "ActionID": action_id,
+                                "EventList": "Complete",
+                                "ListItems": 0,
+                            }
+                        )
+                    )
                     if name == "CoreShowChannels":
                         self.writer = writer
                         self.ready.set()
                 else:
-                    writer.write(frame({"Response": "Success", "ActionID": action_id,
-                                        "Message": "ok", **({"Ping": "Pong"}
-                                                            if name == "Ping" else {})}))
+                    writer.write(
+                        frame(
+                            {
+                                "Response": "Success",
+                                "ActionID": action_id,
+                                "Message": "ok",
+                                **({"Ping": "Pong"} if name == "Ping" else {}),
+                            }
+                        )
+                    )
 
     def send(self, *frames: dict[str, Any]) -> None:
         assert self.writer is not None
         stamp = f"{time.time():.6f}"
-        self.writer.write(b"".join(frame({"Event": f.pop("Event"), "Timestamp": stamp, **f})
-                                   for f in frames))
+        self.writer.write(
+            b"".join(frame({"Event": f.pop("Event"), "Timestamp": stamp, **f}) for f in frames)
+        )
 
 
 def call_frames(n: int, uid: str, agent: int, number: str) -> dict[str, list[dict[str, Any]]]:
     chan = f"PJSIP/caller-{n:08x}"
     base = {"Queue": "bench", "Channel": chan, "Uniqueid": uid, "Linkedid": uid}
-    member = {**base, "Interface": interface(agent), "MemberName": f"Agent {agent}",
-              "DestChannel": f"{interface(agent)}-{n:08x}", "DestUniqueid": uid + ".1"}
+    member = {
+        **base,
+        "Interface": interface(agent),
+        "MemberName": f"Agent {agent}",
+        "DestChannel": f"{interface(agent)}-{n:08x}",
+        "DestUniqueid": uid + ".1",
+    }
     return {
-        "ring": [{"Event": "QueueCallerJoin", **base, "Position": 1, "Count": 1,
-                  "CallerIDNum": number, "CallerIDName": ""},
-                 {"Event": "AgentCalled", **member, "CallerIDNum": number,
-                  "CallerIDName": ""}],
-        "answer": [{"Event": "QueueCallerLeave", **base, "Position": 1, "Count": 0},
-                   {"Event": "AgentConnect", **member, "CallerIDNum": number,
-                    "CallerIDName": "", "HoldTime": 1, "RingTime": 1}],
-        "end": [{"Event": "AgentComplete", **member, "HoldTime": 1, "TalkTime": 2,
-                 "Reason": "caller"},
-                {"Event": "Hangup", "Channel": chan, "Uniqueid": uid, "Linkedid": uid,
-                 "Cause": 16, "Cause-txt": "Normal Clearing"}],
+        "ring": [
+            {
+                "Event": "QueueCallerJoin",
+                **base,
+                "Position": 1,
+                "Count": 1,
+                "CallerIDNum": number,
+                "CallerIDName": "",
+            },
+            {"Event": "AgentCalled", **member, "CallerIDNum": number, "CallerIDName": ""},
+        ],
+        "answer": [
+            {"Event": "QueueCallerLeave", **base, "Position": 1, "Count": 0},
+            {
+                "Event": "AgentConnect",
+                **member,
+                "CallerIDNum": number,
+                "CallerIDName": "",
+                "HoldTime": 1,
+                "RingTime": 1,
+            },
+        ],
+        "end": [
+            {"Event": "AgentComplete", **member, "HoldTime": 1, "TalkTime": 2, "Reason": "caller"},
+            {
+                "Event": "Hangup",
+                "Channel": chan,
+                "Uniqueid": uid,
+                "Linkedid": uid,
+                "Cause": 16,
+                "Cause-txt": "Normal Clearing",
+            },
+        ],
     }
 
 
@@ -180,9 +265,20 @@ def start_service(config: Path, workdir: Path, profile: str) -> subprocess.Popen
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
     with (workdir / "service.log").open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []),
-             "-m", "callcenter", "serve", "--config", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+            [
+                sys.executable,
+                *(["-m", "cProfile", "-o", profile] if profile else []),
+                "-m",
+                "callcenter",
+                "serve",
+                "--config",
+                str(config),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=env,
+        )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -190,12 +286,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def agent_client(session: aiohttp.ClientSession, url: str, token: str, agent: int,
-                       written: dict[str, float], latencies: list[float],
-                       errors: list[str], connected: asyncio.Event,
-                       counter: list[int], total: int) -> None:
-    async with session.ws_connect(url, headers={"Cookie": f"cc_session={token}"},
-                                  heartbeat=None) as ws:
+async def agent_client(
+    session: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    agent: int,
+    written: dict[str, float],
+    latencies: list[float],
+    errors: list[str],
+    connected: asyncio.Event,
+    counter: list[int],
+    total: int,
+) -> None:
+    async with session.ws_connect(
+        url, headers={"Cookie": f"cc_session={token}"}, heartbeat=None
+    ) as ws:
         async for message in ws:
             data = json.loads(message.data)
             if data["type"] == "hello":
@@ -229,17 +334,36 @@ async def run(args: argparse.Namespace) -> None:
         url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
         started = time.perf_counter()
         tokens = await prepare_database(url, args.agents)
-        print(f"prepared {args.agents} users + sessions, {CUSTOMERS} customers in "
-              f"{time.perf_counter() - started:.1f} s")
+        print(
+            f"prepared {args.agents} users + sessions, {CUSTOMERS} customers in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
         ami_port = await ami.start()
         http_port = free_port()
         config = workdir / "callcenter.toml"
-        config.write_text("\n".join([
-            'log_level = "WARNING"', "[database]", f'url = "{url}"', "[http]",
-            f"port = {http_port}", "[fastagi]", f"port = {free_port()}",
-            "[[pbx]]", 'name = "bench"', 'host = "127.0.0.1"', f"port = {ami_port}",
-            'username = "bench"', 'secret = "bench-secret"', "ping_interval = 10",
-        ]) + "\n" + args.extra_toml.replace("\\n", "\n"), encoding="utf-8")
+        config.write_text(
+            "\n".join(
+                [
+                    'log_level = "WARNING"',
+                    "[database]",
+                    f'url = "{url}"',
+                    "[http]",
+                    f"port = {http_port}",
+                    "[fastagi]",
+                    f"port = {free_port()}",
+                    "[[pbx]]",
+                    'name = "bench"',
+                    'host = "127.0.0.1"',
+                    f"port = {ami_port}",
+                    'username = "bench"',
+                    'secret = "bench-secret"',
+                    "ping_interval = 10",
+                ]
+            )
+            + "\n"
+            + args.extra_toml.replace("\\n", "\n"),
+            encoding="utf-8",
+        )
         process = start_service(config, workdir, args.profile)
         await asyncio.wait_for(ami.ready.wait(), 60)
         base = f"http://127.0.0.1:{http_port}"
@@ -261,14 +385,29 @@ async def run(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             clients = []
             for agent, token in enumerate(tokens):
-                clients.append(asyncio.ensure_future(agent_client(
-                    session, base.replace("http", "ws") + "/ws/agent", token, agent, written,
-                    latencies, errors, connected, counter, args.agents)))
+                clients.append(
+                    asyncio.ensure_future(
+                        agent_client(
+                            session,
+                            base.replace("http", "ws") + "/ws/agent",
+                            token,
+                            agent,
+                            written,
+                            latencies,
+                            errors,
+                            connected,
+                            counter,
+                            args.agents,
+                        )
+                    )
+                )
                 if agent % 100 == 99:
                     await asyncio.sleep(0.05)
             await asyncio.wait_for(connected.wait(), 120)
-            print(f"{args.agents} agent sockets logged in and open in "
-                  f"{time.perf_counter() - started:.1f} s")
+            print(
+                f"{args.agents} agent sockets logged in and open in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
             # The 2,000 client sockets live in this process too: keep its own collector's
             # full passes out of the measured latency (the service does the same at start).
             gc.collect()
@@ -286,7 +425,7 @@ async def run(args: argparse.Namespace) -> None:
                     await asyncio.sleep(delay)
                 uid = f"bench-{n}"
                 agent = n % args.agents
-                number = (customer_number(n % CUSTOMERS) if n % 5 else f"137{n:08d}")
+                number = customer_number(n % CUSTOMERS) if n % 5 else f"137{n:08d}"
                 frames = call_frames(n, uid, agent, number)
                 written[uid] = time.perf_counter()
                 ami.send(*frames["ring"])
@@ -302,33 +441,44 @@ async def run(args: argparse.Namespace) -> None:
                 client.cancel()
             await asyncio.gather(*clients, return_exceptions=True)
 
-        print(f"fed {total} calls in {feed_seconds:.1f} s ({total / feed_seconds:.0f} calls/s) "
-              f"to {args.agents} agents")
-        print(f"pops received: {len(latencies)} / {total}; pops on a wrong socket: "
-              f"{len(errors)}")
+        print(
+            f"fed {total} calls in {feed_seconds:.1f} s ({total / feed_seconds:.0f} calls/s) "
+            f"to {args.agents} agents"
+        )
+        print(f"pops received: {len(latencies)} / {total}; pops on a wrong socket: {len(errors)}")
         if latencies:
-            print(f"pop latency ms: p50 {percentile(latencies, 0.50):.1f}  "
-                  f"p95 {percentile(latencies, 0.95):.1f}  "
-                  f"p99 {percentile(latencies, 0.99):.1f}  max {max(latencies):.1f}  "
-                  f"mean {statistics.fmean(latencies):.1f}")
-        print(f"service CPU {100 * cpu / wall:.0f}% of one core over {wall:.0f} s; "
-              f"RSS {rss:.0f} MiB")
+            print(
+                f"pop latency ms: p50 {percentile(latencies, 0.50):.1f}  "
+                f"p95 {percentile(latencies, 0.95):.1f}  "
+                f"p99 {percentile(latencies, 0.99):.1f}  max {max(latencies):.1f}  "
+                f"mean {statistics.fmean(latencies):.1f}"
+            )
+        print(
+            f"service CPU {100 * cpu / wall:.0f}% of one core over {wall:.0f} s; RSS {rss:.0f} MiB"
+        )
         if args.timeline and timeline:
             start = min(t for t, _ in timeline)
             buckets: dict[int, list[float]] = {}
             for sent, latency in timeline:
                 buckets.setdefault(int(sent - start), []).append(latency)
-            print("second: max ms  " + "  ".join(f"{k}:{max(v):.0f}"
-                                                  for k, v in sorted(buckets.items())))
+            print(
+                "second: max ms  "
+                + "  ".join(f"{k}:{max(v):.0f}" for k, v in sorted(buckets.items()))
+            )
             lags: dict[int, float] = {}
             for when, lag in client_lag:
                 lags[int(when - start)] = max(lag, lags.get(int(when - start), 0.0))
-            print("second: this script's own worst loop lag ms  " + "  ".join(
-                f"{k}:{v:.0f}" for k, v in sorted(lags.items()) if k >= 0))
+            print(
+                "second: this script's own worst loop lag ms  "
+                + "  ".join(f"{k}:{v:.0f}" for k, v in sorted(lags.items()) if k >= 0)
+            )
         for error in errors[:5]:
             print("  ", error)
-        stalls = [line for line in (workdir / "service.log").read_text(errors="replace")
-                  .splitlines() if "event loop held" in line]
+        stalls = [
+            line
+            for line in (workdir / "service.log").read_text(errors="replace").splitlines()
+            if "event loop held" in line
+        ]
         print(f"service loop stalls >= 100 ms: {len(stalls)}")
         for line in stalls[:20]:
             print("  ", line)
@@ -348,8 +498,9 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--agents", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=100.0, help="new calls per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to feed calls")

@@ -13,7 +13,10 @@ from callcenter.logs import configure_logging
 from callcenter.settings import ConfigError, Settings, load_settings
 
 CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
     help="TOML file (default: $CALLCENTER_CONFIG, else config/callcenter.toml if present).",
 )
 
@@ -48,8 +51,10 @@ def check_config(config_path: Path | None) -> None:
     settings, path = _load_or_exit(config_path)
     source = str(path) if path is not None else "built-in defaults"
     names = ", ".join(p.name for p in settings.pbx) or "none"
-    click.echo(f"{source}: ok (PBX: {names}; HTTP {settings.http.host}:{settings.http.port}; "
-               f"FastAGI {settings.fastagi.host}:{settings.fastagi.port})")
+    click.echo(
+        f"{source}: ok (PBX: {names}; HTTP {settings.http.host}:{settings.http.port}; "
+        f"FastAGI {settings.fastagi.host}:{settings.fastagi.port})"
+    )
 
 
 @main.command()
@@ -133,22 +138,46 @@ def user() -> None:
 @user.command("add")
 @CONFIG_OPTION
 @click.argument("username")
-@click.option("--role", type=click.Choice(["agent", "supervisor", "admin"]), default="agent",
-              show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(["agent", "supervisor", "admin"]),
+    default="agent",
+    show_default=True,
+)
 @click.option("--name", "display_name", default="", help="Name shown on the pages.")
-@click.option("--interface", "interfaces", multiple=True,
-              help="Queue-member interface of the person's phone, e.g. PJSIP/1001 (repeatable).")
+@click.option(
+    "--interface",
+    "interfaces",
+    multiple=True,
+    help="Queue-member interface of the person's phone, e.g. PJSIP/1001 (repeatable).",
+)
 @click.option("--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def user_add(config_path: Path | None, username: str, role: str, display_name: str,
-             interfaces: tuple[str, ...], language: str, password_stdin: bool) -> None:
+def user_add(
+    config_path: Path | None,
+    username: str,
+    role: str,
+    display_name: str,
+    interfaces: tuple[str, ...],
+    language: str,
+    password_stdin: bool,
+) -> None:
     """Create a user."""
     from callcenter.auth.users import add_user
 
     password = _read_password(password_stdin)
-    created = _user_job(config_path, lambda engine: add_user(
-        engine, username, password, role=role, display_name=display_name,
-        interfaces=interfaces, language=language))
+    created = _user_job(
+        config_path,
+        lambda engine: add_user(
+            engine,
+            username,
+            password,
+            role=role,
+            display_name=display_name,
+            interfaces=interfaces,
+            language=language,
+        ),
+    )
     click.echo(f"user {created.username} ({created.role}) created")
 
 
@@ -159,9 +188,18 @@ def user_list(config_path: Path | None) -> None:
     from callcenter.auth.users import list_users
 
     for found, disabled in _user_job(config_path, list_users):
-        click.echo("\t".join([found.username, found.role, found.display_name,
-                              ",".join(found.interfaces) or "-", found.language,
-                              "disabled" if disabled else "active"]))
+        click.echo(
+            "\t".join(
+                [
+                    found.username,
+                    found.role,
+                    found.display_name,
+                    ",".join(found.interfaces) or "-",
+                    found.language,
+                    "disabled" if disabled else "active",
+                ]
+            )
+        )
 
 
 @user.command("set-password")

@@ -28,8 +28,16 @@ DEMO_PASSWORD = "demo-password"
 
 def demo_settings(http_port: int, database: Path, queue_log: Path | None = None) -> Settings:
     return Settings(
-        pbx=[PbxSettings(name="rig", host=AMI_HOST, port=AMI_PORT, username=AMI_USERNAME,
-                         secret=SecretStr(AMI_SECRET), queue_log=queue_log)],
+        pbx=[
+            PbxSettings(
+                name="rig",
+                host=AMI_HOST,
+                port=AMI_PORT,
+                username=AMI_USERNAME,
+                secret=SecretStr(AMI_SECRET),
+                queue_log=queue_log,
+            )
+        ],
         database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{database}")),
         http=HttpSettings(host="127.0.0.1", port=http_port),
     )
@@ -77,8 +85,14 @@ async def _demo_users(settings: Settings, agents: int) -> None:
         ]
         for username, role, name, interfaces in wanted:
             if username not in existing:
-                await add_user(engine, username, DEMO_PASSWORD, role=role, display_name=name,
-                               interfaces=interfaces)
+                await add_user(
+                    engine,
+                    username,
+                    DEMO_PASSWORD,
+                    role=role,
+                    display_name=name,
+                    interfaces=interfaces,
+                )
     finally:
         await engine.dispose()
 

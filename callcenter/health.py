@@ -40,9 +40,6 @@ class HealthReport:
 async def check_health(links: Iterable[AmiLink], engine: AsyncEngine) -> HealthReport:
     up, reason = await database_is_up(engine)
     return HealthReport(
-        pbx={
-            link.name: {"state": link.state.value, "error": link.last_error}
-            for link in links
-        },
+        pbx={link.name: {"state": link.state.value, "error": link.last_error} for link in links},
         database={"state": "up" if up else "down", "error": "" if up else reason},
     )

@@ -61,8 +61,9 @@ def offered(answered: int, abandoned: int, timeouts: int, short_abandons: int = 
 
     Raises ValueError on a negative count or when short_abandons > abandoned.
     """
-    _check_counts(answered=answered, abandoned=abandoned, timeouts=timeouts,
-                  short_abandons=short_abandons)
+    _check_counts(
+        answered=answered, abandoned=abandoned, timeouts=timeouts, short_abandons=short_abandons
+    )
     if short_abandons > abandoned:
         raise ValueError("short_abandons cannot exceed abandoned")
     return answered + abandoned - short_abandons + timeouts
@@ -129,8 +130,11 @@ def aht(total_talk_seconds: float, total_wrapup_seconds: float, handled: int) ->
 
     Handled = answered calls that have completed. No handled call → None.
     """
-    _check_counts(total_talk_seconds=total_talk_seconds,
-                  total_wrapup_seconds=total_wrapup_seconds, handled=handled)
+    _check_counts(
+        total_talk_seconds=total_talk_seconds,
+        total_wrapup_seconds=total_wrapup_seconds,
+        handled=handled,
+    )
     return _ratio(total_talk_seconds + total_wrapup_seconds, handled)
 
 

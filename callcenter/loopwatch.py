@@ -54,9 +54,14 @@ class GcPauses:
         generation = int(info.get("generation", 0))
         self.metrics.gc_pause.labels(str(generation)).observe(seconds)
         if seconds >= STALL_WARNING_SECONDS:
-            log.warning("garbage collector (generation %d: %d objects freed, %d left in it) "
-                        "held the loop for %.0f ms", generation, info.get("collected", 0),
-                        len(gc.get_objects(generation)), seconds * 1000)
+            log.warning(
+                "garbage collector (generation %d: %d objects freed, %d left in it) "
+                "held the loop for %.0f ms",
+                generation,
+                info.get("collected", 0),
+                len(gc.get_objects(generation)),
+                seconds * 1000,
+            )
 
     def install(self) -> None:
         gc.callbacks.append(self)

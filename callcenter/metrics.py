@@ -16,29 +16,40 @@ class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.ami_link_up = Gauge(
-            "callcenter_ami_link_up", "1 while the AMI link to the PBX is logged in",
-            ["pbx"], registry=self.registry,
+            "callcenter_ami_link_up",
+            "1 while the AMI link to the PBX is logged in",
+            ["pbx"],
+            registry=self.registry,
         )
         self.ami_events = Counter(
-            "callcenter_ami_events", "AMI events received, by type", ["pbx", "event"],
+            "callcenter_ami_events",
+            "AMI events received, by type",
+            ["pbx", "event"],
             registry=self.registry,
         )
         self.ami_reconnects = Counter(
-            "callcenter_ami_reconnects", "AMI logins after the first one", ["pbx"],
+            "callcenter_ami_reconnects",
+            "AMI logins after the first one",
+            ["pbx"],
             registry=self.registry,
         )
         self.ami_bad_events = Counter(
-            "callcenter_ami_bad_events", "AMI events that could not be used, by type",
-            ["pbx", "event"], registry=self.registry,
+            "callcenter_ami_bad_events",
+            "AMI events that could not be used, by type",
+            ["pbx", "event"],
+            registry=self.registry,
         )
         self.event_seconds = Histogram(
-            "callcenter_event_handling_seconds", "Time from AMI bytes parsed to model updated",
+            "callcenter_event_handling_seconds",
+            "Time from AMI bytes parsed to model updated",
             buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
             registry=self.registry,
         )
         self.corrections = Counter(
-            "callcenter_live_corrections", "Fixes made by a resync to match the PBX, by kind",
-            ["pbx", "kind"], registry=self.registry,
+            "callcenter_live_corrections",
+            "Fixes made by a resync to match the PBX, by kind",
+            ["pbx", "kind"],
+            registry=self.registry,
         )
         self.loop_lag = Histogram(
             "callcenter_event_loop_lag_seconds",
@@ -47,12 +58,15 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.gc_pause = Histogram(
-            "callcenter_gc_pause_seconds", "Cyclic garbage collector pauses, by generation",
-            ["generation"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            "callcenter_gc_pause_seconds",
+            "Cyclic garbage collector pauses, by generation",
+            ["generation"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
             registry=self.registry,
         )
         self.database_up = Gauge(
-            "callcenter_database_up", "1 when the last database check succeeded",
+            "callcenter_database_up",
+            "1 when the last database check succeeded",
             registry=self.registry,
         )
 
@@ -65,19 +79,25 @@ class LiveCollector(Collector):
         self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        waiting = GaugeMetricFamily("callcenter_queue_callers_waiting", "Callers waiting",
-                                    labels=["pbx", "queue"])
-        longest = GaugeMetricFamily("callcenter_queue_longest_wait_seconds",
-                                    "Longest current wait", labels=["pbx", "queue"])
-        members = GaugeMetricFamily("callcenter_queue_members", "Queue members by state",
-                                    labels=["pbx", "queue", "state"])
+        waiting = GaugeMetricFamily(
+            "callcenter_queue_callers_waiting", "Callers waiting", labels=["pbx", "queue"]
+        )
+        longest = GaugeMetricFamily(
+            "callcenter_queue_longest_wait_seconds", "Longest current wait", labels=["pbx", "queue"]
+        )
+        members = GaugeMetricFamily(
+            "callcenter_queue_members", "Queue members by state", labels=["pbx", "queue", "state"]
+        )
         for view in self._model.queue_views(self._clock()):
             labels = [view.pbx, view.queue]
             waiting.add_metric(labels, view.callers_waiting)
             longest.add_metric(labels, view.longest_wait_seconds or 0.0)
-            for state, count in (("available", view.agents_available),
-                                 ("busy", view.agents_busy), ("ringing", view.agents_ringing),
-                                 ("paused", view.agents_paused),
-                                 ("unavailable", view.agents_unavailable)):
+            for state, count in (
+                ("available", view.agents_available),
+                ("busy", view.agents_busy),
+                ("ringing", view.agents_ringing),
+                ("paused", view.agents_paused),
+                ("unavailable", view.agents_unavailable),
+            ):
                 members.add_metric([*labels, state], count)
         yield from (waiting, longest, members)

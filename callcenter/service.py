@@ -46,25 +46,35 @@ class Service:
         self.settings = settings
         self.metrics = ServiceMetrics()
         self.gc_pauses = GcPauses(self.metrics)
-        self.engine = create_engine(settings.database.url.get_secret_value(),
-                                    echo=settings.database.echo)
+        self.engine = create_engine(
+            settings.database.url.get_secret_value(), echo=settings.database.echo
+        )
         live = settings.live
-        self.model = LiveModel(LiveConfig(
-            window_seconds=live.window_minutes * 60,
-            service_level_seconds=live.service_level_seconds,
-            short_abandon_seconds=live.short_abandon_seconds,
-        ))
+        self.model = LiveModel(
+            LiveConfig(
+                window_seconds=live.window_minutes * 60,
+                service_level_seconds=live.service_level_seconds,
+                short_abandon_seconds=live.short_abandon_seconds,
+            )
+        )
         self.metrics.registry.register(LiveCollector(self.model))
         self.hub = Hub()
         self.feed = FeedPublisher(self.hub)
         self.components = self._build_components()
-        self.ingest = Ingest(self.model, self.metrics,
-                             [self.feed, *(c.on_change for c in self.components)],
-                             var_prefix=live.ivr_variable_prefix)
+        self.ingest = Ingest(
+            self.model,
+            self.metrics,
+            [self.feed, *(c.on_change for c in self.components)],
+            var_prefix=live.ivr_variable_prefix,
+        )
         self.links = [
-            AmiLink(pbx, self.ingest.on_ami_event, on_ready=self.on_pbx_ready,
-                    on_state=self.on_link_state,
-                    event_filters=event_filters(live.ivr_variable_prefix))
+            AmiLink(
+                pbx,
+                self.ingest.on_ami_event,
+                on_ready=self.on_pbx_ready,
+                on_state=self.on_link_state,
+                event_filters=event_filters(live.ivr_variable_prefix),
+            )
             for pbx in settings.pbx
         ]
         self._tasks: list[asyncio.Task[None]] = []
@@ -77,12 +87,18 @@ class Service:
             AuthComponent(self.engine, self.settings.auth),
             screenpop,
             IvrComponent(self),
-            RecordsComponent(self.settings.records, self.engine, self.metrics.registry,
-                             model=self.model, pbx_names=[p.name for p in self.settings.pbx],
-                             customers=screenpop,
-                             queue_logs={p.name: p.queue_log for p in self.settings.pbx
-                                         if p.queue_log is not None},
-                             short_abandon_seconds=self.settings.live.short_abandon_seconds),
+            RecordsComponent(
+                self.settings.records,
+                self.engine,
+                self.metrics.registry,
+                model=self.model,
+                pbx_names=[p.name for p in self.settings.pbx],
+                customers=screenpop,
+                queue_logs={
+                    p.name: p.queue_log for p in self.settings.pbx if p.queue_log is not None
+                },
+                short_abandon_seconds=self.settings.live.short_abandon_seconds,
+            ),
             SupervisorComponent(self),
             RoutingComponent(self),
         ]
@@ -94,13 +110,18 @@ class Service:
         for link in self.links:
             self.metrics.ami_link_up.labels(link.name).set(0)
             self._spawn(link.run(), f"ami-{link.name}")
-            self._spawn(self._every(self.settings.live.resync_interval,
-                                    functools.partial(self._periodic_resync, link)),
-                        f"resync-{link.name}")
+            self._spawn(
+                self._every(
+                    self.settings.live.resync_interval,
+                    functools.partial(self._periodic_resync, link),
+                ),
+                f"resync-{link.name}",
+            )
         self._spawn(self._every(TICK_SECONDS, self._tick), "tick")
         self._spawn(watch_loop(self.metrics), "loop-watch")
-        self._runner = web.AppRunner(create_app(self), handle_signals=False,
-                                     timeout_ceil_threshold=TIMEOUT_CEIL_THRESHOLD)
+        self._runner = web.AppRunner(
+            create_app(self), handle_signals=False, timeout_ceil_threshold=TIMEOUT_CEIL_THRESHOLD
+        )
         await self._runner.setup()
         http = self.settings.http
         await web.TCPSite(self._runner, http.host, http.port).start()
@@ -155,8 +176,9 @@ class Service:
             self.ingest.cancel_resync(link.name, journal)
             raise
         changes = self.ingest.resync(link.name, records, datetime.now(UTC), journal)
-        log.info("PBX %s: resynced from %d records (%d changes)", link.name, len(records),
-                 len(changes))
+        log.info(
+            "PBX %s: resynced from %d records (%d changes)", link.name, len(records), len(changes)
+        )
 
     async def on_pbx_ready(self, link: AmiLink) -> None:
         """After every (re)connect: resync the model, then let each room re-apply its state."""
@@ -189,8 +211,16 @@ class Service:
         self.metrics.ami_link_up.labels(link.name).set(1 if link.connected else 0)
         if link.state is LinkState.CONNECTED and link.reconnects > 1:
             self.metrics.ami_reconnects.labels(link.name).inc()
-        self.hub.publish(dumps({"type": "PbxLink", "pbx": link.name, "state": link.state.value,
-                                "error": link.last_error}))
+        self.hub.publish(
+            dumps(
+                {
+                    "type": "PbxLink",
+                    "pbx": link.name,
+                    "state": link.state.value,
+                    "error": link.last_error,
+                }
+            )
+        )
 
 
 async def serve(settings: Settings) -> None:

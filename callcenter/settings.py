@@ -37,6 +37,7 @@ SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS_SPAN = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)")
 
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -118,20 +119,42 @@ class Disposition(_Section):
 
 
 DEFAULT_DISPOSITIONS = (
-    Disposition(code="resolved", category="consultation", label_zh="已解答",
-                label_en="Question answered"),
-    Disposition(code="info-sent", category="consultation", label_zh="已发送资料",
-                label_en="Information sent"),
-    Disposition(code="complaint-logged", category="complaint", label_zh="投诉已登记",
-                label_en="Complaint logged"),
-    Disposition(code="complaint-escalated", category="complaint", label_zh="投诉已升级",
-                label_en="Complaint escalated"),
-    Disposition(code="repair-booked", category="after-sales", label_zh="已预约维修",
-                label_en="Repair booked"),
-    Disposition(code="return-approved", category="after-sales", label_zh="已同意退换",
-                label_en="Return approved"),
-    Disposition(code="callback-needed", category="other", label_zh="需回访",
-                label_en="Call back needed"),
+    Disposition(
+        code="resolved", category="consultation", label_zh="已解答", label_en="Question answered"
+    ),
+    Disposition(
+        code="info-sent",
+        category="consultation",
+        label_zh="已发送资料",
+        label_en="Information sent",
+    ),
+    Disposition(
+        code="complaint-logged",
+        category="complaint",
+        label_zh="投诉已登记",
+        label_en="Complaint logged",
+    ),
+    Disposition(
+        code="complaint-escalated",
+        category="complaint",
+        label_zh="投诉已升级",
+        label_en="Complaint escalated",
+    ),
+    Disposition(
+        code="repair-booked",
+        category="after-sales",
+        label_zh="已预约维修",
+        label_en="Repair booked",
+    ),
+    Disposition(
+        code="return-approved",
+        category="after-sales",
+        label_zh="已同意退换",
+        label_en="Return approved",
+    ),
+    Disposition(
+        code="callback-needed", category="other", label_zh="需回访", label_en="Call back needed"
+    ),
     Disposition(code="other", category="other", label_zh="其他", label_en="Other"),
 )
 
@@ -222,9 +245,11 @@ class IvrSettings(_Section):
     timezone: str = "Asia/Shanghai"
     # Open intervals per weekday ("09:00-18:00", end may be "24:00"); a day not listed or
     # with an empty list is closed all day.
-    hours: dict[str, list[str]] = Field(default_factory=lambda: {
-        day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")
-    })
+    hours: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")
+        }
+    )
     # Whole days closed (public holidays), in the local zone.
     holidays: list[date] = Field(default_factory=list)
     # Queue() priority per customer VIP level (a level not listed gets the priority of the
@@ -272,9 +297,9 @@ class SupervisorSettings(_Section):
     # "move to queue" sends the caller (Redirect to <context>,<queue>,1).
     move_context: str = Field(default="hotline-select", pattern=r"^[A-Za-z0-9_-]+$")
     # Caller ID shown on the supervisor's phone when it rings for listen/whisper/barge.
-    spy_caller_id: str = Field(default="Supervisor <spy>", max_length=80,
-                               pattern=r"^[^\x00-\x1f\x7f]*$")
-
+    spy_caller_id: str = Field(
+        default="Supervisor <spy>", max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$"
+    )
 
 
 class RoutingSettings(_Section):
@@ -303,13 +328,16 @@ class RoutingSettings(_Section):
     @model_validator(mode="after")
     def _lease_outlasts_rounds(self) -> RoutingSettings:
         if self.lease_seconds is not None and self.lease_seconds < 2 * self.interval:
-            raise ValueError(f"lease_seconds ({self.lease_seconds:g}) must be at least twice "
-                             f"interval ({self.interval:g}): a lease must outlive a round")
+            raise ValueError(
+                f"lease_seconds ({self.lease_seconds:g}) must be at least twice "
+                f"interval ({self.interval:g}): a lease must outlive a round"
+            )
         return self
 
     @property
     def lease(self) -> float:
         return self.lease_seconds if self.lease_seconds is not None else 3 * self.interval
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(

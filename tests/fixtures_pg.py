@@ -56,20 +56,45 @@ class PostgresServer:
             shutil.chown(self.root, "postgres", "postgres")
 
     def _run(self, *args: str) -> None:
-        result = subprocess.run([*self._as_user, *args], capture_output=True, text=True,
-                                timeout=120, check=False)
+        result = subprocess.run(
+            [*self._as_user, *args], capture_output=True, text=True, timeout=120, check=False
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{args[0]} failed: {result.stdout}\n{result.stderr}")
 
     def init(self) -> None:
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", self.user, "-A", "trust",
-                  "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            self.user,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
 
     def start(self) -> None:
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
-                  "-o", options, "-w", "-t", "60", "start")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
@@ -79,8 +104,20 @@ class PostgresServer:
 
     def create_database(self) -> str:
         name = "t_" + uuid.uuid4().hex[:12]
-        self._run(str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
-                  self.user, "-d", "postgres", "-q", "-c", f"CREATE DATABASE {name}")
+        self._run(
+            str(self.bin / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            "-d",
+            "postgres",
+            "-q",
+            "-c",
+            f"CREATE DATABASE {name}",
+        )
         return self.url(name)
 
     def cleanup(self) -> None:

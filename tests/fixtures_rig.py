@@ -35,8 +35,10 @@ def _take_rig_lock() -> int:
         except BlockingIOError:
             if time.monotonic() > deadline:
                 os.close(handle)
-                pytest.fail(f"the rig stayed busy (lock {RIG_LOCK}) for "
-                            f"{RIG_LOCK_WAIT_SECONDS} s", pytrace=False)
+                pytest.fail(
+                    f"the rig stayed busy (lock {RIG_LOCK}) for {RIG_LOCK_WAIT_SECONDS} s",
+                    pytrace=False,
+                )
             time.sleep(0.5)
 
 

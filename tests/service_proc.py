@@ -15,22 +15,39 @@ from typing import Any
 
 from tests.fixtures_pg import free_port
 
-RIG_PBX = {"name": "rig", "host": "127.0.0.1", "port": 5038, "username": "callcenter",
-           "secret": "rig-secret-not-for-production"}
+RIG_PBX = {
+    "name": "rig",
+    "host": "127.0.0.1",
+    "port": 5038,
+    "username": "callcenter",
+    "secret": "rig-secret-not-for-production",
+}
 
 
 class ServiceProcess:
-    def __init__(self, workdir: Path, database_url: str | None = None,
-                 pbx: list[dict[str, Any]] | None = None, log_level: str = "DEBUG",
-                 fastagi_port: int | None = None, extra_toml: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str | None = None,
+        pbx: list[dict[str, Any]] | None = None,
+        log_level: str = "DEBUG",
+        fastagi_port: int | None = None,
+        extra_toml: str = "",
+    ) -> None:
         self.workdir = workdir
         self.http_port = free_port()
         self.config = workdir / "callcenter.toml"
         self.log_path = workdir / "service.log"
         url = database_url or f"sqlite+aiosqlite:///{workdir / 'callcenter.db'}"
-        lines = [f'log_level = "{log_level}"', "[database]", f'url = "{url}"',
-                 "[http]", f"port = {self.http_port}",
-                 "[fastagi]", f"port = {fastagi_port or free_port()}"]
+        lines = [
+            f'log_level = "{log_level}"',
+            "[database]",
+            f'url = "{url}"',
+            "[http]",
+            f"port = {self.http_port}",
+            "[fastagi]",
+            f"port = {fastagi_port or free_port()}",
+        ]
         for entry in pbx if pbx is not None else [RIG_PBX]:
             lines.append("[[pbx]]")
             lines += [f"{key} = {json.dumps(value)}" for key, value in entry.items()]
@@ -48,7 +65,10 @@ class ServiceProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "callcenter", "serve", "--config", str(self.config)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env=env,
             )
         if wait_healthy:
             self.wait_until(lambda: self.get("/healthz")[0] == 200, timeout, "healthy")
@@ -98,8 +118,10 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"service exited ({self.process.returncode}) "
-                                     f"while waiting for {what}:\n{self.log_tail()}")
+                raise AssertionError(
+                    f"service exited ({self.process.returncode}) "
+                    f"while waiting for {what}:\n{self.log_tail()}"
+                )
             if condition():
                 return
             time.sleep(0.1)

@@ -35,9 +35,11 @@ def test_service_level_two_ways() -> None:
 
 def test_abandon_and_answer_rates() -> None:
     assert kpi.abandon_rate(abandoned=15, answered=80, timeouts=5, short_abandons=3) == (
-        pytest.approx(12 / 97))
+        pytest.approx(12 / 97)
+    )
     assert kpi.answer_rate(answered=80, abandoned=15, timeouts=5, short_abandons=3) == (
-        pytest.approx(80 / 97))
+        pytest.approx(80 / 97)
+    )
     assert kpi.abandon_rate(0, 0, 0) is None
     assert kpi.answer_rate(0, 0, 0) is None
     assert kpi.answer_rate(0, 0, 1) == 0.0
@@ -71,8 +73,9 @@ counts = st.integers(0, 10_000)
 
 
 @given(counts, counts, counts, counts, st.data())
-def test_rates_are_fractions_and_add_up(answered: int, abandoned: int, timeouts: int,
-                                        within: int, data: st.DataObject) -> None:
+def test_rates_are_fractions_and_add_up(
+    answered: int, abandoned: int, timeouts: int, within: int, data: st.DataObject
+) -> None:
     short = data.draw(st.integers(0, abandoned))
     within = min(within, answered)
     rates = [

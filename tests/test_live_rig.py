@@ -37,8 +37,14 @@ from callcenter.settings import (
 from tests.fixtures_pg import free_port
 from tests.service_proc import ServiceProcess
 
-RIG_PBX = PbxSettings(name="rig", username=AMI_USERNAME, secret=SecretStr(AMI_SECRET),
-                      ping_interval=2, action_timeout=2, reconnect_max_delay=1)
+RIG_PBX = PbxSettings(
+    name="rig",
+    username=AMI_USERNAME,
+    secret=SecretStr(AMI_SECRET),
+    ping_interval=2,
+    action_timeout=2,
+    reconnect_max_delay=1,
+)
 
 
 class Feed:
@@ -74,16 +80,19 @@ class Feed:
             found = [m for m in found if _uniqueid(m) == uniqueid]
         return found
 
-    async def wait_for(self, condition: Callable[[dict[str, Any]], bool], what: str,
-                       timeout: float = 20) -> dict[str, Any]:
+    async def wait_for(
+        self, condition: Callable[[dict[str, Any]], bool], what: str, timeout: float = 20
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in self.messages:
                 if condition(message):
                     return message
             await asyncio.sleep(0.05)
-        raise AssertionError(f"no {what} on /ws/live within {timeout} s; got "
-                             f"{Counter(m['type'] for m in self.messages)}")
+        raise AssertionError(
+            f"no {what} on /ws/live within {timeout} s; got "
+            f"{Counter(m['type'] for m in self.messages)}"
+        )
 
 
 def _uniqueid(message: dict[str, Any]) -> str | None:
@@ -148,8 +157,11 @@ async def test_asterisk_restart_closes_dead_calls_once_and_matches_queuestatus(
     await feed.open(service.base_url)
     for _ in range(2):
         rig.rx(f"channel originate Local/{queue}@local-callers application Wait 120")
-    old = await poll(lambda: api_channels(service, queue) if len(
-        api_channels(service, queue)) == 2 else None, 10, "two callers waiting")
+    old = await poll(
+        lambda: api_channels(service, queue) if len(api_channels(service, queue)) == 2 else None,
+        10,
+        "two callers waiting",
+    )
     _, body = service.get_json(f"/api/queues/{queue}")
     old_ids = {c["uniqueid"] for c in body["callers"]}
     assert old == queue_show_channels(rig, queue)
@@ -157,26 +169,37 @@ async def test_asterisk_restart_closes_dead_calls_once_and_matches_queuestatus(
     links_before = len(feed.of("PbxLink"))
     rig.stop()
     try:
-        await feed.wait_for(lambda m: m["type"] == "PbxLink" and m["state"] != "connected",
-                            "link down", 10)
+        await feed.wait_for(
+            lambda m: m["type"] == "PbxLink" and m["state"] != "connected", "link down", 10
+        )
     finally:
         rig.start()  # from this (main) thread: the rig dies with the thread that starts it
     rig.rx(f"channel originate Local/{queue}@local-callers application Wait 120")
     up = await feed.wait_for(
-        lambda m: m["type"] == "PbxLink" and m["state"] == "connected"
-        and feed.messages.index(m) >= links_before, "reconnect", 15)
+        lambda m: (
+            m["type"] == "PbxLink"
+            and m["state"] == "connected"
+            and feed.messages.index(m) >= links_before
+        ),
+        "reconnect",
+        15,
+    )
     reconnected = time.monotonic()
     assert up["pbx"] == "rig"
     new: list[str] = []
     try:
+
         def in_sync() -> bool:
             pbx_view = queue_show_channels(rig, queue)
             new[:] = pbx_view
             return len(pbx_view) == 1 and api_channels(service, queue) == pbx_view
 
         await poll(in_sync, 5, "the API matching queue show")
-        await feed.wait_for(lambda m: len([u for u in old_ids if feed.of("CallEnded", u)]) == 2,
-                            "the dead calls closed", 5)
+        await feed.wait_for(
+            lambda m: len([u for u in old_ids if feed.of("CallEnded", u)]) == 2,
+            "the dead calls closed",
+            5,
+        )
         assert time.monotonic() - reconnected <= 5.0
         for uniqueid in old_ids:
             (ended,) = feed.of("CallEnded", uniqueid)  # exactly once
@@ -209,7 +232,10 @@ def only_phone_1001(rig: AsteriskRig) -> Iterator[None]:
 
 
 async def test_live_feed_pushes_a_real_sip_call(
-    rig: AsteriskRig, service: ServiceProcess, feed: Feed, only_phone_1001: None,
+    rig: AsteriskRig,
+    service: ServiceProcess,
+    feed: Feed,
+    only_phone_1001: None,
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
     agent_phones(1, first_ext=1001, ring_seconds=0.5)
@@ -217,22 +243,31 @@ async def test_live_feed_pushes_a_real_sip_call(
     number = "13800770001"
     batch = start_calls(1, dial="support", caller_numbers=[number], hold_seconds=3.0)
     try:
-        joined = await feed.wait_for(lambda m: m["type"] == "CallerJoined"
-                                     and m["caller"]["caller_num"] == number, "CallerJoined")
+        joined = await feed.wait_for(
+            lambda m: m["type"] == "CallerJoined" and m["caller"]["caller_num"] == number,
+            "CallerJoined",
+        )
         uniqueid = joined["caller"]["uniqueid"]
         await feed.wait_for(lambda m: bool(feed.of("CallEnded", uniqueid)), "CallEnded", 20)
     finally:
         result = await batch.wait_async(20)
     assert result.ok, result.errors
-    kinds = [m["type"] for m in feed.messages if _uniqueid(m) == uniqueid
-             and m["type"] in ("CallerJoined", "CallRinging", "CallConnected", "CallEnded")]
+    kinds = [
+        m["type"]
+        for m in feed.messages
+        if _uniqueid(m) == uniqueid
+        and m["type"] in ("CallerJoined", "CallRinging", "CallConnected", "CallEnded")
+    ]
     assert kinds == ["CallerJoined", "CallRinging", "CallConnected", "CallEnded"]
     (ringing,) = feed.of("CallRinging", uniqueid)
     assert (ringing["agent_interface"], ringing["caller_num"]) == ("PJSIP/1001", number)
     (ended,) = feed.of("CallEnded", uniqueid)
     record = ended["record"]
     assert (record["outcome"], record["answered_by"], record["completed_by"]) == (
-        "answered", "PJSIP/1001", "caller")
+        "answered",
+        "PJSIP/1001",
+        "caller",
+    )
     callid = {f[1] for f in rig.queue_log_lines() if f[4] == "ENTERQUEUE" and f[6] == number}
     assert callid == {uniqueid}  # the feed's ids are Asterisk's queue_log callids
 
@@ -258,8 +293,9 @@ async def test_queue_add_resolves_and_refusals_carry_the_pbx_message(
     interface = "Local/agent9@agents/n"
     try:
         # panoramisk trap 1: as_list guessing made QueueAdd never resolve.
-        await asyncio.wait_for(actions.queue_add(link, "overflow", interface,
-                                                 member_name="Agent 9", penalty=2), 5)
+        await asyncio.wait_for(
+            actions.queue_add(link, "overflow", interface, member_name="Agent 9", penalty=2), 5
+        )
         assert "Agent 9 (Local/agent9@agents/n" in rig.rx("queue show overflow")
         with pytest.raises(AmiRefused) as again:
             await actions.queue_add(link, "overflow", interface)
@@ -295,7 +331,9 @@ def member(body: dict[str, Any], interface: str) -> dict[str, Any]:
 
 
 async def test_periodic_resync_heals_a_stuck_paused_member(
-    rig: AsteriskRig, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    rig: AsteriskRig,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -305,16 +343,21 @@ async def test_periodic_resync_heals_a_stuck_paused_member(
     await service.start()
     try:
         async with aiohttp.ClientSession() as http:
+
             async def get(path: str) -> Any:
                 async with http.get(base + path) as response:
                     assert response.status == 200, await response.text()
-                    return await response.json() if "json" in response.content_type \
+                    return (
+                        await response.json()
+                        if "json" in response.content_type
                         else await response.text()
+                    )
 
             async def resynced() -> bool:
                 async with http.get(base + "/api/queues/support") as response:
                     return response.status == 200 and any(
-                        m["interface"] == "PJSIP/1001" for m in (await response.json())["members"])
+                        m["interface"] == "PJSIP/1001" for m in (await response.json())["members"]
+                    )
 
             deadline = time.monotonic() + 10
             while not await resynced():  # 404 until the first resync has seen the queue
@@ -323,10 +366,18 @@ async def test_periodic_resync_heals_a_stuck_paused_member(
             assert not member(await get("/api/queues/support"), "PJSIP/1001")["paused"]
             # The PBX said nothing, but the model now believes 1001 is paused: the state a
             # lost or misread event leaves behind.
-            service.ingest.on_ami_event("rig", {
-                "Event": "QueueMemberPause", "Queue": "support", "MemberName": "Agent 1001",
-                "Interface": "PJSIP/1001", "Paused": "1", "PausedReason": "stuck",
-            }, datetime.now(UTC))
+            service.ingest.on_ami_event(
+                "rig",
+                {
+                    "Event": "QueueMemberPause",
+                    "Queue": "support",
+                    "MemberName": "Agent 1001",
+                    "Interface": "PJSIP/1001",
+                    "Paused": "1",
+                    "PausedReason": "stuck",
+                },
+                datetime.now(UTC),
+            )
             stuck = member(await get("/api/queues/support"), "PJSIP/1001")
             assert stuck["paused"] and stuck["state"] == "paused"
             deadline = time.monotonic() + 5
@@ -334,9 +385,13 @@ async def test_periodic_resync_heals_a_stuck_paused_member(
                 assert time.monotonic() < deadline, "the periodic resync did not heal it"
                 await asyncio.sleep(0.1)
             metrics = await get("/metrics")
-        fixed = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                 if line.startswith("callcenter_live_corrections_total{")
-                 and 'kind="member_fixed"' in line and 'pbx="rig"' in line]
+        fixed = [
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("callcenter_live_corrections_total{")
+            and 'kind="member_fixed"' in line
+            and 'pbx="rig"' in line
+        ]
         assert fixed and fixed[0] >= 1, metrics
         assert re.search(r"PBX rig: corrected member_fixed rig/support/PJSIP/1001", caplog.text)
     finally:

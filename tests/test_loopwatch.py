@@ -34,8 +34,9 @@ def test_a_held_loop_is_measured_and_logged(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.WARNING, logger="callcenter.loopwatch"):
         asyncio.run(hold_the_loop())
     assert observed(metrics, "callcenter_event_loop_lag_seconds_count") >= 3
-    assert observed(metrics, "callcenter_event_loop_lag_seconds_bucket", le="0.1") < \
-        observed(metrics, "callcenter_event_loop_lag_seconds_count")
+    assert observed(metrics, "callcenter_event_loop_lag_seconds_bucket", le="0.1") < observed(
+        metrics, "callcenter_event_loop_lag_seconds_count"
+    )
     assert any("event loop held for" in r.getMessage() for r in caplog.records)
 
 

@@ -82,8 +82,11 @@ def test_sip_caller_is_answered_by_agent_phone_1001(
         phones = agent_phones(1, first_ext=1001, ring_seconds=1.0)
         number = "13912340001"
         batch = start_calls(1, dial="support", caller_numbers=[number], hold_seconds=6.0)
-        _wait_for(lambda: "(in call) (In use)" in _member_line(rig, "support", "PJSIP/1001"),
-                  15, "PJSIP/1001 in a call in queue support")
+        _wait_for(
+            lambda: "(in call) (In use)" in _member_line(rig, "support", "PJSIP/1001"),
+            15,
+            "PJSIP/1001 in a call in queue support",
+        )
         # While the call is up, its RTP sockets are on the loopback address too.
         rtp = [s for s in _asterisk_sockets() if 10000 <= s[2] <= 10999]
         assert rtp and all(address == "127.0.0.1" for _, address, _ in rtp)
@@ -109,8 +112,9 @@ def test_sip_caller_is_answered_by_agent_phone_1001(
 
 def test_dialled_name_picks_the_queue(rig: AsteriskRig) -> None:
     # consultation has no members: joinempty lets the caller wait, then it hangs up.
-    result = place_calls(1, dial="consultation", caller_numbers=["13912340002"],
-                         hold_seconds=2.0, timeout=20)
+    result = place_calls(
+        1, dial="consultation", caller_numbers=["13912340002"], hold_seconds=2.0, timeout=20
+    )
     assert result.ok, result.errors
     lines = rig.queue_log_lines()
     mine = [f for f in lines if "13912340002" in f]
@@ -123,8 +127,11 @@ def test_local_channel_caller_and_agent_without_sip(rig: AsteriskRig) -> None:
     rig.rx("queue add member Local/agent1@agents/n to overflow")
     try:
         rig.rx("channel originate Local/overflow@local-callers application Wait 4")
-        _wait_for(lambda: any(f[2] == "overflow" and f[4] == "CONNECT"
-                              for f in rig.queue_log_lines()), 15, "CONNECT in overflow")
+        _wait_for(
+            lambda: any(f[2] == "overflow" and f[4] == "CONNECT" for f in rig.queue_log_lines()),
+            15,
+            "CONNECT in overflow",
+        )
     finally:
         rig.rx("queue remove member Local/agent1@agents/n from overflow")
 

@@ -54,26 +54,32 @@ def metric(service: ServiceProcess, name: str, **labels: str) -> float:
 
 
 def test_serve_receives_queue_events_of_a_real_sip_call(
-    rig: AsteriskRig, service: ServiceProcess, only_phone_1001: None,
+    rig: AsteriskRig,
+    service: ServiceProcess,
+    only_phone_1001: None,
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
     phones = agent_phones(1, first_ext=1001, ring_seconds=1.0)
     number = "13800990001"
     batch = start_calls(1, dial="support", caller_numbers=[number], hold_seconds=5.0)
     try:
+
         def connect_line() -> list[str] | None:
-            return next((f for f in rig.queue_log_lines()
-                         if f[4] == "CONNECT" and f[1] in entered()), None)
+            return next(
+                (f for f in rig.queue_log_lines() if f[4] == "CONNECT" and f[1] in entered()), None
+            )
 
         def entered() -> set[str]:
-            return {f[1] for f in rig.queue_log_lines()
-                    if f[4] == "ENTERQUEUE" and f[6] == number}
+            return {f[1] for f in rig.queue_log_lines() if f[4] == "ENTERQUEUE" and f[6] == number}
 
         wait_for(connect_line, 20, "answered by the agent phone")
         callid = next(iter(entered()))
         log = service.log_text
-        wait_for(lambda: f"AMI AgentConnect pbx=rig uniqueid={callid} " in log(), 5,
-                 "AgentConnect seen by the service")
+        wait_for(
+            lambda: f"AMI AgentConnect pbx=rig uniqueid={callid} " in log(),
+            5,
+            "AgentConnect seen by the service",
+        )
         assert f"AMI QueueCallerJoin pbx=rig uniqueid={callid} queue=support" in log()
         assert phones.stats().answered == 1
     finally:
@@ -119,7 +125,8 @@ def test_healthz_names_the_database_when_postgres_stops(
             assert "callcenter@" not in str(body)  # no URL or credentials in the report
             # A request that needs the database says so, in the API's error shape.
             status, error = Browser(process.base_url).call(
-                "POST", "/api/login", {"username": "wang", "password": "secret"})
+                "POST", "/api/login", {"username": "wang", "password": "secret"}
+            )
             assert (status, error["error"]) == (503, "database-unavailable"), error
             assert "postgresql" not in str(error) and "SELECT" not in str(error)
         finally:

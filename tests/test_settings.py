@@ -23,7 +23,11 @@ def check_config(path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment.update(env)
     return subprocess.run(
         [sys.executable, "-m", "callcenter", "check-config", "--config", str(path)],
-        capture_output=True, text=True, env=environment, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
     )
 
 
@@ -97,8 +101,15 @@ def test_secrets_from_the_settings_are_masked_in_log_lines(tmp_path: Path) -> No
         load_settings(tmp_path / "absent.toml")
     settings, _ = load_settings(config)
     masking = SecretMaskingFilter(settings.secrets())
-    record = logging.LogRecord("t", logging.INFO, __file__, 1, "login with %s failed (%s)",
-                               (SECRET, f"dbpass-{SECRET}"), None)
+    record = logging.LogRecord(
+        "t",
+        logging.INFO,
+        __file__,
+        1,
+        "login with %s failed (%s)",
+        (SECRET, f"dbpass-{SECRET}"),
+        None,
+    )
     masking.filter(record)
     assert SECRET not in record.getMessage()
     assert "***" in record.getMessage()

@@ -21,9 +21,15 @@ HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 def _record(**overrides: object) -> CallRecord:
     values: dict[str, object] = dict(
-        pbx="rig", uniqueid="1700000000.1", queue="support", caller_number="+8613800000000",
-        caller_name="张三", joined_at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
-        outcome="answered", agents_rung=["PJSIP/1001"], ring_no_answer_count=0,
+        pbx="rig",
+        uniqueid="1700000000.1",
+        queue="support",
+        caller_number="+8613800000000",
+        caller_name="张三",
+        joined_at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
+        outcome="answered",
+        agents_rung=["PJSIP/1001"],
+        ring_no_answer_count=0,
         ivr_data={"menu": "1"},
     )
     values.update(overrides)
@@ -73,16 +79,24 @@ async def test_one_record_per_pbx_uniqueid_and_joined_at(database_url: str) -> N
             session.add(_record(pbx="other"))  # same uniqueid on another PBX is another call
             # The same channel joining again later (an overflow queue) is another record.
             session.add(_record(joined_at=joined + timedelta(seconds=30), queue="overflow"))
-        for duplicate in (_record(), _record(pbx="other"),
-                          _record(joined_at=joined + timedelta(seconds=30))):
+        for duplicate in (
+            _record(),
+            _record(pbx="other"),
+            _record(joined_at=joined + timedelta(seconds=30)),
+        ):
             with pytest.raises(IntegrityError):
                 async with AsyncSession(engine) as session, session.begin():
                     session.add(duplicate)
         async with AsyncSession(engine) as session:
-            keys = sorted((r.pbx, r.uniqueid, r.joined_at)
-                          for r in (await session.execute(select(CallRecord))).scalars())
-        assert keys == [("other", "1700000000.1", joined), ("rig", "1700000000.1", joined),
-                        ("rig", "1700000000.1", joined + timedelta(seconds=30))]
+            keys = sorted(
+                (r.pbx, r.uniqueid, r.joined_at)
+                for r in (await session.execute(select(CallRecord))).scalars()
+            )
+        assert keys == [
+            ("other", "1700000000.1", joined),
+            ("rig", "1700000000.1", joined),
+            ("rig", "1700000000.1", joined + timedelta(seconds=30)),
+        ]
     finally:
         await engine.dispose()
 

@@ -12,6 +12,7 @@ from callcenter.web.errors import database_unavailable
 def _raising(exc: BaseException) -> web.RequestHandler:  # type: ignore[type-arg]
     async def handler(request: web.Request) -> web.Response:
         raise exc
+
     return handler
 
 

@@ -31,8 +31,9 @@ async def _list(
     return [_fields(m) for m in messages[1:] if not str(m.get("Event", "")).endswith("Complete")]
 
 
-async def queue_status(link: ActionSender, queue: str | None = None,
-                       timeout: float | None = None) -> list[Fields]:
+async def queue_status(
+    link: ActionSender, queue: str | None = None, timeout: float | None = None
+) -> list[Fields]:
     """QueueParams, QueueMember and QueueEntry records of one queue or of all."""
     fields = {"Action": "QueueStatus"}
     if queue:
@@ -44,13 +45,29 @@ async def core_show_channels(link: ActionSender, timeout: float | None = None) -
     return await _list(link, {"Action": "CoreShowChannels"}, timeout)
 
 
-async def queue_add(link: ActionSender, queue: str, interface: str, *, penalty: int = 0,
-                    paused: bool = False, member_name: str = "", state_interface: str = "",
-                    reason: str = "") -> None:
-    fields = {"Action": "QueueAdd", "Queue": queue, "Interface": interface,
-              "Penalty": str(penalty), "Paused": "true" if paused else "false"}
-    for key, value in (("MemberName", member_name), ("StateInterface", state_interface),
-                       ("Reason", reason)):
+async def queue_add(
+    link: ActionSender,
+    queue: str,
+    interface: str,
+    *,
+    penalty: int = 0,
+    paused: bool = False,
+    member_name: str = "",
+    state_interface: str = "",
+    reason: str = "",
+) -> None:
+    fields = {
+        "Action": "QueueAdd",
+        "Queue": queue,
+        "Interface": interface,
+        "Penalty": str(penalty),
+        "Paused": "true" if paused else "false",
+    }
+    for key, value in (
+        ("MemberName", member_name),
+        ("StateInterface", state_interface),
+        ("Reason", reason),
+    ):
         if value:
             fields[key] = value
     await link.send(fields)
@@ -60,10 +77,14 @@ async def queue_remove(link: ActionSender, queue: str, interface: str) -> None:
     await link.send({"Action": "QueueRemove", "Queue": queue, "Interface": interface})
 
 
-async def queue_pause(link: ActionSender, interface: str, paused: bool, *, queue: str = "",
-                      reason: str = "") -> None:
-    fields = {"Action": "QueuePause", "Interface": interface,
-              "Paused": "true" if paused else "false"}
+async def queue_pause(
+    link: ActionSender, interface: str, paused: bool, *, queue: str = "", reason: str = ""
+) -> None:
+    fields = {
+        "Action": "QueuePause",
+        "Interface": interface,
+        "Paused": "true" if paused else "false",
+    }
     if queue:
         fields["Queue"] = queue
     if reason:
@@ -71,8 +92,9 @@ async def queue_pause(link: ActionSender, interface: str, paused: bool, *, queue
     await link.send(fields)
 
 
-async def queue_penalty(link: ActionSender, interface: str, penalty: int, *,
-                        queue: str = "") -> None:
+async def queue_penalty(
+    link: ActionSender, interface: str, penalty: int, *, queue: str = ""
+) -> None:
     fields = {"Action": "QueuePenalty", "Interface": interface, "Penalty": str(penalty)}
     if queue:
         fields["Queue"] = queue
@@ -83,24 +105,37 @@ async def ping(link: ActionSender, timeout: float | None = None) -> None:
     await link.send({"Action": "Ping"}, timeout=timeout)
 
 
-async def queue_member_ringinuse(link: ActionSender, interface: str, ringinuse: bool, *,
-                                 queue: str = "") -> None:
-    fields = {"Action": "QueueMemberRingInUse", "Interface": interface,
-              "RingInUse": "true" if ringinuse else "false"}
+async def queue_member_ringinuse(
+    link: ActionSender, interface: str, ringinuse: bool, *, queue: str = ""
+) -> None:
+    fields = {
+        "Action": "QueueMemberRingInUse",
+        "Interface": interface,
+        "RingInUse": "true" if ringinuse else "false",
+    }
     if queue:
         fields["Queue"] = queue
     await link.send(fields)
 
 
-async def redirect(link: ActionSender, channel: str, context: str, exten: str,
-                   priority: int = 1) -> None:
+async def redirect(
+    link: ActionSender, channel: str, context: str, exten: str, priority: int = 1
+) -> None:
     """Send a channel elsewhere in the dialplan (out of Queue(), for a move)."""
-    await link.send({"Action": "Redirect", "Channel": channel, "Context": context,
-                     "Exten": exten, "Priority": str(priority)})
+    await link.send(
+        {
+            "Action": "Redirect",
+            "Channel": channel,
+            "Context": context,
+            "Exten": exten,
+            "Priority": str(priority),
+        }
+    )
 
 
-async def queue_withdraw_caller(link: ActionSender, queue: str, caller_channel: str,
-                                withdraw_info: str = "") -> None:
+async def queue_withdraw_caller(
+    link: ActionSender, queue: str, caller_channel: str, withdraw_info: str = ""
+) -> None:
     """The caller leaves at its next pass of the queue loop, QUEUESTATUS=WITHDRAW."""
     fields = {"Action": "QueueWithdrawCaller", "Queue": queue, "Caller": caller_channel}
     if withdraw_info:
@@ -108,34 +143,57 @@ async def queue_withdraw_caller(link: ActionSender, queue: str, caller_channel: 
     await link.send(fields)
 
 
-async def queue_change_priority_caller(link: ActionSender, queue: str, caller_channel: str,
-                                       priority: int, *, immediate: bool = True) -> None:
+async def queue_change_priority_caller(
+    link: ActionSender, queue: str, caller_channel: str, priority: int, *, immediate: bool = True
+) -> None:
     """Asterisk emits no event for this: the model learns it from the next QueueStatus."""
-    await link.send({"Action": "QueueChangePriorityCaller", "Queue": queue,
-                     "Caller": caller_channel, "Priority": str(priority),
-                     "Immediate": "true" if immediate else "false"})
+    await link.send(
+        {
+            "Action": "QueueChangePriorityCaller",
+            "Queue": queue,
+            "Caller": caller_channel,
+            "Priority": str(priority),
+            "Immediate": "true" if immediate else "false",
+        }
+    )
 
 
-async def originate_chanspy(link: ActionSender, supervisor_interface: str, spied_channel: str,
-                            options: str, *, caller_id: str = "") -> None:
+async def originate_chanspy(
+    link: ActionSender,
+    supervisor_interface: str,
+    spied_channel: str,
+    options: str,
+    *,
+    caller_id: str = "",
+) -> None:
     """Ring the supervisor's phone; once answered it runs ChanSpy on the agent's channel.
 
     Async so the answer is the ack, not the end of the supervisor's ringing.
     """
-    fields = {"Action": "Originate", "Channel": supervisor_interface,
-              "Application": "ChanSpy", "Data": f"{spied_channel},{options}",
-              "Async": "true"}
+    fields = {
+        "Action": "Originate",
+        "Channel": supervisor_interface,
+        "Application": "ChanSpy",
+        "Data": f"{spied_channel},{options}",
+        "Async": "true",
+    }
     if caller_id:
         fields["CallerID"] = caller_id
     await link.send(fields)
 
 
-async def queue_log(link: ActionSender, queue: str, event: str, *, interface: str = "",
-                    uniqueid: str = "", message: str = "") -> None:
+async def queue_log(
+    link: ActionSender,
+    queue: str,
+    event: str,
+    *,
+    interface: str = "",
+    uniqueid: str = "",
+    message: str = "",
+) -> None:
     """Write one line of our own into Asterisk's queue_log (reports read it beside app_queue's)."""
     fields = {"Action": "QueueLog", "Queue": queue, "Event": event}
-    for key, value in (("Interface", interface), ("UniqueID", uniqueid),
-                       ("Message", message)):
+    for key, value in (("Interface", interface), ("UniqueID", uniqueid), ("Message", message)):
         if value:
             fields[key] = value
     await link.send(fields)
@@ -143,8 +201,7 @@ async def queue_log(link: ActionSender, queue: str, event: str, *, interface: st
 
 async def setvar(link: ActionSender, channel: str, variable: str, value: str) -> None:
     """Set a channel variable (e.g. data a Redirect must carry into the next context)."""
-    await link.send({"Action": "Setvar", "Channel": channel, "Variable": variable,
-                     "Value": value})
+    await link.send({"Action": "Setvar", "Channel": channel, "Variable": variable, "Value": value})
 
 
 async def db_put(link: ActionSender, family: str, key: str, value: str) -> None:

@@ -85,8 +85,9 @@ class AmiLink:
             if self._stopping.is_set():
                 break
             attempt = 0 if was_connected else attempt + 1
-            delay = backoff_delay(attempt, self._base_delay, self.settings.reconnect_max_delay,
-                                  self._rng())
+            delay = backoff_delay(
+                attempt, self._base_delay, self.settings.reconnect_max_delay, self._rng()
+            )
             log.info("PBX %s: reconnecting in %.1f s", self.name, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
@@ -132,16 +133,22 @@ class AmiLink:
     async def _connect_and_login(self, loop: asyncio.AbstractEventLoop) -> None:
         timeout = self.settings.action_timeout
         _transport, protocol = await asyncio.wait_for(
-            loop.create_connection(lambda: AmiProtocol(self), self.settings.host,
-                                   self.settings.port),
+            loop.create_connection(
+                lambda: AmiProtocol(self), self.settings.host, self.settings.port
+            ),
             timeout,
         )
         self._protocol = protocol
         self.last_error = ""
         try:
-            await self.send({"Action": "Login", "Username": self.settings.username,
-                             "Secret": self.settings.secret.get_secret_value(),
-                             "Events": "on"})
+            await self.send(
+                {
+                    "Action": "Login",
+                    "Username": self.settings.username,
+                    "Secret": self.settings.secret.get_secret_value(),
+                    "Events": "on",
+                }
+            )
         except AmiRefused:
             self._drop_connection()
             raise AmiAuthError(self.name, "login refused (check username and secret)") from None
@@ -161,8 +168,14 @@ class AmiLink:
 
     def _fail(self, state: LinkState, reason: str) -> None:
         self.last_error = reason
-        log.warning("PBX %s: %s (%s:%s): %s", self.name, state.value, self.settings.host,
-                    self.settings.port, reason)
+        log.warning(
+            "PBX %s: %s (%s:%s): %s",
+            self.name,
+            state.value,
+            self.settings.host,
+            self.settings.port,
+            reason,
+        )
         self._set_state(state)
 
     def _set_state(self, state: LinkState) -> None:
@@ -171,8 +184,13 @@ class AmiLink:
         self.state = state
         if state is LinkState.CONNECTED:
             self.connected_at = datetime.now(UTC)
-            log.info("PBX %s: connected to %s:%s (AMI %s)", self.name, self.settings.host,
-                     self.settings.port, self.asterisk_version)
+            log.info(
+                "PBX %s: connected to %s:%s (AMI %s)",
+                self.name,
+                self.settings.host,
+                self.settings.port,
+                self.asterisk_version,
+            )
         if self._on_state is not None:
             self._on_state(self)
 
@@ -199,8 +217,11 @@ class AmiLink:
                 await self.send({"Action": "Ping"})
             except AmiTimeout:
                 self.last_error = "no answer to Ping"
-                log.warning("PBX %s: no Pong within %.1f s, reconnecting", self.name,
-                            self.settings.action_timeout)
+                log.warning(
+                    "PBX %s: no Pong within %.1f s, reconnecting",
+                    self.name,
+                    self.settings.action_timeout,
+                )
                 if self._protocol is not None:
                     self._protocol.transport.abort()
                 return

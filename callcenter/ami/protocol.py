@@ -106,8 +106,12 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         # (QueueStatus while app_queue is still loading after a restart): the refusal is the
         # whole answer, and the link turns it into AmiRefused.
         action = self.responses.get(message.action_id)
-        if (action is None or action.future.done() or len(action.responses) != 1
-                or message.get("Response") not in ("Error", "Fail", "Failure")):
+        if (
+            action is None
+            or action.future.done()
+            or len(action.responses) != 1
+            or message.get("Response") not in ("Error", "Fail", "Failure")
+        ):
             return
         self.responses.pop(message.action_id, None)
         action.future.set_result(list(action.responses))

@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 
 
 def trace_line(received_at: datetime, fields: Fields) -> str:
-    return json.dumps({"received_at": received_at.isoformat(), "fields": fields},
-                      ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        {"received_at": received_at.isoformat(), "fields": fields},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def frame_bytes(fields: Fields) -> int:
@@ -104,8 +107,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m callcenter.ami.record")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--filtered", action="store_true",
-                        help="install the service's own AMI event filters")
+    parser.add_argument(
+        "--filtered", action="store_true", help="install the service's own AMI event filters"
+    )
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--host", default=AMI_HOST)
     parser.add_argument("--port", type=int, default=AMI_PORT)
@@ -113,8 +117,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--secret", default=AMI_SECRET)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    pbx = PbxSettings(name="rec", host=args.host, port=args.port, username=args.username,
-                      secret=SecretStr(args.secret))
+    pbx = PbxSettings(
+        name="rec",
+        host=args.host,
+        port=args.port,
+        username=args.username,
+        secret=SecretStr(args.secret),
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_record(pbx, args.out, args.filtered, args.seconds))
 

@@ -14,8 +14,9 @@ from ipaddress import IPv4Network, IPv6Network, ip_address
 Network = IPv4Network | IPv6Network
 
 
-def client_address(peer: str | None, forwarded_for: Sequence[str],
-                   trusted: Sequence[Network]) -> str:
+def client_address(
+    peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[Network]
+) -> str:
     """The peer, unless it is a trusted proxy: then walk X-Forwarded-For from its right end
     (each proxy appends the address it saw) while the hops are trusted proxies too; the first
     other address is the client. Entries left of it were written by the client: ignored."""

@@ -46,6 +46,5 @@ def require_user(request: web.Request, *roles: Role) -> User:
     if user is None:
         raise api_error(401, "not-logged-in", "log in first")
     if roles and user.role not in roles:
-        raise api_error(403, "forbidden", f"a {user.role} may not do this",
-                        allowed=list(roles))
+        raise api_error(403, "forbidden", f"a {user.role} may not do this", allowed=list(roles))
     return user

@@ -21,10 +21,10 @@ __all__ = ["LoginLimiter"]
 _TABLE: Table = LoginFailureRow.__table__  # type: ignore[assignment]
 
 
-
 class LoginLimiter:
-    def __init__(self, engine: AsyncEngine, max_failures: int, window_seconds: float,
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self, engine: AsyncEngine, max_failures: int, window_seconds: float, clock: Clock = utc_now
+    ) -> None:
         self.engine = engine
         self.max_failures = max_failures
         self.window = timedelta(seconds=window_seconds)
@@ -38,9 +38,12 @@ class LoginLimiter:
     async def retry_after(self, key: str) -> float | None:
         """Seconds until another attempt is allowed, or None when allowed now."""
         now = self._clock()
-        statement = (select(_TABLE.c.failed_at)
-                     .where(_TABLE.c.key_hash == key, _TABLE.c.failed_at > now - self.window)
-                     .order_by(_TABLE.c.failed_at.desc()).limit(self.max_failures))
+        statement = (
+            select(_TABLE.c.failed_at)
+            .where(_TABLE.c.key_hash == key, _TABLE.c.failed_at > now - self.window)
+            .order_by(_TABLE.c.failed_at.desc())
+            .limit(self.max_failures)
+        )
         async with self.engine.connect() as connection:
             recent: list[datetime] = list((await connection.execute(statement)).scalars())
         if len(recent) < self.max_failures:
@@ -52,8 +55,11 @@ class LoginLimiter:
         now = self._clock()
         async with self.engine.begin() as connection:
             await connection.execute(insert(_TABLE).values(key_hash=key, failed_at=now))
-            await connection.execute(delete(_TABLE).where(
-                _TABLE.c.key_hash == key, _TABLE.c.failed_at <= now - self.window))
+            await connection.execute(
+                delete(_TABLE).where(
+                    _TABLE.c.key_hash == key, _TABLE.c.failed_at <= now - self.window
+                )
+            )
 
     async def succeeded(self, key: str) -> None:
         async with self.engine.begin() as connection:
@@ -63,5 +69,6 @@ class LoginLimiter:
         """Forget every failure older than the window (at start); the number removed."""
         async with self.engine.begin() as connection:
             result = await connection.execute(
-                delete(_TABLE).where(_TABLE.c.failed_at <= self._clock() - self.window))
+                delete(_TABLE).where(_TABLE.c.failed_at <= self._clock() - self.window)
+            )
         return int(result.rowcount or 0)

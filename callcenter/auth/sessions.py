@@ -35,8 +35,12 @@ def new_token() -> str:
 
 
 class SessionStore:
-    def __init__(self, engine: AsyncEngine, lifetime: timedelta,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        lifetime: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.engine = engine
         self.lifetime = lifetime
         self._clock = clock
@@ -46,8 +50,14 @@ class SessionStore:
         token = new_token()
         now = self._clock()
         async with AsyncSession(self.engine) as session, session.begin():
-            session.add(SessionRow(token_hash=token_hash(token), user_id=user.id,
-                                   created_at=now, expires_at=now + self.lifetime))
+            session.add(
+                SessionRow(
+                    token_hash=token_hash(token),
+                    user_id=user.id,
+                    created_at=now,
+                    expires_at=now + self.lifetime,
+                )
+            )
         return token
 
     async def user_for(self, token: str) -> User | None:
@@ -62,12 +72,17 @@ class SessionStore:
                 return user
             del self._cache[key]
         async with AsyncSession(self.engine) as session:
-            found = (await session.execute(
-                select(UserRow, SessionRow.expires_at)
-                .join(SessionRow, SessionRow.user_id == UserRow.id)
-                .where(SessionRow.token_hash == key, SessionRow.expires_at > now,
-                       UserRow.disabled.is_(False))
-            )).first()
+            found = (
+                await session.execute(
+                    select(UserRow, SessionRow.expires_at)
+                    .join(SessionRow, SessionRow.user_id == UserRow.id)
+                    .where(
+                        SessionRow.token_hash == key,
+                        SessionRow.expires_at > now,
+                        UserRow.disabled.is_(False),
+                    )
+                )
+            ).first()
         if found is None:
             return None
         user = user_from_row(found[0])
@@ -85,5 +100,6 @@ class SessionStore:
     async def purge_expired(self) -> int:
         async with AsyncSession(self.engine) as session, session.begin():
             result = await session.execute(
-                delete(SessionRow).where(SessionRow.expires_at <= self._clock()))
+                delete(SessionRow).where(SessionRow.expires_at <= self._clock())
+            )
         return int(getattr(result, "rowcount", 0) or 0)

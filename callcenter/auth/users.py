@@ -26,13 +26,17 @@ class UserError(ValueError):
 
 
 def user_from_row(row: UserRow) -> User:
-    return User(id=row.id, username=row.username, display_name=row.display_name,
-                role=cast(Role, row.role), interfaces=tuple(row.interfaces or ()),
-                language=row.language)
+    return User(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        role=cast(Role, row.role),
+        interfaces=tuple(row.interfaces or ()),
+        language=row.language,
+    )
 
 
-def check_user_fields(username: str, role: str, interfaces: Sequence[str],
-                      language: str) -> None:
+def check_user_fields(username: str, role: str, interfaces: Sequence[str], language: str) -> None:
     if not USERNAME_PATTERN.match(username):
         raise UserError("a username is 1-64 letters, digits, '.', '_' or '-'")
     if role not in ROLES:
@@ -44,14 +48,29 @@ def check_user_fields(username: str, role: str, interfaces: Sequence[str],
         raise UserError(f"language must be one of {', '.join(LANGUAGES)}")
 
 
-async def add_user(engine: AsyncEngine, username: str, password: str, *, role: str,
-                   display_name: str = "", interfaces: Sequence[str] = (),
-                   language: str = "zh") -> User:
+async def add_user(
+    engine: AsyncEngine,
+    username: str,
+    password: str,
+    *,
+    role: str,
+    display_name: str = "",
+    interfaces: Sequence[str] = (),
+    language: str = "zh",
+) -> User:
     check_user_fields(username, role, interfaces, language)
     now = datetime.now(UTC)
-    row = UserRow(username=username, display_name=display_name or username, role=role,
-                  password_hash=hash_password(password), interfaces=list(interfaces),
-                  language=language, disabled=False, created_at=now, updated_at=now)
+    row = UserRow(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        password_hash=hash_password(password),
+        interfaces=list(interfaces),
+        language=language,
+        disabled=False,
+        created_at=now,
+        updated_at=now,
+    )
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             session.add(row)
@@ -70,9 +89,11 @@ async def list_users(engine: AsyncEngine) -> list[tuple[User, bool]]:
 async def find_login(engine: AsyncEngine, username: str) -> tuple[User, str] | None:
     """The enabled user with this username and its password hash."""
     async with AsyncSession(engine) as session:
-        row = (await session.execute(
-            select(UserRow).where(UserRow.username == username, UserRow.disabled.is_(False))
-        )).scalar_one_or_none()
+        row = (
+            await session.execute(
+                select(UserRow).where(UserRow.username == username, UserRow.disabled.is_(False))
+            )
+        ).scalar_one_or_none()
         return None if row is None else (user_from_row(row), row.password_hash)
 
 
@@ -81,14 +102,17 @@ async def users_by_id(engine: AsyncEngine, ids: Sequence[int]) -> dict[int, User
     if not ids:
         return {}
     async with AsyncSession(engine) as session:
-        rows = (await session.execute(
-            select(UserRow).where(UserRow.id.in_(list(ids)), UserRow.disabled.is_(False))
-        )).scalars()
+        rows = (
+            await session.execute(
+                select(UserRow).where(UserRow.id.in_(list(ids)), UserRow.disabled.is_(False))
+            )
+        ).scalars()
         return {row.id: user_from_row(row) for row in rows}
 
 
-async def users_changed_since(engine: AsyncEngine, since: datetime,
-                              page_size: int = 500) -> list[tuple[User, bool]]:
+async def users_changed_since(
+    engine: AsyncEngine, since: datetime, page_size: int = 500
+) -> list[tuple[User, bool]]:
     """Users changed since a time, with whether each is disabled now.
 
     Read a page at a time, handing the loop back between pages: a refresh after a bulk
@@ -97,9 +121,18 @@ async def users_changed_since(engine: AsyncEngine, since: datetime,
     last_id = 0
     while True:
         async with AsyncSession(engine) as session:
-            rows = (await session.execute(
-                select(UserRow).where(UserRow.updated_at >= since, UserRow.id > last_id)
-                .order_by(UserRow.id).limit(page_size))).scalars().all()
+            rows = (
+                (
+                    await session.execute(
+                        select(UserRow)
+                        .where(UserRow.updated_at >= since, UserRow.id > last_id)
+                        .order_by(UserRow.id)
+                        .limit(page_size)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             changed.extend((user_from_row(row), row.disabled) for row in rows)
         if len(rows) < page_size:
             return changed
@@ -126,8 +159,9 @@ async def disable_user(engine: AsyncEngine, username: str) -> None:
 
 
 async def _get(session: AsyncSession, username: str) -> UserRow:
-    row = (await session.execute(
-        select(UserRow).where(UserRow.username == username))).scalar_one_or_none()
+    row = (
+        await session.execute(select(UserRow).where(UserRow.username == username))
+    ).scalar_one_or_none()
     if row is None:
         raise UserError(f"no user {username!r}")
     return row

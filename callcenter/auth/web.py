@@ -36,8 +36,14 @@ class LoginBody(BaseModel):
 
 
 def user_data(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "display_name": user.display_name,
-            "role": user.role, "interfaces": list(user.interfaces), "language": user.language}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "interfaces": list(user.interfaces),
+        "language": user.language,
+    }
 
 
 async def read_json(request: web.Request) -> Any:
@@ -48,11 +54,14 @@ async def read_json(request: web.Request) -> Any:
 
 
 def validation_error(exc: ValidationError) -> web.HTTPException:
-    problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                for e in exc.errors(include_input=False, include_url=False)]
+    problems = [
+        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+        for e in exc.errors(include_input=False, include_url=False)
+    ]
     first = problems[0] if problems else {"field": "", "problem": "invalid"}
-    return api_error(400, "invalid-body", f"{first['field']}: {first['problem']}",
-                     problems=problems)
+    return api_error(
+        400, "invalid-body", f"{first['field']}: {first['problem']}", problems=problems
+    )
 
 
 class AuthComponent(Component):
@@ -62,8 +71,9 @@ class AuthComponent(Component):
         self.engine = engine
         self.settings = settings
         self.sessions = SessionStore(engine, timedelta(hours=settings.session_hours))
-        self.limiter = LoginLimiter(engine, settings.login_max_failures,
-                                    settings.login_window_seconds)
+        self.limiter = LoginLimiter(
+            engine, settings.login_max_failures, settings.login_window_seconds
+        )
 
     def add_routes(self, app: web.Application) -> None:
         app[SESSIONS] = self.sessions
@@ -80,8 +90,9 @@ class AuthComponent(Component):
         await self.limiter.purge()
 
     @web.middleware
-    async def session_middleware(self, request: web.Request,
-                                 handler: Handler) -> web.StreamResponse:
+    async def session_middleware(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
         token = request.cookies.get(COOKIE_NAME, "")
         user: User | None = None
         if token:
@@ -89,14 +100,18 @@ class AuthComponent(Component):
                 user = await self.sessions.user_for(token)
             except Exception:
                 log.exception("session lookup failed")
-                raise api_error(503, "database-unavailable",
-                                "cannot check the session now; try again") from None
+                raise api_error(
+                    503, "database-unavailable", "cannot check the session now; try again"
+                ) from None
         request[USER] = user
         return await handler(request)
 
     def _client_address(self, request: web.Request) -> str:
-        return client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
-                              self.settings.trusted_proxies)
+        return client_address(
+            request.remote,
+            request.headers.getall("X-Forwarded-For", []),
+            self.settings.trusted_proxies,
+        )
 
     async def login(self, request: web.Request) -> web.Response:
         try:
@@ -108,15 +123,17 @@ class AuthComponent(Component):
         wait = await self.limiter.retry_after(key)
         if wait is not None:
             retry = max(1, math.ceil(wait))
-            error = api_error(429, "too-many-attempts",
-                              f"too many failed logins; try again in {retry} s",
-                              retry_after=retry)
+            error = api_error(
+                429,
+                "too-many-attempts",
+                f"too many failed logins; try again in {retry} s",
+                retry_after=retry,
+            )
             error.headers["Retry-After"] = str(retry)
             raise error
         found = await users.find_login(self.engine, body.username)
         # Argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-        ok = await asyncio.to_thread(verify_password, found[1] if found else None,
-                                     body.password)
+        ok = await asyncio.to_thread(verify_password, found[1] if found else None, body.password)
         if found is None or not ok:
             await self.limiter.failed(key)
             log.info("failed login for %r from %s", body.username, address)
@@ -126,9 +143,15 @@ class AuthComponent(Component):
         token = await self.sessions.create(user)
         log.info("user %s logged in from %s", user.username, address)
         response = web.json_response({"user": user_data(user)}, dumps=dumps)
-        response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="Lax", path="/",
-                            secure=self.settings.cookie_secure,
-                            max_age=int(self.settings.session_hours * 3600))
+        response.set_cookie(
+            COOKIE_NAME,
+            token,
+            httponly=True,
+            samesite="Lax",
+            path="/",
+            secure=self.settings.cookie_secure,
+            max_age=int(self.settings.session_hours * 3600),
+        )
         return response
 
     async def logout(self, request: web.Request) -> web.Response:

@@ -23,8 +23,9 @@ class CustomerBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: str = Field(min_length=1, max_length=120)
     phones: list[str] = Field(default_factory=list, max_length=10)
-    account_number: str | None = Field(default=None, max_length=64,
-                                       pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    account_number: str | None = Field(
+        default=None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+    )
     vip_level: int = Field(default=0, ge=0, le=9)
     language: str = Field(default="zh", pattern=r"^(zh|en)$")
     tags: list[str] = Field(default_factory=list, max_length=20)
@@ -32,17 +33,30 @@ class CustomerBody(BaseModel):
 
 
 def customer_data(customer: Customer) -> dict[str, Any]:
-    return {"id": customer.id, "name": customer.name, "phones": list(customer.phones),
-            "account_number": customer.account_number, "vip_level": customer.vip_level,
-            "language": customer.language, "tags": list(customer.tags),
-            "notes": customer.notes}
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "phones": list(customer.phones),
+        "account_number": customer.account_number,
+        "vip_level": customer.vip_level,
+        "language": customer.language,
+        "tags": list(customer.tags),
+        "notes": customer.notes,
+    }
 
 
 def call_data(call: PastCall) -> dict[str, Any]:
-    return {"pbx": call.pbx, "uniqueid": call.uniqueid, "queue": call.queue,
-            "joined_at": call.joined_at.isoformat(), "outcome": call.outcome,
-            "answered_by": call.answered_by_name, "wait_seconds": call.wait_seconds,
-            "talk_seconds": call.talk_seconds, "disposition": call.disposition}
+    return {
+        "pbx": call.pbx,
+        "uniqueid": call.uniqueid,
+        "queue": call.queue,
+        "joined_at": call.joined_at.isoformat(),
+        "outcome": call.outcome,
+        "answered_by": call.answered_by_name,
+        "wait_seconds": call.wait_seconds,
+        "talk_seconds": call.talk_seconds,
+        "disposition": call.disposition,
+    }
 
 
 def _values(body: Any, region: str) -> dict[str, Any]:
@@ -55,16 +69,23 @@ def _values(body: Any, region: str) -> dict[str, Any]:
         try:
             number = to_e164(raw, region)
         except BadPhoneNumber as exc:
-            raise api_error(400, "bad-phone-number", str(exc), field=f"phones.{position}",
-                            region=region) from None
+            raise api_error(
+                400, "bad-phone-number", str(exc), field=f"phones.{position}", region=region
+            ) from None
         if number not in phones:
             phones.append(number)
     tags = [t.strip() for t in parsed.tags if t.strip()]
     if any(len(t) > 32 for t in tags):
         raise api_error(400, "invalid-body", "tags: at most 32 characters each", field="tags")
-    return {"name": parsed.name, "phones": phones, "account_number": parsed.account_number or None,
-            "vip_level": parsed.vip_level, "language": parsed.language, "tags": tags,
-            "notes": parsed.notes}
+    return {
+        "name": parsed.name,
+        "phones": phones,
+        "account_number": parsed.account_number or None,
+        "vip_level": parsed.vip_level,
+        "language": parsed.language,
+        "tags": tags,
+        "notes": parsed.notes,
+    }
 
 
 def _customer_id(request: web.Request) -> int:
@@ -95,8 +116,13 @@ async def get_one(request: web.Request) -> web.Response:
     customer = directory.index.get(_customer_id(request))
     if customer is None:
         raise api_error(404, "no-such-customer", "no such customer")
-    return web.json_response({**customer_data(customer), "calls": [
-        call_data(c) for c in directory.calls_of_customer(customer)]}, dumps=dumps)
+    return web.json_response(
+        {
+            **customer_data(customer),
+            "calls": [call_data(c) for c in directory.calls_of_customer(customer)],
+        },
+        dumps=dumps,
+    )
 
 
 async def create(request: web.Request) -> web.Response:
@@ -106,8 +132,12 @@ async def create(request: web.Request) -> web.Response:
     try:
         customer = await directory.save(values)
     except DuplicateAccount:
-        raise api_error(409, "duplicate-account", "another customer has this account number",
-                        account_number=values["account_number"]) from None
+        raise api_error(
+            409,
+            "duplicate-account",
+            "another customer has this account number",
+            account_number=values["account_number"],
+        ) from None
     return web.json_response(customer_data(customer), status=201, dumps=dumps)
 
 
@@ -121,8 +151,12 @@ async def update(request: web.Request) -> web.Response:
     except NoSuchCustomer:
         raise api_error(404, "no-such-customer", "no such customer") from None
     except DuplicateAccount:
-        raise api_error(409, "duplicate-account", "another customer has this account number",
-                        account_number=values["account_number"]) from None
+        raise api_error(
+            409,
+            "duplicate-account",
+            "another customer has this account number",
+            account_number=values["account_number"],
+        ) from None
     return web.json_response(customer_data(customer), dumps=dumps)
 
 

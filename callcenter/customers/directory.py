@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 REFRESH_OVERLAP = timedelta(seconds=10)
 
 
-
 class CustomerDirectory:
     """Customers, each number's latest calls and the open follow-ups, all in memory.
 
@@ -32,9 +31,16 @@ class CustomerDirectory:
     follow-up stays open until overdue by more than `follow_up_overdue_days`.
     """
 
-    def __init__(self, engine: AsyncEngine, region: str, history_size: int, *,
-                 follow_up_overdue_days: int = 30, zone: tzinfo = UTC,
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        region: str,
+        history_size: int,
+        *,
+        follow_up_overdue_days: int = 30,
+        zone: tzinfo = UTC,
+        clock: Clock = utc_now,
+    ) -> None:
         self.engine = engine
         self.region = region
         self.index = CustomerIndex()
@@ -64,8 +70,12 @@ class CustomerDirectory:
                     follow_ups.put(follow_up)
         self.follow_ups = follow_ups
         self._wrapups_seen_at = started
-        log.info("customer index: %d customers, %d past calls, %d open follow-ups",
-                 len(index), calls, len(follow_ups))
+        log.info(
+            "customer index: %d customers, %d past calls, %d open follow-ups",
+            len(index),
+            calls,
+            len(follow_ups),
+        )
 
     async def refresh(self) -> int:
         """Take in customers changed since the last look (by the CLI or another replica).
@@ -75,8 +85,9 @@ class CustomerDirectory:
         """
         started = self.clock()
         changed = 0
-        async for page in repo.load_customers(self.engine, self._loaded_at - REFRESH_OVERLAP,
-                                              page_size=repo.REFRESH_PAGE):
+        async for page in repo.load_customers(
+            self.engine, self._loaded_at - REFRESH_OVERLAP, page_size=repo.REFRESH_PAGE
+        ):
             for customer in page:
                 self.index.put(customer)
             changed += len(page)
@@ -89,7 +100,8 @@ class CustomerDirectory:
         started = self.clock()
         seen = 0
         async for wrapups in saved_wrapups(
-                self.engine, submitted_since=self._wrapups_seen_at - REFRESH_OVERLAP):
+            self.engine, submitted_since=self._wrapups_seen_at - REFRESH_OVERLAP
+        ):
             for wrapup in wrapups:
                 self.wrapup_saved(wrapup)
             seen += len(wrapups)
@@ -99,8 +111,13 @@ class CustomerDirectory:
 
     def wrapup_saved(self, wrapup: SavedWrapup) -> None:
         """A wrap-up was stored (here or elsewhere); idempotent, so both paths may bring it."""
-        self.history.set_disposition(self.key(wrapup.caller_number or ""), wrapup.pbx,
-                                     wrapup.uniqueid, wrapup.joined_at, wrapup.disposition)
+        self.history.set_disposition(
+            self.key(wrapup.caller_number or ""),
+            wrapup.pbx,
+            wrapup.uniqueid,
+            wrapup.joined_at,
+            wrapup.disposition,
+        )
         follow_up = self._follow_up(wrapup)
         if follow_up is None:
             self.follow_ups.remove(wrapup.call_id)
@@ -114,12 +131,20 @@ class CustomerDirectory:
         if wrapup.follow_up_due is None:
             return None
         return FollowUp(
-            call_id=wrapup.call_id, pbx=wrapup.pbx, uniqueid=wrapup.uniqueid,
-            phone=self.key(wrapup.caller_number or ""), customer_id=wrapup.customer_id,
-            due=wrapup.follow_up_due, disposition=wrapup.disposition,
-            category=wrapup.category, notes=wrapup.notes, call_at=wrapup.joined_at,
+            call_id=wrapup.call_id,
+            pbx=wrapup.pbx,
+            uniqueid=wrapup.uniqueid,
+            phone=self.key(wrapup.caller_number or ""),
+            customer_id=wrapup.customer_id,
+            due=wrapup.follow_up_due,
+            disposition=wrapup.disposition,
+            category=wrapup.category,
+            notes=wrapup.notes,
+            call_at=wrapup.joined_at,
             answered_by=wrapup.answered_by_name or wrapup.answered_by,
-            wrapped_up_by=wrapup.username, submitted_at=wrapup.submitted_at)
+            wrapped_up_by=wrapup.username,
+            submitted_at=wrapup.submitted_at,
+        )
 
     def follow_ups_of(self, raw_number: str) -> list[FollowUp]:
         """Follow-ups of calls from this number (an unknown caller)."""
@@ -138,8 +163,11 @@ class CustomerDirectory:
         return self.history.latest(self.key(raw_number))
 
     def calls_of_customer(self, customer: Customer) -> list[PastCall]:
-        calls = {(c.pbx, c.uniqueid, c.joined_at): c
-                 for phone in customer.phones for c in self.history.latest(phone)}
+        calls = {
+            (c.pbx, c.uniqueid, c.joined_at): c
+            for phone in customer.phones
+            for c in self.history.latest(phone)
+        }
         ordered = sorted(calls.values(), key=lambda c: c.joined_at, reverse=True)
         return ordered[: self.history.per_number]
 

@@ -41,8 +41,7 @@ def oldest_open_due(today: date, overdue_days: int) -> date:
     return today - timedelta(days=overdue_days)
 
 
-def open_follow_ups(items: Iterable[FollowUp], today: date,
-                    overdue_days: int) -> list[FollowUp]:
+def open_follow_ups(items: Iterable[FollowUp], today: date, overdue_days: int) -> list[FollowUp]:
     """The open ones, most urgent first: earliest due, and within a day the latest call."""
     oldest = oldest_open_due(today, overdue_days)
     found = [item for item in items if item.due >= oldest]

@@ -79,8 +79,9 @@ class CustomerIndex:
     def by_phone(self, phone: str) -> list[Customer]:
         """Customers with this E.164 number, most recently changed first."""
         found = [self._by_id[i] for i in self._by_phone.get(phone, ())]
-        return sorted(found, key=lambda c: (c.updated_at is not None, c.updated_at, c.id),
-                      reverse=True)
+        return sorted(
+            found, key=lambda c: (c.updated_at is not None, c.updated_at, c.id), reverse=True
+        )
 
     def by_account(self, account: str) -> Customer | None:
         customer_id = self._by_account.get(account.strip())
@@ -113,8 +114,10 @@ class CallHistory:
             if len(self._calls) >= self.max_numbers:
                 del self._calls[next(iter(self._calls))]
             calls = self._calls[phone] = deque(maxlen=self.per_number)
-        if any(c.pbx == call.pbx and c.uniqueid == call.uniqueid
-               and c.joined_at == call.joined_at for c in calls):
+        if any(
+            c.pbx == call.pbx and c.uniqueid == call.uniqueid and c.joined_at == call.joined_at
+            for c in calls
+        ):
             return
         if len(calls) == self.per_number and call.joined_at < calls[0].joined_at:
             return  # older than every call kept
@@ -122,13 +125,14 @@ class CallHistory:
         if len(calls) > 1 and calls[-2].joined_at > call.joined_at:
             ordered = sorted(calls, key=lambda c: c.joined_at)
             calls.clear()
-            calls.extend(ordered[-self.per_number:])
+            calls.extend(ordered[-self.per_number :])
 
     def latest(self, phone: str) -> list[PastCall]:
         return list(reversed(self._calls.get(phone, ())))
 
-    def set_disposition(self, phone: str, pbx: str, uniqueid: str, joined_at: datetime,
-                        disposition: str | None) -> bool:
+    def set_disposition(
+        self, phone: str, pbx: str, uniqueid: str, joined_at: datetime, disposition: str | None
+    ) -> bool:
         """A wrap-up was submitted after the call ended: the kept call shows its
         disposition from now on. False when the call is not (or no longer) kept."""
         calls = self._calls.get(phone)

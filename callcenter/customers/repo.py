@@ -33,14 +33,22 @@ class NoSuchCustomer(LookupError):
 
 
 def customer_from_row(row: CustomerRow) -> Customer:
-    return Customer(id=row.id, name=row.name, phones=tuple(row.phones or ()),
-                    account_number=row.account_number, vip_level=row.vip_level,
-                    language=row.language, tags=tuple(row.tags or ()), notes=row.notes,
-                    updated_at=row.updated_at)
+    return Customer(
+        id=row.id,
+        name=row.name,
+        phones=tuple(row.phones or ()),
+        account_number=row.account_number,
+        vip_level=row.vip_level,
+        language=row.language,
+        tags=tuple(row.tags or ()),
+        notes=row.notes,
+        updated_at=row.updated_at,
+    )
 
 
-async def load_customers(engine: AsyncEngine, changed_since: datetime | None = None,
-                         page_size: int = LOAD_PAGE) -> AsyncIterator[list[Customer]]:
+async def load_customers(
+    engine: AsyncEngine, changed_since: datetime | None = None, page_size: int = LOAD_PAGE
+) -> AsyncIterator[list[Customer]]:
     """Every customer, or those changed since a time, a page at a time.
 
     Pages (keyset on id) hand the event loop back between them, so loading many
@@ -55,10 +63,20 @@ async def load_customers(engine: AsyncEngine, changed_since: datetime | None = N
             rows = (await connection.execute(query)).mappings().all()
         if not rows:
             return
-        yield [Customer(id=r["id"], name=r["name"], phones=tuple(r["phones"] or ()),
-                        account_number=r["account_number"], vip_level=r["vip_level"],
-                        language=r["language"], tags=tuple(r["tags"] or ()),
-                        notes=r["notes"], updated_at=r["updated_at"]) for r in rows]
+        yield [
+            Customer(
+                id=r["id"],
+                name=r["name"],
+                phones=tuple(r["phones"] or ()),
+                account_number=r["account_number"],
+                vip_level=r["vip_level"],
+                language=r["language"],
+                tags=tuple(r["tags"] or ()),
+                notes=r["notes"],
+                updated_at=r["updated_at"],
+            )
+            for r in rows
+        ]
         last_id = rows[-1]["id"]
         await asyncio.sleep(0)
 
@@ -71,8 +89,9 @@ async def get_customer(engine: AsyncEngine, customer_id: int) -> Customer:
         return customer_from_row(row)
 
 
-async def save_customer(engine: AsyncEngine, values: dict[str, Any],
-                        customer_id: int | None = None) -> Customer:
+async def save_customer(
+    engine: AsyncEngine, values: dict[str, Any], customer_id: int | None = None
+) -> Customer:
     """Create (``customer_id`` None) or replace a customer's profile."""
     now = datetime.now(UTC)
     try:
@@ -95,23 +114,31 @@ async def save_customer(engine: AsyncEngine, values: dict[str, Any],
 
 
 def past_call(record: Any) -> PastCall:
-    return PastCall(pbx=record.pbx, uniqueid=record.uniqueid, queue=record.queue,
-                    joined_at=record.joined_at, outcome=record.outcome,
-                    answered_by_name=record.answered_by_name,
-                    wait_seconds=record.wait_seconds, talk_seconds=record.talk_seconds,
-                    # Filled in by the call-outcomes room once call records carry one.
-                    disposition=getattr(record, "disposition", None),
-                    answered_by=record.answered_by)
+    return PastCall(
+        pbx=record.pbx,
+        uniqueid=record.uniqueid,
+        queue=record.queue,
+        joined_at=record.joined_at,
+        outcome=record.outcome,
+        answered_by_name=record.answered_by_name,
+        wait_seconds=record.wait_seconds,
+        talk_seconds=record.talk_seconds,
+        # Filled in by the call-outcomes room once call records carry one.
+        disposition=getattr(record, "disposition", None),
+        answered_by=record.answered_by,
+    )
 
 
-async def load_history(engine: AsyncEngine, history: CallHistory, region: str,
-                       limit: int = HISTORY_LOAD_LIMIT) -> int:
+async def load_history(
+    engine: AsyncEngine, history: CallHistory, region: str, limit: int = HISTORY_LOAD_LIMIT
+) -> int:
     query = select(CallRecord).order_by(CallRecord.joined_at.desc()).limit(limit)
     # The call-outcomes room's wrap-ups carry the disposition, when that table exists.
     wrapups = Base.metadata.tables.get("call_wrapups")
     if wrapups is not None:
         query = query.outerjoin(wrapups, wrapups.c.call_id == CallRecord.id).add_columns(
-            wrapups.c.disposition)
+            wrapups.c.disposition
+        )
     async with AsyncSession(engine) as session:
         rows: Sequence[Any] = (await session.execute(query)).all()
     for row in reversed(rows):
@@ -123,12 +150,21 @@ async def load_history(engine: AsyncEngine, history: CallHistory, region: str,
     return len(rows)
 
 
-async def history_for(engine: AsyncEngine, raw_numbers: Sequence[str],
-                      limit: int) -> list[PastCall]:
+async def history_for(
+    engine: AsyncEngine, raw_numbers: Sequence[str], limit: int
+) -> list[PastCall]:
     """Calls from any of these caller numbers (as stored), newest first."""
     async with AsyncSession(engine) as session:
-        rows = (await session.execute(
-            select(CallRecord).where(CallRecord.caller_number.in_(list(raw_numbers)))
-            .order_by(CallRecord.joined_at.desc()).limit(limit)
-        )).scalars().all()
+        rows = (
+            (
+                await session.execute(
+                    select(CallRecord)
+                    .where(CallRecord.caller_number.in_(list(raw_numbers)))
+                    .order_by(CallRecord.joined_at.desc())
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
     return [past_call(row) for row in rows]

@@ -31,16 +31,29 @@ ChangeConsumer = Callable[[Change], None]
 TIMING_SAMPLE = 8
 
 # The events that follow one queue call; logged at debug level with its id for tracing.
-TRACED_EVENTS = frozenset({
-    "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled",
-    "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "AgentDump",
-})
+TRACED_EVENTS = frozenset(
+    {
+        "QueueCallerJoin",
+        "QueueCallerLeave",
+        "QueueCallerAbandon",
+        "AgentCalled",
+        "AgentConnect",
+        "AgentComplete",
+        "AgentRingNoAnswer",
+        "AgentDump",
+    }
+)
 
 
 class Ingest:
-    def __init__(self, model: LiveModel, metrics: ServiceMetrics,
-                 consumers: Sequence[ChangeConsumer] = (), *,
-                 var_prefix: str = DEFAULT_VAR_PREFIX) -> None:
+    def __init__(
+        self,
+        model: LiveModel,
+        metrics: ServiceMetrics,
+        consumers: Sequence[ChangeConsumer] = (),
+        *,
+        var_prefix: str = DEFAULT_VAR_PREFIX,
+    ) -> None:
         self.model = model
         self.var_prefix = var_prefix
         self._timed = 0
@@ -65,8 +78,13 @@ class Ingest:
         if event is None:
             return
         if name in TRACED_EVENTS and log.isEnabledFor(logging.DEBUG):
-            log.debug("AMI %s pbx=%s uniqueid=%s queue=%s", name, pbx, fields.get("Uniqueid"),
-                      fields.get("Queue"))
+            log.debug(
+                "AMI %s pbx=%s uniqueid=%s queue=%s",
+                name,
+                pbx,
+                fields.get("Uniqueid"),
+                fields.get("Queue"),
+            )
         self.publish(self.model.apply(event))
         # One event in TIMING_SAMPLE is timed: the histogram's lock and buckets would
         # otherwise cost more than the model itself; a sample gives the same percentiles.
@@ -81,8 +99,13 @@ class Ingest:
     def cancel_resync(self, pbx: str, journal: ResyncJournal) -> None:
         self.model.cancel_resync(pbx, journal)
 
-    def resync(self, pbx: str, raw_records: Sequence[Fields], now: datetime,
-               journal: ResyncJournal | None = None) -> list[Change]:
+    def resync(
+        self,
+        pbx: str,
+        raw_records: Sequence[Fields],
+        now: datetime,
+        journal: ResyncJournal | None = None,
+    ) -> list[Change]:
         """Rebuild ``pbx``'s part of the model from QueueStatus + CoreShowChannels."""
         records: list[QueueParams | QueueMember | QueueEntry | CoreShowChannel] = []
         for fields in raw_records:
@@ -97,8 +120,14 @@ class Ingest:
         for change in changes:
             if isinstance(change, Correction):
                 self.metrics.corrections.labels(pbx, change.kind).inc()
-                log.info("PBX %s: corrected %s %s: %s -> %s", pbx, change.kind,
-                         "/".join(change.key), change.before, change.after)
+                log.info(
+                    "PBX %s: corrected %s %s: %s -> %s",
+                    pbx,
+                    change.kind,
+                    "/".join(change.key),
+                    change.before,
+                    change.after,
+                )
         self.publish(changes)
         return changes
 
@@ -117,5 +146,6 @@ class Ingest:
         self.metrics.ami_bad_events.labels(pbx, name).inc()
         if (pbx, name) not in self._bad_kinds_logged:
             self._bad_kinds_logged.add((pbx, name))
-            log.warning("PBX %s: unusable %s event (%s); further ones are only counted",
-                        pbx, name, reason)
+            log.warning(
+                "PBX %s: unusable %s event (%s); further ones are only counted", pbx, name, reason
+            )

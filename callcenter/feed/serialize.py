@@ -59,7 +59,6 @@ def _shallow(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-
 # Fields a live-feed reader never needs: the member's state before a change doubles the size
 # of the most frequent message.
 _FEED_OMITS: dict[str, frozenset[str]] = {"MemberChanged": frozenset({"previous"})}

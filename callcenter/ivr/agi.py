@@ -62,8 +62,9 @@ def route_of(script: str) -> str:
     return path.strip("/")
 
 
-async def read_request(reader: asyncio.StreamReader, timeout: float = HEADER_TIMEOUT,
-                       max_bytes: int = MAX_HEADER_BYTES) -> AgiRequest:
+async def read_request(
+    reader: asyncio.StreamReader, timeout: float = HEADER_TIMEOUT, max_bytes: int = MAX_HEADER_BYTES
+) -> AgiRequest:
     """Read the environment block; fail on EOF, oversize or a slow peer."""
     env: dict[str, str] = {}
     total = 0
@@ -83,10 +84,16 @@ async def read_request(reader: asyncio.StreamReader, timeout: float = HEADER_TIM
                 env[name.strip()] = value.strip()
     except TimeoutError:
         raise AgiError(f"no complete AGI request within {timeout:g} s") from None
-    args = [value for _, value in sorted(
-        ((int(k[len("agi_arg_"):]), v) for k, v in env.items()
-         if k.startswith("agi_arg_") and k[len("agi_arg_"):].isdigit()),
-    )]
+    args = [
+        value
+        for _, value in sorted(
+            (
+                (int(k[len("agi_arg_") :]), v)
+                for k, v in env.items()
+                if k.startswith("agi_arg_") and k[len("agi_arg_") :].isdigit()
+            ),
+        )
+    ]
     return AgiRequest(env, route_of(env.get("agi_network_script", "")), args)
 
 
@@ -104,8 +111,12 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes:
 class AgiChannel:
     """Commands to the channel behind one FastAGI connection."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 reply_timeout: float = REPLY_TIMEOUT) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        reply_timeout: float = REPLY_TIMEOUT,
+    ) -> None:
         self._reader = reader
         self._writer = writer
         self._reply_timeout = reply_timeout
@@ -119,8 +130,9 @@ class AgiChannel:
                 await self._writer.drain()
                 return await self._read_reply()
         except TimeoutError:
-            raise AgiError(f"no reply to {text.split(' ', 1)[0]} "
-                           f"within {self._reply_timeout:g} s") from None
+            raise AgiError(
+                f"no reply to {text.split(' ', 1)[0]} within {self._reply_timeout:g} s"
+            ) from None
 
     async def _read_reply(self) -> AgiReply:
         lines: list[str] = []
@@ -139,9 +151,11 @@ class AgiChannel:
             if match.group("more") == "-":
                 continue
             result = _RESULT.search(lines[0])
-            return AgiReply(int(match.group("code")),
-                            int(result.group("value")) if result else None,
-                            "\n".join(lines))
+            return AgiReply(
+                int(match.group("code")),
+                int(result.group("value")) if result else None,
+                "\n".join(lines),
+            )
 
     async def set_variable(self, name: str, value: str) -> None:
         quoted = value.replace("\\", "\\\\").replace('"', '\\"')
@@ -164,8 +178,13 @@ Handler = Callable[[AgiRequest, AgiChannel], Awaitable[None]]
 class FastAgiServer:
     """Accepts FastAGI connections and runs the route named by the script path."""
 
-    def __init__(self, host: str, port: int, routes: dict[str, Handler],
-                 header_timeout: float = HEADER_TIMEOUT) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        routes: dict[str, Handler],
+        header_timeout: float = HEADER_TIMEOUT,
+    ) -> None:
         self.host = host
         self.port = port
         self._routes = routes
@@ -180,10 +199,15 @@ class FastAgiServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.host, self.port,
-                                                  limit=MAX_LINE_BYTES)
-        log.info("FastAGI on agi://%s:%s (routes: %s)", self.host, self.bound_port,
-                 ", ".join(sorted(self._routes)))
+        self._server = await asyncio.start_server(
+            self._accept, self.host, self.port, limit=MAX_LINE_BYTES
+        )
+        log.info(
+            "FastAGI on agi://%s:%s (routes: %s)",
+            self.host,
+            self.bound_port,
+            ", ".join(sorted(self._routes)),
+        )
 
     async def stop(self) -> None:
         if self._server is not None:

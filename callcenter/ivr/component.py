@@ -29,12 +29,19 @@ class IvrComponent(Component):
         # The screen-pop's calendar and overdue window: an open complaint means the same
         # to the hotline as on the agent's card.
         sql_directory = SqlCustomerDirectory(
-            service.engine, zone=ZoneInfo(settings.ivr.timezone),
-            follow_up_overdue_days=settings.screenpop.follow_up_overdue_days)
-        self.routes = IvrRoutes(settings.ivr, service.engine, directory or sql_directory,
-                                [pbx.name for pbx in settings.pbx])
-        self.server = FastAgiServer(settings.fastagi.host, settings.fastagi.port,
-                                    self.routes.handlers())
+            service.engine,
+            zone=ZoneInfo(settings.ivr.timezone),
+            follow_up_overdue_days=settings.screenpop.follow_up_overdue_days,
+        )
+        self.routes = IvrRoutes(
+            settings.ivr,
+            service.engine,
+            directory or sql_directory,
+            [pbx.name for pbx in settings.pbx],
+        )
+        self.server = FastAgiServer(
+            settings.fastagi.host, settings.fastagi.port, self.routes.handlers()
+        )
 
     async def start(self) -> None:
         if self._explicit_directory is None:

@@ -36,10 +36,12 @@ class Schedule:
     holidays: frozenset[date]
 
     @classmethod
-    def from_config(cls, timezone: str, hours: Mapping[str, Sequence[str]],
-                    holidays: Sequence[date]) -> Schedule:
-        spans = {day: tuple(_parse_span(span) for span in day_spans)
-                 for day, day_spans in hours.items()}
+    def from_config(
+        cls, timezone: str, hours: Mapping[str, Sequence[str]], holidays: Sequence[date]
+    ) -> Schedule:
+        spans = {
+            day: tuple(_parse_span(span) for span in day_spans) for day, day_spans in hours.items()
+        }
         return cls(ZoneInfo(timezone), spans, frozenset(holidays))
 
 
@@ -119,8 +121,9 @@ def vip_priority(level: int, table: Mapping[int, int]) -> int:
     return table[max(below)] if below else 0
 
 
-def decide_lookup(facts: CustomerFacts | None, policy: PriorityPolicy,
-                  chosen_language: str | None = None) -> LookupAnswer:
+def decide_lookup(
+    facts: CustomerFacts | None, policy: PriorityPolicy, chosen_language: str | None = None
+) -> LookupAnswer:
     """Queue priority, language and sticky agent for a caller (None = no record)."""
     language = chosen_language if chosen_language in LANGUAGES else None
     if facts is None:

@@ -42,8 +42,6 @@ COMPLAINT = "complaint"  # the wrap-up category (settings.Disposition.category)
 FOLLOW_UP_OVERDUE_DAYS = 30
 
 
-
-
 class CustomerDirectory(Protocol):
     async def facts(self, caller_number: str, account: str | None) -> CustomerFacts | None:
         """What is known about this caller; None when neither number nor account is known."""
@@ -79,9 +77,14 @@ class SqlCustomerDirectory:
     `screenpop.follow_up_overdue_days`) so that both adapters call the same complaint open.
     """
 
-    def __init__(self, engine: AsyncEngine, *, zone: tzinfo = UTC,
-                 follow_up_overdue_days: int = FOLLOW_UP_OVERDUE_DAYS,
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        zone: tzinfo = UTC,
+        follow_up_overdue_days: int = FOLLOW_UP_OVERDUE_DAYS,
+        clock: Clock = utc_now,
+    ) -> None:
         self._engine = engine
         self._zone = zone
         self._overdue_days = follow_up_overdue_days
@@ -92,18 +95,22 @@ class SqlCustomerDirectory:
         oldest_due = oldest_open_due(local_date(now, self._zone), self._overdue_days)
         async with AsyncSession(self._engine) as session:
             customer = await self._customer(session, caller_number, account)
-            last_agent = await _last_agent(session, caller_number, customer,
-                                           now - timedelta(days=HISTORY_DAYS))
+            last_agent = await _last_agent(
+                session, caller_number, customer, now - timedelta(days=HISTORY_DAYS)
+            )
             complaint = await _open_complaint(session, caller_number, customer, oldest_due)
         return _facts(customer, last_agent, complaint)
 
     @staticmethod
-    async def _customer(session: AsyncSession, caller_number: str,
-                        account: str | None) -> CustomerRow | None:
+    async def _customer(
+        session: AsyncSession, caller_number: str, account: str | None
+    ) -> CustomerRow | None:
         if account:
-            row = (await session.execute(
-                select(CustomerRow).where(CustomerRow.account_number == account)
-            )).scalar_one_or_none()
+            row = (
+                await session.execute(
+                    select(CustomerRow).where(CustomerRow.account_number == account)
+                )
+            ).scalar_one_or_none()
             if row is not None:
                 return row
         digits = _NOT_DIGITS.sub("", caller_number)
@@ -111,10 +118,18 @@ class SqlCustomerDirectory:
             return None
         # Phones are a JSON list; the tail LIKE narrows the rows, numbers_match decides.
         tail = digits[-MIN_TAIL_DIGITS:]
-        rows = (await session.execute(
-            select(CustomerRow).where(cast(CustomerRow.phones, String).like(f"%{tail}%"))
-            .order_by(CustomerRow.id).limit(20)
-        )).scalars().all()
+        rows = (
+            (
+                await session.execute(
+                    select(CustomerRow)
+                    .where(cast(CustomerRow.phones, String).like(f"%{tail}%"))
+                    .order_by(CustomerRow.id)
+                    .limit(20)
+                )
+            )
+            .scalars()
+            .all()
+        )
         for row in rows:
             if any(numbers_match(phone, caller_number) for phone in row.phones or []):
                 return row
@@ -138,8 +153,9 @@ class IndexedCustomerDirectory:
     async def facts(self, caller_number: str, account: str | None) -> CustomerFacts | None:
         return self.facts_at(self._clock(), caller_number, account)
 
-    def facts_at(self, now: datetime, caller_number: str,
-                 account: str | None) -> CustomerFacts | None:
+    def facts_at(
+        self, now: datetime, caller_number: str, account: str | None
+    ) -> CustomerFacts | None:
         customers = self._customers
         customer, _ = customers.find(caller_number, account)
         # The calls and follow-ups the pop's card shows for this caller.
@@ -150,8 +166,9 @@ class IndexedCustomerDirectory:
             calls = customers.calls_of_customer(customer)
             follow_ups = customers.follow_ups_of_customer(customer)
         last_agent = sticky_agent(calls, now - timedelta(days=HISTORY_DAYS))
-        complaint = has_open_complaint(follow_ups, local_date(now, customers.zone),
-                                       customers.follow_up_overdue_days)
+        complaint = has_open_complaint(
+            follow_ups, local_date(now, customers.zone), customers.follow_up_overdue_days
+        )
         return _facts(customer, last_agent, complaint)
 
 
@@ -164,12 +181,14 @@ def sticky_agent(calls: Iterable[PastCall], since: datetime) -> str | None:
 
 
 def has_open_complaint(follow_ups: Iterable[FollowUp], today: date, overdue_days: int) -> bool:
-    return any(item.category == COMPLAINT
-               for item in open_follow_ups(follow_ups, today, overdue_days))
+    return any(
+        item.category == COMPLAINT for item in open_follow_ups(follow_ups, today, overdue_days)
+    )
 
 
-def _facts(customer: _Profile | None, last_agent: str | None,
-           complaint: bool) -> CustomerFacts | None:
+def _facts(
+    customer: _Profile | None, last_agent: str | None, complaint: bool
+) -> CustomerFacts | None:
     if customer is None and last_agent is None and not complaint:
         return None
     return CustomerFacts(
@@ -181,25 +200,43 @@ def _facts(customer: _Profile | None, last_agent: str | None,
     )
 
 
-async def _last_agent(session: AsyncSession, caller_number: str,
-                      customer: _Profile | None, since: datetime) -> str | None:
-    who = (CallRecord.customer_id == customer.id) if customer is not None \
+async def _last_agent(
+    session: AsyncSession, caller_number: str, customer: _Profile | None, since: datetime
+) -> str | None:
+    who = (
+        (CallRecord.customer_id == customer.id)
+        if customer is not None
         else (CallRecord.caller_number == caller_number)
-    return (await session.execute(
-        select(CallRecord.answered_by)
-        .where(who, CallRecord.answered_by.is_not(None), CallRecord.joined_at >= since)
-        .order_by(CallRecord.joined_at.desc()).limit(1)
-    )).scalar_one_or_none()
+    )
+    return (
+        await session.execute(
+            select(CallRecord.answered_by)
+            .where(who, CallRecord.answered_by.is_not(None), CallRecord.joined_at >= since)
+            .order_by(CallRecord.joined_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
 
 
-async def _open_complaint(session: AsyncSession, caller_number: str,
-                          customer: _Profile | None, oldest_due: date) -> bool:
-    who = (CallRecord.customer_id == customer.id) if customer is not None \
+async def _open_complaint(
+    session: AsyncSession, caller_number: str, customer: _Profile | None, oldest_due: date
+) -> bool:
+    who = (
+        (CallRecord.customer_id == customer.id)
+        if customer is not None
         else (CallRecord.caller_number == caller_number)
-    found = (await session.execute(
-        select(CallWrapup.id).join(CallRecord, CallRecord.id == CallWrapup.call_id)
-        .where(who, CallWrapup.category == COMPLAINT,
-               CallWrapup.follow_up_due.is_not(None), CallWrapup.follow_up_due >= oldest_due)
-        .limit(1)
-    )).scalar_one_or_none()
+    )
+    found = (
+        await session.execute(
+            select(CallWrapup.id)
+            .join(CallRecord, CallRecord.id == CallWrapup.call_id)
+            .where(
+                who,
+                CallWrapup.category == COMPLAINT,
+                CallWrapup.follow_up_due.is_not(None),
+                CallWrapup.follow_up_due >= oldest_due,
+            )
+            .limit(1)
+        )
+    ).scalar_one_or_none()
     return found is not None

@@ -39,7 +39,8 @@ class CallbackTask(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     request_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("callback_requests.id", ondelete="CASCADE"), unique=True)
+        BigId, ForeignKey("callback_requests.id", ondelete="CASCADE"), unique=True
+    )
     pbx: Mapped[str] = mapped_column(String(32))
     queue: Mapped[str] = mapped_column(String(80), index=True)
     number: Mapped[str] = mapped_column(String(40))

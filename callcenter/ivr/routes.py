@@ -47,22 +47,25 @@ from callcenter.settings import IvrSettings
 log = logging.getLogger(__name__)
 
 
-
-
 class IvrRoutes:
-    def __init__(self, settings: IvrSettings, engine: AsyncEngine,
-                 directory: CustomerDirectory, pbx_names: Sequence[str],
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        settings: IvrSettings,
+        engine: AsyncEngine,
+        directory: CustomerDirectory,
+        pbx_names: Sequence[str],
+        clock: Clock = utc_now,
+    ) -> None:
         self._settings = settings
         self._engine = engine
         self._directory = directory
         self._pbx_names = tuple(pbx_names)
         self._clock = clock
         self._budget = settings.route_timeout_ms / 1000
-        self._schedule = Schedule.from_config(settings.timezone, settings.hours,
-                                              settings.holidays)
-        self._policy = PriorityPolicy(settings.vip_priorities, settings.complaint_priority,
-                                      settings.default_language)
+        self._schedule = Schedule.from_config(settings.timezone, settings.hours, settings.holidays)
+        self._policy = PriorityPolicy(
+            settings.vip_priorities, settings.complaint_priority, settings.default_language
+        )
         # Survey writes that outlived the budget; stop() waits for them.
         self._pending: set[asyncio.Task[str]] = set()
         self._pending_lookups: set[asyncio.Task[CustomerFacts | None]] = set()
@@ -71,8 +74,12 @@ class IvrRoutes:
         self._directory = directory
 
     def handlers(self) -> dict[str, Handler]:
-        return {"lookup": self.lookup, "hours": self.hours,
-                "callback": self.callback, "survey": self.survey}
+        return {
+            "lookup": self.lookup,
+            "hours": self.hours,
+            "callback": self.callback,
+            "survey": self.survey,
+        }
 
     async def drain(self, timeout: float = 5.0) -> None:
         pending = {*self._pending, *self._pending_lookups}
@@ -93,26 +100,35 @@ class IvrRoutes:
         account = parse_account(request.arg(2))
         chosen = normalise_language(request.arg(3))
         answer = await self.decide_lookup(number, account, chosen)
-        log.info("IVR lookup %s account=%s: %s priority=%s vip=%s", mask_number(number),
-                 "yes" if account else "no", answer.result, answer.priority, answer.vip_level)
+        log.info(
+            "IVR lookup %s account=%s: %s priority=%s vip=%s",
+            mask_number(number),
+            "yes" if account else "no",
+            answer.result,
+            answer.priority,
+            answer.vip_level,
+        )
         variables = answer.variables()
         if chosen:
             variables.pop("IVR_LANG")  # the caller's own choice stays
         await channel.set_variables(variables)
 
-    async def decide_lookup(self, number: str, account: str | None,
-                            chosen: str | None) -> LookupAnswer:
+    async def decide_lookup(
+        self, number: str, account: str | None, chosen: str | None
+    ) -> LookupAnswer:
         # A task, not asyncio.timeout(): cancelling a database call waits for its clean-up
         # (a rollback queued behind other queries), which would blow the budget again.
         task: asyncio.Task[CustomerFacts | None] = asyncio.create_task(
-            self._directory.facts(number, account))
+            self._directory.facts(number, account)
+        )
         done, _ = await asyncio.wait([task], timeout=self._budget)
         if not done:
             task.cancel()
             self._pending_lookups.add(task)
             task.add_done_callback(self._lookup_abandoned)
-            log.warning("IVR lookup over its %d ms budget: default answer",
-                        self._settings.route_timeout_ms)
+            log.warning(
+                "IVR lookup over its %d ms budget: default answer", self._settings.route_timeout_ms
+            )
             return _with_language(default_lookup(self._policy), chosen)
         try:
             facts = task.result()
@@ -152,25 +168,40 @@ class IvrRoutes:
             return
         now = self._clock()
         callback = CallbackRequest(
-            pbx=pbx, uniqueid=uniqueid, linkedid=safe_value(request.arg(2), 64) or None,
-            queue=queue, caller_number=number, account=parse_account(request.arg(3)),
+            pbx=pbx,
+            uniqueid=uniqueid,
+            linkedid=safe_value(request.arg(2), 64) or None,
+            queue=queue,
+            caller_number=number,
+            account=parse_account(request.arg(3)),
             language=normalise_language(request.arg(4)) or self._settings.default_language,
-            requested_at=now)
+            requested_at=now,
+        )
         try:
             # Not shielded: a request that is not stored in time is rolled back, and the
             # caller, told nothing was booked, waits in the queue instead.
             async with asyncio.timeout(self._budget):
                 outcome = await self._store_callback(callback, now)
         except TimeoutError:
-            log.warning("IVR callback for %s not stored within %d ms",
-                        mask_number(number), self._settings.route_timeout_ms)
+            log.warning(
+                "IVR callback for %s not stored within %d ms",
+                mask_number(number),
+                self._settings.route_timeout_ms,
+            )
             outcome = "failed"
         except Exception as exc:
-            log.warning("IVR callback for %s not stored (%s)", mask_number(number),
-                        type(exc).__name__)
+            log.warning(
+                "IVR callback for %s not stored (%s)", mask_number(number), type(exc).__name__
+            )
             outcome = "failed"
-        log.info("IVR callback pbx=%s uniqueid=%s queue=%s number=%s: %s", pbx, uniqueid,
-                 queue, mask_number(number), outcome)
+        log.info(
+            "IVR callback pbx=%s uniqueid=%s queue=%s number=%s: %s",
+            pbx,
+            uniqueid,
+            queue,
+            mask_number(number),
+            outcome,
+        )
         await channel.set_variable("IVR_CALLBACK", outcome)
 
     async def _store_callback(self, callback: CallbackRequest, now: datetime) -> str:
@@ -179,10 +210,17 @@ class IvrRoutes:
             async with AsyncSession(self._engine) as session, session.begin():
                 session.add(callback)
                 await session.flush()
-                session.add(CallbackTask(
-                    request_id=callback.id, pbx=callback.pbx, queue=callback.queue,
-                    number=callback.caller_number, status="open", due_at=due,
-                    created_at=now))
+                session.add(
+                    CallbackTask(
+                        request_id=callback.id,
+                        pbx=callback.pbx,
+                        queue=callback.queue,
+                        number=callback.caller_number,
+                        status="open",
+                        due_at=due,
+                        created_at=now,
+                    )
+                )
         except IntegrityError:
             # The same caller channel asked already (AGI retried): one request, one task.
             return "ok"
@@ -198,11 +236,15 @@ class IvrRoutes:
             await channel.set_variable("IVR_SURVEY", "invalid")
             return
         result = SurveyResult(
-            pbx=pbx, uniqueid=uniqueid, linkedid=safe_value(request.arg(5), 64) or None,
+            pbx=pbx,
+            uniqueid=uniqueid,
+            linkedid=safe_value(request.arg(5), 64) or None,
             queue=safe_value(request.arg(4), 80) or None,
             agent_interface=request.arg(2)[:120] or None,
             agent_name=request.arg(3)[:120] or None,
-            score=score, answered_at=self._clock())
+            score=score,
+            answered_at=self._clock(),
+        )
         # Shielded: the caller has given the score; keep storing it after the budget.
         task = asyncio.ensure_future(self._store_survey(result))
         self._pending.add(task)

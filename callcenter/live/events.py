@@ -448,64 +448,123 @@ _Builder = Callable[[str, datetime, _Fields], "Event | None"]
 
 def _join(pbx: str, at: datetime, f: _Fields) -> Event:
     return QueueCallerJoin(
-        pbx, at, f.text("Queue"), f.integer("Position"), f.integer("Count"), f.opt_text("Channel"),
-        f.text("Uniqueid"), f.opt_text("Linkedid"), f.opt_text("CallerIDNum"),
+        pbx,
+        at,
+        f.text("Queue"),
+        f.integer("Position"),
+        f.integer("Count"),
+        f.opt_text("Channel"),
+        f.text("Uniqueid"),
+        f.opt_text("Linkedid"),
+        f.opt_text("CallerIDNum"),
         f.opt_text("CallerIDName"),
     )
 
 
 def _leave(pbx: str, at: datetime, f: _Fields) -> Event:
     return QueueCallerLeave(
-        pbx, at, f.text("Queue"), f.integer("Position"), f.integer("Count"), f.opt_text("Channel"),
+        pbx,
+        at,
+        f.text("Queue"),
+        f.integer("Position"),
+        f.integer("Count"),
+        f.opt_text("Channel"),
         f.text("Uniqueid"),
     )
 
 
 def _abandon(pbx: str, at: datetime, f: _Fields) -> Event:
     return QueueCallerAbandon(
-        pbx, at, f.text("Queue"), f.integer("Position"), f.integer("OriginalPosition"),
-        f.integer("HoldTime"), f.opt_text("Channel"), f.text("Uniqueid"),
+        pbx,
+        at,
+        f.text("Queue"),
+        f.integer("Position"),
+        f.integer("OriginalPosition"),
+        f.integer("HoldTime"),
+        f.opt_text("Channel"),
+        f.text("Uniqueid"),
     )
 
 
 def _called(pbx: str, at: datetime, f: _Fields) -> Event:
     return AgentCalled(
-        pbx, at, f.text("Queue"), f.text("Interface"), f.opt_text("MemberName"),
-        f.opt_text("Channel"), f.text("Uniqueid"), f.opt_text("Linkedid"),
-        f.opt_text("CallerIDNum"), f.opt_text("CallerIDName"), f.opt_text("DestChannel"),
+        pbx,
+        at,
+        f.text("Queue"),
+        f.text("Interface"),
+        f.opt_text("MemberName"),
+        f.opt_text("Channel"),
+        f.text("Uniqueid"),
+        f.opt_text("Linkedid"),
+        f.opt_text("CallerIDNum"),
+        f.opt_text("CallerIDName"),
+        f.opt_text("DestChannel"),
         f.opt_text("DestUniqueid"),
     )
 
 
 def _ring_no_answer(pbx: str, at: datetime, f: _Fields) -> Event:
     return AgentRingNoAnswer(
-        pbx, at, f.text("Queue"), f.text("Interface"), f.opt_text("MemberName"),
-        f.opt_text("Channel"), f.text("Uniqueid"), f.opt_text("DestChannel"), f.integer("RingTime"),
+        pbx,
+        at,
+        f.text("Queue"),
+        f.text("Interface"),
+        f.opt_text("MemberName"),
+        f.opt_text("Channel"),
+        f.text("Uniqueid"),
+        f.opt_text("DestChannel"),
+        f.integer("RingTime"),
     )
 
 
 def _dump(pbx: str, at: datetime, f: _Fields) -> Event:
     return AgentDump(
-        pbx, at, f.text("Queue"), f.text("Interface"), f.opt_text("MemberName"),
-        f.opt_text("Channel"), f.text("Uniqueid"), f.opt_text("DestChannel"),
+        pbx,
+        at,
+        f.text("Queue"),
+        f.text("Interface"),
+        f.opt_text("MemberName"),
+        f.opt_text("Channel"),
+        f.text("Uniqueid"),
+        f.opt_text("DestChannel"),
     )
 
 
 def _connect(pbx: str, at: datetime, f: _Fields) -> Event:
     return AgentConnect(
-        pbx, at, f.text("Queue"), f.text("Interface"), f.opt_text("MemberName"),
-        f.opt_text("Channel"), f.text("Uniqueid"), f.opt_text("Linkedid"),
-        f.opt_text("CallerIDNum"), f.opt_text("CallerIDName"), f.opt_text("DestChannel"),
-        f.opt_text("DestUniqueid"), f.integer("HoldTime"), f.integer("RingTime"),
+        pbx,
+        at,
+        f.text("Queue"),
+        f.text("Interface"),
+        f.opt_text("MemberName"),
+        f.opt_text("Channel"),
+        f.text("Uniqueid"),
+        f.opt_text("Linkedid"),
+        f.opt_text("CallerIDNum"),
+        f.opt_text("CallerIDName"),
+        f.opt_text("DestChannel"),
+        f.opt_text("DestUniqueid"),
+        f.integer("HoldTime"),
+        f.integer("RingTime"),
     )
 
 
 def _complete(pbx: str, at: datetime, f: _Fields) -> Event:
     return AgentComplete(
-        pbx, at, f.text("Queue"), f.text("Interface"), f.opt_text("MemberName"),
-        f.opt_text("Channel"), f.text("Uniqueid"), f.opt_text("DestChannel"),
-        f.integer("HoldTime"), f.integer("TalkTime"), f.opt_text("Reason"),
-        f.opt_text("Linkedid"), f.opt_text("CallerIDNum"), f.opt_text("CallerIDName"),
+        pbx,
+        at,
+        f.text("Queue"),
+        f.text("Interface"),
+        f.opt_text("MemberName"),
+        f.opt_text("Channel"),
+        f.text("Uniqueid"),
+        f.opt_text("DestChannel"),
+        f.integer("HoldTime"),
+        f.integer("TalkTime"),
+        f.opt_text("Reason"),
+        f.opt_text("Linkedid"),
+        f.opt_text("CallerIDNum"),
+        f.opt_text("CallerIDName"),
     )
 
 
@@ -544,14 +603,18 @@ def _queue_member(pbx: str, at: datetime, f: _Fields) -> Event:
 
 def _hangup(pbx: str, at: datetime, f: _Fields) -> Event:
     return Hangup(
-        pbx, at, f.opt_text("Channel"), f.text("Uniqueid"), f.opt_text("Linkedid"),
-        f.opt_int("Cause"), f.opt_text("Cause-txt"),
+        pbx,
+        at,
+        f.opt_text("Channel"),
+        f.text("Uniqueid"),
+        f.opt_text("Linkedid"),
+        f.opt_int("Cause"),
+        f.opt_text("Cause-txt"),
     )
 
 
 def _soft_hangup(pbx: str, at: datetime, f: _Fields) -> Event:
-    return SoftHangupRequest(pbx, at, f.opt_text("Channel"), f.text("Uniqueid"),
-                             f.opt_int("Cause"))
+    return SoftHangupRequest(pbx, at, f.opt_text("Channel"), f.text("Uniqueid"), f.opt_int("Cause"))
 
 
 def _var_set_builder(prefix: str) -> _Builder:
@@ -561,7 +624,12 @@ def _var_set_builder(prefix: str) -> _Builder:
         if name != QUEUESTATUS and not (prefix and name.startswith(prefix)):
             return None
         return VarSet(
-            pbx, at, f.opt_text("Channel"), f.text("Uniqueid"), f.opt_text("Linkedid"), name,
+            pbx,
+            at,
+            f.opt_text("Channel"),
+            f.text("Uniqueid"),
+            f.opt_text("Linkedid"),
+            name,
             f.opt_text("Value"),
         )
 
@@ -570,26 +638,47 @@ def _var_set_builder(prefix: str) -> _Builder:
 
 def _queue_params(pbx: str, at: datetime, f: _Fields) -> Event:
     return QueueParams(
-        pbx, at, f.text("Queue"), f.opt_text("Strategy"), f.opt_int("Max") or 0,
-        f.opt_int("Calls") or 0, f.opt_int("Holdtime") or 0, f.opt_int("TalkTime") or 0,
-        f.opt_int("Completed") or 0, f.opt_int("Abandoned") or 0,
-        f.opt_int("ServiceLevel") or 0, f.opt_float("ServicelevelPerf"),
-        f.opt_float("ServicelevelPerf2"), f.opt_int("Weight") or 0,
+        pbx,
+        at,
+        f.text("Queue"),
+        f.opt_text("Strategy"),
+        f.opt_int("Max") or 0,
+        f.opt_int("Calls") or 0,
+        f.opt_int("Holdtime") or 0,
+        f.opt_int("TalkTime") or 0,
+        f.opt_int("Completed") or 0,
+        f.opt_int("Abandoned") or 0,
+        f.opt_int("ServiceLevel") or 0,
+        f.opt_float("ServicelevelPerf"),
+        f.opt_float("ServicelevelPerf2"),
+        f.opt_int("Weight") or 0,
     )
 
 
 def _queue_entry(pbx: str, at: datetime, f: _Fields) -> Event:
     return QueueEntry(
-        pbx, at, f.text("Queue"), f.integer("Position"), f.opt_text("Channel"), f.text("Uniqueid"),
-        f.opt_text("CallerIDNum"), f.opt_text("CallerIDName"), f.opt_int("Wait") or 0,
+        pbx,
+        at,
+        f.text("Queue"),
+        f.integer("Position"),
+        f.opt_text("Channel"),
+        f.text("Uniqueid"),
+        f.opt_text("CallerIDNum"),
+        f.opt_text("CallerIDName"),
+        f.opt_int("Wait") or 0,
         f.opt_int("Priority") or 0,
     )
 
 
 def _core_show_channel(pbx: str, at: datetime, f: _Fields) -> Event:
     return CoreShowChannel(
-        pbx, at, f.opt_text("Channel"), f.text("Uniqueid"), f.opt_text("Linkedid"),
-        f.opt_text("Application"), f.opt_text("BridgeId"),
+        pbx,
+        at,
+        f.opt_text("Channel"),
+        f.text("Uniqueid"),
+        f.opt_text("Linkedid"),
+        f.opt_text("Application"),
+        f.opt_text("BridgeId"),
     )
 
 

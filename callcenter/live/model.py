@@ -160,7 +160,10 @@ class LiveModel:
         self._end_journal(pbx, journal)
 
     def reconcile(
-        self, pbx: str, records: Sequence[ResyncRecord], now: datetime,
+        self,
+        pbx: str,
+        records: Sequence[ResyncRecord],
+        now: datetime,
         journal: ResyncJournal | None = None,
     ) -> list[Change]:
         """Make `pbx`'s part of the model match a QueueStatus + CoreShowChannels snapshot,
@@ -259,8 +262,9 @@ class LiveModel:
         if created:
             changes.append(QueueChanged(event.at, event.pbx, event.queue, "added", None))
         state.next_seq += 1
-        call = Call(state.next_seq, event.pbx, event.uniqueid, event.queue, event.at,
-                    event.position)
+        call = Call(
+            state.next_seq, event.pbx, event.uniqueid, event.queue, event.at, event.position
+        )
         call.linkedid = event.linkedid
         call.channel = event.channel
         call.caller_num = event.caller_num
@@ -291,8 +295,9 @@ class LiveModel:
             changes.append(ops.close_call(self._state, call, "unknown", at, "rejoin"))
         elif call.phase is Phase.CONNECTED:
             talk = _seconds_since(call.answered_at, at)
-            changes.append(ops.close_call(self._state, call, "answered", at, "rejoin",
-                                          talk_seconds=talk))
+            changes.append(
+                ops.close_call(self._state, call, "answered", at, "rejoin", talk_seconds=talk)
+            )
         else:
             changes.append(self._end_unanswered(call, at, "rejoin"))
         return changes
@@ -300,8 +305,13 @@ class LiveModel:
     def _left(self, call: Call, position: int, at: datetime, reason: str) -> CallerLeft:
         queue = self._state.queues.get((call.pbx, call.queue))
         return CallerLeft(
-            at, call.pbx, call.queue, call.uniqueid, position,
-            max(0.0, (at - call.joined_at).total_seconds()), reason,
+            at,
+            call.pbx,
+            call.queue,
+            call.uniqueid,
+            position,
+            max(0.0, (at - call.joined_at).total_seconds()),
+            reason,
             len(queue.waiting) if queue is not None else 0,
         )
 
@@ -351,30 +361,58 @@ class LiveModel:
             ivr = call.ivr
         # Emitted even for a call we did not see join (e.g. right after a restart): the
         # screen-pop needs only what the event itself carries.
-        return [CallRinging(
-            event.at, event.pbx, event.queue, event.uniqueid, event.interface,
-            event.member_name or event.interface, event.dest_channel, event.caller_num,
-            event.caller_name, event.channel, event.linkedid, frozen_mapping(ivr), waited,
-        )]
+        return [
+            CallRinging(
+                event.at,
+                event.pbx,
+                event.queue,
+                event.uniqueid,
+                event.interface,
+                event.member_name or event.interface,
+                event.dest_channel,
+                event.caller_num,
+                event.caller_name,
+                event.channel,
+                event.linkedid,
+                frozen_mapping(ivr),
+                waited,
+            )
+        ]
 
     def _on_ring_no_answer(self, event: AgentRingNoAnswer) -> list[Change]:
         call = self._call_for(event)
         if call is not None:
             next_phase(call.phase, Trigger.RING_NO_ANSWER)
             call.ring_no_answer_count += 1
-        return [CallRingNoAnswer(
-            event.at, event.pbx, event.queue, event.uniqueid, event.interface,
-            event.member_name or event.interface, event.ring_time_ms / 1000, dumped=False,
-        )]
+        return [
+            CallRingNoAnswer(
+                event.at,
+                event.pbx,
+                event.queue,
+                event.uniqueid,
+                event.interface,
+                event.member_name or event.interface,
+                event.ring_time_ms / 1000,
+                dumped=False,
+            )
+        ]
 
     def _on_dump(self, event: AgentDump) -> list[Change]:
         call = self._call_for(event)
         if call is not None:
             next_phase(call.phase, Trigger.RING_NO_ANSWER)
-        return [CallRingNoAnswer(
-            event.at, event.pbx, event.queue, event.uniqueid, event.interface,
-            event.member_name or event.interface, None, dumped=True,
-        )]
+        return [
+            CallRingNoAnswer(
+                event.at,
+                event.pbx,
+                event.queue,
+                event.uniqueid,
+                event.interface,
+                event.member_name or event.interface,
+                None,
+                dumped=True,
+            )
+        ]
 
     def _on_connect(self, event: AgentConnect) -> list[Change]:
         state = self._state
@@ -393,17 +431,31 @@ class LiveModel:
         if event.interface not in call.agents_rung:
             call.agents_rung.append(event.interface)
         member_name = event.member_name or event.interface
-        ops.record_answer(state, call, event.interface, member_name, float(event.hold_time),
-                          event.at)
-        changes.append(CallConnected(
-            event.at, event.pbx, event.queue, event.uniqueid, event.interface, member_name,
-            event.dest_channel, event.dest_uniqueid, event.caller_num, event.caller_name,
-            float(event.hold_time), event.ring_time, frozen_mapping(call.ivr),
-        ))
+        ops.record_answer(
+            state, call, event.interface, member_name, float(event.hold_time), event.at
+        )
+        changes.append(
+            CallConnected(
+                event.at,
+                event.pbx,
+                event.queue,
+                event.uniqueid,
+                event.interface,
+                member_name,
+                event.dest_channel,
+                event.dest_uniqueid,
+                event.caller_num,
+                event.caller_name,
+                float(event.hold_time),
+                event.ring_time,
+                frozen_mapping(call.ivr),
+            )
+        )
         return changes
 
-    def _adopt(self, event: AgentConnect | AgentComplete, joined_at: datetime,
-               changes: list[Change]) -> Call:
+    def _adopt(
+        self, event: AgentConnect | AgentComplete, joined_at: datetime, changes: list[Change]
+    ) -> Call:
         """A connect or complete for a caller we never saw join (service restarted): keep
         its record."""
         state = self._state
@@ -430,17 +482,29 @@ class LiveModel:
             # Answered while no process listened (it joined after the last stop): the
             # complete says all the record needs.
             talk = timedelta(seconds=event.talk_time)
-            call = self._adopt(event, event.at - talk - timedelta(seconds=event.hold_time),
-                               changes)
+            call = self._adopt(event, event.at - talk - timedelta(seconds=event.hold_time), changes)
             call.phase = Phase.CONNECTED
         next_phase(call.phase, Trigger.COMPLETE)
         if call.answered_by is None:  # the AgentConnect was missed
-            ops.record_answer(self._state, call, event.interface,
-                              event.member_name or event.interface, float(event.hold_time),
-                              event.at - timedelta(seconds=event.talk_time))
-        changes.append(ops.close_call(self._state, call, "answered", event.at, "agent_complete",
-                                      talk_seconds=float(event.talk_time),
-                                      completed_by=event.reason))
+            ops.record_answer(
+                self._state,
+                call,
+                event.interface,
+                event.member_name or event.interface,
+                float(event.hold_time),
+                event.at - timedelta(seconds=event.talk_time),
+            )
+        changes.append(
+            ops.close_call(
+                self._state,
+                call,
+                "answered",
+                event.at,
+                "agent_complete",
+                talk_seconds=float(event.talk_time),
+                completed_by=event.reason,
+            )
+        )
         return changes
 
     # ------------------------------------------------------------------ channels
@@ -460,8 +524,9 @@ class LiveModel:
             return [left, ops.close_call(self._state, call, "abandoned", event.at, "hangup")]
         if call.phase is Phase.CONNECTED:
             talk = _seconds_since(call.answered_at, event.at)
-            return [ops.close_call(self._state, call, "answered", event.at, "hangup",
-                                   talk_seconds=talk)]
+            return [
+                ops.close_call(self._state, call, "answered", event.at, "hangup", talk_seconds=talk)
+            ]
         return [self._end_unanswered(call, event.at, "hangup")]
 
     def _on_soft_hangup(self, event: SoftHangupRequest) -> list[Change]:
@@ -505,19 +570,38 @@ class LiveModel:
             changes.append(QueueChanged(event.at, event.pbx, event.queue, "added", None))
         before, after = ops.merge_member(queue, event)
         if before != after:
-            changes.append(MemberChanged(event.at, event.pbx, event.queue, event.interface,
-                                         after, before, type(event).__name__))
+            changes.append(
+                MemberChanged(
+                    event.at,
+                    event.pbx,
+                    event.queue,
+                    event.interface,
+                    after,
+                    before,
+                    type(event).__name__,
+                )
+            )
         return changes
 
     def _on_member_removed(self, event: QueueMemberRemoved) -> list[Change]:
         queue = self._state.queues.get((event.pbx, event.queue))
         member = None if queue is None else queue.members.pop(event.interface, None)
         if queue is None or member is None:
-            return [self._ignore(event, "unknown member",
-                                 (event.pbx, event.queue, event.interface))]
+            return [
+                self._ignore(event, "unknown member", (event.pbx, event.queue, event.interface))
+            ]
         # A call this member is on goes on: its record already holds the member's name.
-        return [MemberChanged(event.at, event.pbx, event.queue, event.interface, None,
-                              member_view(queue, member), type(event).__name__)]
+        return [
+            MemberChanged(
+                event.at,
+                event.pbx,
+                event.queue,
+                event.interface,
+                None,
+                member_view(queue, member),
+                type(event).__name__,
+            )
+        ]
 
 
 def _seconds_since(start: datetime | None, end: datetime) -> float | None:

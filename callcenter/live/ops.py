@@ -34,12 +34,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_COMPLETED_BY: dict[str, CompletedBy] = {"caller": "caller", "agent": "agent",
-                                          "transfer": "transfer"}
+_COMPLETED_BY: dict[str, CompletedBy] = {
+    "caller": "caller",
+    "agent": "agent",
+    "transfer": "transfer",
+}
 
 
 # How many ended calls the model remembers, so a late event of one is not taken for a new call.
 ENDED_KEPT = 10_000
+
 
 def epoch_ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
@@ -190,9 +194,7 @@ def _count_end(
         queue.exits.add(epoch_ms(ended_at), exit_sample)
 
 
-def merge_member(
-    queue: Queue, event: MemberEvent
-) -> tuple[MemberView | None, MemberView]:
+def merge_member(queue: Queue, event: MemberEvent) -> tuple[MemberView | None, MemberView]:
     """Create or update a member from an event's snapshot; fields the event lacks are kept."""
     member = queue.members.get(event.interface)
     before = None if member is None else member_view(queue, member)

@@ -67,7 +67,10 @@ class _Snapshot:
 
 
 def reconcile(
-    state: LiveState, pbx: str, records: Sequence[ResyncRecord], now: datetime,
+    state: LiveState,
+    pbx: str,
+    records: Sequence[ResyncRecord],
+    now: datetime,
     journal: ResyncJournal | None = None,
 ) -> list[Change]:
     snap = _Snapshot(pbx, records)
@@ -95,37 +98,46 @@ def _sync_queues(
         record = snap.params.get(name)
         if record is None:
             continue
-        params = QueueParamsView(record.strategy, record.max, record.service_level,
-                                 record.weight)
+        params = QueueParamsView(record.strategy, record.max, record.service_level, record.weight)
         if params != queue.params:
-            changes.append(Correction(now, pbx, "queue_params", (pbx, name), queue.params,
-                                      params))
+            changes.append(Correction(now, pbx, "queue_params", (pbx, name), queue.params, params))
             queue.params = params
     return changes
 
 
 def _sync_members(
-    state: LiveState, pbx: str, snap: _Snapshot, listed: set[str], now: datetime,
+    state: LiveState,
+    pbx: str,
+    snap: _Snapshot,
+    listed: set[str],
+    now: datetime,
     newer: ResyncJournal,
 ) -> list[Change]:
     changes: list[Change] = []
     for name in sorted(listed):
         queue = state.queues[(pbx, name)]
-        desired = {interface: record for interface, record in snap.members.get(name, {}).items()
-                   if (name, interface) not in newer.members}
-        for interface in [i for i in queue.members
-                          if i not in desired and (name, i) not in newer.members]:
+        desired = {
+            interface: record
+            for interface, record in snap.members.get(name, {}).items()
+            if (name, interface) not in newer.members
+        }
+        for interface in [
+            i for i in queue.members if i not in desired and (name, i) not in newer.members
+        ]:
             removed = member_view(queue, queue.members.pop(interface))
-            changes.append(Correction(now, pbx, "member_removed", (pbx, name, interface),
-                                      removed, None))
+            changes.append(
+                Correction(now, pbx, "member_removed", (pbx, name, interface), removed, None)
+            )
         for interface, record in desired.items():
             before, after = ops.merge_member(queue, record)
             if before is None:
-                changes.append(Correction(now, pbx, "member_added", (pbx, name, interface),
-                                          None, after))
+                changes.append(
+                    Correction(now, pbx, "member_added", (pbx, name, interface), None, after)
+                )
             elif before != after:
-                changes.append(Correction(now, pbx, "member_fixed", (pbx, name, interface),
-                                          before, after))
+                changes.append(
+                    Correction(now, pbx, "member_fixed", (pbx, name, interface), before, after)
+                )
     return changes
 
 
@@ -183,8 +195,7 @@ def _sync_waiting(
         order: list[Call] = []
         for entry in entries:
             call = state.calls.get((pbx, entry.uniqueid))
-            waiting_here = (call is not None and call.queue == name
-                            and call.phase is Phase.WAITING)
+            waiting_here = call is not None and call.queue == name and call.phase is Phase.WAITING
             if not waiting_here and _events_are_newer(newer, entry.uniqueid, call):
                 continue  # it left (or moved on) after the snapshot was taken
             if call is not None and not waiting_here:
@@ -233,9 +244,7 @@ def _copy_entry(call: Call, entry: QueueEntry) -> None:
     call.priority = entry.priority
 
 
-def _caller_corrections(
-    queue: Queue, before: dict[int, CallerView], now: datetime
-) -> list[Change]:
+def _caller_corrections(queue: Queue, before: dict[int, CallerView], now: datetime) -> list[Change]:
     changes: list[Change] = []
     for position, call in enumerate(queue.waiting, start=1):
         after = caller_view(call, position)

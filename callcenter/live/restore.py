@@ -60,8 +60,14 @@ def restore(state: LiveState, calls: Iterable[RestoredCall]) -> list[RestoredCal
 
 def _call(state: LiveState, restored: RestoredCall) -> Call:
     state.next_seq += 1
-    call = Call(state.next_seq, restored.pbx, restored.uniqueid, restored.queue,
-                restored.joined_at, restored.position_at_join)
+    call = Call(
+        state.next_seq,
+        restored.pbx,
+        restored.uniqueid,
+        restored.queue,
+        restored.joined_at,
+        restored.position_at_join,
+    )
     call.linkedid = restored.linkedid
     call.channel = restored.channel
     call.caller_num = restored.caller_num

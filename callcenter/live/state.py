@@ -325,8 +325,18 @@ COMPLETION_SAMPLE_WIDTH = 3
 class LiveState:
     """All the mutable state, grouped so handlers and the resync share one place."""
 
-    __slots__ = ("calls", "config", "corrections", "ended", "ignored", "ivr", "journals",
-                 "next_seq", "pending", "queues")
+    __slots__ = (
+        "calls",
+        "config",
+        "corrections",
+        "ended",
+        "ignored",
+        "ivr",
+        "journals",
+        "next_seq",
+        "pending",
+        "queues",
+    )
 
     def __init__(self, config: LiveConfig) -> None:
         self.config = config

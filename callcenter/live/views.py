@@ -186,8 +186,9 @@ def agent_views(queues: Iterable[Queue], now: datetime) -> tuple[AgentView, ...]
     for queue in queues:
         for member in queue.members.values():
             grouped.setdefault((queue.pbx, member.interface), []).append((queue, member))
-    return tuple(_agent_view(pbx, interface, rows, now)
-                 for (pbx, interface), rows in grouped.items())
+    return tuple(
+        _agent_view(pbx, interface, rows, now) for (pbx, interface), rows in grouped.items()
+    )
 
 
 def _agent_view(

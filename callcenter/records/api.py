@@ -43,11 +43,34 @@ log = logging.getLogger(__name__)
 
 RECORDS: web.AppKey[RecordsComponent] = web.AppKey("records")
 CSV_PAGE = 1000
-CSV_COLUMNS = ("id", "pbx", "uniqueid", "queue", "caller_number", "caller_name", "customer_id",
-               "joined_at", "answered_at", "ended_at", "wait_seconds", "talk_seconds",
-               "outcome", "completed_by", "overflow_queue", "answered_by", "answered_by_name",
-               "ring_no_answer_count", "agents_rung", "position_at_join", "position_at_exit",
-               "recording_ref", "disposition", "category", "notes", "follow_up_due")
+CSV_COLUMNS = (
+    "id",
+    "pbx",
+    "uniqueid",
+    "queue",
+    "caller_number",
+    "caller_name",
+    "customer_id",
+    "joined_at",
+    "answered_at",
+    "ended_at",
+    "wait_seconds",
+    "talk_seconds",
+    "outcome",
+    "completed_by",
+    "overflow_queue",
+    "answered_by",
+    "answered_by_name",
+    "ring_no_answer_count",
+    "agents_rung",
+    "position_at_join",
+    "position_at_exit",
+    "recording_ref",
+    "disposition",
+    "category",
+    "notes",
+    "follow_up_due",
+)
 
 
 class WrapupBody(BaseModel):
@@ -67,8 +90,10 @@ def add_routes(app: web.Application, component: RecordsComponent) -> None:
 
 
 def _problems(exc: ValidationError) -> list[dict[str, str]]:
-    return [{"field": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]}
-            for e in exc.errors(include_input=False, include_url=False)]
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]}
+        for e in exc.errors(include_input=False, include_url=False)
+    ]
 
 
 def _filters(request: web.Request) -> CallFilters:
@@ -83,8 +108,9 @@ def _filters(request: web.Request) -> CallFilters:
     except ValidationError as exc:
         problems = _problems(exc)
         first = problems[0]
-        raise api_error(400, "bad-filter", f"{first['field']}: {first['problem']}",
-                        problems=problems) from None
+        raise api_error(
+            400, "bad-filter", f"{first['field']}: {first['problem']}", problems=problems
+        ) from None
 
 
 def _scope(user: User, filters: CallFilters) -> tuple[str, ...] | None:
@@ -92,8 +118,12 @@ def _scope(user: User, filters: CallFilters) -> tuple[str, ...] | None:
     if user.is_staff:
         return None
     if filters.agent is not None and filters.agent not in user.interfaces:
-        raise api_error(403, "not-your-calls", "an agent sees only the calls of their own "
-                        "phone", agent=filters.agent)
+        raise api_error(
+            403,
+            "not-your-calls",
+            "an agent sees only the calls of their own phone",
+            agent=filters.agent,
+        )
     return user.interfaces
 
 
@@ -122,24 +152,28 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     filters = _filters(request)
     scope = _scope(user, filters)
     component = request.app[RECORDS]
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="calls.csv"',
-    })
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="calls.csv"',
+        }
+    )
     await response.prepare(request)
     # The BOM makes Excel read the Chinese names as UTF-8.
     await response.write("\ufeff".encode() + _csv_line(CSV_COLUMNS))
     page = filters.model_copy(update={"limit": CSV_PAGE})
     while True:
         async with component.engine.connect() as connection:
-            rows = list((await connection.execute(
-                calls_query(page, scope).limit(CSV_PAGE))).mappings())
+            rows = list(
+                (await connection.execute(calls_query(page, scope).limit(CSV_PAGE))).mappings()
+            )
         for row in rows:
             await response.write(_csv_line(_csv_values(row)))
         if len(rows) < CSV_PAGE:
             break
-        page = page.model_copy(update={"cursor": encode_cursor(rows[-1]["joined_at"],
-                                                               rows[-1]["id"])})
+        page = page.model_copy(
+            update={"cursor": encode_cursor(rows[-1]["joined_at"], rows[-1]["id"])}
+        )
     await response.write_eof()
     return response
 
@@ -175,8 +209,9 @@ async def _load_call(request: web.Request, user: User) -> dict[str, Any]:
     if row is None:
         raise api_error(404, "no-such-call", f"there is no call {call_id}", id=call_id)
     if not user.is_staff and row["answered_by"] not in user.interfaces:
-        raise api_error(403, "not-your-call", "an agent sees only the calls of their own phone",
-                        id=call_id)
+        raise api_error(
+            403, "not-your-call", "an agent sees only the calls of their own phone", id=call_id
+        )
     return dict(row)
 
 
@@ -197,43 +232,69 @@ async def submit_wrapup(request: web.Request) -> web.Response:
         body = WrapupBody.model_validate(data)
     except ValidationError as exc:
         problems = _problems(exc)
-        raise api_error(400, "invalid-body", f"{problems[0]['field']}: {problems[0]['problem']}",
-                        problems=problems) from None
+        raise api_error(
+            400,
+            "invalid-body",
+            f"{problems[0]['field']}: {problems[0]['problem']}",
+            problems=problems,
+        ) from None
     codes = {d.code: d for d in component.settings.dispositions}
     disposition = codes.get(body.disposition)
     if disposition is None:
-        raise api_error(400, "unknown-disposition", f"no disposition {body.disposition!r}",
-                        known=sorted(codes))
+        raise api_error(
+            400, "unknown-disposition", f"no disposition {body.disposition!r}", known=sorted(codes)
+        )
     call = await _load_call(request, user)
     if call["answered_at"] is None:
         raise api_error(409, "not-answered", "only an answered call has a wrap-up", id=call_id)
-    values = {"call_id": call_id, "disposition": disposition.code,
-              "category": disposition.category, "notes": body.notes,
-              "follow_up_due": body.follow_up_due, "agent_interface": call["answered_by"],
-              "username": user.username, "submitted_at": datetime.now(UTC)}
+    values = {
+        "call_id": call_id,
+        "disposition": disposition.code,
+        "category": disposition.category,
+        "notes": body.notes,
+        "follow_up_due": body.follow_up_due,
+        "agent_interface": call["answered_by"],
+        "username": user.username,
+        "submitted_at": datetime.now(UTC),
+    }
     table = WRAPUPS_TABLE
     insert = postgresql.insert if component.engine.dialect.name == "postgresql" else sqlite.insert
     statement = insert(table).values(values)
     statement = statement.on_conflict_do_update(
         index_elements=["call_id"],
-        set_={k: statement.excluded[k] for k in values if k != "call_id"})
+        set_={k: statement.excluded[k] for k in values if k != "call_id"},
+    )
     async with component.engine.begin() as connection:
         await connection.execute(statement)
-        stored = (await connection.execute(select(table).where(table.c.call_id == call_id))
-                  ).mappings().one()
+        stored = (
+            (await connection.execute(select(table).where(table.c.call_id == call_id)))
+            .mappings()
+            .one()
+        )
     log.info("wrap-up of call %s by %s: %s", call_id, user.username, disposition.code)
     component.wrapup_submitted(call["pbx"], call["answered_by"])
     component.wrapup_saved(saved_wrapup(call, stored))
-    return web.json_response({"call_id": call_id, "wrapup": {
-        "disposition": stored["disposition"], "category": stored["category"],
-        "notes": stored["notes"], "username": stored["username"],
-        "follow_up_due": None if stored["follow_up_due"] is None
-        else stored["follow_up_due"].isoformat(),
-        "wrapup_at": stored["submitted_at"].isoformat()}}, status=201)
+    return web.json_response(
+        {
+            "call_id": call_id,
+            "wrapup": {
+                "disposition": stored["disposition"],
+                "category": stored["category"],
+                "notes": stored["notes"],
+                "username": stored["username"],
+                "follow_up_due": None
+                if stored["follow_up_due"] is None
+                else stored["follow_up_due"].isoformat(),
+                "wrapup_at": stored["submitted_at"].isoformat(),
+            },
+        },
+        status=201,
+    )
 
 
 async def dispositions(request: web.Request) -> web.Response:
     require_user(request)
     component = request.app[RECORDS]
-    return web.json_response({"dispositions": [d.model_dump()
-                                               for d in component.settings.dispositions]})
+    return web.json_response(
+        {"dispositions": [d.model_dump() for d in component.settings.dispositions]}
+    )

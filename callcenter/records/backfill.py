@@ -64,9 +64,15 @@ def _starts_before(chunk: bytes, floor: float) -> bool:
 
 
 class QueueLogBackfill:
-    def __init__(self, engine: AsyncEngine, writer: RecordWriter, *, hours: float,
-                 short_abandon_seconds: float,
-                 member_interfaces: Callable[[str], Mapping[str, str]]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        writer: RecordWriter,
+        *,
+        hours: float,
+        short_abandon_seconds: float,
+        member_interfaces: Callable[[str], Mapping[str, str]],
+    ) -> None:
         self.engine = engine
         self.writer = writer
         self.hours = hours
@@ -81,24 +87,41 @@ class QueueLogBackfill:
             try:
                 text = await asyncio.to_thread(read_tail, path, since)
             except OSError as exc:
-                log.warning("PBX %s: queue_log %s not readable (%s): calls ended while the "
-                            "service was away are not recorded", pbx, path, exc.strerror or exc)
+                log.warning(
+                    "PBX %s: queue_log %s not readable (%s): calls ended while the "
+                    "service was away are not recorded",
+                    pbx,
+                    path,
+                    exc.strerror or exc,
+                )
                 return Backfilled(0, 0)
             try:
                 done = await self.once(pbx, text, listening_since)
             except Exception as exc:
-                log.warning("PBX %s: queue_log backfill waits for the database (%s); retrying "
-                            "in %.0f s", pbx, type(exc).__name__, _RETRY_SECONDS)
+                log.warning(
+                    "PBX %s: queue_log backfill waits for the database (%s); retrying in %.0f s",
+                    pbx,
+                    type(exc).__name__,
+                    _RETRY_SECONDS,
+                )
                 await asyncio.sleep(_RETRY_SECONDS)
                 continue
-            log.info("PBX %s: queue_log compared with the records: %d call(s) added, %d "
-                     "closed by a restart told as they ended", pbx, done.added, done.corrected)
+            log.info(
+                "PBX %s: queue_log compared with the records: %d call(s) added, %d "
+                "closed by a restart told as they ended",
+                pbx,
+                done.added,
+                done.corrected,
+            )
             return done
 
     async def once(self, pbx: str, text: str, listening_since: datetime) -> Backfilled:
         since = listening_since - timedelta(hours=self.hours)
-        visits = [v for v in read_visits(text.splitlines(), since)
-                  if v.ended is not None and v.ended <= listening_since]
+        visits = [
+            v
+            for v in read_visits(text.splitlines(), since)
+            if v.ended is not None and v.ended <= listening_since
+        ]
         if not visits:
             return Backfilled(0, 0)
         # What this process (or the last) recorded must be in the database before comparing.
@@ -114,8 +137,9 @@ class QueueLogBackfill:
             if found is None:
                 self.writer.submit(RecordOp(row))
                 if visit.overflow_queue is not None:
-                    self.writer.submit(OverflowOp(pbx, visit.callid, visit.entered,
-                                                  visit.overflow_queue))
+                    self.writer.submit(
+                        OverflowOp(pbx, visit.callid, visit.entered, visit.overflow_queue)
+                    )
                 added += 1
             else:
                 corrections.append((found.id, visit, row))
@@ -131,21 +155,30 @@ class QueueLogBackfill:
                 values = {name: row[name] for name in _CORRECTED}
                 if visit.overflow_queue is not None:
                     values.update(outcome="overflowed", overflow_queue=visit.overflow_queue[:80])
-                await connection.execute(update(table).where(
-                    table.c.id == record_id, table.c.evidence.in_(_GUESSING_EVIDENCE))
-                    .values(**values))
+                await connection.execute(
+                    update(table)
+                    .where(table.c.id == record_id, table.c.evidence.in_(_GUESSING_EVIDENCE))
+                    .values(**values)
+                )
 
-    async def _recorded_joins(self, pbx: str, since: datetime) -> dict[tuple[str, str],
-                                                                         list[_Known]]:
+    async def _recorded_joins(
+        self, pbx: str, since: datetime
+    ) -> dict[tuple[str, str], list[_Known]]:
         table = RECORDS_TABLE
-        statement = (select(table.c.id, table.c.uniqueid, table.c.queue, table.c.joined_at,
-                            table.c.evidence, table.c.outcome)
-                     .where(table.c.pbx == pbx, table.c.joined_at >= since))
+        statement = select(
+            table.c.id,
+            table.c.uniqueid,
+            table.c.queue,
+            table.c.joined_at,
+            table.c.evidence,
+            table.c.outcome,
+        ).where(table.c.pbx == pbx, table.c.joined_at >= since)
         known: dict[tuple[str, str], list[_Known]] = {}
         async with self.engine.connect() as connection:
             for row in await connection.execute(statement):
                 known.setdefault((row.uniqueid, row.queue), []).append(
-                    _Known(row.id, row.joined_at, row.evidence, row.outcome))
+                    _Known(row.id, row.joined_at, row.evidence, row.outcome)
+                )
         return known
 
 
@@ -166,9 +199,21 @@ class _Known:
 # Evidence of a record closed without seeing the end: the first resync after a restart, or
 # after the AMI link came back.
 _GUESSING_EVIDENCE = (RESTART_EVIDENCE, "reconcile")
-_CORRECTED = ("outcome", "answered_at", "answered_by", "answered_by_name", "left_at",
-              "ended_at", "wait_seconds", "talk_seconds", "ring_no_answer_count",
-              "completed_by", "position_at_exit", "short_abandon", "evidence")
+_CORRECTED = (
+    "outcome",
+    "answered_at",
+    "answered_by",
+    "answered_by_name",
+    "left_at",
+    "ended_at",
+    "wait_seconds",
+    "talk_seconds",
+    "ring_no_answer_count",
+    "completed_by",
+    "position_at_exit",
+    "short_abandon",
+    "evidence",
+)
 
 
 def _recorded(visit: QueueVisit, known: Mapping[tuple[str, str], list[_Known]]) -> _Known | None:

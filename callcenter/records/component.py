@@ -64,57 +64,80 @@ _RECENT_LIMIT = 10_000
 class RecordsComponent(Component):
     name = "records"
 
-    def __init__(self, settings: RecordsSettings, engine: AsyncEngine,
-                 registry: CollectorRegistry | None = None, *, model: LiveModel | None = None,
-                 pbx_names: Collection[str] | None = None,
-                 customers: CustomerRoom | None = None,
-                 queue_logs: Mapping[str, Path] | None = None,
-                 short_abandon_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: RecordsSettings,
+        engine: AsyncEngine,
+        registry: CollectorRegistry | None = None,
+        *,
+        model: LiveModel | None = None,
+        pbx_names: Collection[str] | None = None,
+        customers: CustomerRoom | None = None,
+        queue_logs: Mapping[str, Path] | None = None,
+        short_abandon_seconds: float = 5.0,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         # Names each record's customer, and learns of each wrap-up (the screen-pop room).
         self.customers = customers
-        self.writer = RecordWriter(engine, Spool(settings.spool_dir),
-                                   batch_size=settings.batch_size,
-                                   batch_interval=settings.batch_interval,
-                                   retry_max_delay=settings.retry_max_delay,
-                                   customers=customers)
+        self.writer = RecordWriter(
+            engine,
+            Spool(settings.spool_dir),
+            batch_size=settings.batch_size,
+            batch_interval=settings.batch_interval,
+            retry_max_delay=settings.retry_max_delay,
+            customers=customers,
+        )
         # The live model open calls are restored into at start (None: nothing restored).
         self.model = model
         # pbx -> its readable queue_log: what ended while we were away is recorded from it.
         self.queue_logs = dict(queue_logs or {})
-        self.backfill = QueueLogBackfill(engine, self.writer,
-                                         hours=settings.queue_log_backfill_hours,
-                                         short_abandon_seconds=short_abandon_seconds,
-                                         member_interfaces=self._member_interfaces)
+        self.backfill = QueueLogBackfill(
+            engine,
+            self.writer,
+            hours=settings.queue_log_backfill_hours,
+            short_abandon_seconds=short_abandon_seconds,
+            member_interfaces=self._member_interfaces,
+        )
         self.pbx_names = pbx_names
         # (pbx, uniqueid) -> open_calls row of each call in progress (updated on answer).
         self._open: dict[tuple[str, str], Row] = {}
         # pbx -> (uniqueid, joined_at) restored at start, until that PBX's first resync ran.
         self._restored: dict[str, set[tuple[str, datetime]]] = {}
         # (pbx, uniqueid) -> (joined_at, queue, ended_at) of recent unanswered exits.
-        self._recent: OrderedDict[tuple[str, str], tuple[datetime, str, datetime]] = (
-            OrderedDict())
+        self._recent: OrderedDict[tuple[str, str], tuple[datetime, str, datetime]] = OrderedDict()
         self.timers = WrapupTimers(settings.enforced_wrapup)
         self._links: dict[str, AmiLink] = {}
         # (pbx, interface) -> pause reason ("" when not paused), from the live model.
         self._pause_reason: dict[tuple[str, str], str] = {}
         self._unpause_pending: dict[tuple[str, str], WrapupHold] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._ended = Counter("callcenter_call_records_total",
-                              "Queue calls ended, by outcome, handed to the writer",
-                              ["pbx", "outcome"], registry=registry)
-        self._backfilled = Counter("callcenter_call_records_backfilled",
-                                   "Calls that ended while the service was away, recorded "
-                                   "(added) or told as they ended (corrected) from the "
-                                   "queue_log", ["pbx", "kind"], registry=registry)
+        self._ended = Counter(
+            "callcenter_call_records_total",
+            "Queue calls ended, by outcome, handed to the writer",
+            ["pbx", "outcome"],
+            registry=registry,
+        )
+        self._backfilled = Counter(
+            "callcenter_call_records_backfilled",
+            "Calls that ended while the service was away, recorded "
+            "(added) or told as they ended (corrected) from the "
+            "queue_log",
+            ["pbx", "kind"],
+            registry=registry,
+        )
         if registry is not None:
             writer = self.writer
-            Gauge("callcenter_call_records_backlog",
-                  "1 while call records wait in the spool for the database",
-                  registry=registry).set_function(lambda: 1.0 if writer.backlog else 0.0)
-            Gauge("callcenter_call_records_queued", "Call records not yet in the spool",
-                  registry=registry).set_function(lambda: float(writer.queued))
+            Gauge(
+                "callcenter_call_records_backlog",
+                "1 while call records wait in the spool for the database",
+                registry=registry,
+            ).set_function(lambda: 1.0 if writer.backlog else 0.0)
+            Gauge(
+                "callcenter_call_records_queued",
+                "Call records not yet in the spool",
+                registry=registry,
+            ).set_function(lambda: float(writer.queued))
 
     # ------------------------------------------------------------------ event path
 
@@ -123,26 +146,35 @@ class RecordsComponent(Component):
             record = change.record
             self._open.pop((record.pbx, record.uniqueid), None)
             row = record_row(record)
-            restarted = self._closed_by_restart(record.pbx, record.uniqueid, record.joined_at,
-                                                record.evidence)
+            restarted = self._closed_by_restart(
+                record.pbx, record.uniqueid, record.joined_at, record.evidence
+            )
             if restarted:
                 # It ended while no process listened: when, and so how long the talk
                 # lasted, is not known (the resync closes it "now").
                 row.update(evidence=RESTART_EVIDENCE, talk_seconds=None)
             self.writer.submit(RecordOp(row))
             self._ended.labels(record.pbx, row["outcome"]).inc()
-            log.info("call %s/%s %s in %s from %s", record.pbx, record.uniqueid, row["outcome"],
-                     record.queue, mask_number(record.caller_num))
+            log.info(
+                "call %s/%s %s in %s from %s",
+                record.pbx,
+                record.uniqueid,
+                row["outcome"],
+                record.queue,
+                mask_number(record.caller_num),
+            )
             if record.outcome in OVERFLOWABLE:
-                self._remember(record.pbx, record.uniqueid,
-                               (record.joined_at, record.queue, record.ended_at))
+                self._remember(
+                    record.pbx, record.uniqueid, (record.joined_at, record.queue, record.ended_at)
+                )
             hold = None if restarted else self.timers.call_ended(record)
             if hold is not None:
                 self._spawn(self._pause(hold, True))
         elif isinstance(change, MemberChanged) and change.member is not None:
             member = change.member
             self._pause_reason[(member.pbx, member.interface)] = (
-                member.paused_reason or "?" if member.paused else "")
+                member.paused_reason or "?" if member.paused else ""
+            )
         elif isinstance(change, CallConnected):
             key = (change.pbx, change.uniqueid)
             opened = self._open[key] = answered_row(self._open.get(key), change)
@@ -155,17 +187,22 @@ class RecordsComponent(Component):
             caller = change.caller
             self._opened(caller)
             previous = self._recent.pop((caller.pbx, caller.uniqueid), None)
-            if (previous is not None and previous[1] != caller.queue
-                    and caller.joined_at - previous[2] <= OVERFLOW_WINDOW):
-                self.writer.submit(OverflowOp(caller.pbx, caller.uniqueid, previous[0],
-                                              caller.queue))
+            if (
+                previous is not None
+                and previous[1] != caller.queue
+                and caller.joined_at - previous[2] <= OVERFLOW_WINDOW
+            ):
+                self.writer.submit(
+                    OverflowOp(caller.pbx, caller.uniqueid, previous[0], caller.queue)
+                )
 
     def _opened(self, caller: CallerView) -> None:
         row = self._open[(caller.pbx, caller.uniqueid)] = open_row(caller)
         self.writer.submit(OpenOp(row))
 
-    def _closed_by_restart(self, pbx: str, uniqueid: str, joined_at: datetime,
-                           evidence: str) -> bool:
+    def _closed_by_restart(
+        self, pbx: str, uniqueid: str, joined_at: datetime, evidence: str
+    ) -> bool:
         restored = self._restored.get(pbx)
         if not restored or (uniqueid, joined_at) not in restored:
             return False
@@ -184,8 +221,9 @@ class RecordsComponent(Component):
         then Queue(other)) are marked without it, from the second join.
         """
         previous = self._recent.pop((pbx, uniqueid), None)
-        self.writer.submit(OverflowOp(pbx, uniqueid, None if previous is None else previous[0],
-                                      target))
+        self.writer.submit(
+            OverflowOp(pbx, uniqueid, None if previous is None else previous[0], target)
+        )
 
     def wrapup_saved(self, wrapup: SavedWrapup) -> None:
         """A wrap-up was stored here: the customer index learns of it now (other replicas
@@ -196,8 +234,7 @@ class RecordsComponent(Component):
             self.customers.wrapup_saved(wrapup)
         except Exception:
             # The wrap-up is stored; a card that misses it until the refresh is no failure.
-            log.exception("customer index did not take the wrap-up of call %s",
-                          wrapup.call_id)
+            log.exception("customer index did not take the wrap-up of call %s", wrapup.call_id)
 
     def wrapup_submitted(self, pbx: str, interface: str | None) -> None:
         """The agent submitted a wrap-up: an enforced wrap-up pause ends now."""
@@ -228,8 +265,9 @@ class RecordsComponent(Component):
             log.info("%s %s for wrap-up", "paused" if paused else "unpaused", hold.interface)
         except Exception as exc:
             # Re-tried when the PBX link is (back) up: on_pbx_ready.
-            log.warning("wrap-up %s of %s failed: %s", "pause" if paused else "unpause",
-                        hold.interface, exc)
+            log.warning(
+                "wrap-up %s of %s failed: %s", "pause" if paused else "unpause", hold.interface, exc
+            )
             if not paused:
                 self._unpause_pending[key] = hold
 
@@ -245,19 +283,34 @@ class RecordsComponent(Component):
         now = datetime.now(UTC)
         longest = max(self.settings.enforced_wrapup.values())
         records, wrapups = RECORDS_TABLE, WRAPUPS_TABLE
-        statement = (select(records.c.pbx, records.c.uniqueid, records.c.queue,
-                            records.c.answered_by, records.c.ended_at)
-                     .outerjoin(wrapups, wrapups.c.call_id == records.c.id)
-                     .where(records.c.queue.in_(list(self.settings.enforced_wrapup)),
-                            records.c.answered_at.is_not(None),
-                            records.c.ended_at > now - timedelta(seconds=longest),
-                            wrapups.c.id.is_(None)))
+        statement = (
+            select(
+                records.c.pbx,
+                records.c.uniqueid,
+                records.c.queue,
+                records.c.answered_by,
+                records.c.ended_at,
+            )
+            .outerjoin(wrapups, wrapups.c.call_id == records.c.id)
+            .where(
+                records.c.queue.in_(list(self.settings.enforced_wrapup)),
+                records.c.answered_at.is_not(None),
+                records.c.ended_at > now - timedelta(seconds=longest),
+                wrapups.c.id.is_(None),
+            )
+        )
         async with self.engine.connect() as connection:
             rows = list((await connection.execute(statement)).mappings())
-        holds = [WrapupHold(r["pbx"], r["answered_by"], r["uniqueid"],
-                            r["ended_at"] + timedelta(
-                                seconds=self.settings.enforced_wrapup[r["queue"]]))
-                 for r in rows if r["answered_by"]]
+        holds = [
+            WrapupHold(
+                r["pbx"],
+                r["answered_by"],
+                r["uniqueid"],
+                r["ended_at"] + timedelta(seconds=self.settings.enforced_wrapup[r["queue"]]),
+            )
+            for r in rows
+            if r["answered_by"]
+        ]
         running = self.timers.restore(holds, now)
         if running:
             log.info("%d enforced wrap-up(s) still running after restart", len(running))
@@ -267,9 +320,13 @@ class RecordsComponent(Component):
         if self.model is None:
             return
         table, records = OPEN_TABLE, RECORDS_TABLE
-        recorded = exists().where(and_(records.c.pbx == table.c.pbx,
-                                       records.c.uniqueid == table.c.uniqueid,
-                                       records.c.joined_at == table.c.joined_at))
+        recorded = exists().where(
+            and_(
+                records.c.pbx == table.c.pbx,
+                records.c.uniqueid == table.c.uniqueid,
+                records.c.joined_at == table.c.joined_at,
+            )
+        )
         async with self.engine.begin() as connection:
             # A record written by a batch that also had the call's open row is enough.
             await connection.execute(delete(table).where(recorded))
@@ -277,8 +334,7 @@ class RecordsComponent(Component):
         if self.pbx_names is not None:
             others = [r for r in rows if r["pbx"] not in self.pbx_names]
             if others:
-                log.warning("%d open call(s) of PBXs not configured left as they are",
-                            len(others))
+                log.warning("%d open call(s) of PBXs not configured left as they are", len(others))
             rows = [r for r in rows if r["pbx"] in self.pbx_names]
         if not rows:
             return
@@ -293,8 +349,10 @@ class RecordsComponent(Component):
         for (pbx, uniqueid, joined_at), row in by_key.items():
             self._restored.setdefault(pbx, set()).add((uniqueid, joined_at))
             self._open[(pbx, uniqueid)] = {name: row[name] for name in row if name != "id"}
-        log.info("%d call(s) open when the service last stopped handed to the live model",
-                 len(rows) - len(left_out))
+        log.info(
+            "%d call(s) open when the service last stopped handed to the live model",
+            len(rows) - len(left_out),
+        )
 
     async def on_pbx_ready(self, link: AmiLink) -> None:
         # The model's resync ran: what it closed of the restored calls it closed by now.
@@ -302,8 +360,9 @@ class RecordsComponent(Component):
         self._links[link.name] = link
         queue_log = self.queue_logs.get(link.name)
         if queue_log is not None:
-            self._spawn(self._backfill(link.name, queue_log,
-                                       link.connected_at or datetime.now(UTC)))
+            self._spawn(
+                self._backfill(link.name, queue_log, link.connected_at or datetime.now(UTC))
+            )
         for hold in self.timers.held(link.name):
             await self._pause(hold, True)
         for key, hold in list(self._unpause_pending.items()):
@@ -318,8 +377,12 @@ class RecordsComponent(Component):
     def _member_interfaces(self, pbx: str) -> dict[str, str]:
         if self.model is None:
             return {}
-        return {member.name: member.interface for queue in self.model.snapshot().queues
-                if queue.pbx == pbx for member in queue.members}
+        return {
+            member.name: member.interface
+            for queue in self.model.snapshot().queues
+            if queue.pbx == pbx
+            for member in queue.members
+        }
 
     # ------------------------------------------------------------------ life cycle
 
@@ -344,10 +407,19 @@ class RecordsComponent(Component):
 
 def _restored_call(row: Row) -> RestoredCall:
     return RestoredCall(
-        pbx=row["pbx"], uniqueid=row["uniqueid"], queue=row["queue"],
-        joined_at=row["joined_at"], linkedid=row["linkedid"] or "",
-        channel=row["channel"] or "", caller_num=row["caller_number"] or "",
-        caller_name=row["caller_name"] or "", position_at_join=row["position_at_join"] or 0,
-        agents_rung=tuple(row["agents_rung"] or ()), answered_by=row["answered_by"],
-        answered_by_name=row["answered_by_name"], answered_at=row["answered_at"],
-        wait_seconds=row["wait_seconds"], ivr=dict(row["ivr_data"] or {}))
+        pbx=row["pbx"],
+        uniqueid=row["uniqueid"],
+        queue=row["queue"],
+        joined_at=row["joined_at"],
+        linkedid=row["linkedid"] or "",
+        channel=row["channel"] or "",
+        caller_num=row["caller_number"] or "",
+        caller_name=row["caller_name"] or "",
+        position_at_join=row["position_at_join"] or 0,
+        agents_rung=tuple(row["agents_rung"] or ()),
+        answered_by=row["answered_by"],
+        answered_by_name=row["answered_by_name"],
+        answered_at=row["answered_at"],
+        wait_seconds=row["wait_seconds"],
+        ivr=dict(row["ivr_data"] or {}),
+    )

@@ -71,29 +71,43 @@ def fill_customer_ids(lookup: CustomerLookup, ops: Sequence[Op]) -> None:
             continue
         row: dict[str, Any] = op.row
         try:
-            row["customer_id"] = lookup.customer_id(row.get("caller_number"),
-                                                    row.get("ivr_data") or {})
+            row["customer_id"] = lookup.customer_id(
+                row.get("caller_number"), row.get("ivr_data") or {}
+            )
         except Exception:
             # A record without its customer beats a record not written.
-            log.exception("customer look-up failed for call %s/%s", row.get("pbx"),
-                          row.get("uniqueid"))
+            log.exception(
+                "customer look-up failed for call %s/%s", row.get("pbx"), row.get("uniqueid")
+            )
 
 
 def saved_wrapup(call: Mapping[Any, Any], wrapup: Mapping[Any, Any]) -> SavedWrapup:
     """From a call_records row and its call_wrapups row."""
     return SavedWrapup(
-        call_id=wrapup["call_id"], pbx=call["pbx"], uniqueid=call["uniqueid"],
-        joined_at=call["joined_at"], caller_number=call["caller_number"],
-        customer_id=call["customer_id"], answered_by=call["answered_by"],
-        answered_by_name=call["answered_by_name"], disposition=wrapup["disposition"],
-        category=wrapup["category"], notes=wrapup["notes"],
-        follow_up_due=wrapup["follow_up_due"], username=wrapup["username"],
-        submitted_at=wrapup["submitted_at"])
+        call_id=wrapup["call_id"],
+        pbx=call["pbx"],
+        uniqueid=call["uniqueid"],
+        joined_at=call["joined_at"],
+        caller_number=call["caller_number"],
+        customer_id=call["customer_id"],
+        answered_by=call["answered_by"],
+        answered_by_name=call["answered_by_name"],
+        disposition=wrapup["disposition"],
+        category=wrapup["category"],
+        notes=wrapup["notes"],
+        follow_up_due=wrapup["follow_up_due"],
+        username=wrapup["username"],
+        submitted_at=wrapup["submitted_at"],
+    )
 
 
-async def saved_wrapups(engine: AsyncEngine, *, submitted_since: datetime | None = None,
-                        due_from: date | None = None,
-                        page_size: int = WRAPUP_PAGE) -> AsyncIterator[list[SavedWrapup]]:
+async def saved_wrapups(
+    engine: AsyncEngine,
+    *,
+    submitted_since: datetime | None = None,
+    due_from: date | None = None,
+    page_size: int = WRAPUP_PAGE,
+) -> AsyncIterator[list[SavedWrapup]]:
     """Wrap-ups submitted since a time, or with a follow-up due on or after a day, a page
     at a time (keyset on the indexed column, so neither reads the whole table)."""
     records = CallRecord.__table__
@@ -105,19 +119,32 @@ async def saved_wrapups(engine: AsyncEngine, *, submitted_since: datetime | None
         key, start = wrapups.c.follow_up_due, due_from
     else:
         raise ValueError("give exactly one of submitted_since and due_from")
-    base = (select(wrapups.c.id.label("wrapup_id"), wrapups.c.call_id, wrapups.c.disposition,
-                   wrapups.c.category, wrapups.c.notes, wrapups.c.follow_up_due,
-                   wrapups.c.username, wrapups.c.submitted_at, records.c.pbx,
-                   records.c.uniqueid, records.c.joined_at, records.c.caller_number,
-                   records.c.customer_id, records.c.answered_by, records.c.answered_by_name)
-            .join(records, records.c.id == wrapups.c.call_id)
-            .where(key >= start))
+    base = (
+        select(
+            wrapups.c.id.label("wrapup_id"),
+            wrapups.c.call_id,
+            wrapups.c.disposition,
+            wrapups.c.category,
+            wrapups.c.notes,
+            wrapups.c.follow_up_due,
+            wrapups.c.username,
+            wrapups.c.submitted_at,
+            records.c.pbx,
+            records.c.uniqueid,
+            records.c.joined_at,
+            records.c.caller_number,
+            records.c.customer_id,
+            records.c.answered_by,
+            records.c.answered_by_name,
+        )
+        .join(records, records.c.id == wrapups.c.call_id)
+        .where(key >= start)
+    )
     last: tuple[Any, int] | None = None
     while True:
         query = base
         if last is not None:
-            query = query.where(or_(key > last[0], and_(key == last[0],
-                                                        wrapups.c.id > last[1])))
+            query = query.where(or_(key > last[0], and_(key == last[0], wrapups.c.id > last[1])))
         query = query.order_by(key, wrapups.c.id).limit(page_size)
         async with engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()

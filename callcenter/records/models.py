@@ -21,8 +21,11 @@ class OpenCall(Base):
     """One queue call (one join) that has no call record yet."""
 
     __tablename__ = "open_calls"
-    __table_args__ = (UniqueConstraint("pbx", "uniqueid", "joined_at",
-                                       name="uq_open_calls_pbx_uniqueid_joined_at"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "pbx", "uniqueid", "joined_at", name="uq_open_calls_pbx_uniqueid_joined_at"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     pbx: Mapped[str] = mapped_column(String(32))

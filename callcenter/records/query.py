@@ -48,8 +48,9 @@ class CallFilters(BaseModel):
             value = [part for part in value.split(",") if part]
         unknown = sorted(set(value) - set(OUTCOMES))
         if unknown:
-            raise ValueError(f"unknown outcome(s) {', '.join(unknown)}; "
-                             f"one of {', '.join(OUTCOMES)}")
+            raise ValueError(
+                f"unknown outcome(s) {', '.join(unknown)}; one of {', '.join(OUTCOMES)}"
+            )
         return tuple(value)
 
     @field_validator("cursor")
@@ -85,10 +86,13 @@ def calls_query(filters: CallFilters, agent_interfaces: tuple[str, ...] | None) 
         conditions.append(table.c.joined_at >= filters.since)
     if filters.until is not None:
         conditions.append(table.c.joined_at < filters.until)
-    for column, value in ((table.c.pbx, filters.pbx), (table.c.queue, filters.queue),
-                          (table.c.answered_by, filters.agent),
-                          (table.c.caller_number, filters.caller),
-                          (table.c.customer_id, filters.customer)):
+    for column, value in (
+        (table.c.pbx, filters.pbx),
+        (table.c.queue, filters.queue),
+        (table.c.answered_by, filters.agent),
+        (table.c.caller_number, filters.caller),
+        (table.c.customer_id, filters.customer),
+    ):
         if value is not None:
             conditions.append(column == value)
     if filters.outcome:
@@ -97,13 +101,22 @@ def calls_query(filters: CallFilters, agent_interfaces: tuple[str, ...] | None) 
         conditions.append(table.c.answered_by.in_(agent_interfaces))
     if filters.cursor is not None:
         joined, row_id = decode_cursor(filters.cursor)
-        conditions.append(or_(table.c.joined_at < joined,
-                              and_(table.c.joined_at == joined, table.c.id < row_id)))
-    return (select(table, wrapups.c.disposition, wrapups.c.category, wrapups.c.notes,
-                   wrapups.c.follow_up_due, wrapups.c.submitted_at.label("wrapup_at"))
-            .outerjoin(wrapups, wrapups.c.call_id == table.c.id)
-            .where(*conditions)
-            .order_by(table.c.joined_at.desc(), table.c.id.desc()))
+        conditions.append(
+            or_(table.c.joined_at < joined, and_(table.c.joined_at == joined, table.c.id < row_id))
+        )
+    return (
+        select(
+            table,
+            wrapups.c.disposition,
+            wrapups.c.category,
+            wrapups.c.notes,
+            wrapups.c.follow_up_due,
+            wrapups.c.submitted_at.label("wrapup_at"),
+        )
+        .outerjoin(wrapups, wrapups.c.call_id == table.c.id)
+        .where(*conditions)
+        .order_by(table.c.joined_at.desc(), table.c.id.desc())
+    )
 
 
 def call_json(row: Any) -> dict[str, Any]:

@@ -29,9 +29,13 @@ _EXITS: dict[str, tuple[str, int, int]] = {
     "EXITWITHKEY": ("withdrawn", 1, 3),
     "WITHDRAW": ("withdrawn", 0, 2),
 }
-_COMPLETIONS = {"COMPLETECALLER": "caller", "COMPLETEAGENT": "agent",
-                "TRANSFER": "transfer", "BLINDTRANSFER": "transfer",
-                "ATTENDEDTRANSFER": "transfer"}
+_COMPLETIONS = {
+    "COMPLETECALLER": "caller",
+    "COMPLETEAGENT": "agent",
+    "TRANSFER": "transfer",
+    "BLINDTRANSFER": "transfer",
+    "ATTENDEDTRANSFER": "transfer",
+}
 
 
 @dataclass
@@ -78,9 +82,13 @@ def read_visits(lines: Iterable[str], since: datetime) -> list[QueueVisit]:
         if event == "ENTERQUEUE":
             visit = QueueVisit(callid, queue, at, _at(data, 1) or None, _int(data, 2))
             previous = current.get(callid)
-            if (previous is not None and previous.outcome in ("timeout", "withdrawn")
-                    and previous.queue != queue and previous.ended is not None
-                    and at - previous.ended <= OVERFLOW_WINDOW):
+            if (
+                previous is not None
+                and previous.outcome in ("timeout", "withdrawn")
+                and previous.queue != queue
+                and previous.ended is not None
+                and at - previous.ended <= OVERFLOW_WINDOW
+            ):
                 previous.overflow_queue = queue
             current[callid] = visit
             visits.append(visit)
@@ -134,8 +142,9 @@ def _float(data: list[str], index: int) -> float | None:
         return None
 
 
-def visit_row(pbx: str, visit: QueueVisit, interfaces: Mapping[str, str],
-              short_abandon_seconds: float) -> Row:
+def visit_row(
+    pbx: str, visit: QueueVisit, interfaces: Mapping[str, str], short_abandon_seconds: float
+) -> Row:
     """The call_records row of a finished visit; `interfaces` maps member names (what the
     queue_log names agents by) to their interfaces where the live model knows them. An
     overflow (`visit.overflow_queue`) is marked afterwards, as for live records."""
@@ -144,23 +153,36 @@ def visit_row(pbx: str, visit: QueueVisit, interfaces: Mapping[str, str],
     if wait is None:
         wait = ((visit.answered or visit.ended) - visit.entered).total_seconds()
     return {
-        "pbx": pbx, "uniqueid": fit_column(visit.callid, "uniqueid"), "linkedid": None,
-        "channel": None, "queue": fit_column(visit.queue, "queue"),
+        "pbx": pbx,
+        "uniqueid": fit_column(visit.callid, "uniqueid"),
+        "linkedid": None,
+        "channel": None,
+        "queue": fit_column(visit.queue, "queue"),
         "caller_number": fit_column(visit.caller, "caller_number"),
-        "caller_name": None, "joined_at": visit.entered, "answered_at": visit.answered,
-        "left_at": visit.answered or visit.ended, "ended_at": visit.ended,
+        "caller_name": None,
+        "joined_at": visit.entered,
+        "answered_at": visit.answered,
+        "left_at": visit.answered or visit.ended,
+        "ended_at": visit.ended,
         "wait_seconds": wait,
         "talk_seconds": visit.talk_seconds,
         "agents_rung": [interfaces.get(name, name) for name in visit.agents_rung],
         "ring_no_answer_count": visit.ring_no_answers,
-        "answered_by": fit_column(None if visit.agent is None
-                                  else interfaces.get(visit.agent, visit.agent), "answered_by"),
+        "answered_by": fit_column(
+            None if visit.agent is None else interfaces.get(visit.agent, visit.agent), "answered_by"
+        ),
         "answered_by_name": fit_column(visit.agent, "answered_by_name"),
-        "outcome": visit.outcome, "completed_by": visit.completed_by,
-        "evidence": QUEUE_LOG_EVIDENCE, "queue_status": None,
-        "short_abandon": (visit.outcome == "abandoned"
-                          and is_short_abandon(wait, short_abandon_seconds)),
-        "wrapup_seconds": None, "position_at_join": visit.position_at_join,
-        "position_at_exit": visit.position_at_exit, "recording_ref": None,
-        "ivr_data": {}, "customer_id": None,
+        "outcome": visit.outcome,
+        "completed_by": visit.completed_by,
+        "evidence": QUEUE_LOG_EVIDENCE,
+        "queue_status": None,
+        "short_abandon": (
+            visit.outcome == "abandoned" and is_short_abandon(wait, short_abandon_seconds)
+        ),
+        "wrapup_seconds": None,
+        "position_at_join": visit.position_at_join,
+        "position_at_exit": visit.position_at_exit,
+        "recording_ref": None,
+        "ivr_data": {},
+        "customer_id": None,
     }

@@ -13,10 +13,18 @@ from typing import Any, Literal
 
 from callcenter.live.changes import CallConnected, CallerView, CallRecord
 
-Outcome = Literal["answered", "abandoned", "timeout", "overflowed", "transferred", "withdrawn",
-                  "unknown"]
-OUTCOMES: tuple[Outcome, ...] = ("answered", "abandoned", "timeout", "overflowed",
-                                 "transferred", "withdrawn", "unknown")
+Outcome = Literal[
+    "answered", "abandoned", "timeout", "overflowed", "transferred", "withdrawn", "unknown"
+]
+OUTCOMES: tuple[Outcome, ...] = (
+    "answered",
+    "abandoned",
+    "timeout",
+    "overflowed",
+    "transferred",
+    "withdrawn",
+    "unknown",
+)
 # A call that left unanswered and then joined another queue was overflowed there...
 OVERFLOWABLE = ("timeout", "withdrawn", "unknown")
 # ...if it joined within this long.
@@ -26,14 +34,39 @@ RESTART_EVIDENCE = "service_restart"
 
 _DATETIME_COLUMNS = ("joined_at", "answered_at", "ended_at", "left_at")
 # The columns of open_calls: what a restarted process needs to close or resume the call.
-OPEN_COLUMNS = ("pbx", "uniqueid", "joined_at", "queue", "linkedid", "channel",
-                "caller_number", "caller_name", "position_at_join", "answered_at",
-                "answered_by", "answered_by_name", "wait_seconds", "agents_rung", "ivr_data")
+OPEN_COLUMNS = (
+    "pbx",
+    "uniqueid",
+    "joined_at",
+    "queue",
+    "linkedid",
+    "channel",
+    "caller_number",
+    "caller_name",
+    "position_at_join",
+    "answered_at",
+    "answered_by",
+    "answered_by_name",
+    "wait_seconds",
+    "agents_rung",
+    "ivr_data",
+)
 # Column widths of call_records: a longer value is cut rather than let one odd caller name
 # block the whole batch on PostgreSQL.
-_WIDTHS = {"pbx": 32, "uniqueid": 64, "linkedid": 64, "queue": 80, "caller_number": 40,
-           "caller_name": 120, "answered_by": 120, "answered_by_name": 120, "channel": 120,
-           "evidence": 32, "queue_status": 32, "completed_by": 16}
+_WIDTHS = {
+    "pbx": 32,
+    "uniqueid": 64,
+    "linkedid": 64,
+    "queue": 80,
+    "caller_number": 40,
+    "caller_name": 120,
+    "answered_by": 120,
+    "answered_by_name": 120,
+    "channel": 120,
+    "evidence": 32,
+    "queue_status": 32,
+    "completed_by": 16,
+}
 
 Row = dict[str, Any]
 
@@ -147,18 +180,26 @@ def answered_row(row: Row | None, change: CallConnected) -> Row:
             "pbx": fit_column(change.pbx, "pbx"),
             "uniqueid": fit_column(change.uniqueid, "uniqueid"),
             "joined_at": change.at - timedelta(seconds=change.waited_seconds),
-            "queue": fit_column(change.queue, "queue"), "linkedid": None, "channel": None,
+            "queue": fit_column(change.queue, "queue"),
+            "linkedid": None,
+            "channel": None,
             "caller_number": fit_column(change.caller_num or None, "caller_number"),
             "caller_name": fit_column(change.caller_name or None, "caller_name"),
-            "position_at_join": None, "agents_rung": [], "ivr_data": dict(change.ivr),
+            "position_at_join": None,
+            "agents_rung": [],
+            "ivr_data": dict(change.ivr),
         }
     agents = list(row["agents_rung"])
     if change.agent_interface not in agents:
         agents.append(change.agent_interface)
-    return {**row, "answered_at": change.at,
-            "answered_by": fit_column(change.agent_interface, "answered_by"),
-            "answered_by_name": fit_column(change.member_name, "answered_by_name"),
-            "wait_seconds": change.waited_seconds, "agents_rung": agents}
+    return {
+        **row,
+        "answered_at": change.at,
+        "answered_by": fit_column(change.agent_interface, "answered_by"),
+        "answered_by_name": fit_column(change.member_name, "answered_by_name"),
+        "wait_seconds": change.waited_seconds,
+        "agents_rung": agents,
+    }
 
 
 def restart_record_row(opened: Row, now: datetime) -> Row:
@@ -168,13 +209,21 @@ def restart_record_row(opened: Row, now: datetime) -> Row:
     wait = opened["wait_seconds"]
     return {
         **{name: opened[name] for name in OPEN_COLUMNS},
-        "left_at": opened["answered_at"], "ended_at": now,
-        "wait_seconds": round(wait if wait is not None else
-                              max(0.0, (now - joined).total_seconds()), 3),
-        "talk_seconds": None, "ring_no_answer_count": 0,
-        "outcome": "answered" if answered else "unknown", "completed_by": None,
-        "evidence": RESTART_EVIDENCE, "queue_status": None, "short_abandon": False,
-        "wrapup_seconds": None, "position_at_exit": None, "recording_ref": None,
+        "left_at": opened["answered_at"],
+        "ended_at": now,
+        "wait_seconds": round(
+            wait if wait is not None else max(0.0, (now - joined).total_seconds()), 3
+        ),
+        "talk_seconds": None,
+        "ring_no_answer_count": 0,
+        "outcome": "answered" if answered else "unknown",
+        "completed_by": None,
+        "evidence": RESTART_EVIDENCE,
+        "queue_status": None,
+        "short_abandon": False,
+        "wrapup_seconds": None,
+        "position_at_exit": None,
+        "recording_ref": None,
         "customer_id": None,
     }
 
@@ -193,12 +242,15 @@ def _recording_ref(record: CallRecord) -> str | None:
 def encode(op: Op) -> bytes:
     if isinstance(op, RecordOp | OpenOp):
         row = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in op.row.items()}
-        data: dict[str, Any] = {"op": "record" if isinstance(op, RecordOp) else "open",
-                                "row": row}
+        data: dict[str, Any] = {"op": "record" if isinstance(op, RecordOp) else "open", "row": row}
     else:
-        data = {"op": "overflow", "pbx": op.pbx, "uniqueid": op.uniqueid,
-                "joined_at": None if op.joined_at is None else op.joined_at.isoformat(),
-                "target": op.target}
+        data = {
+            "op": "overflow",
+            "pbx": op.pbx,
+            "uniqueid": op.uniqueid,
+            "joined_at": None if op.joined_at is None else op.joined_at.isoformat(),
+            "target": op.target,
+        }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
@@ -219,8 +271,12 @@ def decode(line: bytes) -> Op:
             return RecordOp(row) if data["op"] == "record" else OpenOp(row)
         if data["op"] == "overflow":
             joined = data["joined_at"]
-            return OverflowOp(str(data["pbx"]), str(data["uniqueid"]),
-                              None if joined is None else _aware(joined), str(data["target"]))
+            return OverflowOp(
+                str(data["pbx"]),
+                str(data["uniqueid"]),
+                None if joined is None else _aware(joined),
+                str(data["target"]),
+            )
         raise ValueError(f"unknown op {data['op']!r}")
     except (ValueError, KeyError, TypeError) as exc:
         raise BadLine(str(exc)) from None

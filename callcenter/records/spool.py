@@ -57,8 +57,9 @@ class Spool:
     def write(self, line: bytes) -> None:
         """Append one line to the current segment (no fsync: see `seal`)."""
         if self._current is None:
-            self._current = os.open(self.current_path,
-                                    os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            self._current = os.open(
+                self.current_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640
+            )
         view = memoryview(line)
         while view:
             written = os.write(self._current, view)
@@ -121,8 +122,9 @@ class Spool:
                 try:
                     ops.append(decode(line))
                 except BadLine as exc:
-                    log.error("spool %s: unreadable line (%s); kept in %s", path.name, exc,
-                              REJECTED)
+                    log.error(
+                        "spool %s: unreadable line (%s); kept in %s", path.name, exc, REJECTED
+                    )
                     bad.append(line if line.endswith(b"\n") else line + b"\n")
         if bad:
             self.reject(bad)

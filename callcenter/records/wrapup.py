@@ -40,8 +40,12 @@ class WrapupTimers:
         seconds = self.enforced.get(record.queue)
         if seconds is None or record.answered_by is None or record.answered_at is None:
             return None
-        return WrapupHold(record.pbx, record.answered_by, record.uniqueid,
-                          record.ended_at + timedelta(seconds=seconds))
+        return WrapupHold(
+            record.pbx,
+            record.answered_by,
+            record.uniqueid,
+            record.ended_at + timedelta(seconds=seconds),
+        )
 
     def call_ended(self, record: CallRecord) -> WrapupHold | None:
         """Start (or extend: a later call's hold replaces an earlier one) the agent's hold."""

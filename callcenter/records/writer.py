@@ -82,12 +82,15 @@ def _upsert_open(dialect: str, names: tuple[str, ...]) -> Any:
     # Writes arrive in event order: the later one (answered) replaces the earlier (joined).
     return statement.on_conflict_do_update(
         index_elements=list(_KEY),
-        set_={name: statement.excluded[name] for name in names if name not in _KEY})
+        set_={name: statement.excluded[name] for name in names if name not in _KEY},
+    )
 
 
 _CLOSE_OPEN = delete(OPEN_TABLE).where(
-    tuple_(OPEN_TABLE.c.pbx, OPEN_TABLE.c.uniqueid, OPEN_TABLE.c.joined_at)
-    .in_(bindparam("keys", expanding=True)))
+    tuple_(OPEN_TABLE.c.pbx, OPEN_TABLE.c.uniqueid, OPEN_TABLE.c.joined_at).in_(
+        bindparam("keys", expanding=True)
+    )
+)
 
 
 def _dedupe(ops: Sequence[RecordOp]) -> list[dict[str, Any]]:
@@ -102,16 +105,25 @@ def _dedupe(ops: Sequence[RecordOp]) -> list[dict[str, Any]]:
 
 async def _mark_overflow(connection: AsyncConnection, op: OverflowOp) -> None:
     table = RECORDS_TABLE
-    where = [table.c.pbx == op.pbx, table.c.uniqueid == op.uniqueid,
-             table.c.outcome.in_(OVERFLOWABLE)]
+    where = [
+        table.c.pbx == op.pbx,
+        table.c.uniqueid == op.uniqueid,
+        table.c.outcome.in_(OVERFLOWABLE),
+    ]
     if op.joined_at is not None:
         where.append(table.c.joined_at == op.joined_at)
     else:
-        latest = (select(table.c.id).where(*where).order_by(table.c.joined_at.desc())
-                  .limit(1).scalar_subquery())
+        latest = (
+            select(table.c.id)
+            .where(*where)
+            .order_by(table.c.joined_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
         where = [table.c.id == latest]
-    await connection.execute(update(table).where(*where)
-                             .values(outcome="overflowed", overflow_queue=op.target[:80]))
+    await connection.execute(
+        update(table).where(*where).values(outcome="overflowed", overflow_queue=op.target[:80])
+    )
 
 
 async def apply_ops(engine: AsyncEngine, ops: Sequence[Op]) -> None:
@@ -132,8 +144,9 @@ async def apply_ops(engine: AsyncEngine, ops: Sequence[Op]) -> None:
                 await _mark_overflow(connection, op)
 
 
-async def _apply_segment(connection: AsyncConnection, dialect: str,
-                         ops: Sequence[RecordOp | OpenOp]) -> None:
+async def _apply_segment(
+    connection: AsyncConnection, dialect: str, ops: Sequence[RecordOp | OpenOp]
+) -> None:
     records = [op for op in ops if isinstance(op, RecordOp)]
     recorded = {op.key for op in records}
     # The last write of a call in progress wins; a call recorded in this batch needs none.
@@ -152,9 +165,16 @@ async def _apply_segment(connection: AsyncConnection, dialect: str,
 
 
 class RecordWriter:
-    def __init__(self, engine: AsyncEngine, spool: Spool, *, batch_size: int = 500,
-                 batch_interval: float = 0.2, retry_max_delay: float = 5.0,
-                 customers: CustomerLookup | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        spool: Spool,
+        *,
+        batch_size: int = 500,
+        batch_interval: float = 0.2,
+        retry_max_delay: float = 5.0,
+        customers: CustomerLookup | None = None,
+    ) -> None:
         self.engine = engine
         self.customers = customers
         self.spool = spool
@@ -184,8 +204,11 @@ class RecordWriter:
             self.spool.write(encode(op))
         except OSError as exc:
             if not self._unspooled:
-                log.error("call-record spool %s not writable (%s); keeping records in memory",
-                          self.spool.directory, exc.strerror)
+                log.error(
+                    "call-record spool %s not writable (%s); keeping records in memory",
+                    self.spool.directory,
+                    exc.strerror,
+                )
             self._unspooled.append(op)
         self._queue.append(op)
         self._idle.clear()
@@ -203,8 +226,9 @@ class RecordWriter:
         await asyncio.to_thread(self.spool.open)
         leftovers = await asyncio.to_thread(self.spool.segments)
         if leftovers:
-            log.info("call-record spool holds %d segment(s) from before; draining first",
-                     len(leftovers))
+            log.info(
+                "call-record spool holds %d segment(s) from before; draining first", len(leftovers)
+            )
             self.backlog = True
             await self._drain()
         self._task = asyncio.create_task(self._run(), name="records-writer")
@@ -219,8 +243,11 @@ class RecordWriter:
             self._task = None
         self.spool.close()
         if self.backlog:
-            log.warning("database unreachable at stop: %d bytes of call records wait in %s",
-                        self.spool.pending_bytes(), self.spool.directory)
+            log.warning(
+                "database unreachable at stop: %d bytes of call records wait in %s",
+                self.spool.pending_bytes(),
+                self.spool.directory,
+            )
 
     async def flush(self, timeout: float = 30.0) -> None:
         """Wait until everything submitted so far is in the database (tests, bench)."""
@@ -277,8 +304,9 @@ class RecordWriter:
                 log.exception("call-record spool fsync failed")
         if self._unspooled:
             try:
-                await asyncio.to_thread(self.spool.write_segment,
-                                        [encode(op) for op in self._unspooled])
+                await asyncio.to_thread(
+                    self.spool.write_segment, [encode(op) for op in self._unspooled]
+                )
                 log.info("call-record spool writable again")
                 self._unspooled = []
             except OSError:
@@ -305,7 +333,7 @@ class RecordWriter:
         if self.customers is not None:
             fill_customer_ids(self.customers, ops)
         for start in range(0, len(ops), self.batch_size):
-            await self._apply_batch(ops[start:start + self.batch_size])
+            await self._apply_batch(ops[start : start + self.batch_size])
 
     async def _apply_batch(self, ops: Sequence[Op]) -> None:
         try:
@@ -317,8 +345,11 @@ class RecordWriter:
             if not up:
                 self.failures += 1
                 raise DatabaseUnavailable(reason) from exc
-            log.warning("a batch of %d call-record writes failed (%s); writing one by one",
-                        len(ops), type(exc).__name__)
+            log.warning(
+                "a batch of %d call-record writes failed (%s); writing one by one",
+                len(ops),
+                type(exc).__name__,
+            )
         for op in ops:
             try:
                 await apply_ops(self.engine, [op])
@@ -329,14 +360,19 @@ class RecordWriter:
                     self.failures += 1
                     raise DatabaseUnavailable(reason) from exc
                 self.rejected += 1
-                log.error("call-record write refused by the database (%s); kept in the "
-                          "spool's rejected file", exc.__class__.__name__)
+                log.error(
+                    "call-record write refused by the database (%s); kept in the "
+                    "spool's rejected file",
+                    exc.__class__.__name__,
+                )
                 await asyncio.to_thread(self.spool.reject, [encode(op)])
 
     def _enter_backlog(self) -> None:
         if not self.backlog:
-            log.warning("database unreachable: call records wait in the spool %s until it "
-                        "is back", self.spool.directory)
+            log.warning(
+                "database unreachable: call records wait in the spool %s until it is back",
+                self.spool.directory,
+            )
         self.backlog = True
         self._retry_at = time.monotonic() + self._retry_delay
         self._retry_delay = min(self._retry_delay * 2, self.retry_max_delay)
@@ -356,8 +392,11 @@ class RecordWriter:
                 self._unspooled = []
         except DatabaseUnavailable as exc:
             self._enter_backlog()
-            log.info("database still unreachable (%s); next try in %.1f s", exc,
-                     self._retry_at - time.monotonic())
+            log.info(
+                "database still unreachable (%s); next try in %.1f s",
+                exc,
+                self._retry_at - time.monotonic(),
+            )
             return
         if self.backlog:
             log.info("database back: %d spooled call-record writes drained", drained)

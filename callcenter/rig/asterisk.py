@@ -231,7 +231,8 @@ class AsteriskRig:
         except PromptBuildError as exc:
             raise RigError(str(exc)) from exc
         (self.run_dir / "lib" / Path(SOUNDS_MOUNT).relative_to("/var/lib/asterisk")).mkdir(
-            parents=True, exist_ok=True)
+            parents=True, exist_ok=True
+        )
         # An empty resolv.conf: the rig needs no DNS (everything is 127.0.0.1).
         (self.run_dir / "resolv.conf").write_text("")
         self._check_readable(self.etc_dir)
@@ -304,8 +305,9 @@ class AsteriskRig:
         except BaseException:
             self.stop()
             raise
-        log.info("Asterisk ready in %.1f s (AMI %s:%s)", time.monotonic() - started,
-                 AMI_HOST, AMI_PORT)
+        log.info(
+            "Asterisk ready in %.1f s (AMI %s:%s)", time.monotonic() - started, AMI_HOST, AMI_PORT
+        )
 
     def _wait_ready(self, deadline: float) -> None:
         banner = self._wait_for_ami(deadline)
@@ -392,7 +394,11 @@ class AsteriskRig:
         cmd = [*self.bwrap_args(), ASTERISK_BIN, "-rx", command]
         try:
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout, check=False,
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
                 stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired as exc:
@@ -444,8 +450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rig.reset_config()
     rig.start()
     _pidfile(rig.run_dir).write_text(str(os.getpid()))
-    print(f"Asterisk running; AMI {AMI_HOST}:{AMI_PORT} user {AMI_USERNAME}; "
-          f"queue_log {rig.queue_log_path}. Ctrl-C stops it.", flush=True)
+    print(
+        f"Asterisk running; AMI {AMI_HOST}:{AMI_PORT} user {AMI_USERNAME}; "
+        f"queue_log {rig.queue_log_path}. Ctrl-C stops it.",
+        flush=True,
+    )
     try:
         while rig.running:
             time.sleep(1)

@@ -42,17 +42,24 @@ def ensure_prompts(cache_dir: Path, source: Path = PROMPTS_DIR) -> Path:
         return target
     for tool, package in (("espeak-ng", "espeak-ng"), ("sox", "sox")):
         if shutil.which(tool) is None:
-            raise PromptBuildError(f"{tool} not found: install it with "
-                                   f"'apt-get install -y {package}'")
+            raise PromptBuildError(
+                f"{tool} not found: install it with 'apt-get install -y {package}'"
+            )
     partial = cache_dir / f"{target.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    proc = subprocess.run(["sh", str(source / BUILD_SCRIPT), str(source), str(partial)],
-                          capture_output=True, text=True, check=False, timeout=300)
+    proc = subprocess.run(
+        ["sh", str(source / BUILD_SCRIPT), str(source), str(partial)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     if proc.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
-        raise PromptBuildError(f"building prompts failed ({proc.returncode}):\n"
-                               f"{(proc.stdout + proc.stderr)[-2000:]}")
+        raise PromptBuildError(
+            f"building prompts failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-2000:]}"
+        )
     partial.rename(target)
     log.info("built %d prompts into %s", len(list(target.glob("*/*.wav"))), target)
     return target

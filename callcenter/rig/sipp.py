@@ -235,8 +235,14 @@ class AgentPhone(_Sipp):
             "-l", "1000",
         ]  # fmt: skip
         if self.answer:
-            args += ["-set", "ring_ms", str(int(self.ring_seconds * 1000)),
-                     "-set", "talk_ms", str(talk_ms)]
+            args += [
+                "-set",
+                "ring_ms",
+                str(int(self.ring_seconds * 1000)),
+                "-set",
+                "talk_ms",
+                str(talk_ms),
+            ]
         return args
 
     def start(self, timeout: float = 5.0) -> None:
@@ -306,8 +312,13 @@ class AgentPhones:
             )
         base = work_dir or Path(tempfile.mkdtemp(prefix="callcenter-sipp-"))
         self.phones = [
-            AgentPhone(ext, ring_seconds=ring_seconds, talk_seconds=talk_seconds,
-                       answer=answer, work_dir=base)
+            AgentPhone(
+                ext,
+                ring_seconds=ring_seconds,
+                talk_seconds=talk_seconds,
+                answer=answer,
+                work_dir=base,
+            )
             for ext in range(first_ext, first_ext + n)
         ]
 
@@ -532,8 +543,12 @@ def place_calls(
 ) -> CallResult:
     """Place ``n`` calls and wait until they all ended (or ``timeout`` seconds)."""
     batch = start_calls(
-        n, dial=dial, caller_numbers=caller_numbers, rate_per_s=rate_per_s,
-        hold_seconds=hold_seconds, work_dir=work_dir,
+        n,
+        dial=dial,
+        caller_numbers=caller_numbers,
+        rate_per_s=rate_per_s,
+        hold_seconds=hold_seconds,
+        work_dir=work_dir,
     )
     return batch.wait(timeout)
 
@@ -550,7 +565,11 @@ async def place_calls_async(
 ) -> CallResult:
     """place_calls() for asyncio code (e.g. while an AMI client runs in the same loop)."""
     batch = start_calls(
-        n, dial=dial, caller_numbers=caller_numbers, rate_per_s=rate_per_s,
-        hold_seconds=hold_seconds, work_dir=work_dir,
+        n,
+        dial=dial,
+        caller_numbers=caller_numbers,
+        rate_per_s=rate_per_s,
+        hold_seconds=hold_seconds,
+        work_dir=work_dir,
     )
     return await batch.wait_async(max_seconds)

@@ -48,9 +48,7 @@ class TrafficPlan:
         holds = []
         for _ in range(_CSV_ROWS):
             low, high = (
-                self.early_hold_range
-                if rng.random() < self.early_hangup_share
-                else self.hold_range
+                self.early_hold_range if rng.random() < self.early_hangup_share else self.hold_range
             )
             holds.append(round(rng.uniform(low, high), 1))
         return holds
@@ -95,8 +93,12 @@ class Traffic:
         self.phones.start()
         self._add_members()
         self._start_batch()
-        log.info("traffic: %d phones, a call every %.1f s into %s", self.plan.agents,
-                 self.plan.seconds_between_calls, self.plan.dial)
+        log.info(
+            "traffic: %d phones, a call every %.1f s into %s",
+            self.plan.agents,
+            self.plan.seconds_between_calls,
+            self.plan.dial,
+        )
 
     def _start_batch(self) -> None:
         rows = self._rng.sample(range(10_000_000), _CSV_ROWS)

@@ -44,11 +44,17 @@ Fence = Callable[[StoredAction], Awaitable[str | None]]
 
 
 class Actuator:
-    def __init__(self, store: RoutingStore, links: LinkLookup, publish: Callable[[str], None],
-                 is_waiting: WaitingCheck, surge_family: str,
-                 on_moved: Callable[[MoveCaller], None] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 fence: Fence | None = None) -> None:
+    def __init__(
+        self,
+        store: RoutingStore,
+        links: LinkLookup,
+        publish: Callable[[str], None],
+        is_waiting: WaitingCheck,
+        surge_family: str,
+        on_moved: Callable[[MoveCaller], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        fence: Fence | None = None,
+    ) -> None:
         self.store = store
         self.links = links
         self.publish = publish
@@ -64,29 +70,52 @@ class Actuator:
             refused = await self.fence(stored)
             if refused is not None:
                 ended = await self.store.skip_fenced(stored, refused, self.clock())
-                log.warning("routing %s/%s: %s %s not sent: %s%s", action.pbx, action.queue,
-                            action.kind, getattr(action, "interface",
-                                                 getattr(action, "uniqueid", "")),
-                            refused, "" if ended else " (the lease holder runs it)")
+                log.warning(
+                    "routing %s/%s: %s %s not sent: %s%s",
+                    action.pbx,
+                    action.queue,
+                    action.kind,
+                    getattr(action, "interface", getattr(action, "uniqueid", "")),
+                    refused,
+                    "" if ended else " (the lease holder runs it)",
+                )
                 return "fenced"
         if isinstance(action, Notify):
             self._notify(action)
             await self.store.finish(stored, "ok", None, self.clock())
             return "ok"
         if isinstance(action, CloseEpisode):
-            log.info("routing %s/%s: episode over: %s", action.pbx, action.queue,
-                     dumps(dict(action.summary)))
-            self.publish(dumps({"type": "RoutingEpisode", "pbx": action.pbx,
-                                "queue": action.queue, "summary": dict(action.summary)}))
+            log.info(
+                "routing %s/%s: episode over: %s",
+                action.pbx,
+                action.queue,
+                dumps(dict(action.summary)),
+            )
+            self.publish(
+                dumps(
+                    {
+                        "type": "RoutingEpisode",
+                        "pbx": action.pbx,
+                        "queue": action.queue,
+                        "summary": dict(action.summary),
+                    }
+                )
+            )
         if stored.skipped is not None:
             if stored.skipped != "bookkeeping":
-                log.info("routing %s/%s: %s %s skipped: %s", action.pbx, action.queue,
-                         action.kind, getattr(action, "interface", getattr(action, "uniqueid",
-                                                                           "")), stored.skipped)
+                log.info(
+                    "routing %s/%s: %s %s skipped: %s",
+                    action.pbx,
+                    action.queue,
+                    action.kind,
+                    getattr(action, "interface", getattr(action, "uniqueid", "")),
+                    stored.skipped,
+                )
             return "skipped"
         link = self.links(action.pbx)
-        if isinstance(action, MoveCaller) and not self.is_waiting(action.pbx, action.queue,
-                                                                  action.uniqueid):
+        if isinstance(action, MoveCaller) and not self.is_waiting(
+            action.pbx, action.queue, action.uniqueid
+        ):
             await self.store.finish(stored, "skipped", "caller already leaving", self.clock())
             return "skipped"
         if link is None:
@@ -99,9 +128,17 @@ class Actuator:
         status, message = await self._on_pbx(link, stored)
         await self.store.finish(stored, status, message, self.clock())
         level = logging.INFO if status == "ok" else logging.WARNING
-        log.log(level, "routing %s/%s: %s %s: %s%s (%s)", action.pbx, action.queue,
-                action.kind, getattr(action, "interface", getattr(action, "uniqueid", "")),
-                status, f" {message}" if message else "", action.reason)
+        log.log(
+            level,
+            "routing %s/%s: %s %s: %s%s (%s)",
+            action.pbx,
+            action.queue,
+            action.kind,
+            getattr(action, "interface", getattr(action, "uniqueid", "")),
+            status,
+            f" {message}" if message else "",
+            action.reason,
+        )
         if status == "ok" and isinstance(action, MoveCaller) and self.on_moved is not None:
             self.on_moved(action)
         return status
@@ -111,8 +148,13 @@ class Actuator:
         try:
             if isinstance(action, AddMember):
                 try:
-                    await ami.queue_add(link, action.queue, action.interface,
-                                        penalty=action.penalty, member_name=action.member_name)
+                    await ami.queue_add(
+                        link,
+                        action.queue,
+                        action.interface,
+                        penalty=action.penalty,
+                        member_name=action.member_name,
+                    )
                 except AmiRefused as exc:
                     # Absent when decided: only a re-run after a crash finds it there.
                     if "already there" not in exc.message.lower():
@@ -153,9 +195,27 @@ class Actuator:
 
     def _notify(self, action: Notify) -> None:
         level = logging.WARNING if action.level == "surge" else logging.INFO
-        log.log(level, "routing %s/%s: %s -> %s (%s) %s", action.pbx, action.queue,
-                action.previous, action.level, action.reason, dumps(action.figures.as_dict()))
-        self.publish(dumps({"type": "RoutingLevel", "at": action.at.isoformat(),
-                            "pbx": action.pbx, "queue": action.queue, "level": action.level,
-                            "previous": action.previous, "reason": action.reason,
-                            "figures": action.figures.as_dict()}))
+        log.log(
+            level,
+            "routing %s/%s: %s -> %s (%s) %s",
+            action.pbx,
+            action.queue,
+            action.previous,
+            action.level,
+            action.reason,
+            dumps(action.figures.as_dict()),
+        )
+        self.publish(
+            dumps(
+                {
+                    "type": "RoutingLevel",
+                    "at": action.at.isoformat(),
+                    "pbx": action.pbx,
+                    "queue": action.queue,
+                    "level": action.level,
+                    "previous": action.previous,
+                    "reason": action.reason,
+                    "figures": action.figures.as_dict(),
+                }
+            )
+        )

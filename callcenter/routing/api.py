@@ -25,18 +25,22 @@ def _queue(request: web.Request) -> str:
     return queue
 
 
-def _policy_data(component: RoutingComponent, queue: str,
-                 levels: dict[tuple[str, str], str]) -> dict[str, Any] | None:
+def _policy_data(
+    component: RoutingComponent, queue: str, levels: dict[tuple[str, str], str]
+) -> dict[str, Any] | None:
     live = component.live_policies.get(queue)
     policy = component.policies().get(queue)
     if policy is None:
         return None
     states = {pbx: level for (pbx, q), level in levels.items() if q == queue}
-    return {"queue": queue, "policy": policy.model_dump(mode="json"),
-            "source": "live" if live is not None else "config",
-            "updated_at": None if live is None else live["updated_at"],
-            "updated_by": None if live is None else live["updated_by"],
-            "levels": states}
+    return {
+        "queue": queue,
+        "policy": policy.model_dump(mode="json"),
+        "source": "live" if live is not None else "config",
+        "updated_at": None if live is None else live["updated_at"],
+        "updated_by": None if live is None else live["updated_by"],
+        "levels": states,
+    }
 
 
 def add_routes(app: web.Application, component: RoutingComponent) -> None:
@@ -65,14 +69,22 @@ def add_routes(app: web.Application, component: RoutingComponent) -> None:
         try:
             policy = QueuePolicy.model_validate(body)
         except ValidationError as exc:
-            problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                        for e in exc.errors(include_input=False, include_url=False)]
-            raise api_error(400, "invalid-policy", "the policy is not valid",
-                            problems=problems) from None
-        if policy.actions.move_callers is not None and policy.actions.move_callers.to_queue \
-                == queue:
-            raise api_error(400, "move-to-same-queue",
-                            f"callers of {queue!r} cannot be moved to {queue!r} itself")
+            problems = [
+                {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                for e in exc.errors(include_input=False, include_url=False)
+            ]
+            raise api_error(
+                400, "invalid-policy", "the policy is not valid", problems=problems
+            ) from None
+        if (
+            policy.actions.move_callers is not None
+            and policy.actions.move_callers.to_queue == queue
+        ):
+            raise api_error(
+                400,
+                "move-to-same-queue",
+                f"callers of {queue!r} cannot be moved to {queue!r} itself",
+            )
         problem = component.target_problem(policy)
         if problem is not None:
             raise api_error(*problem)
@@ -80,10 +92,17 @@ def add_routes(app: web.Application, component: RoutingComponent) -> None:
         stored = policy.model_dump(mode="json")
         now = datetime.now(UTC)
         await component.store.put_policy(
-            queue, stored, user.username,
-            None if previous is None else previous.model_dump(mode="json"), now)
-        component.live_policies[queue] = {"policy": stored, "updated_at": now,
-                                          "updated_by": user.username}
+            queue,
+            stored,
+            user.username,
+            None if previous is None else previous.model_dump(mode="json"),
+            now,
+        )
+        component.live_policies[queue] = {
+            "policy": stored,
+            "updated_at": now,
+            "updated_by": user.username,
+        }
         data = _policy_data(component, queue, await component.levels())
         return web.json_response(to_data(data), dumps=dumps)
 
@@ -93,22 +112,33 @@ def add_routes(app: web.Application, component: RoutingComponent) -> None:
         queue = _queue(request)
         live = component.live_policies.get(queue)
         if live is None:
-            raise api_error(404, "no-live-policy",
-                            f"queue {queue!r} has no live edit; it runs the file's policy")
+            raise api_error(
+                404,
+                "no-live-policy",
+                f"queue {queue!r} has no live edit; it runs the file's policy",
+            )
         from_file = component.settings.queues.get(queue)
         after = None if from_file is None else from_file.model_dump(mode="json")
         now = datetime.now(UTC)
-        if not await component.store.reset_policy(queue, user.username, live["policy"], after,
-                                                  now):
+        if not await component.store.reset_policy(queue, user.username, live["policy"], after, now):
             # Another request (or replica) dropped it first: say so rather than pretend.
             component.live_policies.pop(queue, None)
-            raise api_error(404, "no-live-policy",
-                            f"queue {queue!r} has no live edit; it runs the file's policy")
+            raise api_error(
+                404,
+                "no-live-policy",
+                f"queue {queue!r} has no live edit; it runs the file's policy",
+            )
         component.live_policies.pop(queue, None)
         data = _policy_data(component, queue, await component.levels())
         if data is None:
-            data = {"queue": queue, "policy": None, "source": None, "updated_at": None,
-                    "updated_by": None, "levels": {}}
+            data = {
+                "queue": queue,
+                "policy": None,
+                "source": None,
+                "updated_at": None,
+                "updated_by": None,
+                "levels": {},
+            }
         return web.json_response(to_data(data), dumps=dumps)
 
     async def list_episodes(request: web.Request) -> web.Response:
@@ -127,8 +157,7 @@ def add_routes(app: web.Application, component: RoutingComponent) -> None:
         except ValueError:
             raise api_error(400, "bad-episode", "episode ids are numbers") from None
         actions = await component.store.actions(episode_id)
-        return web.json_response({"episode": episode_id, "actions": to_data(actions)},
-                                 dumps=dumps)
+        return web.json_response({"episode": episode_id, "actions": to_data(actions)}, dumps=dumps)
 
     app.router.add_get("/api/routing/policies", list_policies)
     app.router.add_get("/api/routing/policies/{queue}", get_policy)

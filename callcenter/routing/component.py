@@ -59,9 +59,15 @@ class RoutingComponent(Component):
         self.settings = service.settings.routing
         self.leases = Leases(service.engine, new_holder_id(), self.settings.lease)
         self.store = RoutingStore(service.engine, self.leases)
-        self.actuator = Actuator(self.store, self._link, service.hub.publish, self._is_waiting,
-                                 service.settings.ivr.surge_db_family, self._moved,
-                                 fence=self._fence)
+        self.actuator = Actuator(
+            self.store,
+            self._link,
+            service.hub.publish,
+            self._is_waiting,
+            service.settings.ivr.surge_db_family,
+            self._moved,
+            fence=self._fence,
+        )
         self.live_policies: dict[str, dict[str, Any]] = {}
         self._policy_version: tuple[int, datetime | None] | None = None
         self._policy_checked: datetime | None = None
@@ -111,14 +117,20 @@ class RoutingComponent(Component):
         now = datetime.now(UTC)
         for pbx in [policy.pbx] if policy.pbx else names:
             if pbx not in self._ready:
-                return (503, "pbx-not-synced",
-                        f"cannot check move target {move.to_queue!r}: the live model of PBX "
-                        f"{pbx!r} is not loaded yet (not connected); try again once it is")
+                return (
+                    503,
+                    "pbx-not-synced",
+                    f"cannot check move target {move.to_queue!r}: the live model of PBX "
+                    f"{pbx!r} is not loaded yet (not connected); try again once it is",
+                )
             try:
                 self.service.model.queue_view(pbx, move.to_queue, now)
             except UnknownQueue:
-                return (400, "unknown-target-queue",
-                        f"move target queue {move.to_queue!r} does not exist on PBX {pbx!r}")
+                return (
+                    400,
+                    "unknown-target-queue",
+                    f"move target queue {move.to_queue!r} does not exist on PBX {pbx!r}",
+                )
         return None
 
     # ------------------------------------------------------------------ life cycle
@@ -132,8 +144,10 @@ class RoutingComponent(Component):
         # The states themselves are read on taking each queue's lease (the latest write then).
         resumed = {k: lv for k, lv in (await self.levels()).items() if lv != "normal"}
         if resumed:
-            log.info("routing: stored as %s", ", ".join(f"{p}/{q} in {lv}"
-                                                        for (p, q), lv in resumed.items()))
+            log.info(
+                "routing: stored as %s",
+                ", ".join(f"{p}/{q} in {lv}" for (p, q), lv in resumed.items()),
+            )
         if self.settings.enabled:
             log.info("routing: replica %s, lease %g s", self.leases.holder, self.settings.lease)
             self._task = asyncio.ensure_future(self._loop())
@@ -148,8 +162,9 @@ class RoutingComponent(Component):
             try:
                 await self.leases.release()  # another replica takes over without waiting
             except Exception:
-                log.warning("routing: leases not released (they expire by themselves)",
-                            exc_info=True)
+                log.warning(
+                    "routing: leases not released (they expire by themselves)", exc_info=True
+                )
 
     async def on_pbx_ready(self, link: Any) -> None:
         # Pending rows of the queues this replica holds (e.g. cut short by a reconnect); those of
@@ -162,8 +177,13 @@ class RoutingComponent(Component):
 
     async def _run_pending(self, pbx: str, queue: str) -> None:
         for stored in await self.store.pending(pbx, queue):
-            log.info("routing %s/%s: running %s decided earlier (before a restart or by the "
-                     "previous lease holder)", pbx, queue, stored.action.kind)
+            log.info(
+                "routing %s/%s: running %s decided earlier (before a restart or by the "
+                "previous lease holder)",
+                pbx,
+                queue,
+                stored.action.kind,
+            )
             await self.actuator.run(stored)
 
     def on_change(self, change: Change) -> None:
@@ -229,8 +249,7 @@ class RoutingComponent(Component):
             try:
                 state = state_from_json(text)
             except (ValueError, KeyError, TypeError):
-                log.warning("routing %s/%s: stored engine state unreadable; starting normal",
-                            *key)
+                log.warning("routing %s/%s: stored engine state unreadable; starting normal", *key)
         self.states[key] = state
         self._written[key] = (_durable(state), now)
         if state.level != "normal":
@@ -263,13 +282,20 @@ class RoutingComponent(Component):
         durable = _durable(new)
         written = self._written.get(key)
         before = written[0] if written is not None else _durable(state)
-        peaks_due = (new.episode != state.episode
-                     and (written is None
-                          or (now - written[1]).total_seconds() >= PEAK_WRITE_SECONDS))
+        peaks_due = new.episode != state.episode and (
+            written is None or (now - written[1]).total_seconds() >= PEAK_WRITE_SECONDS
+        )
         if decision.actions or before != durable or peaks_due:
             try:
-                stored = await self.store.commit(view.pbx, view.queue, state_to_json(new),
-                                                 new.episode, decision.actions, now, epoch)
+                stored = await self.store.commit(
+                    view.pbx,
+                    view.queue,
+                    state_to_json(new),
+                    new.episode,
+                    decision.actions,
+                    now,
+                    epoch,
+                )
             except LeaseLost:
                 self._drop(key, "lease lost before the decision was stored (nothing done)")
                 return
@@ -312,7 +338,12 @@ class RoutingComponent(Component):
 def _durable(state: EngineState) -> tuple[Any, ...]:
     """What must be written at once when it changes (peaks may wait a little)."""
     episode = state.episode
-    return (state.level, state.since, tuple(sorted(state.triggers.items(), key=lambda i: i[0])),
-            state.added_members, state.moved, state.surge_flag,
-            None if episode is None else (episode.started_at, episode.history,
-                                          episode.calls_affected))
+    return (
+        state.level,
+        state.since,
+        tuple(sorted(state.triggers.items(), key=lambda i: i[0])),
+        state.added_members,
+        state.moved,
+        state.surge_flag,
+        None if episode is None else (episode.started_at, episode.history, episode.calls_affected),
+    )

@@ -75,8 +75,9 @@ class Figures:
             "callers_waiting": self.callers_waiting,
             "longest_wait": round(self.longest_wait, 3),
             "service_level": None if self.service_level is None else round(self.service_level, 2),
-            "predicted_wait": (None if self.predicted_wait is None
-                               else round(self.predicted_wait, 1)),
+            "predicted_wait": (
+                None if self.predicted_wait is None else round(self.predicted_wait, 1)
+            ),
             "agents_available": self.agents_available,
             "agents_staffed": self.agents_staffed,
             "engine_members_available": self.engine_members_available,
@@ -92,12 +93,12 @@ def figures(view: QueueView, added: frozenset[str] = frozenset()) -> Figures:
         callers_waiting=view.callers_waiting,
         longest_wait=view.longest_wait_seconds or 0.0,
         service_level=None if sl is None else sl * 100.0,
-        predicted_wait=predicted_wait(staffed, view.callers_waiting, arrivals,
-                                      stats.aht_seconds),
+        predicted_wait=predicted_wait(staffed, view.callers_waiting, arrivals, stats.aht_seconds),
         agents_available=view.agents_available,
         agents_staffed=staffed,
-        engine_members_available=sum(1 for m in view.members
-                                     if m.interface in added and m.state == "available"),
+        engine_members_available=sum(
+            1 for m in view.members if m.interface in added and m.state == "available"
+        ),
     )
 
 
@@ -206,10 +207,15 @@ class SetSurgeFlag(Action):
     on: bool
 
 
-_KINDS: dict[type, str] = {Notify: "notify", OpenEpisode: "episode_open",
-                           CloseEpisode: "episode_close", AddMember: "add_member",
-                           RemoveMember: "remove_member", MoveCaller: "move_caller",
-                           SetSurgeFlag: "surge_flag"}
+_KINDS: dict[type, str] = {
+    Notify: "notify",
+    OpenEpisode: "episode_open",
+    CloseEpisode: "episode_close",
+    AddMember: "add_member",
+    RemoveMember: "remove_member",
+    MoveCaller: "move_caller",
+    SetSurgeFlag: "surge_flag",
+}
 
 OVERFLOW_CONTEXT = "overflow-entry"
 CALLBACK_CONTEXT = "overflow-callback"
@@ -235,8 +241,14 @@ def decide(view: QueueView, state: EngineState, policy: QueuePolicy, now: dateti
     actions: list[Action] = []
 
     def base() -> dict[str, Any]:
-        return {"at": now, "pbx": view.pbx, "queue": view.queue, "level": level,
-                "figures": figs, "reason": reason}
+        return {
+            "at": now,
+            "pbx": view.pbx,
+            "queue": view.queue,
+            "level": level,
+            "figures": figs,
+            "reason": reason,
+        }
 
     episode = state.episode
     if episode is None and level != "normal":
@@ -253,8 +265,14 @@ def decide(view: QueueView, state: EngineState, policy: QueuePolicy, now: dateti
         for member in policy.actions.add_members:
             # A member someone else put there is not ours to add, nor later to remove.
             if member.interface not in added and member.interface not in present:
-                actions.append(AddMember(interface=member.interface, penalty=member.penalty,
-                                         member_name=member.name, **base()))
+                actions.append(
+                    AddMember(
+                        interface=member.interface,
+                        penalty=member.penalty,
+                        member_name=member.name,
+                        **base(),
+                    )
+                )
                 added |= {member.interface}
         if policy.actions.surge_flag and not surge_flag:
             actions.append(SetSurgeFlag(on=True, **base()))
@@ -315,8 +333,9 @@ def _step_triggers(
                 ts = TriggerState(released_at=now)
         elif trigger.breached(value):
             since = ts.pending_since or now
-            cooled = (ts.released_at is None
-                      or (now - ts.released_at).total_seconds() >= trigger.cooldown)
+            cooled = (
+                ts.released_at is None or (now - ts.released_at).total_seconds() >= trigger.cooldown
+            )
             if (now - since).total_seconds() >= trigger.min_duration and cooled:
                 ts = TriggerState(pending_since=since, active=True, released_at=ts.released_at)
             else:
@@ -327,8 +346,9 @@ def _step_triggers(
     return states
 
 
-def _next_level(state: EngineState, target: str | None, policy: QueuePolicy,
-                now: datetime) -> Level:
+def _next_level(
+    state: EngineState, target: str | None, policy: QueuePolicy, now: datetime
+) -> Level:
     if target == "surge":
         return "surge"
     if target == "warning":
@@ -343,8 +363,9 @@ def _next_level(state: EngineState, target: str | None, policy: QueuePolicy,
     return "normal"
 
 
-def _moves(view: QueueView, policy: QueuePolicy, moved: frozenset[str], now: datetime,
-           base: Any) -> list[MoveCaller]:
+def _moves(
+    view: QueueView, policy: QueuePolicy, moved: frozenset[str], now: datetime, base: Any
+) -> list[MoveCaller]:
     taken = {c.uniqueid for c in view.callers if join_key(c.uniqueid, c.joined_at) in moved}
     result: list[MoveCaller] = []
     ordered = sorted(view.callers, key=lambda c: c.joined_at)
@@ -357,27 +378,43 @@ def _moves(view: QueueView, policy: QueuePolicy, moved: frozenset[str], now: dat
             result.append(_move(caller, "move", to_queue, context, exten, now, base))
             taken.add(caller.uniqueid)
     if callback is not None:
-        for caller in _eligible(ordered, taken, callback.over_seconds, callback.max_per_round,
-                                now):
-            result.append(_move(caller, "callback", None, CALLBACK_CONTEXT, view.queue, now,
-                                base))
+        for caller in _eligible(ordered, taken, callback.over_seconds, callback.max_per_round, now):
+            result.append(_move(caller, "callback", None, CALLBACK_CONTEXT, view.queue, now, base))
             taken.add(caller.uniqueid)
     return result
 
 
-def _eligible(callers: list[CallerView], taken: set[str], over: float, limit: int,
-              now: datetime) -> list[CallerView]:
-    chosen = [c for c in callers
-              if c.uniqueid not in taken and (now - c.joined_at).total_seconds() >= over]
+def _eligible(
+    callers: list[CallerView], taken: set[str], over: float, limit: int, now: datetime
+) -> list[CallerView]:
+    chosen = [
+        c
+        for c in callers
+        if c.uniqueid not in taken and (now - c.joined_at).total_seconds() >= over
+    ]
     return chosen[:limit] if limit else chosen
 
 
-def _move(caller: CallerView, kind: MoveKind, to_queue: str | None, context: str, exten: str,
-          now: datetime, base: Any) -> MoveCaller:
-    return MoveCaller(move=kind, uniqueid=caller.uniqueid, channel=caller.channel,
-                      joined_at=caller.joined_at,
-                      waited=max(0.0, (now - caller.joined_at).total_seconds()),
-                      to_queue=to_queue, context=context, exten=exten, **base())
+def _move(
+    caller: CallerView,
+    kind: MoveKind,
+    to_queue: str | None,
+    context: str,
+    exten: str,
+    now: datetime,
+    base: Any,
+) -> MoveCaller:
+    return MoveCaller(
+        move=kind,
+        uniqueid=caller.uniqueid,
+        channel=caller.channel,
+        joined_at=caller.joined_at,
+        waited=max(0.0, (now - caller.joined_at).total_seconds()),
+        to_queue=to_queue,
+        context=context,
+        exten=exten,
+        **base(),
+    )
 
 
 def _describe(trigger: TriggerPolicy, figs: Figures) -> str:
@@ -400,9 +437,17 @@ def state_to_json(state: EngineState) -> str:
     data = {
         "level": state.level,
         "since": ts(state.since),
-        "triggers": {k: {"pending_since": ts(t.pending_since), "active": t.active,
-                         "released_at": ts(t.released_at)} for k, t in state.triggers.items()},
-        "episode": None if episode is None else {
+        "triggers": {
+            k: {
+                "pending_since": ts(t.pending_since),
+                "active": t.active,
+                "released_at": ts(t.released_at),
+            }
+            for k, t in state.triggers.items()
+        },
+        "episode": None
+        if episode is None
+        else {
             "started_at": episode.started_at.isoformat(),
             "history": [[at.isoformat(), level] for at, level in episode.history],
             "peak_callers_waiting": episode.peak_callers_waiting,
@@ -427,8 +472,9 @@ def state_from_json(text: str) -> EngineState:
     if raw_episode is not None:
         episode = Episode(
             started_at=datetime.fromisoformat(raw_episode["started_at"]),
-            history=tuple((datetime.fromisoformat(at), level)
-                          for at, level in raw_episode["history"]),
+            history=tuple(
+                (datetime.fromisoformat(at), level) for at, level in raw_episode["history"]
+            ),
             peak_callers_waiting=int(raw_episode["peak_callers_waiting"]),
             peak_longest_wait=float(raw_episode["peak_longest_wait"]),
             calls_affected=int(raw_episode["calls_affected"]),
@@ -436,8 +482,10 @@ def state_from_json(text: str) -> EngineState:
     return EngineState(
         level=data["level"],
         since=ts(data["since"]),
-        triggers={k: TriggerState(ts(v["pending_since"]), bool(v["active"]),
-                                  ts(v["released_at"])) for k, v in data["triggers"].items()},
+        triggers={
+            k: TriggerState(ts(v["pending_since"]), bool(v["active"]), ts(v["released_at"]))
+            for k, v in data["triggers"].items()
+        },
         episode=episode,
         added_members=frozenset(data["added_members"]),
         moved=frozenset(data["moved"]),

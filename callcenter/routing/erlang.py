@@ -35,8 +35,9 @@ def expected_wait(agents: int, arrivals_per_second: float, handle_seconds: float
     return min(wait, MAX_WAIT_SECONDS)
 
 
-def predicted_wait(agents: int, waiting: int, arrivals_per_second: float,
-                   handle_seconds: float | None) -> float | None:
+def predicted_wait(
+    agents: int, waiting: int, arrivals_per_second: float, handle_seconds: float | None
+) -> float | None:
     """What a caller joining now can expect; None while no handle time is known.
 
     The steady state ignores a queue that has already built up, so the backlog (every waiting
@@ -47,5 +48,6 @@ def predicted_wait(agents: int, waiting: int, arrivals_per_second: float,
     if agents <= 0:
         return MAX_WAIT_SECONDS
     backlog = waiting * handle_seconds / agents
-    return min(max(expected_wait(agents, arrivals_per_second, handle_seconds), backlog),
-               MAX_WAIT_SECONDS)
+    return min(
+        max(expected_wait(agents, arrivals_per_second, handle_seconds), backlog), MAX_WAIT_SECONDS
+    )

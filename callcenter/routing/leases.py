@@ -47,8 +47,13 @@ def new_holder_id() -> str:
 
 
 class Leases:
-    def __init__(self, engine: AsyncEngine, holder: str, duration: float,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        holder: str,
+        duration: float,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.engine = engine
         self.holder = holder
         self.duration = timedelta(seconds=duration)
@@ -73,13 +78,18 @@ class Leases:
         """
         async with self.engine.begin() as connection:
             now = await self.now(connection)
-            await connection.execute(update(LEASES).where(
-                LEASES.c.pbx == pbx, LEASES.c.holder == self.holder).values(
-                    expires_at=now + self.duration))
-            rows = {row.queue: row for row in (await connection.execute(
-                select(LEASES).where(LEASES.c.pbx == pbx))).all()}
-        held = {queue: int(row.epoch) for queue, row in rows.items()
-                if row.holder == self.holder}
+            await connection.execute(
+                update(LEASES)
+                .where(LEASES.c.pbx == pbx, LEASES.c.holder == self.holder)
+                .values(expires_at=now + self.duration)
+            )
+            rows = {
+                row.queue: row
+                for row in (
+                    await connection.execute(select(LEASES).where(LEASES.c.pbx == pbx))
+                ).all()
+            }
+        held = {queue: int(row.epoch) for queue, row in rows.items() if row.holder == self.holder}
         for queue in queues:
             if queue in held:
                 continue
@@ -96,65 +106,120 @@ class Leases:
             now = await self.now(connection)
             if row is None:
                 epoch = 1
-                result = await connection.execute(self._insert(LEASES).values(
-                    pbx=pbx, queue=queue, holder=self.holder, epoch=epoch,
-                    expires_at=now + self.duration).on_conflict_do_nothing())
+                result = await connection.execute(
+                    self._insert(LEASES)
+                    .values(
+                        pbx=pbx,
+                        queue=queue,
+                        holder=self.holder,
+                        epoch=epoch,
+                        expires_at=now + self.duration,
+                    )
+                    .on_conflict_do_nothing()
+                )
                 previous = None
             else:
                 previous = str(getattr(row, "holder", ""))
                 old_epoch = int(getattr(row, "epoch", 0))
                 epoch = old_epoch + 1
                 # Re-checked under the row lock: a renewal that got there first wins.
-                result = await connection.execute(update(LEASES).where(
-                    LEASES.c.pbx == pbx, LEASES.c.queue == queue,
-                    LEASES.c.holder == previous, LEASES.c.epoch == old_epoch,
-                    LEASES.c.expires_at < now).values(
-                        holder=self.holder, epoch=epoch, expires_at=now + self.duration))
+                result = await connection.execute(
+                    update(LEASES)
+                    .where(
+                        LEASES.c.pbx == pbx,
+                        LEASES.c.queue == queue,
+                        LEASES.c.holder == previous,
+                        LEASES.c.epoch == old_epoch,
+                        LEASES.c.expires_at < now,
+                    )
+                    .values(holder=self.holder, epoch=epoch, expires_at=now + self.duration)
+                )
             if not result.rowcount:
                 return None
             await self._adopt(connection, pbx, queue, epoch, previous, now)
-        log.info("routing %s/%s: lease taken by %s (epoch %s, previous holder %s)", pbx, queue,
-                 self.holder, epoch, previous or "none")
+        log.info(
+            "routing %s/%s: lease taken by %s (epoch %s, previous holder %s)",
+            pbx,
+            queue,
+            self.holder,
+            epoch,
+            previous or "none",
+        )
         return epoch
 
-    async def _adopt(self, connection: AsyncConnection, pbx: str, queue: str, epoch: int,
-                     previous: str | None, now: datetime) -> None:
+    async def _adopt(
+        self,
+        connection: AsyncConnection,
+        pbx: str,
+        queue: str,
+        epoch: int,
+        previous: str | None,
+        now: datetime,
+    ) -> None:
         of_queue = (ACTIONS.c.pbx == pbx, ACTIONS.c.queue == queue)
-        sending = [int(r.id) for r in (await connection.execute(select(ACTIONS.c.id).where(
-            *of_queue, ACTIONS.c.status == "sending"))).all()]
+        sending = [
+            int(r.id)
+            for r in (
+                await connection.execute(
+                    select(ACTIONS.c.id).where(*of_queue, ACTIONS.c.status == "sending")
+                )
+            ).all()
+        ]
         if sending:
-            message = (f"holder {previous or '?'} lost the lease while sending it: "
-                       "the PBX may have done it")
-            await connection.execute(update(ACTIONS).where(ACTIONS.c.id.in_(sending)).values(
-                status="unknown", message=message[:400], done_at=now))
-            await connection.execute(update(MOVES).where(
-                MOVES.c.action_id.in_(sending), MOVES.c.status == "pending").values(
-                    status="unknown", message=message[:400]))
-        await connection.execute(update(ACTIONS).where(
-            *of_queue, ACTIONS.c.status == "pending").values(epoch=epoch))
+            message = (
+                f"holder {previous or '?'} lost the lease while sending it: "
+                "the PBX may have done it"
+            )
+            await connection.execute(
+                update(ACTIONS)
+                .where(ACTIONS.c.id.in_(sending))
+                .values(status="unknown", message=message[:400], done_at=now)
+            )
+            await connection.execute(
+                update(MOVES)
+                .where(MOVES.c.action_id.in_(sending), MOVES.c.status == "pending")
+                .values(status="unknown", message=message[:400])
+            )
+        await connection.execute(
+            update(ACTIONS).where(*of_queue, ACTIONS.c.status == "pending").values(epoch=epoch)
+        )
 
-    async def hold(self, connection: AsyncConnection, pbx: str, queue: str,
-                   epoch: int) -> bool:
+    async def hold(self, connection: AsyncConnection, pbx: str, queue: str, epoch: int) -> bool:
         """Renew the lease inside ``connection``'s transaction if still ours with ``epoch``.
 
         On PostgreSQL the row stays locked until that transaction ends, so no takeover can
         slip in between this check and the transaction's other writes.
         """
         now = await self.now(connection)
-        result = await connection.execute(update(LEASES).where(
-            LEASES.c.pbx == pbx, LEASES.c.queue == queue, LEASES.c.holder == self.holder,
-            LEASES.c.epoch == epoch).values(expires_at=now + self.duration))
+        result = await connection.execute(
+            update(LEASES)
+            .where(
+                LEASES.c.pbx == pbx,
+                LEASES.c.queue == queue,
+                LEASES.c.holder == self.holder,
+                LEASES.c.epoch == epoch,
+            )
+            .values(expires_at=now + self.duration)
+        )
         return bool(result.rowcount)
 
     async def fence(self, action_id: int, pbx: str, queue: str, epoch: int) -> str | None:
         """Claim the right to send one action row now; None if granted, else why not."""
         async with self.engine.begin() as connection:
             if not await self.hold(connection, pbx, queue, epoch):
-                return (f"lease lost: replica {self.holder} no longer holds {pbx}/{queue} "
-                        f"with epoch {epoch}")
-            result = await connection.execute(update(ACTIONS).where(
-                ACTIONS.c.id == action_id, ACTIONS.c.status == "pending",
-                ACTIONS.c.epoch == epoch).values(status="sending"))
+                return (
+                    f"lease lost: replica {self.holder} no longer holds {pbx}/{queue} "
+                    f"with epoch {epoch}"
+                )
+            result = await connection.execute(
+                update(ACTIONS)
+                .where(
+                    ACTIONS.c.id == action_id,
+                    ACTIONS.c.status == "pending",
+                    ACTIONS.c.epoch == epoch,
+                )
+                .values(status="sending")
+            )
             if not result.rowcount:
                 return f"action {action_id} is no longer pending under epoch {epoch}"
         return None
@@ -166,9 +231,11 @@ class Leases:
         """
         async with self.engine.begin() as connection:
             now = await self.now(connection)
-            await connection.execute(update(LEASES).where(
-                LEASES.c.holder == self.holder).values(expires_at=now - timedelta(
-                    microseconds=1)))
+            await connection.execute(
+                update(LEASES)
+                .where(LEASES.c.holder == self.holder)
+                .values(expires_at=now - timedelta(microseconds=1))
+            )
 
     async def holders(self) -> dict[tuple[str, str], tuple[str, int, datetime]]:
         async with self.engine.connect() as connection:

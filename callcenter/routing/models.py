@@ -56,8 +56,9 @@ class RoutingEpisode(Base):
     """One excursion from normal: levels, peaks, calls affected; summary once closed."""
 
     __tablename__ = "routing_episodes"
-    __table_args__ = (UniqueConstraint("pbx", "queue", "started_at",
-                                       name="uq_routing_episodes_start"),)
+    __table_args__ = (
+        UniqueConstraint("pbx", "queue", "started_at", name="uq_routing_episodes_start"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     pbx: Mapped[str] = mapped_column(String(32))
@@ -78,7 +79,8 @@ class RoutingAction(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     episode_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("routing_episodes.id", ondelete="SET NULL"), index=True)
+        BigId, ForeignKey("routing_episodes.id", ondelete="SET NULL"), index=True
+    )
     pbx: Mapped[str] = mapped_column(String(32))
     queue: Mapped[str] = mapped_column(String(80), index=True)
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

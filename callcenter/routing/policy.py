@@ -11,8 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Metric = Literal["longest_wait", "callers_waiting", "service_level", "predicted_wait",
-                 "no_agent"]
+Metric = Literal["longest_wait", "callers_waiting", "service_level", "predicted_wait", "no_agent"]
 TriggerLevel = Literal["warning", "surge"]
 
 # For these a *lower* value is worse: the trigger fires at or below its threshold.

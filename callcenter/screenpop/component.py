@@ -50,8 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "agent"
-POP_CHANGES = (CallRinging, CallConnected, CallRingNoAnswer, CallerLeft, CallEnded,
-               MemberChanged)
+POP_CHANGES = (CallRinging, CallConnected, CallRingNoAnswer, CallerLeft, CallEnded, MemberChanged)
 # Pops whose end never arrived are dropped after this long.
 POP_MAX_AGE = timedelta(hours=6)
 SOCKET_QUEUE = 200
@@ -60,8 +59,7 @@ SOCKET_QUEUE = 200
 @dataclass(eq=False)
 class AgentSocket:
     user: User
-    queue: asyncio.Queue[str | None] = field(
-        default_factory=lambda: asyncio.Queue(SOCKET_QUEUE))
+    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(SOCKET_QUEUE))
 
 
 class PauseBody(BaseModel):
@@ -81,20 +79,36 @@ class ScreenPopComponent(Component):
         # Follow-up dates are days of the contact centre's calendar: the IVR's time zone.
         zone = ZoneInfo(service.settings.ivr.timezone)
         self.directory = CustomerDirectory(
-            service.engine, settings.default_region, settings.history_size,
-            follow_up_overdue_days=settings.follow_up_overdue_days, zone=zone)
-        labels = MappingProxyType({d.code: MappingProxyType({"zh": d.label_zh, "en": d.label_en})
-                                   for d in service.settings.records.dispositions})
-        self.desk = PopDesk(self._lookup, settings.account_variable, settings.history_size,
-                            CardRules(follow_up_overdue_days=settings.follow_up_overdue_days,
-                                      zone=zone, labels=labels))
+            service.engine,
+            settings.default_region,
+            settings.history_size,
+            follow_up_overdue_days=settings.follow_up_overdue_days,
+            zone=zone,
+        )
+        labels = MappingProxyType(
+            {
+                d.code: MappingProxyType({"zh": d.label_zh, "en": d.label_en})
+                for d in service.settings.records.dispositions
+            }
+        )
+        self.desk = PopDesk(
+            self._lookup,
+            settings.account_variable,
+            settings.history_size,
+            CardRules(
+                follow_up_overdue_days=settings.follow_up_overdue_days, zone=zone, labels=labels
+            ),
+        )
         self.crm: CrmClient | None = None
         if settings.crm_url_template:
             self.crm = CrmClient(
-                settings.crm_url_template, settings.crm_timeout_seconds,
+                settings.crm_url_template,
+                settings.crm_timeout_seconds,
                 settings.crm_cache_seconds,
-                CircuitBreaker(settings.crm_failure_threshold, settings.crm_open_seconds,
-                               time.monotonic))
+                CircuitBreaker(
+                    settings.crm_failure_threshold, settings.crm_open_seconds, time.monotonic
+                ),
+            )
         self._changes: asyncio.Queue[Change] = asyncio.Queue(50_000)
         self._sockets: set[AgentSocket] = set()
         self._by_interface: dict[str, set[AgentSocket]] = {}
@@ -149,10 +163,18 @@ class ScreenPopComponent(Component):
     def _lookup(self, caller_num: str, account: str | None) -> Found:
         customer, matched_by = self.directory.find(caller_num, account)
         if customer is None:
-            return Found(None, None, self.directory.calls_of(caller_num),
-                         self.directory.follow_ups_of(caller_num))
-        return Found(customer, matched_by, self.directory.calls_of_customer(customer),
-                     self.directory.follow_ups_of_customer(customer))
+            return Found(
+                None,
+                None,
+                self.directory.calls_of(caller_num),
+                self.directory.follow_ups_of(caller_num),
+            )
+        return Found(
+            customer,
+            matched_by,
+            self.directory.calls_of_customer(customer),
+            self.directory.follow_ups_of_customer(customer),
+        )
 
     def customer_id(self, caller_number: str | None, ivr: Mapping[str, str]) -> int | None:
         """The customer a pop finds for this caller: the records writer stores it on the
@@ -179,8 +201,13 @@ class ScreenPopComponent(Component):
             record = change.record
             self.directory.record_call(record.caller_num, past_call(record))
         if isinstance(change, CallRinging):
-            log.info("pop for %s on %s (%s/%s)", mask_number(change.caller_num),
-                     change.agent_interface, change.pbx, change.queue)
+            log.info(
+                "pop for %s on %s (%s/%s)",
+                mask_number(change.caller_num),
+                change.agent_interface,
+                change.pbx,
+                change.queue,
+            )
             if self.crm is not None and deliveries:
                 self._spawn(self._pop_with_crm(change, deliveries), "screenpop-crm")
                 return
@@ -195,8 +222,7 @@ class ScreenPopComponent(Component):
         fetch = asyncio.ensure_future(self.crm.fetch(phone, account))
         crm: dict[str, Any] | None = None
         with contextlib.suppress(TimeoutError, CrmUnavailable):
-            crm = await asyncio.wait_for(asyncio.shield(fetch),
-                                         self.settings.crm_pop_wait_seconds)
+            crm = await asyncio.wait_for(asyncio.shield(fetch), self.settings.crm_pop_wait_seconds)
         card = self.desk.card(key)
         if card is None:
             fetch.cancel()
@@ -215,9 +241,17 @@ class ScreenPopComponent(Component):
         card = self.desk.card(key)
         if card is not None:
             card["crm"], card["incomplete"] = crm, False
-            self._deliver(Delivery(change.agent_interface, {
-                "type": "pop_update", "pop_id": card["pop_id"], "crm": crm,
-                "incomplete": False}))
+            self._deliver(
+                Delivery(
+                    change.agent_interface,
+                    {
+                        "type": "pop_update",
+                        "pop_id": card["pop_id"],
+                        "crm": crm,
+                        "incomplete": False,
+                    },
+                )
+            )
 
     def _deliver(self, delivery: Delivery) -> None:
         sockets = self._by_interface.get(delivery.interface)
@@ -266,10 +300,16 @@ class ScreenPopComponent(Component):
         socket = AgentSocket(user)
         self._register(socket)
         try:
-            await response.send_str(dumps({
-                "type": "hello", "user": user_data(user),
-                "pops": self.desk.active_for(user.interfaces),
-                "members": self._members_of(user)}))
+            await response.send_str(
+                dumps(
+                    {
+                        "type": "hello",
+                        "user": user_data(user),
+                        "pops": self.desk.active_for(user.interfaces),
+                        "members": self._members_of(user),
+                    }
+                )
+            )
             await pump(response, socket.queue)
         finally:
             self._unregister(socket)
@@ -294,8 +334,9 @@ class ScreenPopComponent(Component):
         started = datetime.now(UTC)
         await self.directory.refresh()
         await self.directory.refresh_wrapups()
-        changed = await users.users_changed_since(self.service.engine,
-                                                  self._users_seen_at - REFRESH_OVERLAP)
+        changed = await users.users_changed_since(
+            self.service.engine, self._users_seen_at - REFRESH_OVERLAP
+        )
         self._users_seen_at = started
         fresh = {user.id: (user, disabled) for user, disabled in changed}
         for socket in list(self._sockets):
@@ -319,8 +360,14 @@ class ScreenPopComponent(Component):
 
     async def agent_state(self, request: web.Request) -> web.Response:
         user = require_user(request)
-        return web.json_response({"user": user_data(user), "members": self._members_of(user),
-                                  "pops": self.desk.active_for(user.interfaces)}, dumps=dumps)
+        return web.json_response(
+            {
+                "user": user_data(user),
+                "members": self._members_of(user),
+                "pops": self.desk.active_for(user.interfaces),
+            },
+            dumps=dumps,
+        )
 
     async def pause(self, request: web.Request) -> web.Response:
         user = require_user(request)
@@ -334,8 +381,12 @@ class ScreenPopComponent(Component):
         views = self.service.model.agents_view(datetime.now(UTC))
         targets = sorted({(v.pbx, v.interface) for v in views if v.interface in user.interfaces})
         if not targets:
-            raise api_error(409, "not-a-member", "your phone is in no queue on any PBX",
-                            interfaces=list(user.interfaces))
+            raise api_error(
+                409,
+                "not-a-member",
+                "your phone is in no queue on any PBX",
+                interfaces=list(user.interfaces),
+            )
         for pbx, interface in targets:
             link = links.get(pbx)
             if link is None:
@@ -343,19 +394,29 @@ class ScreenPopComponent(Component):
             try:
                 await actions.queue_pause(link, interface, body.paused, reason=body.reason)
             except AmiRefused as exc:
-                raise api_error(502, "pbx-refused", exc.message or str(exc), pbx=pbx,
-                                interface=interface) from None
+                raise api_error(
+                    502, "pbx-refused", exc.message or str(exc), pbx=pbx, interface=interface
+                ) from None
             except AmiError as exc:
-                raise api_error(502, "pbx-unavailable", str(exc), pbx=pbx,
-                                interface=interface) from None
-        log.info("user %s %s %s (%s)", user.username, "paused" if body.paused else "unpaused",
-                 ", ".join(i for _, i in targets), body.reason or "no reason")
-        return web.json_response({"paused": body.paused, "reason": body.reason,
-                                  "targets": [{"pbx": p, "interface": i} for p, i in targets]})
+                raise api_error(
+                    502, "pbx-unavailable", str(exc), pbx=pbx, interface=interface
+                ) from None
+        log.info(
+            "user %s %s %s (%s)",
+            user.username,
+            "paused" if body.paused else "unpaused",
+            ", ".join(i for _, i in targets),
+            body.reason or "no reason",
+        )
+        return web.json_response(
+            {
+                "paused": body.paused,
+                "reason": body.reason,
+                "targets": [{"pbx": p, "interface": i} for p, i in targets],
+            }
+        )
 
     # --- the page ------------------------------------------------------------------------
 
     async def console_page(self, request: web.Request) -> web.FileResponse:
-        return web.FileResponse(STATIC_DIR / "agent.html",
-                                headers={"Cache-Control": "no-cache"})
-
+        return web.FileResponse(STATIC_DIR / "agent.html", headers={"Cache-Control": "no-cache"})

@@ -94,8 +94,14 @@ def crm_url(template: str, phone: str, account: str | None) -> str:
 
 
 class CrmClient:
-    def __init__(self, url_template: str, timeout: float, cache_seconds: float,
-                 breaker: CircuitBreaker, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        url_template: str,
+        timeout: float,
+        cache_seconds: float,
+        breaker: CircuitBreaker,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.url_template = url_template
         self.timeout = timeout
         self.breaker = breaker
@@ -128,8 +134,12 @@ class CrmClient:
         except (TimeoutError, aiohttp.ClientError, ValueError, CrmUnavailable) as exc:
             self.breaker.failure()
             reason = exc if isinstance(exc, CrmUnavailable) else type(exc).__name__
-            log.warning("CRM lookup for %s failed: %s (circuit %s)", mask_number(phone),
-                        reason, self.breaker.state)
+            log.warning(
+                "CRM lookup for %s failed: %s (circuit %s)",
+                mask_number(phone),
+                reason,
+                self.breaker.state,
+            )
             raise CrmUnavailable(str(reason)) from None
         self.breaker.success()
         self.cache.put((phone, account), data)

@@ -48,8 +48,7 @@ class CardRules:
 
     follow_up_overdue_days: int = 30
     zone: tzinfo = UTC
-    labels: Mapping[str, Mapping[str, str]] = field(
-        default_factory=lambda: MappingProxyType({}))
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     max_open_items: int = 20
     notes_chars: int = 200
 
@@ -71,8 +70,11 @@ class ActivePop:
     connected_at: datetime | None = None
 
     def snapshot(self) -> dict[str, Any]:
-        return {**self.card, "state": self.state,
-                "connected_at": self.connected_at.isoformat() if self.connected_at else None}
+        return {
+            **self.card,
+            "state": self.state,
+            "connected_at": self.connected_at.isoformat() if self.connected_at else None,
+        }
 
 
 def pop_id(pbx: str, uniqueid: str, interface: str) -> str:
@@ -80,19 +82,30 @@ def pop_id(pbx: str, uniqueid: str, interface: str) -> str:
 
 
 def customer_card(customer: Customer) -> dict[str, Any]:
-    return {"id": customer.id, "name": customer.name, "phones": list(customer.phones),
-            "account_number": customer.account_number, "vip_level": customer.vip_level,
-            "language": customer.language, "tags": list(customer.tags),
-            "notes": customer.notes}
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "phones": list(customer.phones),
+        "account_number": customer.account_number,
+        "vip_level": customer.vip_level,
+        "language": customer.language,
+        "tags": list(customer.tags),
+        "notes": customer.notes,
+    }
 
 
 def call_card(call: PastCall, rules: CardRules | None = None) -> dict[str, Any]:
     labels = rules.labels if rules is not None else {}
-    return {"queue": call.queue, "joined_at": call.joined_at.isoformat(),
-            "outcome": call.outcome, "disposition": call.disposition,
-            "disposition_label": _label(labels, call.disposition),
-            "answered_by": call.answered_by_name, "wait_seconds": call.wait_seconds,
-            "talk_seconds": call.talk_seconds}
+    return {
+        "queue": call.queue,
+        "joined_at": call.joined_at.isoformat(),
+        "outcome": call.outcome,
+        "disposition": call.disposition,
+        "disposition_label": _label(labels, call.disposition),
+        "answered_by": call.answered_by_name,
+        "wait_seconds": call.wait_seconds,
+        "talk_seconds": call.talk_seconds,
+    }
 
 
 def _label(labels: Mapping[str, Mapping[str, str]], code: str | None) -> dict[str, str] | None:
@@ -110,18 +123,28 @@ def _clip(text: str, limit: int) -> tuple[str, bool]:
 def follow_up_card(item: FollowUp, today: date, rules: CardRules) -> dict[str, Any]:
     days_overdue = max((today - item.due).days, 0)
     notes, clipped = _clip(item.notes, rules.notes_chars)
-    return {"kind": "follow-up", "call_id": item.call_id, "pbx": item.pbx,
-            "uniqueid": item.uniqueid, "due": item.due.isoformat(),
-            "overdue": days_overdue > 0, "days_overdue": days_overdue,
-            "disposition": item.disposition,
-            "disposition_label": _label(rules.labels, item.disposition),
-            "category": item.category, "notes": notes, "notes_clipped": clipped,
-            "call_at": item.call_at.isoformat(), "answered_by": item.answered_by,
-            "wrapped_up_by": item.wrapped_up_by}
+    return {
+        "kind": "follow-up",
+        "call_id": item.call_id,
+        "pbx": item.pbx,
+        "uniqueid": item.uniqueid,
+        "due": item.due.isoformat(),
+        "overdue": days_overdue > 0,
+        "days_overdue": days_overdue,
+        "disposition": item.disposition,
+        "disposition_label": _label(rules.labels, item.disposition),
+        "category": item.category,
+        "notes": notes,
+        "notes_clipped": clipped,
+        "call_at": item.call_at.isoformat(),
+        "answered_by": item.answered_by,
+        "wrapped_up_by": item.wrapped_up_by,
+    }
 
 
-def open_items(follow_ups: Iterable[FollowUp], at: datetime,
-               rules: CardRules) -> tuple[list[dict[str, Any]], int]:
+def open_items(
+    follow_ups: Iterable[FollowUp], at: datetime, rules: CardRules
+) -> tuple[list[dict[str, Any]], int]:
     """The open follow-ups as the card shows them (most urgent first, at most
     `max_open_items`), and how many are open in all."""
     today = local_date(at, rules.zone)
@@ -130,8 +153,13 @@ def open_items(follow_ups: Iterable[FollowUp], at: datetime,
     return shown, len(found)
 
 
-def build_card(ringing: CallRinging, found: Found, account: str | None,
-               history_size: int, rules: CardRules | None = None) -> dict[str, Any]:
+def build_card(
+    ringing: CallRinging,
+    found: Found,
+    account: str | None,
+    history_size: int,
+    rules: CardRules | None = None,
+) -> dict[str, Any]:
     """The card of one ringing call: everything the agent sees before saying hello."""
     rules = rules or CardRules()
     customer = found.customer
@@ -143,8 +171,9 @@ def build_card(ringing: CallRinging, found: Found, account: str | None,
         "uniqueid": ringing.uniqueid,
         "interface": ringing.agent_interface,
         "rung_at": ringing.at.isoformat(),
-        "waited_seconds": (None if ringing.waited_seconds is None
-                           else round(ringing.waited_seconds, 1)),
+        "waited_seconds": (
+            None if ringing.waited_seconds is None else round(ringing.waited_seconds, 1)
+        ),
         "caller": {"number": ringing.caller_num, "name": ringing.caller_name},
         "known": customer is not None,
         "matched_by": found.matched_by,
@@ -183,8 +212,9 @@ class PopDesk:
         if isinstance(change, CallConnected):
             return self._connected(change)
         if isinstance(change, CallRingNoAnswer):
-            return self._withdraw(change.pbx, change.uniqueid, "no-answer",
-                                  only=change.agent_interface)
+            return self._withdraw(
+                change.pbx, change.uniqueid, "no-answer", only=change.agent_interface
+            )
         if isinstance(change, CallerLeft):
             # Asterisk sends QueueCallerLeave *before* AgentConnect, so a plain "leave" may
             # be the answer itself: only a hang-up withdraws here, the rest waits for
@@ -237,19 +267,28 @@ class PopDesk:
         key = (change.pbx, change.uniqueid, change.agent_interface)
         self._pops[key] = ActivePop(card, "ringing", change.at)
         self._by_call.setdefault(key[:2], set()).add(key[2])
-        return [Delivery(change.agent_interface,
-                         {"type": "pop", "pop": self._pops[key].snapshot()})]
+        return [
+            Delivery(change.agent_interface, {"type": "pop", "pop": self._pops[key].snapshot()})
+        ]
 
     def _connected(self, change: CallConnected) -> list[Delivery]:
-        deliveries = self._withdraw(change.pbx, change.uniqueid, "answered-elsewhere",
-                                    keep=change.agent_interface)
+        deliveries = self._withdraw(
+            change.pbx, change.uniqueid, "answered-elsewhere", keep=change.agent_interface
+        )
         pop = self._pops.get((change.pbx, change.uniqueid, change.agent_interface))
         if pop is not None:
             pop.state = "connected"
             pop.connected_at = change.at
-            deliveries.append(Delivery(change.agent_interface, {
-                "type": "pop_connected", "pop_id": pop.card["pop_id"],
-                "at": change.at.isoformat()}))
+            deliveries.append(
+                Delivery(
+                    change.agent_interface,
+                    {
+                        "type": "pop_connected",
+                        "pop_id": pop.card["pop_id"],
+                        "at": change.at.isoformat(),
+                    },
+                )
+            )
         return deliveries
 
     def _ended(self, change: CallEnded) -> list[Delivery]:
@@ -257,13 +296,28 @@ class PopDesk:
         deliveries = self._withdraw(record.pbx, record.uniqueid, "caller-left")
         for key in self._keys_of_call(record.pbx, record.uniqueid):
             pop = self._drop(key)
-            deliveries.append(Delivery(key[2], {
-                "type": "pop_ended", "pop_id": pop.card["pop_id"],
-                "at": record.ended_at.isoformat(), "talk_seconds": record.talk_seconds}))
+            deliveries.append(
+                Delivery(
+                    key[2],
+                    {
+                        "type": "pop_ended",
+                        "pop_id": pop.card["pop_id"],
+                        "at": record.ended_at.isoformat(),
+                        "talk_seconds": record.talk_seconds,
+                    },
+                )
+            )
         return deliveries
 
-    def _withdraw(self, pbx: str, uniqueid: str, reason: str, *, only: str | None = None,
-                  keep: str | None = None) -> list[Delivery]:
+    def _withdraw(
+        self,
+        pbx: str,
+        uniqueid: str,
+        reason: str,
+        *,
+        only: str | None = None,
+        keep: str | None = None,
+    ) -> list[Delivery]:
         deliveries = []
         for key in self._keys_of_call(pbx, uniqueid):
             interface = key[2]
@@ -272,16 +326,28 @@ class PopDesk:
             if self._pops[key].state != "ringing":
                 continue
             pop = self._drop(key)
-            deliveries.append(Delivery(interface, {
-                "type": "pop_withdrawn", "pop_id": pop.card["pop_id"], "reason": reason}))
+            deliveries.append(
+                Delivery(
+                    interface,
+                    {"type": "pop_withdrawn", "pop_id": pop.card["pop_id"], "reason": reason},
+                )
+            )
         return deliveries
 
     @staticmethod
     def _member(change: MemberChanged) -> list[Delivery]:
         member = change.member
-        return [Delivery(change.interface, {
-            "type": "member", "pbx": change.pbx, "queue": change.queue,
-            "removed": member is None,
-            "state": member.state if member else None,
-            "paused": member.paused if member else None,
-            "paused_reason": member.paused_reason if member else None})]
+        return [
+            Delivery(
+                change.interface,
+                {
+                    "type": "member",
+                    "pbx": change.pbx,
+                    "queue": change.queue,
+                    "removed": member is None,
+                    "state": member.state if member else None,
+                    "paused": member.paused if member else None,
+                    "paused_reason": member.paused_reason if member else None,
+                },
+            )
+        ]

@@ -35,8 +35,11 @@ class CallRecord(Base):
     callid) and the join time: the same channel may join several queues in turn."""
 
     __tablename__ = "call_records"
-    __table_args__ = (UniqueConstraint("pbx", "uniqueid", "joined_at",
-                                       name="uq_call_records_pbx_uniqueid_joined_at"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "pbx", "uniqueid", "joined_at", name="uq_call_records_pbx_uniqueid_joined_at"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     pbx: Mapped[str] = mapped_column(String(32))

@@ -24,8 +24,9 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "wallboard
 # Everything that ends up in an AMI header: no control characters (a CR/LF would let a
 # request add headers of its own to the action).
 _PLAIN = r"^[^\x00-\x1f\x7f]*$"
-Interface = Annotated[str, Field(min_length=3, max_length=120,
-                                 pattern=r"^[A-Za-z0-9]+/[^\s,|\x00-\x1f\x7f]+$")]
+Interface = Annotated[
+    str, Field(min_length=3, max_length=120, pattern=r"^[A-Za-z0-9]+/[^\s,|\x00-\x1f\x7f]+$")
+]
 Plain = Annotated[str, Field(max_length=120, pattern=_PLAIN)]
 Word = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.+-]+$")]
 
@@ -40,8 +41,9 @@ class AddMemberBody(_Body):
     penalty: int = Field(default=0, ge=0, le=1000)
     paused: bool = False
     reason: Annotated[str, Field(max_length=80, pattern=_PLAIN)] = ""
-    state_interface: Annotated[str, Field(max_length=120,
-                                          pattern=r"^([A-Za-z0-9]+/[^\s,|\x00-\x1f\x7f]+)?$")] = ""
+    state_interface: Annotated[
+        str, Field(max_length=120, pattern=r"^([A-Za-z0-9]+/[^\s,|\x00-\x1f\x7f]+)?$")
+    ] = ""
 
 
 class PauseBody(_Body):
@@ -109,12 +111,17 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 def _problems(exc: ValidationError) -> web.HTTPException:
-    problems = [{"field": ".".join(str(p) for p in e["loc"]) or "body",
-                 "problem": e["msg"].removeprefix("Value error, ")}
-                for e in exc.errors(include_input=False, include_url=False)]
+    problems = [
+        {
+            "field": ".".join(str(p) for p in e["loc"]) or "body",
+            "problem": e["msg"].removeprefix("Value error, "),
+        }
+        for e in exc.errors(include_input=False, include_url=False)
+    ]
     first = problems[0]
-    return api_error(400, "invalid-body", f"{first['field']}: {first['problem']}",
-                     problems=problems)
+    return api_error(
+        400, "invalid-body", f"{first['field']}: {first['problem']}", problems=problems
+    )
 
 
 async def _body(request: web.Request, model: type[Model]) -> Model:
@@ -141,9 +148,16 @@ async def _answer(step: Awaitable[Outcome]) -> web.Response:
         outcome = await step
     except ControlError as exc:
         raise api_error(exc.status, exc.error, exc.message, **exc.details) from None
-    return web.json_response({"ok": True, "action": outcome.action, "pbx": outcome.pbx,
-                              "done": list(outcome.done), **to_data(dict(outcome.details))},
-                             dumps=dumps)
+    return web.json_response(
+        {
+            "ok": True,
+            "action": outcome.action,
+            "pbx": outcome.pbx,
+            "done": list(outcome.done),
+            **to_data(dict(outcome.details)),
+        },
+        dumps=dumps,
+    )
 
 
 class SupervisorApi:
@@ -181,79 +195,145 @@ class SupervisorApi:
     async def add_member(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, AddMemberBody)
-        return await _answer(self.control.add_member(
-            user, queue, pbx, interface=body.interface, name=body.name,
-            penalty=body.penalty, paused=body.paused, reason=body.reason,
-            state_interface=body.state_interface))
+        return await _answer(
+            self.control.add_member(
+                user,
+                queue,
+                pbx,
+                interface=body.interface,
+                name=body.name,
+                penalty=body.penalty,
+                paused=body.paused,
+                reason=body.reason,
+                state_interface=body.state_interface,
+            )
+        )
 
     async def remove_member(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
-        return await _answer(self.control.remove_member(
-            user, queue, pbx, request.match_info["interface"]))
+        return await _answer(
+            self.control.remove_member(user, queue, pbx, request.match_info["interface"])
+        )
 
     async def pause(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, PauseBody)
-        return await _answer(self.control.pause_member(
-            user, queue, pbx, request.match_info["interface"], body.paused, body.reason))
+        return await _answer(
+            self.control.pause_member(
+                user, queue, pbx, request.match_info["interface"], body.paused, body.reason
+            )
+        )
 
     async def penalty(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, PenaltyBody)
-        return await _answer(self.control.set_penalty(
-            user, queue, pbx, request.match_info["interface"], body.penalty))
+        return await _answer(
+            self.control.set_penalty(
+                user, queue, pbx, request.match_info["interface"], body.penalty
+            )
+        )
 
     async def ringinuse(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, RingInUseBody)
-        return await _answer(self.control.set_ringinuse(
-            user, queue, pbx, request.match_info["interface"], body.ringinuse))
+        return await _answer(
+            self.control.set_ringinuse(
+                user, queue, pbx, request.match_info["interface"], body.ringinuse
+            )
+        )
 
     async def move(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, MoveBody)
-        return await _answer(self.control.move_caller(
-            user, queue, pbx, request.match_info["uniqueid"], to_queue=body.to_queue,
-            context=body.context, exten=body.exten, priority=body.priority))
+        return await _answer(
+            self.control.move_caller(
+                user,
+                queue,
+                pbx,
+                request.match_info["uniqueid"],
+                to_queue=body.to_queue,
+                context=body.context,
+                exten=body.exten,
+                priority=body.priority,
+            )
+        )
 
     async def withdraw(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, WithdrawBody)
-        return await _answer(self.control.withdraw_caller(
-            user, queue, pbx, request.match_info["uniqueid"], body.info))
+        return await _answer(
+            self.control.withdraw_caller(
+                user, queue, pbx, request.match_info["uniqueid"], body.info
+            )
+        )
 
     async def priority(self, request: web.Request) -> web.Response:
         user, queue, pbx = self._target(request)
         body = await _body(request, PriorityBody)
-        return await _answer(self.control.change_priority(
-            user, queue, pbx, request.match_info["uniqueid"], body.priority))
+        return await _answer(
+            self.control.change_priority(
+                user, queue, pbx, request.match_info["uniqueid"], body.priority
+            )
+        )
 
     async def spy(self, request: web.Request) -> web.Response:
         user = require_user(request, *STAFF)
         body = await _body(request, SpyBody)
-        return await _answer(self.control.spy(
-            user, request.match_info["interface"], request.query.get("pbx") or None,
-            body.mode, body.supervisor_interface))
+        return await _answer(
+            self.control.spy(
+                user,
+                request.match_info["interface"],
+                request.query.get("pbx") or None,
+                body.mode,
+                body.supervisor_interface,
+            )
+        )
 
     async def logout(self, request: web.Request) -> web.Response:
         user = require_user(request, *STAFF)
-        return await _answer(self.control.logout_agent(
-            user, request.match_info["interface"], request.query.get("pbx") or None))
+        return await _answer(
+            self.control.logout_agent(
+                user, request.match_info["interface"], request.query.get("pbx") or None
+            )
+        )
 
     async def audit(self, request: web.Request) -> web.Response:
         require_user(request, *STAFF)
         params = _query(request, AuditParams)
         if params.since and params.until and params.since >= params.until:
             raise api_error(400, "invalid-body", "since must be before until")
-        total, rows = await store.query_audit(self.component.engine, store.AuditQuery(
-            username=params.user, action=params.action, queue=params.queue, pbx=params.pbx,
-            since=params.since, until=params.until, limit=params.limit, offset=params.offset))
-        entries = [{"id": row.id, "at": row.at.isoformat(), "user": row.username,
-                    "action": row.action, "pbx": row.pbx, "queue": row.queue,
-                    "target": row.target, "parameters": row.parameters, "ok": row.ok,
-                    "message": row.message} for row in rows]
-        return web.json_response({"total": total, "limit": params.limit,
-                                  "offset": params.offset, "entries": entries}, dumps=dumps)
+        total, rows = await store.query_audit(
+            self.component.engine,
+            store.AuditQuery(
+                username=params.user,
+                action=params.action,
+                queue=params.queue,
+                pbx=params.pbx,
+                since=params.since,
+                until=params.until,
+                limit=params.limit,
+                offset=params.offset,
+            ),
+        )
+        entries = [
+            {
+                "id": row.id,
+                "at": row.at.isoformat(),
+                "user": row.username,
+                "action": row.action,
+                "pbx": row.pbx,
+                "queue": row.queue,
+                "target": row.target,
+                "parameters": row.parameters,
+                "ok": row.ok,
+                "message": row.message,
+            }
+            for row in rows
+        ]
+        return web.json_response(
+            {"total": total, "limit": params.limit, "offset": params.offset, "entries": entries},
+            dumps=dumps,
+        )
 
     async def intervals(self, request: web.Request) -> web.Response:
         require_user(request, *STAFF)
@@ -264,17 +344,24 @@ class SupervisorApi:
         now = datetime.now(UTC)
         step = timedelta(minutes=params.step)
         end = datetime.fromtimestamp(
-            (now.timestamp() // step.total_seconds() + 1) * step.total_seconds(), UTC)
+            (now.timestamp() // step.total_seconds() + 1) * step.total_seconds(), UTC
+        )
         count = max(1, params.minutes // params.step)
         since = end - step * count
-        samples = await intervals.load_samples(self.component.engine, since, end,
-                                               params.queue, params.pbx)
+        samples = await intervals.load_samples(
+            self.component.engine, since, end, params.queue, params.pbx
+        )
         bars = intervals.bucket_calls(samples, end, params.minutes, params.step)
-        return web.json_response({"minutes": params.minutes, "step": params.step,
-                                  "queue": params.queue, "intervals": to_data(bars)},
-                                 dumps=dumps)
+        return web.json_response(
+            {
+                "minutes": params.minutes,
+                "step": params.step,
+                "queue": params.queue,
+                "intervals": to_data(bars),
+            },
+            dumps=dumps,
+        )
 
     async def wallboard(self, request: web.Request) -> web.FileResponse:
         # The page asks /api/me itself and shows the login form when nobody is logged in.
-        return web.FileResponse(STATIC_DIR / "index.html",
-                                headers={"Cache-Control": "no-cache"})
+        return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})

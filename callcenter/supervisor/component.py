@@ -52,8 +52,7 @@ class SupervisorComponent(Component):
         # re-applied: only its live member changes are followed, never the transient state
         # of a PBX that is going down, coming back or not yet re-applied.
         self._following: dict[str, int] = {}
-        self._followed: asyncio.Queue[tuple[float, MemberChanged]] = asyncio.Queue(
-            FOLLOW_BACKLOG)
+        self._followed: asyncio.Queue[tuple[float, MemberChanged]] = asyncio.Queue(FOLLOW_BACKLOG)
         self._follower: asyncio.Task[None] | None = None
 
     def add_routes(self, app: web.Application) -> None:
@@ -72,18 +71,31 @@ class SupervisorComponent(Component):
     def _follow(self, change: MemberChanged) -> None:
         link = next((link for link in self._service.links if link.name == change.pbx), None)
         # last_error is set from the moment a PBX announces its shutdown until the next login.
-        if (link is None or not link.connected or link.last_error
-                or self._following.get(change.pbx) != link.reconnects
-                or self.control.acting[(change.pbx, change.queue, change.interface)]):
-            log.debug("PBX %s: %s of %s not followed (not re-applied yet, or a supervisor's "
-                      "own action)", change.pbx, change.cause, change.interface)
+        if (
+            link is None
+            or not link.connected
+            or link.last_error
+            or self._following.get(change.pbx) != link.reconnects
+            or self.control.acting[(change.pbx, change.queue, change.interface)]
+        ):
+            log.debug(
+                "PBX %s: %s of %s not followed (not re-applied yet, or a supervisor's own action)",
+                change.pbx,
+                change.cause,
+                change.interface,
+            )
             return
         try:
             self._followed.put_nowait((asyncio.get_running_loop().time(), change))
         except asyncio.QueueFull:
-            log.error("PBX %s: %s of %s in %s not followed (backlog full): a restart may "
-                      "re-apply an older setting", change.pbx, change.cause, change.interface,
-                      change.queue)
+            log.error(
+                "PBX %s: %s of %s in %s not followed (backlog full): a restart may "
+                "re-apply an older setting",
+                change.pbx,
+                change.cause,
+                change.interface,
+                change.queue,
+            )
 
     async def _follow_changes(self) -> None:
         while True:
@@ -92,9 +104,14 @@ class SupervisorComponent(Component):
                 await asyncio.sleep(received + FOLLOW_DELAY - asyncio.get_running_loop().time())
                 await self.control.follow(change)
             except (SQLAlchemyError, OSError) as exc:
-                log.error("PBX %s: desired state of %s in %s did not follow %s (database: %s)",
-                          change.pbx, change.interface, change.queue, change.cause,
-                          type(exc).__name__)
+                log.error(
+                    "PBX %s: desired state of %s in %s did not follow %s (database: %s)",
+                    change.pbx,
+                    change.interface,
+                    change.queue,
+                    change.cause,
+                    type(exc).__name__,
+                )
             except Exception:
                 log.exception("following %s of %s failed", change.cause, change.interface)
             finally:
@@ -110,8 +127,7 @@ class SupervisorComponent(Component):
         try:
             await asyncio.wait_for(self._followed.join(), FOLLOW_DELAY + 5.0)
         except TimeoutError:
-            log.warning("%d member change(s) not followed before stopping",
-                        self._followed.qsize())
+            log.warning("%d member change(s) not followed before stopping", self._followed.qsize())
         self._follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._follower

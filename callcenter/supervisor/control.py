@@ -72,21 +72,28 @@ def ami_failure(exc: AmiError, **details: Any) -> ControlError:
     if isinstance(exc, AmiTimeout):
         return ControlError(504, "pbx-timeout", exc.message, pbx=exc.pbx, **details)
     if isinstance(exc, AmiUnavailable):
-        return ControlError(503, "pbx-unavailable", f"PBX {exc.pbx} is not connected",
-                            pbx=exc.pbx, **details)
+        return ControlError(
+            503, "pbx-unavailable", f"PBX {exc.pbx} is not connected", pbx=exc.pbx, **details
+        )
     return ControlError(502, "pbx-error", exc.message, pbx=exc.pbx, **details)
 
 
 async def send_member_op(link: ActionSender, op: MemberOp) -> None:
     if op.kind == "add":
-        await actions.queue_add(link, op.queue, op.interface, penalty=op.penalty,
-                                paused=op.paused, member_name=op.name,
-                                state_interface=op.state_interface, reason=op.reason)
+        await actions.queue_add(
+            link,
+            op.queue,
+            op.interface,
+            penalty=op.penalty,
+            paused=op.paused,
+            member_name=op.name,
+            state_interface=op.state_interface,
+            reason=op.reason,
+        )
     elif op.kind == "remove":
         await actions.queue_remove(link, op.queue, op.interface)
     elif op.kind == "pause":
-        await actions.queue_pause(link, op.interface, op.paused, queue=op.queue,
-                                  reason=op.reason)
+        await actions.queue_pause(link, op.interface, op.paused, queue=op.queue, reason=op.reason)
     elif op.kind == "penalty":
         await actions.queue_penalty(link, op.interface, op.penalty, queue=op.queue)
     else:
@@ -96,8 +103,7 @@ async def send_member_op(link: ActionSender, op: MemberOp) -> None:
 def _describe_desired(desired: DesiredMember) -> str:
     parts = []
     if desired.paused is not None:
-        parts.append(f"paused ({desired.paused_reason or '-'})" if desired.paused
-                     else "unpaused")
+        parts.append(f"paused ({desired.paused_reason or '-'})" if desired.paused else "unpaused")
     if desired.penalty is not None:
         parts.append(f"penalty {desired.penalty}")
     if desired.ringinuse is not None:
@@ -135,29 +141,39 @@ class Control:
     # ------------------------------------------------------------------ lookups
 
     def find_queue(self, queue: str, pbx: str | None) -> QueueView:
-        matches = [v for v in self.model.queue_views(self.clock())
-                   if v.queue == queue and (pbx is None or v.pbx == pbx)]
+        matches = [
+            v
+            for v in self.model.queue_views(self.clock())
+            if v.queue == queue and (pbx is None or v.pbx == pbx)
+        ]
         if not matches:
-            raise ControlError(404, "no-such-queue", f"no queue {queue!r}"
-                               + (f" on PBX {pbx!r}" if pbx else ""))
+            raise ControlError(
+                404, "no-such-queue", f"no queue {queue!r}" + (f" on PBX {pbx!r}" if pbx else "")
+            )
         if len(matches) > 1:
-            raise ControlError(409, "ambiguous-queue", f"queue {queue!r} exists on several "
-                               "PBXs; add ?pbx=NAME", pbx=[v.pbx for v in matches])
+            raise ControlError(
+                409,
+                "ambiguous-queue",
+                f"queue {queue!r} exists on several PBXs; add ?pbx=NAME",
+                pbx=[v.pbx for v in matches],
+            )
         return matches[0]
 
     def find_member(self, view: QueueView, interface: str) -> MemberView:
         for member in view.members:
             if member.interface == interface:
                 return member
-        raise ControlError(404, "no-such-member",
-                           f"{interface} is not a member of queue {view.queue!r}")
+        raise ControlError(
+            404, "no-such-member", f"{interface} is not a member of queue {view.queue!r}"
+        )
 
     def find_caller(self, view: QueueView, uniqueid: str) -> CallerView:
         for caller in view.callers:
             if caller.uniqueid == uniqueid:
                 return caller
-        raise ControlError(404, "no-such-caller",
-                           f"no caller {uniqueid} waiting in queue {view.queue!r}")
+        raise ControlError(
+            404, "no-such-caller", f"no caller {uniqueid} waiting in queue {view.queue!r}"
+        )
 
     def agent_memberships(self, interface: str, pbx: str | None) -> tuple[str, list[MemberView]]:
         found: dict[str, list[MemberView]] = {}
@@ -168,12 +184,19 @@ class Control:
                 if member.interface == interface:
                     found.setdefault(view.pbx, []).append(member)
         if not found:
-            raise ControlError(404, "no-such-agent", f"{interface} is in no queue"
-                               + (f" on PBX {pbx!r}" if pbx else ""))
+            raise ControlError(
+                404,
+                "no-such-agent",
+                f"{interface} is in no queue" + (f" on PBX {pbx!r}" if pbx else ""),
+            )
         if len(found) > 1:
-            raise ControlError(409, "ambiguous-agent", f"{interface} is on several PBXs; "
-                               "add ?pbx=NAME", pbx=sorted(found))
-        (name, members), = found.items()
+            raise ControlError(
+                409,
+                "ambiguous-agent",
+                f"{interface} is on several PBXs; add ?pbx=NAME",
+                pbx=sorted(found),
+            )
+        ((name, members),) = found.items()
         return name, members
 
     def link(self, pbx: str) -> PbxLink:
@@ -184,9 +207,14 @@ class Control:
 
     # ------------------------------------------------------------------ member actions
 
-    async def member_action(self, user: User, pbx: str, action: str,
-                            steps: Sequence[tuple[MemberOp, MemberView | None]],
-                            parameters: Mapping[str, Any]) -> Outcome:
+    async def member_action(
+        self,
+        user: User,
+        pbx: str,
+        action: str,
+        steps: Sequence[tuple[MemberOp, MemberView | None]],
+        parameters: Mapping[str, Any],
+    ) -> Outcome:
         """Send each step; on any failure undo what was done, then audit either way."""
         link = self.link(pbx)
         keys = [(pbx, op.queue, op.interface) for op, _ in steps]
@@ -197,9 +225,15 @@ class Control:
             self.acting.subtract(keys)
             self.acting += Counter()  # drops the zero counts
 
-    async def _member_action(self, link: PbxLink, user: User, pbx: str, action: str,
-                             steps: Sequence[tuple[MemberOp, MemberView | None]],
-                             parameters: Mapping[str, Any]) -> Outcome:
+    async def _member_action(
+        self,
+        link: PbxLink,
+        user: User,
+        pbx: str,
+        action: str,
+        steps: Sequence[tuple[MemberOp, MemberView | None]],
+        parameters: Mapping[str, Any],
+    ) -> Outcome:
         first = steps[0][0]
         queue = first.queue if len({op.queue for op, _ in steps}) == 1 else None
         target = first.interface
@@ -209,10 +243,18 @@ class Control:
                 await send_member_op(link, op)
             except AmiError as exc:
                 undone, not_undone = await self._undo(link, done)
-                error = ami_failure(exc, failed=op.describe(), rolled_back=undone,
-                                    not_rolled_back=not_undone)
-                await self._audit_failure(user, pbx, action, queue, target, parameters,
-                                          self._failure_text(exc.message, undone, not_undone))
+                error = ami_failure(
+                    exc, failed=op.describe(), rolled_back=undone, not_rolled_back=not_undone
+                )
+                await self._audit_failure(
+                    user,
+                    pbx,
+                    action,
+                    queue,
+                    target,
+                    parameters,
+                    self._failure_text(exc.message, undone, not_undone),
+                )
                 raise error from None
             done.append((op, before))
         now = self.clock()
@@ -221,24 +263,47 @@ class Control:
                 for op, _ in done:
                     current = await store.load_desired_for(session, pbx, op.queue, op.interface)
                     await store.save_desired(
-                        session, desired_after(current, pbx, op, user.username, now))
-                store.add_audit(session, self._audit(
-                    user, pbx, action, queue, target, parameters, ok=True,
-                    message="; ".join(op.describe() for op, _ in done)))
+                        session, desired_after(current, pbx, op, user.username, now)
+                    )
+                store.add_audit(
+                    session,
+                    self._audit(
+                        user,
+                        pbx,
+                        action,
+                        queue,
+                        target,
+                        parameters,
+                        ok=True,
+                        message="; ".join(op.describe() for op, _ in done),
+                    ),
+                )
         except (SQLAlchemyError, OSError) as exc:
-            log.error("supervisor %s on PBX %s: database failed (%s); undoing on the PBX",
-                      action, pbx, type(exc).__name__)
+            log.error(
+                "supervisor %s on PBX %s: database failed (%s); undoing on the PBX",
+                action,
+                pbx,
+                type(exc).__name__,
+            )
             undone, not_undone = await self._undo(link, done)
-            raise ControlError(503, "database-unavailable",
-                               "the database did not store the change, so it was undone",
-                               rolled_back=undone, not_rolled_back=not_undone) from None
-        log.info("supervisor %s: %s on PBX %s", user.username,
-                 "; ".join(op.describe() for op, _ in done), pbx)
+            raise ControlError(
+                503,
+                "database-unavailable",
+                "the database did not store the change, so it was undone",
+                rolled_back=undone,
+                not_rolled_back=not_undone,
+            ) from None
+        log.info(
+            "supervisor %s: %s on PBX %s",
+            user.username,
+            "; ".join(op.describe() for op, _ in done),
+            pbx,
+        )
         return Outcome(action, pbx, tuple(op.describe() for op, _ in done))
 
-    async def _undo(self, link: PbxLink,
-                    done: Sequence[tuple[MemberOp, MemberView | None]]) -> tuple[list[str],
-                                                                                 list[str]]:
+    async def _undo(
+        self, link: PbxLink, done: Sequence[tuple[MemberOp, MemberView | None]]
+    ) -> tuple[list[str], list[str]]:
         undone: list[str] = []
         not_undone: list[str] = []
         for op, before in reversed(done):
@@ -247,8 +312,7 @@ class Control:
                     await send_member_op(link, inverse)
                 undone.append(op.describe())
             except AmiError as exc:
-                log.error("PBX %s: could not undo %s: %s", link.name, op.describe(),
-                          exc.message)
+                log.error("PBX %s: could not undo %s: %s", link.name, op.describe(), exc.message)
                 not_undone.append(op.describe())
         return undone, not_undone
 
@@ -261,86 +325,191 @@ class Control:
             text += "; NOT rolled back: " + ", ".join(not_undone)
         return text
 
-    def _audit(self, user: User, pbx: str, action: str, queue: str | None, target: str,
-               parameters: Mapping[str, Any], *, ok: bool, message: str) -> store.AuditRecord:
-        return store.AuditRecord(self.clock(), user.username, user.id or None, action, pbx, queue,
-                                 target, dict(parameters), ok, message)
+    def _audit(
+        self,
+        user: User,
+        pbx: str,
+        action: str,
+        queue: str | None,
+        target: str,
+        parameters: Mapping[str, Any],
+        *,
+        ok: bool,
+        message: str,
+    ) -> store.AuditRecord:
+        return store.AuditRecord(
+            self.clock(),
+            user.username,
+            user.id or None,
+            action,
+            pbx,
+            queue,
+            target,
+            dict(parameters),
+            ok,
+            message,
+        )
 
-    async def _audit_failure(self, user: User, pbx: str, action: str, queue: str | None,
-                             target: str, parameters: Mapping[str, Any], message: str) -> None:
+    async def _audit_failure(
+        self,
+        user: User,
+        pbx: str,
+        action: str,
+        queue: str | None,
+        target: str,
+        parameters: Mapping[str, Any],
+        message: str,
+    ) -> None:
         try:
-            await store.write_audit(self.engine, [self._audit(
-                user, pbx, action, queue, target, parameters, ok=False, message=message)])
+            await store.write_audit(
+                self.engine,
+                [
+                    self._audit(
+                        user, pbx, action, queue, target, parameters, ok=False, message=message
+                    )
+                ],
+            )
         except (SQLAlchemyError, OSError) as exc:
-            log.error("audit row lost (database: %s): %s %s on %s: %s", type(exc).__name__,
-                      user.username, action, target, message)
+            log.error(
+                "audit row lost (database: %s): %s %s on %s: %s",
+                type(exc).__name__,
+                user.username,
+                action,
+                target,
+                message,
+            )
 
     # ------------------------------------------------------------------ use cases
 
-    async def add_member(self, user: User, queue: str, pbx: str | None, *, interface: str,
-                         name: str, penalty: int, paused: bool, reason: str,
-                         state_interface: str) -> Outcome:
+    async def add_member(
+        self,
+        user: User,
+        queue: str,
+        pbx: str | None,
+        *,
+        interface: str,
+        name: str,
+        penalty: int,
+        paused: bool,
+        reason: str,
+        state_interface: str,
+    ) -> Outcome:
         view = self.find_queue(queue, pbx)
         if any(m.interface == interface for m in view.members):
-            raise ControlError(409, "already-member",
-                               f"{interface} is already a member of queue {queue!r}")
-        op = MemberOp("add", queue, interface, name=name, state_interface=state_interface,
-                      penalty=penalty, paused=paused, reason=reason if paused else "")
-        return await self.member_action(user, view.pbx, "member.add", [(op, None)], {
-            "interface": interface, "name": name, "penalty": penalty, "paused": paused,
-            "reason": reason, "state_interface": state_interface})
+            raise ControlError(
+                409, "already-member", f"{interface} is already a member of queue {queue!r}"
+            )
+        op = MemberOp(
+            "add",
+            queue,
+            interface,
+            name=name,
+            state_interface=state_interface,
+            penalty=penalty,
+            paused=paused,
+            reason=reason if paused else "",
+        )
+        return await self.member_action(
+            user,
+            view.pbx,
+            "member.add",
+            [(op, None)],
+            {
+                "interface": interface,
+                "name": name,
+                "penalty": penalty,
+                "paused": paused,
+                "reason": reason,
+                "state_interface": state_interface,
+            },
+        )
 
-    async def remove_member(self, user: User, queue: str, pbx: str | None,
-                            interface: str) -> Outcome:
+    async def remove_member(
+        self, user: User, queue: str, pbx: str | None, interface: str
+    ) -> Outcome:
         view = self.find_queue(queue, pbx)
         member = self.find_member(view, interface)
         op = MemberOp("remove", queue, interface)
-        return await self.member_action(user, view.pbx, "member.remove", [(op, member)],
-                                        {"interface": interface})
+        return await self.member_action(
+            user, view.pbx, "member.remove", [(op, member)], {"interface": interface}
+        )
 
-    async def pause_member(self, user: User, queue: str, pbx: str | None, interface: str,
-                           paused: bool, reason: str) -> Outcome:
+    async def pause_member(
+        self, user: User, queue: str, pbx: str | None, interface: str, paused: bool, reason: str
+    ) -> Outcome:
         view = self.find_queue(queue, pbx)
         member = self.find_member(view, interface)
         op = MemberOp("pause", queue, interface, paused=paused, reason=reason if paused else "")
-        return await self.member_action(user, view.pbx, "member.pause" if paused
-                                        else "member.unpause", [(op, member)],
-                                        {"interface": interface, "paused": paused,
-                                         "reason": reason})
+        return await self.member_action(
+            user,
+            view.pbx,
+            "member.pause" if paused else "member.unpause",
+            [(op, member)],
+            {"interface": interface, "paused": paused, "reason": reason},
+        )
 
-    async def set_penalty(self, user: User, queue: str, pbx: str | None, interface: str,
-                          penalty: int) -> Outcome:
+    async def set_penalty(
+        self, user: User, queue: str, pbx: str | None, interface: str, penalty: int
+    ) -> Outcome:
         view = self.find_queue(queue, pbx)
         member = self.find_member(view, interface)
         op = MemberOp("penalty", queue, interface, penalty=penalty)
-        return await self.member_action(user, view.pbx, "member.penalty", [(op, member)],
-                                        {"interface": interface, "penalty": penalty})
+        return await self.member_action(
+            user,
+            view.pbx,
+            "member.penalty",
+            [(op, member)],
+            {"interface": interface, "penalty": penalty},
+        )
 
-    async def set_ringinuse(self, user: User, queue: str, pbx: str | None, interface: str,
-                            ringinuse: bool) -> Outcome:
+    async def set_ringinuse(
+        self, user: User, queue: str, pbx: str | None, interface: str, ringinuse: bool
+    ) -> Outcome:
         view = self.find_queue(queue, pbx)
         member = self.find_member(view, interface)
         op = MemberOp("ringinuse", queue, interface, ringinuse=ringinuse)
-        return await self.member_action(user, view.pbx, "member.ringinuse", [(op, member)],
-                                        {"interface": interface, "ringinuse": ringinuse})
+        return await self.member_action(
+            user,
+            view.pbx,
+            "member.ringinuse",
+            [(op, member)],
+            {"interface": interface, "ringinuse": ringinuse},
+        )
 
     async def logout_agent(self, user: User, interface: str, pbx: str | None) -> Outcome:
         name, members = self.agent_memberships(interface, pbx)
         dynamic = [m for m in members if m.membership == "dynamic"]
         if not dynamic:
-            raise ControlError(409, "no-dynamic-membership",
-                               f"{interface} is only a static member (queues.conf): "
-                               "it cannot be logged out over AMI",
-                               queues=[m.queue for m in members])
+            raise ControlError(
+                409,
+                "no-dynamic-membership",
+                f"{interface} is only a static member (queues.conf): "
+                "it cannot be logged out over AMI",
+                queues=[m.queue for m in members],
+            )
         steps = [(MemberOp("remove", m.queue, interface), m) for m in dynamic]
-        return await self.member_action(user, name, "agent.logout", steps, {
-            "interface": interface, "queues": [m.queue for m in dynamic]})
+        return await self.member_action(
+            user,
+            name,
+            "agent.logout",
+            steps,
+            {"interface": interface, "queues": [m.queue for m in dynamic]},
+        )
 
     # ------------------------------------------------------------------ callers
 
-    async def move_caller(self, user: User, queue: str, pbx: str | None, uniqueid: str, *,
-                          to_queue: str | None, context: str | None, exten: str | None,
-                          priority: int) -> Outcome:
+    async def move_caller(
+        self,
+        user: User,
+        queue: str,
+        pbx: str | None,
+        uniqueid: str,
+        *,
+        to_queue: str | None,
+        context: str | None,
+        exten: str | None,
+        priority: int,
+    ) -> Outcome:
         view = self.find_queue(queue, pbx)
         caller = self.find_caller(view, uniqueid)
         if to_queue is not None:
@@ -353,32 +522,43 @@ class Control:
         parameters = {"uniqueid": uniqueid, "to_queue": to_queue, "destination": destination}
         await self._claim(user, view.pbx, caller, "move", destination)
         try:
-            await actions.redirect(self.link(view.pbx), caller.channel, context, exten,
-                                   priority)
+            await actions.redirect(self.link(view.pbx), caller.channel, context, exten, priority)
         except (AmiError, ControlError) as exc:
             await self._release(view.pbx, caller)
             await self._caller_failed(user, view.pbx, "caller.move", caller, parameters, exc)
-        return await self._caller_done(user, view.pbx, "caller.move", caller, parameters,
-                                       f"moved {caller.channel} to {destination}")
+        return await self._caller_done(
+            user,
+            view.pbx,
+            "caller.move",
+            caller,
+            parameters,
+            f"moved {caller.channel} to {destination}",
+        )
 
-    async def withdraw_caller(self, user: User, queue: str, pbx: str | None, uniqueid: str,
-                              info: str) -> Outcome:
+    async def withdraw_caller(
+        self, user: User, queue: str, pbx: str | None, uniqueid: str, info: str
+    ) -> Outcome:
         view = self.find_queue(queue, pbx)
         caller = self.find_caller(view, uniqueid)
         parameters = {"uniqueid": uniqueid, "info": info}
         await self._claim(user, view.pbx, caller, "withdraw", info)
         try:
-            await actions.queue_withdraw_caller(self.link(view.pbx), queue, caller.channel,
-                                                info)
+            await actions.queue_withdraw_caller(self.link(view.pbx), queue, caller.channel, info)
         except (AmiError, ControlError) as exc:
             await self._release(view.pbx, caller)
-            await self._caller_failed(user, view.pbx, "caller.withdraw", caller, parameters,
-                                      exc)
-        return await self._caller_done(user, view.pbx, "caller.withdraw", caller, parameters,
-                                       f"withdrew {caller.channel} from {queue}")
+            await self._caller_failed(user, view.pbx, "caller.withdraw", caller, parameters, exc)
+        return await self._caller_done(
+            user,
+            view.pbx,
+            "caller.withdraw",
+            caller,
+            parameters,
+            f"withdrew {caller.channel} from {queue}",
+        )
 
-    async def change_priority(self, user: User, queue: str, pbx: str | None, uniqueid: str,
-                              priority: int) -> Outcome:
+    async def change_priority(
+        self, user: User, queue: str, pbx: str | None, uniqueid: str, priority: int
+    ) -> Outcome:
         view = self.find_queue(queue, pbx)
         caller = self.find_caller(view, uniqueid)
         parameters = {"uniqueid": uniqueid, "priority": priority}
@@ -386,78 +566,131 @@ class Control:
         try:
             await actions.queue_change_priority_caller(link, queue, caller.channel, priority)
         except AmiError as exc:
-            await self._caller_failed(user, view.pbx, "caller.priority", caller, parameters,
-                                      exc)
-        outcome = await self._caller_done(user, view.pbx, "caller.priority", caller,
-                                          parameters, f"priority {priority} for "
-                                          f"{caller.channel} in {queue}")
+            await self._caller_failed(user, view.pbx, "caller.priority", caller, parameters, exc)
+        outcome = await self._caller_done(
+            user,
+            view.pbx,
+            "caller.priority",
+            caller,
+            parameters,
+            f"priority {priority} for {caller.channel} in {queue}",
+        )
         # Asterisk announces no event for a priority change: positions are re-read instead.
         try:
             await self.resync(link)
         except AmiError as exc:
-            log.warning("PBX %s: resync after a priority change failed: %s", view.pbx,
-                        exc.message)
+            log.warning("PBX %s: resync after a priority change failed: %s", view.pbx, exc.message)
         return outcome
 
-    async def _claim(self, user: User, pbx: str, caller: CallerView, action: str,
-                     destination: str) -> None:
+    async def _claim(
+        self, user: User, pbx: str, caller: CallerView, action: str, destination: str
+    ) -> None:
         try:
             claimed = await store.claim_caller(
-                self.engine, pbx=pbx, uniqueid=caller.uniqueid, queue=caller.queue,
-                joined_at=caller.joined_at, action=action, destination=destination,
-                username=user.username, at=self.clock())
+                self.engine,
+                pbx=pbx,
+                uniqueid=caller.uniqueid,
+                queue=caller.queue,
+                joined_at=caller.joined_at,
+                action=action,
+                destination=destination,
+                username=user.username,
+                at=self.clock(),
+            )
         except (SQLAlchemyError, OSError) as exc:
-            raise ControlError(503, "database-unavailable",
-                               f"cannot record the {action} ({type(exc).__name__}); "
-                               "nothing was sent to the PBX") from None
+            raise ControlError(
+                503,
+                "database-unavailable",
+                f"cannot record the {action} ({type(exc).__name__}); nothing was sent to the PBX",
+            ) from None
         if not claimed:
-            existing = await store.caller_claim(self.engine, pbx, caller.uniqueid, caller.queue,
-                                                caller.joined_at)
-            raise ControlError(409, "already-handled",
-                               f"caller {caller.uniqueid} was already handled in "
-                               f"{caller.queue!r}",
-                               by=existing.username if existing else None,
-                               action=existing.action if existing else None)
+            existing = await store.caller_claim(
+                self.engine, pbx, caller.uniqueid, caller.queue, caller.joined_at
+            )
+            raise ControlError(
+                409,
+                "already-handled",
+                f"caller {caller.uniqueid} was already handled in {caller.queue!r}",
+                by=existing.username if existing else None,
+                action=existing.action if existing else None,
+            )
 
     async def _release(self, pbx: str, caller: CallerView) -> None:
         try:
-            await store.release_caller(self.engine, pbx, caller.uniqueid, caller.queue,
-                                       caller.joined_at)
+            await store.release_caller(
+                self.engine, pbx, caller.uniqueid, caller.queue, caller.joined_at
+            )
         except (SQLAlchemyError, OSError) as exc:
-            log.error("could not release the claim on caller %s: %s", caller.uniqueid,
-                      type(exc).__name__)
+            log.error(
+                "could not release the claim on caller %s: %s", caller.uniqueid, type(exc).__name__
+            )
 
-    async def _caller_failed(self, user: User, pbx: str, action: str, caller: CallerView,
-                             parameters: Mapping[str, Any],
-                             exc: AmiError | ControlError) -> None:
+    async def _caller_failed(
+        self,
+        user: User,
+        pbx: str,
+        action: str,
+        caller: CallerView,
+        parameters: Mapping[str, Any],
+        exc: AmiError | ControlError,
+    ) -> None:
         message = exc.message
-        await self._audit_failure(user, pbx, action, caller.queue, caller.uniqueid,
-                                  parameters, message)
+        await self._audit_failure(
+            user, pbx, action, caller.queue, caller.uniqueid, parameters, message
+        )
         if isinstance(exc, ControlError):
             raise exc
         raise ami_failure(exc) from None
 
-    async def _caller_done(self, user: User, pbx: str, action: str, caller: CallerView,
-                           parameters: Mapping[str, Any], message: str) -> Outcome:
+    async def _caller_done(
+        self,
+        user: User,
+        pbx: str,
+        action: str,
+        caller: CallerView,
+        parameters: Mapping[str, Any],
+        message: str,
+    ) -> Outcome:
         log.info("supervisor %s: %s on PBX %s", user.username, message, pbx)
         try:
-            await store.write_audit(self.engine, [self._audit(
-                user, pbx, action, caller.queue, caller.uniqueid, parameters, ok=True,
-                message=message)])
+            await store.write_audit(
+                self.engine,
+                [
+                    self._audit(
+                        user,
+                        pbx,
+                        action,
+                        caller.queue,
+                        caller.uniqueid,
+                        parameters,
+                        ok=True,
+                        message=message,
+                    )
+                ],
+            )
         except (SQLAlchemyError, OSError) as exc:
             log.error("audit row lost (database: %s): %s", type(exc).__name__, message)
         return Outcome(action, pbx, (message,))
 
     # ------------------------------------------------------------------ agents
 
-    async def spy(self, user: User, interface: str, pbx: str | None, mode: SpyMode,
-                  supervisor_interface: str | None) -> Outcome:
+    async def spy(
+        self,
+        user: User,
+        interface: str,
+        pbx: str | None,
+        mode: SpyMode,
+        supervisor_interface: str | None,
+    ) -> Outcome:
         name, _members = self.agent_memberships(interface, pbx)
         phone = supervisor_interface or (user.interfaces[0] if user.interfaces else "")
         if not phone:
-            raise ControlError(400, "no-supervisor-phone",
-                               "give supervisor_interface (your phone, e.g. PJSIP/1009): "
-                               "your user has no interface")
+            raise ControlError(
+                400,
+                "no-supervisor-phone",
+                "give supervisor_interface (your phone, e.g. PJSIP/1009): "
+                "your user has no interface",
+            )
         link = self.link(name)
         channel = self.agent_channels.get((name, interface))
         if channel is None:
@@ -466,18 +699,32 @@ class Control:
         if channel is None:
             raise ControlError(409, "agent-not-on-call", f"{interface} is not on a call")
         try:
-            await actions.originate_chanspy(link, phone, channel, SPY_OPTIONS[mode],
-                                            caller_id=self.spy_caller_id)
+            await actions.originate_chanspy(
+                link, phone, channel, SPY_OPTIONS[mode], caller_id=self.spy_caller_id
+            )
         except AmiError as exc:
-            await self._audit_failure(user, name, f"agent.{mode}", None, interface,
-                                      parameters, exc.message)
+            await self._audit_failure(
+                user, name, f"agent.{mode}", None, interface, parameters, exc.message
+            )
             raise ami_failure(exc) from None
         message = f"{mode} on {channel} from {phone}"
         log.info("supervisor %s: %s on PBX %s", user.username, message, name)
         try:
-            await store.write_audit(self.engine, [self._audit(
-                user, name, f"agent.{mode}", None, interface, parameters, ok=True,
-                message=message)])
+            await store.write_audit(
+                self.engine,
+                [
+                    self._audit(
+                        user,
+                        name,
+                        f"agent.{mode}",
+                        None,
+                        interface,
+                        parameters,
+                        ok=True,
+                        message=message,
+                    )
+                ],
+            )
         except (SQLAlchemyError, OSError) as exc:
             log.error("audit row lost (database: %s): %s", type(exc).__name__, message)
         return Outcome(f"agent.{mode}", name, (message,), {"channel": channel})
@@ -502,22 +749,36 @@ class Control:
         if self.acting[(change.pbx, change.queue, change.interface)]:
             return  # a supervisor is setting this member right now: that wins
         followed = await store.follow_pbx_change(
-            self.engine, change.pbx, change.queue, change.interface, change.cause,
-            change.member, change.at)
+            self.engine,
+            change.pbx,
+            change.queue,
+            change.interface,
+            change.cause,
+            change.member,
+            change.at,
+        )
         if followed is None:
             return
         _before, after = followed
-        log.info("PBX %s: %s in %s changed outside the console (%s); desired state %s",
-                 change.pbx, change.interface, change.queue, change.cause,
-                 "dropped" if after is None else _describe_desired(after))
+        log.info(
+            "PBX %s: %s in %s changed outside the console (%s); desired state %s",
+            change.pbx,
+            change.interface,
+            change.queue,
+            change.cause,
+            "dropped" if after is None else _describe_desired(after),
+        )
 
     async def reapply(self, link: PbxLink) -> Outcome:
         """Bring a (re)connected PBX back to what supervisors set (best effort per member)."""
         pbx = link.name
         desired = await store.load_desired(self.engine, pbx)
-        members = {(m.queue, m.interface): m
-                   for v in self.model.queue_views(self.clock()) if v.pbx == pbx
-                   for m in v.members}
+        members = {
+            (m.queue, m.interface): m
+            for v in self.model.queue_views(self.clock())
+            if v.pbx == pbx
+            for m in v.members
+        }
         ops = plan_reapply(desired, members)
         applied: list[str] = []
         failed: list[dict[str, str]] = []
@@ -531,21 +792,52 @@ class Control:
                 continue
             applied.append(op.describe())
         if applied or failed:
-            log.info("PBX %s: desired state re-applied: %d action(s)%s%s", pbx, len(applied),
-                     (": " + "; ".join(applied)) if applied else "",
-                     (f"; {len(failed)} failed: " + "; ".join(
-                         f"{f['action']} ({f['error']})" for f in failed)) if failed else "")
+            log.info(
+                "PBX %s: desired state re-applied: %d action(s)%s%s",
+                pbx,
+                len(applied),
+                (": " + "; ".join(applied)) if applied else "",
+                (
+                    f"; {len(failed)} failed: "
+                    + "; ".join(f"{f['action']} ({f['error']})" for f in failed)
+                )
+                if failed
+                else "",
+            )
             system = User(0, "system", "system", "admin")
             try:
-                await store.write_audit(self.engine, [self._audit(
-                    system, pbx, "desired.reapply", None, pbx, {"applied": applied,
-                                                                 "failed": failed},
-                    ok=not failed, message="; ".join(applied + [f["action"] for f in failed]))])
+                await store.write_audit(
+                    self.engine,
+                    [
+                        self._audit(
+                            system,
+                            pbx,
+                            "desired.reapply",
+                            None,
+                            pbx,
+                            {"applied": applied, "failed": failed},
+                            ok=not failed,
+                            message="; ".join(applied + [f["action"] for f in failed]),
+                        )
+                    ],
+                )
             except (SQLAlchemyError, OSError) as exc:
                 log.error("audit row lost (database: %s)", type(exc).__name__)
         else:
-            log.info("PBX %s: desired state already in place (%d member setting(s) stored)",
-                     pbx, len(desired))
-        self.publish(dumps({"type": "DesiredStateApplied", "pbx": pbx, "at":
-                            self.clock().isoformat(), "applied": applied, "failed": failed}))
+            log.info(
+                "PBX %s: desired state already in place (%d member setting(s) stored)",
+                pbx,
+                len(desired),
+            )
+        self.publish(
+            dumps(
+                {
+                    "type": "DesiredStateApplied",
+                    "pbx": pbx,
+                    "at": self.clock().isoformat(),
+                    "applied": applied,
+                    "failed": failed,
+                }
+            )
+        )
         return Outcome("desired.reapply", pbx, tuple(applied), {"failed": failed})

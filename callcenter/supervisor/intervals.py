@@ -43,8 +43,9 @@ class Interval:
     answer_rate: float | None
 
 
-def bucket_calls(samples: Iterable[CallSample], end: datetime, minutes: int,
-                 step: int) -> list[Interval]:
+def bucket_calls(
+    samples: Iterable[CallSample], end: datetime, minutes: int, step: int
+) -> list[Interval]:
     """``minutes // step`` intervals ending at ``end`` (oldest first); calls outside ignored."""
     count = max(1, minutes // step)
     width = timedelta(minutes=step)
@@ -66,26 +67,37 @@ def bucket_calls(samples: Iterable[CallSample], end: datetime, minutes: int,
     intervals = []
     for index, (answered, abandoned, short, timeouts, withdrawn) in enumerate(tallies):
         begin = start + width * index
-        intervals.append(Interval(
-            start=begin, end=begin + width,
-            offered=kpi.offered(answered, abandoned, timeouts, short),
-            answered=answered, abandoned=abandoned - short, short_abandons=short,
-            timeouts=timeouts, withdrawn=withdrawn,
-            abandon_rate=kpi.abandon_rate(abandoned, answered, timeouts, short),
-            answer_rate=kpi.answer_rate(answered, abandoned, timeouts, short),
-        ))
+        intervals.append(
+            Interval(
+                start=begin,
+                end=begin + width,
+                offered=kpi.offered(answered, abandoned, timeouts, short),
+                answered=answered,
+                abandoned=abandoned - short,
+                short_abandons=short,
+                timeouts=timeouts,
+                withdrawn=withdrawn,
+                abandon_rate=kpi.abandon_rate(abandoned, answered, timeouts, short),
+                answer_rate=kpi.answer_rate(answered, abandoned, timeouts, short),
+            )
+        )
     return intervals
 
 
-async def load_samples(engine: AsyncEngine, since: datetime, until: datetime,
-                       queue: str | None, pbx: str | None) -> list[CallSample]:
+async def load_samples(
+    engine: AsyncEngine, since: datetime, until: datetime, queue: str | None, pbx: str | None
+) -> list[CallSample]:
     conditions = [CallRecord.joined_at >= since, CallRecord.joined_at < until]
     if queue:
         conditions.append(CallRecord.queue == queue)
     if pbx:
         conditions.append(CallRecord.pbx == pbx)
     async with AsyncSession(engine) as session:
-        rows = (await session.execute(
-            select(CallRecord.joined_at, CallRecord.outcome, CallRecord.short_abandon)
-            .where(*conditions))).all()
+        rows = (
+            await session.execute(
+                select(CallRecord.joined_at, CallRecord.outcome, CallRecord.short_abandon).where(
+                    *conditions
+                )
+            )
+        ).all()
     return [CallSample(joined_at, outcome, bool(short)) for joined_at, outcome, short in rows]

@@ -20,8 +20,9 @@ class DesiredMember(Base):
     """
 
     __tablename__ = "supervisor_desired_members"
-    __table_args__ = (UniqueConstraint("pbx", "queue", "interface",
-                                       name="uq_supervisor_desired_members_key"),)
+    __table_args__ = (
+        UniqueConstraint("pbx", "queue", "interface", name="uq_supervisor_desired_members_key"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     pbx: Mapped[str] = mapped_column(String(32))
@@ -66,8 +67,11 @@ class CallerAction(Base):
     """
 
     __tablename__ = "supervisor_caller_actions"
-    __table_args__ = (UniqueConstraint("pbx", "uniqueid", "queue", "joined_at",
-                                       name="uq_supervisor_caller_actions_join"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "pbx", "uniqueid", "queue", "joined_at", name="uq_supervisor_caller_actions_join"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     pbx: Mapped[str] = mapped_column(String(32))

@@ -19,9 +19,15 @@ MemberOpKind = Literal["add", "remove", "pause", "penalty", "ringinuse"]
 
 # Live member changes the desired state follows when they were made outside the console
 # (agent console, phone feature code, CLI, another room): the cause is the AMI event kind.
-FOLLOWED_CAUSES: frozenset[str] = frozenset({
-    "QueueMemberAdded", "QueueMemberRemoved", "QueueMemberPause", "QueueMemberPenalty",
-    "QueueMemberRinginuse"})
+FOLLOWED_CAUSES: frozenset[str] = frozenset(
+    {
+        "QueueMemberAdded",
+        "QueueMemberRemoved",
+        "QueueMemberPause",
+        "QueueMemberPenalty",
+        "QueueMemberRinginuse",
+    }
+)
 # Pauses another room owns and ends itself (the records room's enforced wrap-up): not an
 # intended state, so neither stored nor undone by a re-apply.
 TRANSIENT_PAUSE_REASONS: frozenset[str] = frozenset({WRAPUP_REASON})
@@ -51,10 +57,10 @@ class MemberOp:
         target = f"{self.interface} in {self.queue}"
         if self.kind == "add":
             return f"add {target} (penalty {self.penalty}" + (
-                f", paused: {self.reason or '-'})" if self.paused else ")")
+                f", paused: {self.reason or '-'})" if self.paused else ")"
+            )
         if self.kind == "pause":
-            return (f"pause {target} ({self.reason or '-'})" if self.paused
-                    else f"unpause {target}")
+            return f"pause {target} ({self.reason or '-'})" if self.paused else f"unpause {target}"
         if self.kind == "penalty":
             return f"penalty {self.penalty} for {target}"
         if self.kind == "ringinuse":
@@ -70,10 +76,17 @@ def undo_of(op: MemberOp, before: MemberView | None) -> list[MemberOp]:
     if before is None:
         return []
     if op.kind == "remove":
-        restore = [replace(base, kind="add", name=before.name,
-                           state_interface=_own_state_interface(before),
-                           penalty=before.penalty, paused=before.paused,
-                           reason=before.paused_reason)]
+        restore = [
+            replace(
+                base,
+                kind="add",
+                name=before.name,
+                state_interface=_own_state_interface(before),
+                penalty=before.penalty,
+                paused=before.paused,
+                reason=before.paused_reason,
+            )
+        ]
         if before.ringinuse is not None:
             restore.append(replace(base, kind="ringinuse", ringinuse=before.ringinuse))
         return restore
@@ -108,19 +121,25 @@ class DesiredMember:
     set_at: datetime | None = None
 
 
-def desired_after(current: DesiredMember | None, pbx: str, op: MemberOp, set_by: str,
-                  at: datetime) -> DesiredMember:
+def desired_after(
+    current: DesiredMember | None, pbx: str, op: MemberOp, set_by: str, at: datetime
+) -> DesiredMember:
     """The desired state once ``op`` succeeded."""
     desired = current or DesiredMember(pbx, op.queue, op.interface)
     desired = replace(desired, set_by=set_by, set_at=at)
     if op.kind == "add":
-        return replace(desired, present=True, name=op.name or None,
-                       state_interface=op.state_interface or None, penalty=op.penalty,
-                       paused=op.paused, paused_reason=op.reason if op.paused else "")
+        return replace(
+            desired,
+            present=True,
+            name=op.name or None,
+            state_interface=op.state_interface or None,
+            penalty=op.penalty,
+            paused=op.paused,
+            paused_reason=op.reason if op.paused else "",
+        )
     if op.kind == "remove":
         # A member re-added later starts from what that add says, not from old settings.
-        return DesiredMember(pbx, op.queue, op.interface, present=False, set_by=set_by,
-                             set_at=at)
+        return DesiredMember(pbx, op.queue, op.interface, present=False, set_by=set_by, set_at=at)
     if op.kind == "pause":
         return replace(desired, paused=op.paused, paused_reason=op.reason if op.paused else "")
     if op.kind == "penalty":
@@ -128,8 +147,9 @@ def desired_after(current: DesiredMember | None, pbx: str, op: MemberOp, set_by:
     return replace(desired, ringinuse=op.ringinuse)
 
 
-def desired_following(current: DesiredMember, cause: str, member: MemberView | None,
-                      at: datetime) -> DesiredMember | None:
+def desired_following(
+    current: DesiredMember, cause: str, member: MemberView | None, at: datetime
+) -> DesiredMember | None:
     """The desired state once the PBX reported a live change of this member (None: drop it).
 
     Only settings supervisors have an opinion on follow; the rest stay "no opinion". A
@@ -141,23 +161,37 @@ def desired_following(current: DesiredMember, cause: str, member: MemberView | N
     if cause == "QueueMemberAdded":
         return None if current.present is False else current
     followed = current
-    if (cause == "QueueMemberPause" and current.paused is not None
-            and member.paused_reason not in TRANSIENT_PAUSE_REASONS):
-        followed = replace(followed, paused=member.paused,
-                           paused_reason=member.paused_reason if member.paused else "")
+    if (
+        cause == "QueueMemberPause"
+        and current.paused is not None
+        and member.paused_reason not in TRANSIENT_PAUSE_REASONS
+    ):
+        followed = replace(
+            followed,
+            paused=member.paused,
+            paused_reason=member.paused_reason if member.paused else "",
+        )
     elif cause == "QueueMemberPenalty" and current.penalty is not None:
         followed = replace(followed, penalty=member.penalty)
-    elif (cause == "QueueMemberRinginuse" and current.ringinuse is not None
-          and member.ringinuse is not None):
+    elif (
+        cause == "QueueMemberRinginuse"
+        and current.ringinuse is not None
+        and member.ringinuse is not None
+    ):
         followed = replace(followed, ringinuse=member.ringinuse)
     if (followed.paused, followed.paused_reason, followed.penalty, followed.ringinuse) == (
-            current.paused, current.paused_reason, current.penalty, current.ringinuse):
+        current.paused,
+        current.paused_reason,
+        current.penalty,
+        current.ringinuse,
+    ):
         return current
     return replace(followed, set_by=FOLLOWED_BY, set_at=at)
 
 
-def plan_reapply(desired: Iterable[DesiredMember],
-                 members: Mapping[tuple[str, str], MemberView]) -> list[MemberOp]:
+def plan_reapply(
+    desired: Iterable[DesiredMember], members: Mapping[tuple[str, str], MemberView]
+) -> list[MemberOp]:
     """What a (re)started PBX lacks of the desired state, given its members by (queue, iface)."""
     ops: list[MemberOp] = []
     for want in desired:
@@ -170,20 +204,37 @@ def plan_reapply(desired: Iterable[DesiredMember],
             continue
         if have is None:
             if want.present:
-                ops.append(replace(base, kind="add", name=want.name or "",
-                                   state_interface=want.state_interface or "",
-                                   penalty=want.penalty or 0, paused=bool(want.paused),
-                                   reason=want.paused_reason or ""))
+                ops.append(
+                    replace(
+                        base,
+                        kind="add",
+                        name=want.name or "",
+                        state_interface=want.state_interface or "",
+                        penalty=want.penalty or 0,
+                        paused=bool(want.paused),
+                        reason=want.paused_reason or "",
+                    )
+                )
                 if want.ringinuse is not None:
                     ops.append(replace(base, kind="ringinuse", ringinuse=want.ringinuse))
             continue
         wrapping_up = have.paused and have.paused_reason in TRANSIENT_PAUSE_REASONS
-        if want.paused is not None and not (wrapping_up and not want.paused) and (
-            have.paused != want.paused
-            or (want.paused and have.paused_reason != (want.paused_reason or ""))
+        if (
+            want.paused is not None
+            and not (wrapping_up and not want.paused)
+            and (
+                have.paused != want.paused
+                or (want.paused and have.paused_reason != (want.paused_reason or ""))
+            )
         ):
-            ops.append(replace(base, kind="pause", paused=want.paused,
-                               reason=want.paused_reason or "" if want.paused else ""))
+            ops.append(
+                replace(
+                    base,
+                    kind="pause",
+                    paused=want.paused,
+                    reason=want.paused_reason or "" if want.paused else "",
+                )
+            )
         if want.penalty is not None and have.penalty != want.penalty:
             ops.append(replace(base, kind="penalty", penalty=want.penalty))
         if want.ringinuse is not None and have.ringinuse != want.ringinuse:

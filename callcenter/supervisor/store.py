@@ -32,30 +32,55 @@ class AuditRecord:
 
 
 def _to_desired(row: DesiredMember) -> Desired:
-    return Desired(row.pbx, row.queue, row.interface, row.present, row.member_name,
-                   row.state_interface, row.penalty, row.paused, row.paused_reason,
-                   row.ringinuse, row.set_by, row.set_at)
+    return Desired(
+        row.pbx,
+        row.queue,
+        row.interface,
+        row.present,
+        row.member_name,
+        row.state_interface,
+        row.penalty,
+        row.paused,
+        row.paused_reason,
+        row.ringinuse,
+        row.set_by,
+        row.set_at,
+    )
 
 
 async def load_desired(engine: AsyncEngine, pbx: str) -> list[Desired]:
     async with AsyncSession(engine) as session:
-        rows = (await session.execute(
-            select(DesiredMember).where(DesiredMember.pbx == pbx).order_by(DesiredMember.id)
-        )).scalars().all()
+        rows = (
+            (
+                await session.execute(
+                    select(DesiredMember).where(DesiredMember.pbx == pbx).order_by(DesiredMember.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
     return [_to_desired(row) for row in rows]
 
 
-async def load_desired_for(session: AsyncSession, pbx: str, queue: str,
-                           interface: str) -> Desired | None:
+async def load_desired_for(
+    session: AsyncSession, pbx: str, queue: str, interface: str
+) -> Desired | None:
     row = await _desired_row(session, pbx, queue, interface)
     return None if row is None else _to_desired(row)
 
 
-async def _desired_row(session: AsyncSession, pbx: str, queue: str,
-                       interface: str) -> DesiredMember | None:
-    return (await session.execute(select(DesiredMember).where(
-        DesiredMember.pbx == pbx, DesiredMember.queue == queue,
-        DesiredMember.interface == interface))).scalar_one_or_none()
+async def _desired_row(
+    session: AsyncSession, pbx: str, queue: str, interface: str
+) -> DesiredMember | None:
+    return (
+        await session.execute(
+            select(DesiredMember).where(
+                DesiredMember.pbx == pbx,
+                DesiredMember.queue == queue,
+                DesiredMember.interface == interface,
+            )
+        )
+    ).scalar_one_or_none()
 
 
 async def save_desired(session: AsyncSession, desired: Desired) -> None:
@@ -75,9 +100,15 @@ async def save_desired(session: AsyncSession, desired: Desired) -> None:
     row.set_at = desired.set_at
 
 
-async def follow_pbx_change(engine: AsyncEngine, pbx: str, queue: str, interface: str,
-                            cause: str, member: MemberView | None,
-                            at: datetime) -> tuple[Desired, Desired | None] | None:
+async def follow_pbx_change(
+    engine: AsyncEngine,
+    pbx: str,
+    queue: str,
+    interface: str,
+    cause: str,
+    member: MemberView | None,
+    at: datetime,
+) -> tuple[Desired, Desired | None] | None:
     """Let a stored desired member follow a change the PBX reported; (before, after) if it did.
 
     A row stored after the change happened (a supervisor acting meanwhile) wins over it.
@@ -98,11 +129,20 @@ async def follow_pbx_change(engine: AsyncEngine, pbx: str, queue: str, interface
 
 
 def add_audit(session: AsyncSession, record: AuditRecord) -> None:
-    session.add(AuditEntry(
-        at=record.at, username=record.username, user_id=record.user_id,
-        action=record.action, pbx=record.pbx, queue=record.queue, target=record.target[:200],
-        parameters=record.parameters, ok=record.ok, message=record.message[:500],
-    ))
+    session.add(
+        AuditEntry(
+            at=record.at,
+            username=record.username,
+            user_id=record.user_id,
+            action=record.action,
+            pbx=record.pbx,
+            queue=record.queue,
+            target=record.target[:200],
+            parameters=record.parameters,
+            ok=record.ok,
+            message=record.message[:500],
+        )
+    )
 
 
 async def write_audit(engine: AsyncEngine, records: Iterable[AuditRecord]) -> None:
@@ -111,9 +151,18 @@ async def write_audit(engine: AsyncEngine, records: Iterable[AuditRecord]) -> No
             add_audit(session, record)
 
 
-async def claim_caller(engine: AsyncEngine, *, pbx: str, uniqueid: str, queue: str,
-                       joined_at: datetime, action: str, destination: str, username: str,
-                       at: datetime) -> bool:
+async def claim_caller(
+    engine: AsyncEngine,
+    *,
+    pbx: str,
+    uniqueid: str,
+    queue: str,
+    joined_at: datetime,
+    action: str,
+    destination: str,
+    username: str,
+    at: datetime,
+) -> bool:
     """Record a one-shot caller action; False when someone already claimed this join.
 
     The key is the caller's join, not the caller: one who comes back to the same queue
@@ -121,29 +170,51 @@ async def claim_caller(engine: AsyncEngine, *, pbx: str, uniqueid: str, queue: s
     """
     try:
         async with AsyncSession(engine) as session, session.begin():
-            session.add(CallerAction(pbx=pbx, uniqueid=uniqueid, queue=queue,
-                                     joined_at=joined_at, action=action,
-                                     destination=destination, username=username, at=at))
+            session.add(
+                CallerAction(
+                    pbx=pbx,
+                    uniqueid=uniqueid,
+                    queue=queue,
+                    joined_at=joined_at,
+                    action=action,
+                    destination=destination,
+                    username=username,
+                    at=at,
+                )
+            )
     except IntegrityError:
         return False
     return True
 
 
-async def release_caller(engine: AsyncEngine, pbx: str, uniqueid: str, queue: str,
-                         joined_at: datetime) -> None:
+async def release_caller(
+    engine: AsyncEngine, pbx: str, uniqueid: str, queue: str, joined_at: datetime
+) -> None:
     """Forget a claim whose action the PBX refused, so it may be tried again."""
     async with AsyncSession(engine) as session, session.begin():
-        await session.execute(delete(CallerAction).where(
-            CallerAction.pbx == pbx, CallerAction.uniqueid == uniqueid,
-            CallerAction.queue == queue, CallerAction.joined_at == joined_at))
+        await session.execute(
+            delete(CallerAction).where(
+                CallerAction.pbx == pbx,
+                CallerAction.uniqueid == uniqueid,
+                CallerAction.queue == queue,
+                CallerAction.joined_at == joined_at,
+            )
+        )
 
 
-async def caller_claim(engine: AsyncEngine, pbx: str, uniqueid: str, queue: str,
-                       joined_at: datetime) -> CallerAction | None:
+async def caller_claim(
+    engine: AsyncEngine, pbx: str, uniqueid: str, queue: str, joined_at: datetime
+) -> CallerAction | None:
     async with AsyncSession(engine) as session:
-        return (await session.execute(select(CallerAction).where(
-            CallerAction.pbx == pbx, CallerAction.uniqueid == uniqueid,
-            CallerAction.queue == queue, CallerAction.joined_at == joined_at))
+        return (
+            await session.execute(
+                select(CallerAction).where(
+                    CallerAction.pbx == pbx,
+                    CallerAction.uniqueid == uniqueid,
+                    CallerAction.queue == queue,
+                    CallerAction.joined_at == joined_at,
+                )
+            )
         ).scalar_one_or_none()
 
 
@@ -175,10 +246,20 @@ async def query_audit(engine: AsyncEngine, query: AuditQuery) -> tuple[int, list
     if query.until:
         conditions.append(AuditEntry.at < query.until)
     async with AsyncSession(engine) as session:
-        total = (await session.execute(
-            select(func.count()).select_from(AuditEntry).where(*conditions))).scalar_one()
-        rows = (await session.execute(
-            select(AuditEntry).where(*conditions)
-            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-            .limit(query.limit).offset(query.offset))).scalars().all()
+        total = (
+            await session.execute(select(func.count()).select_from(AuditEntry).where(*conditions))
+        ).scalar_one()
+        rows = (
+            (
+                await session.execute(
+                    select(AuditEntry)
+                    .where(*conditions)
+                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                    .limit(query.limit)
+                    .offset(query.offset)
+                )
+            )
+            .scalars()
+            .all()
+        )
     return int(total), list(rows)

@@ -44,8 +44,11 @@ async def database_unavailable(request: web.Request, handler: Handler) -> web.St
         if not _database_unreachable(exc):
             raise
         # The exception's text can carry SQL and parameters: only its type is logged.
-        log.warning("%s %s: database unreachable (%s)", request.method, request.path,
-                    type(exc).__name__)
-        raise api_error(503, "database-unavailable",
-                        "the database cannot be reached right now; try again shortly"
-                        ) from None
+        log.warning(
+            "%s %s: database unreachable (%s)", request.method, request.path, type(exc).__name__
+        )
+        raise api_error(
+            503,
+            "database-unavailable",
+            "the database cannot be reached right now; try again shortly",
+        ) from None

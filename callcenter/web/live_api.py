@@ -24,14 +24,20 @@ async def get_queue(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     pbx = request.query.get("pbx")
     now = utc_now()
-    matches = [v for v in model.queue_views(now)
-               if v.queue == name and (pbx is None or v.pbx == pbx)]
+    matches = [
+        v for v in model.queue_views(now) if v.queue == name and (pbx is None or v.pbx == pbx)
+    ]
     if not matches:
-        raise api_error(404, "no-such-queue", f"no queue {name!r}"
-                        + (f" on PBX {pbx!r}" if pbx else ""))
+        raise api_error(
+            404, "no-such-queue", f"no queue {name!r}" + (f" on PBX {pbx!r}" if pbx else "")
+        )
     if len(matches) > 1:
-        raise api_error(409, "ambiguous-queue", f"queue {name!r} exists on several PBXs; "
-                        "add ?pbx=NAME", pbx=[v.pbx for v in matches])
+        raise api_error(
+            409,
+            "ambiguous-queue",
+            f"queue {name!r} exists on several PBXs; add ?pbx=NAME",
+            pbx=[v.pbx for v in matches],
+        )
     try:
         view = model.queue_view(matches[0].pbx, name, now)
     except UnknownQueue:

@@ -63,18 +63,22 @@ class ScriptedPeer:
         if name == "Login":
             ok = action.get("Secret") == self.secret
             self.logins += ok
-            reply = (f"Response: {'Success' if ok else 'Error'}\r\nActionID: {action_id}\r\n"
-                     f"Message: {'Authentication accepted' if ok else 'Authentication failed'}")
+            reply = (
+                f"Response: {'Success' if ok else 'Error'}\r\nActionID: {action_id}\r\n"
+                f"Message: {'Authentication accepted' if ok else 'Authentication failed'}"
+            )
             writer.write((reply + "\r\n\r\n").encode())
             if ok:
                 self._logged_in.set()
         elif name == "Ping":
             if self.answer_pings:
-                writer.write(f"Response: Success\r\nActionID: {action_id}\r\nPing: Pong\r\n\r\n"
-                             .encode())
+                writer.write(
+                    f"Response: Success\r\nActionID: {action_id}\r\nPing: Pong\r\n\r\n".encode()
+                )
         elif self.answer_actions:
-            writer.write(f"Response: Success\r\nActionID: {action_id}\r\nMessage: ok\r\n\r\n"
-                         .encode())
+            writer.write(
+                f"Response: Success\r\nActionID: {action_id}\r\nMessage: ok\r\n\r\n".encode()
+            )
 
 
 def _fields(block: str) -> dict[str, str]:

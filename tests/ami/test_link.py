@@ -19,9 +19,16 @@ Received = list[tuple[str, dict[str, str]]]
 
 
 def pbx_settings(port: int, secret: str = "peer-secret", **extra: float) -> PbxSettings:
-    values: dict[str, object] = dict(name="t", host="127.0.0.1", port=port, username="cc",
-                                     secret=SecretStr(secret), ping_interval=30,
-                                     action_timeout=0.5, reconnect_max_delay=0.2)
+    values: dict[str, object] = dict(
+        name="t",
+        host="127.0.0.1",
+        port=port,
+        username="cc",
+        secret=SecretStr(secret),
+        ping_interval=30,
+        action_timeout=0.5,
+        reconnect_max_delay=0.2,
+    )
     values.update(extra)
     return PbxSettings.model_validate(values)
 
@@ -64,8 +71,7 @@ async def test_chinese_name_split_across_reads_arrives_whole(peer: ScriptedPeer)
     received: Received = []
     link = await start_link(peer, received)
     try:
-        frame = ("Event: QueueCallerJoin\r\nCallerIDName: 王小明\r\nUniqueid: 1.1\r\n\r\n"
-                 ).encode()
+        frame = ("Event: QueueCallerJoin\r\nCallerIDName: 王小明\r\nUniqueid: 1.1\r\n\r\n").encode()
         cut = frame.index("小".encode()) + 1  # in the middle of a three-byte character
         await peer.push(frame[:cut], frame[cut:])
         await until(lambda: len(received) == 1)
@@ -79,8 +85,10 @@ async def test_a_raising_handler_loses_no_event_and_keeps_the_link(peer: Scripte
     received: Received = []
     link = await start_link(peer, received)
     try:
-        chunk = b"".join(f"Event: {name}\r\nN: {i}\r\n\r\n".encode()
-                         for i, name in enumerate(["A", "Boom", "B", "Boom", "C"]))
+        chunk = b"".join(
+            f"Event: {name}\r\nN: {i}\r\n\r\n".encode()
+            for i, name in enumerate(["A", "Boom", "B", "Boom", "C"])
+        )
         await peer.push(chunk)
         await until(lambda: len(received) == 3)
         assert [f["Event"] for _, f in received] == ["A", "B", "C"]
@@ -134,8 +142,7 @@ async def test_refused_login_is_reported_without_the_secret(
     peer: ScriptedPeer, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = await peer.start()
-    link = AmiLink(pbx_settings(port, secret="wrong-secret-xyz"), lambda *_: None,
-                   base_delay=0.05)
+    link = AmiLink(pbx_settings(port, secret="wrong-secret-xyz"), lambda *_: None, base_delay=0.05)
     task = asyncio.get_running_loop().create_task(link.run())
     with caplog.at_level(logging.DEBUG):
         await until(lambda: link.state is LinkState.AUTH_FAILED)

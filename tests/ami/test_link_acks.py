@@ -20,14 +20,19 @@ async def test_successfully_queued_ack_without_async_resolves(peer: ScriptedPeer
     link = await start_link(peer, received)
     try:
         peer.answer_actions = False
-        pending = asyncio.ensure_future(link.send(
-            {"Action": "PlayDTMF", "Channel": "PJSIP/1001-00000001", "Digit": "5"},
-            as_list=False))
+        pending = asyncio.ensure_future(
+            link.send(
+                {"Action": "PlayDTMF", "Channel": "PJSIP/1001-00000001", "Digit": "5"},
+                as_list=False,
+            )
+        )
         await until(lambda: any(a.get("Action") == "PlayDTMF" for a in peer.actions))
         action_id = next(a["ActionID"] for a in peer.actions if a.get("Action") == "PlayDTMF")
-        await peer.push(f"Response: Success\r\nActionID: {action_id}\r\n"
-                        "Message: DTMF successfully queued\r\n\r\n".encode()
-                        + b"Event: AfterAck\r\nN: 1\r\n\r\n")
+        await peer.push(
+            f"Response: Success\r\nActionID: {action_id}\r\n"
+            "Message: DTMF successfully queued\r\n\r\n".encode()
+            + b"Event: AfterAck\r\nN: 1\r\n\r\n"
+        )
         reply = await asyncio.wait_for(pending, 2)
         assert reply["Message"] == "DTMF successfully queued"
         await until(lambda: [f["Event"] for _, f in received] == ["AfterAck"])

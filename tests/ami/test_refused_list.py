@@ -19,11 +19,14 @@ async def test_a_refused_list_action_fails_at_once(peer: ScriptedPeer) -> None:
     try:
         peer.answer_actions = False
         pending = asyncio.ensure_future(
-            link.send({"Action": "QueueStatus"}, as_list=True, timeout=10))
+            link.send({"Action": "QueueStatus"}, as_list=True, timeout=10)
+        )
         await until(lambda: any(a.get("Action") == "QueueStatus" for a in peer.actions))
         action_id = peer.actions[-1]["ActionID"]
-        await peer.push(f"Response: Error\r\nActionID: {action_id}\r\nMessage: Invalid/unknown "
-                        "command: QueueStatus.\r\n\r\n".encode())
+        await peer.push(
+            f"Response: Error\r\nActionID: {action_id}\r\nMessage: Invalid/unknown "
+            "command: QueueStatus.\r\n\r\n".encode()
+        )
         async with asyncio.timeout(1):
             with pytest.raises(AmiRefused, match="Invalid/unknown command"):
                 await pending

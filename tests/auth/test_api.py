@@ -14,10 +14,25 @@ from tests.service_proc import ServiceProcess
 
 def add_user(service: ServiceProcess, username: str, password: str, *args: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "callcenter", "user", "add", username, "--password-stdin",
-         "--config", str(service.config), *args],
-        input=password + "\n", capture_output=True, text=True, cwd=service.workdir, timeout=60,
-        check=False)
+        [
+            sys.executable,
+            "-m",
+            "callcenter",
+            "user",
+            "add",
+            username,
+            "--password-stdin",
+            "--config",
+            str(service.config),
+            *args,
+        ],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        cwd=service.workdir,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -37,14 +52,16 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
 @pytest.fixture
 async def client(service: ServiceProcess) -> AsyncIterator[aiohttp.ClientSession]:
     # unsafe=True: the jar keeps cookies of an IP address such as 127.0.0.1.
-    async with aiohttp.ClientSession(service.base_url,
-                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+    async with aiohttp.ClientSession(
+        service.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as session:
         yield session
 
 
 async def login(client: aiohttp.ClientSession, username: str, password: str) -> int:
-    async with client.post("/api/login", json={"username": username,
-                                               "password": password}) as response:
+    async with client.post(
+        "/api/login", json={"username": username, "password": password}
+    ) as response:
         return response.status
 
 
@@ -54,8 +71,9 @@ async def test_login_sets_an_httponly_cookie_and_me_answers(
     async with client.get("/api/me") as response:
         assert response.status == 401
         assert (await response.json())["error"] == "not-logged-in"
-    async with client.post("/api/login", json={"username": "zhang",
-                                               "password": "zhang-password"}) as response:
+    async with client.post(
+        "/api/login", json={"username": "zhang", "password": "zhang-password"}
+    ) as response:
         assert response.status == 200
         cookie = response.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -76,20 +94,22 @@ async def test_a_stolen_cookie_is_useless_after_logout(service: ServiceProcess) 
         token = next(c.value for c in first.cookie_jar if c.key == "cc_session")
         async with first.post("/api/logout") as response:
             assert response.status == 200
-    async with (aiohttp.ClientSession(service.base_url, cookies={"cc_session": token}) as thief,
-                thief.get("/api/me") as response):
+    async with (
+        aiohttp.ClientSession(service.base_url, cookies={"cc_session": token}) as thief,
+        thief.get("/api/me") as response,
+    ):
         assert response.status == 401
 
 
 async def test_wrong_password_then_rate_limit(client: aiohttp.ClientSession) -> None:
-    async with client.post("/api/login", json={"username": "boss",
-                                               "password": "nope"}) as response:
+    async with client.post("/api/login", json={"username": "boss", "password": "nope"}) as response:
         assert response.status == 401
         assert (await response.json())["error"] == "bad-credentials"
     for _ in range(4):
         assert await login(client, "boss", "nope") == 401
-    async with client.post("/api/login", json={"username": "boss",
-                                               "password": "boss-password"}) as response:
+    async with client.post(
+        "/api/login", json={"username": "boss", "password": "boss-password"}
+    ) as response:
         # Even the right password waits once the limit is reached.
         assert response.status == 429
         assert int(response.headers["Retry-After"]) > 0
@@ -108,14 +128,28 @@ async def test_bad_bodies_get_clear_400s(client: aiohttp.ClientSession) -> None:
 
 def disable_user(service: ServiceProcess, username: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "callcenter", "user", "disable", username, "--config",
-         str(service.config)], capture_output=True, text=True, cwd=service.workdir, timeout=60,
-        check=False)
+        [
+            sys.executable,
+            "-m",
+            "callcenter",
+            "user",
+            "disable",
+            username,
+            "--config",
+            str(service.config),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=service.workdir,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
-async def test_disabled_user_cannot_log_in(service: ServiceProcess,
-                                           client: aiohttp.ClientSession) -> None:
+async def test_disabled_user_cannot_log_in(
+    service: ServiceProcess, client: aiohttp.ClientSession
+) -> None:
     disable_user(service, "gone")
     assert await login(client, "gone", "gone-password") == 401
 
@@ -124,8 +158,13 @@ async def test_customers_need_a_login_and_validate(client: aiohttp.ClientSession
     async with client.post("/api/customers", json={"name": "李四"}) as response:
         assert response.status == 401
     assert await login(client, "zhang", "zhang-password") == 200
-    body = {"name": "李四", "phones": ["138 0013 8000"], "account_number": "A-1001",
-            "vip_level": 3, "tags": ["金卡"]}
+    body = {
+        "name": "李四",
+        "phones": ["138 0013 8000"],
+        "account_number": "A-1001",
+        "vip_level": 3,
+        "tags": ["金卡"],
+    }
     async with client.post("/api/customers", json=body) as response:
         assert response.status == 201
         created = await response.json()
@@ -134,8 +173,9 @@ async def test_customers_need_a_login_and_validate(client: aiohttp.ClientSession
         assert [c["id"] for c in (await response.json())["customers"]] == [created["id"]]
     async with client.get("/api/customers", params={"account": "A-1001"}) as response:
         assert [c["name"] for c in (await response.json())["customers"]] == ["李四"]
-    async with client.put(f"/api/customers/{created['id']}",
-                          json={**body, "vip_level": 5}) as response:
+    async with client.put(
+        f"/api/customers/{created['id']}", json={**body, "vip_level": 5}
+    ) as response:
         assert response.status == 200 and (await response.json())["vip_level"] == 5
     async with client.get(f"/api/customers/{created['id']}") as response:
         assert (await response.json())["vip_level"] == 5

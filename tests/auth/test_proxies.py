@@ -23,8 +23,7 @@ def test_a_direct_client_cannot_choose_its_address() -> None:
 def test_behind_proxies_the_first_untrusted_hop_from_the_right_is_the_client() -> None:
     assert client_address("127.0.0.1", ["203.0.113.5"], PROXIES) == "203.0.113.5"
     # The client wrote "1.2.3.4" itself; the proxies appended what they saw.
-    assert client_address("127.0.0.1", ["1.2.3.4, 203.0.113.5, 10.1.2.3"],
-                          PROXIES) == "203.0.113.5"
+    assert client_address("127.0.0.1", ["1.2.3.4, 203.0.113.5, 10.1.2.3"], PROXIES) == "203.0.113.5"
     assert client_address("127.0.0.1", ["1.2.3.4", "203.0.113.5"], PROXIES) == "203.0.113.5"
     assert client_address("127.0.0.1", ["10.0.0.9"], PROXIES) == "10.0.0.9"
     assert client_address("127.0.0.1", [], PROXIES) == "127.0.0.1"
@@ -34,8 +33,11 @@ def test_behind_proxies_the_first_untrusted_hop_from_the_right_is_the_client() -
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     # The tests talk from 127.0.0.1: to the service they are the reverse proxy.
-    process = ServiceProcess(tmp_path_factory.mktemp("auth-proxy"), pbx=[],
-                             extra_toml='[auth]\ntrusted_proxies = ["127.0.0.1"]\n')
+    process = ServiceProcess(
+        tmp_path_factory.mktemp("auth-proxy"),
+        pbx=[],
+        extra_toml='[auth]\ntrusted_proxies = ["127.0.0.1"]\n',
+    )
     add_user(process, "boss", "boss-password", "--role", "supervisor")
     process.start()
     try:
@@ -45,9 +47,14 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
 
 
 async def login_from(service: ServiceProcess, forwarded_for: str, password: str) -> int:
-    async with aiohttp.ClientSession(service.base_url) as session, session.post(
-            "/api/login", json={"username": "boss", "password": password},
-            headers={"X-Forwarded-For": forwarded_for}) as response:
+    async with (
+        aiohttp.ClientSession(service.base_url) as session,
+        session.post(
+            "/api/login",
+            json={"username": "boss", "password": password},
+            headers={"X-Forwarded-For": forwarded_for},
+        ) as response,
+    ):
         return response.status
 
 

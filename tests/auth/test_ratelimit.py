@@ -64,8 +64,9 @@ async def test_replicas_count_the_same_failures_and_old_ones_are_forgotten(
     clock.advance(61)
     assert await first.purge() == 3
     async with engine.connect() as connection:
-        left = (await connection.execute(select(func.count())
-                                         .select_from(LoginFailureRow.__table__))).scalar_one()
+        left = (
+            await connection.execute(select(func.count()).select_from(LoginFailureRow.__table__))
+        ).scalar_one()
     assert left == 0
 
 

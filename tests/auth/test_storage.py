@@ -14,8 +14,9 @@ from callcenter.customers.directory import CustomerDirectory
 
 
 async def test_users_are_created_listed_and_unique(engine: AsyncEngine) -> None:
-    created = await users.add_user(engine, "zhang", "secret-pass", role="agent",
-                                   display_name="张三", interfaces=["PJSIP/1001"])
+    created = await users.add_user(
+        engine, "zhang", "secret-pass", role="agent", display_name="张三", interfaces=["PJSIP/1001"]
+    )
     assert created.display_name == "张三" and created.interfaces == ("PJSIP/1001",)
     with pytest.raises(users.UserError, match="exists"):
         await users.add_user(engine, "zhang", "secret-pass", role="agent")
@@ -34,13 +35,18 @@ async def test_changed_users_are_read_a_page_at_a_time_with_nothing_missed(
 ) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     for n in range(5):
-        await users.add_user(engine, f"agent{n}", "secret-pass", role="agent",
-                             interfaces=[f"PJSIP/10{n:02d}"])
+        await users.add_user(
+            engine, f"agent{n}", "secret-pass", role="agent", interfaces=[f"PJSIP/10{n:02d}"]
+        )
     await users.disable_user(engine, "agent3")
     changed = await users.users_changed_since(engine, before, page_size=2)
     assert [(u.username, disabled) for u, disabled in changed] == [
-        ("agent0", False), ("agent1", False), ("agent2", False), ("agent3", True),
-        ("agent4", False)]
+        ("agent0", False),
+        ("agent1", False),
+        ("agent2", False),
+        ("agent3", True),
+        ("agent4", False),
+    ]
     assert await users.users_changed_since(engine, datetime.now(UTC) + timedelta(1)) == []
 
 
@@ -78,16 +84,44 @@ async def test_sessions_open_expire_end_and_die_with_a_new_password(
 async def test_customers_round_trip_into_the_index(engine: AsyncEngine) -> None:
     directory = CustomerDirectory(engine, "CN", history_size=5)
     await directory.load()
-    saved = await directory.save({"name": "李四", "phones": ["+8613800138000"],
-                                  "account_number": "A1", "vip_level": 2, "language": "zh",
-                                  "tags": ["金卡"], "notes": "备注"})
+    saved = await directory.save(
+        {
+            "name": "李四",
+            "phones": ["+8613800138000"],
+            "account_number": "A1",
+            "vip_level": 2,
+            "language": "zh",
+            "tags": ["金卡"],
+            "notes": "备注",
+        }
+    )
     assert directory.find("138 0013 8000", None)[0] == saved
     with pytest.raises(repo.DuplicateAccount):
-        await directory.save({"name": "x", "phones": [], "account_number": "A1",
-                              "vip_level": 0, "language": "zh", "tags": [], "notes": ""})
-    await directory.save({**{"name": "李四四", "phones": [], "account_number": "A1",
-                             "vip_level": 5, "language": "en", "tags": [], "notes": ""}},
-                         saved.id)
+        await directory.save(
+            {
+                "name": "x",
+                "phones": [],
+                "account_number": "A1",
+                "vip_level": 0,
+                "language": "zh",
+                "tags": [],
+                "notes": "",
+            }
+        )
+    await directory.save(
+        {
+            **{
+                "name": "李四四",
+                "phones": [],
+                "account_number": "A1",
+                "vip_level": 5,
+                "language": "en",
+                "tags": [],
+                "notes": "",
+            }
+        },
+        saved.id,
+    )
     assert directory.find("13800138000", None) == (None, None)
     reloaded = CustomerDirectory(engine, "CN", history_size=5)
     await reloaded.load()

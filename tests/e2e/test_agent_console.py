@@ -27,9 +27,16 @@ from tests.records.helpers import call_record
 from tests.service_proc import ServiceProcess
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CUSTOMER_NUMBER = "13800990042"
 
 
@@ -60,10 +67,25 @@ class SleepyCrm(http.server.ThreadingHTTPServer):
 
 def add_user(service: ServiceProcess, username: str, *args: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "callcenter", "user", "add", username, "--password-stdin",
-         "--config", str(service.config), *args],
-        input="password-" + username + "\n", capture_output=True, text=True,
-        cwd=service.workdir, timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "callcenter",
+            "user",
+            "add",
+            username,
+            "--password-stdin",
+            "--config",
+            str(service.config),
+            *args,
+        ],
+        input="password-" + username + "\n",
+        capture_output=True,
+        text=True,
+        cwd=service.workdir,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -82,15 +104,24 @@ async def seed_overdue_follow_up(database_url: str, number: str) -> None:
     engine = create_engine(database_url)
     try:
         async with engine.begin() as connection:
-            row = record_row(call_record(900, caller_num=number,
-                                         joined_at=datetime.now(UTC) - timedelta(days=3)))
-            call_id = (await connection.execute(insert(RECORDS_TABLE).values(row))
-                       ).inserted_primary_key[0]  # type: ignore[index]
-            await connection.execute(insert(WRAPUPS_TABLE).values(
-                call_id=call_id, disposition="callback-needed", category="other",
-                notes="客户要求回电确认退款", follow_up_due=today - timedelta(days=2),
-                agent_interface="PJSIP/1002", username="li",
-                submitted_at=datetime.now(UTC) - timedelta(days=3)))
+            row = record_row(
+                call_record(900, caller_num=number, joined_at=datetime.now(UTC) - timedelta(days=3))
+            )
+            call_id = (
+                await connection.execute(insert(RECORDS_TABLE).values(row))
+            ).inserted_primary_key[0]  # type: ignore[index]
+            await connection.execute(
+                insert(WRAPUPS_TABLE).values(
+                    call_id=call_id,
+                    disposition="callback-needed",
+                    category="other",
+                    notes="客户要求回电确认退款",
+                    follow_up_due=today - timedelta(days=2),
+                    agent_interface="PJSIP/1002",
+                    username="li",
+                    submitted_at=datetime.now(UTC) - timedelta(days=3),
+                )
+            )
     finally:
         await engine.dispose()
 
@@ -98,14 +129,19 @@ async def seed_overdue_follow_up(database_url: str, number: str) -> None:
 @pytest.fixture
 def service(rig: AsteriskRig, tmp_path: Path, crm: SleepyCrm) -> Iterator[ServiceProcess]:
     port = crm.server_address[1]
-    process = ServiceProcess(tmp_path, extra_toml=(
-        "[screenpop]\n"
-        f'crm_url_template = "http://127.0.0.1:{port}/customer?phone={{phone}}"\n'
-        "crm_timeout_seconds = 3\ncrm_pop_wait_seconds = 0.05\n"))
+    process = ServiceProcess(
+        tmp_path,
+        extra_toml=(
+            "[screenpop]\n"
+            f'crm_url_template = "http://127.0.0.1:{port}/customer?phone={{phone}}"\n'
+            "crm_timeout_seconds = 3\ncrm_pop_wait_seconds = 0.05\n"
+        ),
+    )
     add_user(process, "agent_a", "--name", "坐席甲", "--interface", "PJSIP/1001")
     add_user(process, "agent_b", "--name", "坐席乙", "--interface", "PJSIP/1003")
-    asyncio.run(seed_overdue_follow_up(f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}",
-                                       CUSTOMER_NUMBER))
+    asyncio.run(
+        seed_overdue_follow_up(f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}", CUSTOMER_NUMBER)
+    )
     process.start()
     try:
         yield process
@@ -132,8 +168,9 @@ def only_phone_1001(rig: AsteriskRig) -> Iterator[None]:
         rig.rx("queue unpause member PJSIP/1002 queue support")
 
 
-def logged_in_console(browser: Browser, service: ServiceProcess,
-                      username: str) -> tuple[BrowserContext, Page]:
+def logged_in_console(
+    browser: Browser, service: ServiceProcess, username: str
+) -> tuple[BrowserContext, Page]:
     context = browser.new_context()
     page = context.new_page()
     page.goto(service.base_url + "/agent")
@@ -146,13 +183,18 @@ def logged_in_console(browser: Browser, service: ServiceProcess,
 
 
 def test_the_ringing_agent_sees_the_customer_and_nobody_else_does(
-    rig: AsteriskRig, service: ServiceProcess, browser: Browser, only_phone_1001: None,
+    rig: AsteriskRig,
+    service: ServiceProcess,
+    browser: Browser,
+    only_phone_1001: None,
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
     context_a, page_a = logged_in_console(browser, service, "agent_a")
     _context_b, page_b = logged_in_console(browser, service, "agent_b")
-    saved = context_a.request.post(service.base_url + "/api/customers", data={
-        "name": "测试客户", "phones": [CUSTOMER_NUMBER], "vip_level": 4, "tags": ["金卡"]})
+    saved = context_a.request.post(
+        service.base_url + "/api/customers",
+        data={"name": "测试客户", "phones": [CUSTOMER_NUMBER], "vip_level": 4, "tags": ["金卡"]},
+    )
     assert saved.status == 201, saved.text()
 
     agent_phones(1, first_ext=1001, ring_seconds=3.0)

@@ -16,14 +16,20 @@ from tests.supervisor.helpers import PASSWORD, add_user, queue_status, wait_for
 from tests.supervisor.helpers import Browser as Client
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
-def service(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[ServiceProcess]:
+def service(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     process = ServiceProcess(tmp_path_factory.mktemp("wallboard"), log_level="INFO")
     add_user(process.config, "lead", "supervisor")
     add_user(process.config, "agent1", "agent", "PJSIP/1001")
@@ -66,8 +72,11 @@ def test_a_supervisor_pauses_an_agent_from_the_wallboard(
     try:
         row.locator("input.reason").fill("辅导 coaching")
         row.locator("button.pause").click()
-        wait_for(lambda: queue_status("support")[0]["PJSIP/1002"].get("PausedReason")
-                 == "辅导 coaching", 10, "member paused on the PBX")
+        wait_for(
+            lambda: queue_status("support")[0]["PJSIP/1002"].get("PausedReason") == "辅导 coaching",
+            10,
+            "member paused on the PBX",
+        )
         assert queue_status("support")[0]["PJSIP/1002"]["Paused"] == "1"
         # The page learns it back over the live feed.
         expect(row.locator("td").nth(3)).to_have_text("辅导 coaching", timeout=10_000)
@@ -77,8 +86,11 @@ def test_a_supervisor_pauses_an_agent_from_the_wallboard(
         page.click("#lang")
         expect(row.locator("td").nth(2)).to_have_text("paused")
         row.locator("button.unpause").click()
-        wait_for(lambda: queue_status("support")[0]["PJSIP/1002"]["Paused"] == "0", 10,
-                 "member unpaused on the PBX")
+        wait_for(
+            lambda: queue_status("support")[0]["PJSIP/1002"]["Paused"] == "0",
+            10,
+            "member unpaused on the PBX",
+        )
         expect(row.locator("td").nth(2)).to_have_text("available", timeout=10_000)
     finally:
         rig.rx("queue unpause member PJSIP/1002 queue support")
@@ -87,8 +99,9 @@ def test_a_supervisor_pauses_an_agent_from_the_wallboard(
 def test_an_agent_cannot_use_the_wallboard(service: ServiceProcess, browser: Browser) -> None:
     page = browser.new_context().new_page()
     log_in(page, service, "agent1")
-    expect(page.locator("#login-error")).to_have_text("仅班长和管理员可以使用监控墙",
-                                                      timeout=10_000)
+    expect(page.locator("#login-error")).to_have_text(
+        "仅班长和管理员可以使用监控墙", timeout=10_000
+    )
     expect(page.locator("#board-view")).to_be_hidden()
 
 
@@ -98,9 +111,16 @@ def test_a_waiting_caller_and_a_routing_level_show_up_live(
     # "consultation" has no members: the SIP caller waits there until they hang up. A live
     # policy puts the queue on "warning" from the first waiting caller.
     lead = Client(service.base_url).login("lead")
-    status, body = lead.call("PUT", "/api/routing/policies/consultation", {
-        "triggers": [{"metric": "callers_waiting", "level": "warning", "threshold": 1,
-                      "release": 0}], "recovery_seconds": 0})
+    status, body = lead.call(
+        "PUT",
+        "/api/routing/policies/consultation",
+        {
+            "triggers": [
+                {"metric": "callers_waiting", "level": "warning", "threshold": 1, "release": 0}
+            ],
+            "recovery_seconds": 0,
+        },
+    )
     assert status == 200, body
     page = browser.new_context().new_page()
     log_in(page, service, "lead")
@@ -109,8 +129,7 @@ def test_a_waiting_caller_and_a_routing_level_show_up_live(
     expect(waiting).to_have_text("0", timeout=10_000)
     page.evaluate("window.notReloaded = true")
 
-    batch = start_calls(1, dial="consultation", caller_numbers=["13800138123"],
-                        hold_seconds=8)
+    batch = start_calls(1, dial="consultation", caller_numbers=["13800138123"], hold_seconds=8)
     try:
         expect(waiting).to_have_text("1", timeout=10_000)
         caller = page.locator("#callers tbody tr")
@@ -120,13 +139,15 @@ def test_a_waiting_caller_and_a_routing_level_show_up_live(
         level = page.locator("#routing-levels .level-warning")
         expect(level).to_have_text("consultation: warning", timeout=10_000)
         expect(page.locator("#routing-actions li").first).to_contain_text(
-            "consultation: normal → warning")
+            "consultation: normal → warning"
+        )
 
         # A wallboard opened now learns the level in force from GET /api/routing/policies.
         late = browser.new_context().new_page()
         log_in(late, service, "lead")
         expect(late.locator("#routing-levels .level-warning")).to_have_text(
-            "consultation: warning", timeout=10_000)
+            "consultation: warning", timeout=10_000
+        )
         expect(late.locator("#routing-actions li")).to_have_count(0)
         late.context.close()
 
@@ -135,7 +156,8 @@ def test_a_waiting_caller_and_a_routing_level_show_up_live(
         expect(waiting).to_have_text("0", timeout=10_000)
         expect(caller).to_have_count(0)
         expect(page.locator("#routing-levels .level-normal")).to_have_text(
-            "consultation: normal", timeout=10_000)
+            "consultation: normal", timeout=10_000
+        )
         assert page.evaluate("window.notReloaded") is True
     finally:
         batch.stop()

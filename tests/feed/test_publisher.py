@@ -14,21 +14,41 @@ AT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 def member(interface: str, cause: str) -> MemberChanged:
-    return MemberChanged(at=AT, pbx="rig", queue="support", interface=interface, member=None,
-                         previous=None, cause=cause)
+    return MemberChanged(
+        at=AT,
+        pbx="rig",
+        queue="support",
+        interface=interface,
+        member=None,
+        previous=None,
+        cause=cause,
+    )
 
 
 def left(uniqueid: str) -> CallerLeft:
-    return CallerLeft(at=AT, pbx="rig", queue="support", uniqueid=uniqueid, position=1,
-                      waited_seconds=3.0, reason="connected", count=0)
+    return CallerLeft(
+        at=AT,
+        pbx="rig",
+        queue="support",
+        uniqueid=uniqueid,
+        position=1,
+        waited_seconds=3.0,
+        reason="connected",
+        count=0,
+    )
 
 
 async def test_batches_keep_order_and_only_the_latest_state_of_a_member() -> None:
     hub = Hub()
     subscriber = hub.subscribe()
     feed = FeedPublisher(hub, interval=0.01)
-    for change in (member("PJSIP/1001", "ringing"), left("1.1"), member("PJSIP/1002", "x"),
-                   member("PJSIP/1001", "inuse"), left("1.2")):
+    for change in (
+        member("PJSIP/1001", "ringing"),
+        left("1.1"),
+        member("PJSIP/1002", "x"),
+        member("PJSIP/1001", "inuse"),
+        left("1.2"),
+    ):
         feed(change)
     assert subscriber.queue.empty()  # nothing leaves before the batch is due
     await asyncio.sleep(0.05)

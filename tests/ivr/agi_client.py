@@ -16,15 +16,33 @@ class AgiCall:
     closed_by_server: bool = False
 
 
-async def call_route(port: int, route: str, args: list[str], *, uniqueid: str = "1700.1",
-                     callerid: str = "13800990001", timeout: float = 5.0) -> AgiCall:
+async def call_route(
+    port: int,
+    route: str,
+    args: list[str],
+    *,
+    uniqueid: str = "1700.1",
+    callerid: str = "13800990001",
+    timeout: float = 5.0,
+) -> AgiCall:
     """Run one AGI request the way res_agi does and collect the commands it received."""
     env = {
-        "agi_network": "yes", "agi_network_script": route, "agi_request": f"agi://x/{route}",
-        "agi_channel": "PJSIP/caller-00000001", "agi_language": "en", "agi_type": "PJSIP",
-        "agi_uniqueid": uniqueid, "agi_version": "22.0.0", "agi_callerid": callerid,
-        "agi_calleridname": "Test", "agi_context": "ivr-main", "agi_extension": "s",
-        "agi_priority": "1", "agi_enhanced": "0.0", "agi_accountcode": "", "agi_threadid": "1",
+        "agi_network": "yes",
+        "agi_network_script": route,
+        "agi_request": f"agi://x/{route}",
+        "agi_channel": "PJSIP/caller-00000001",
+        "agi_language": "en",
+        "agi_type": "PJSIP",
+        "agi_uniqueid": uniqueid,
+        "agi_version": "22.0.0",
+        "agi_callerid": callerid,
+        "agi_calleridname": "Test",
+        "agi_context": "ivr-main",
+        "agi_extension": "s",
+        "agi_priority": "1",
+        "agi_enhanced": "0.0",
+        "agi_accountcode": "",
+        "agi_threadid": "1",
     }
     env.update({f"agi_arg_{i + 1}": value for i, value in enumerate(args)})
     reader, writer = await asyncio.open_connection("127.0.0.1", port)

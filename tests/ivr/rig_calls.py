@@ -56,32 +56,58 @@ def ami_action(fields: list[tuple[str, str]], timeout: float = 5.0) -> dict[str,
                 key, _, value = line.partition(": ")
                 block[key] = value
 
-        login = send([("Action", "Login"), ("Username", AMI_USERNAME), ("Secret", AMI_SECRET),
-                      ("Events", "off")])
+        login = send(
+            [
+                ("Action", "Login"),
+                ("Username", AMI_USERNAME),
+                ("Secret", AMI_SECRET),
+                ("Events", "off"),
+            ]
+        )
         assert login.get("Response") == "Success", login
         answer = send(fields)
         send([("Action", "Logoff")])
         return answer
 
 
-def call_hotline(number: str, keys: str, *, hold: int = 60, delay: float = 1.0,
-                 score: str = "", extra: dict[str, str] | None = None) -> None:
+def call_hotline(
+    number: str,
+    keys: str,
+    *,
+    hold: int = 60,
+    delay: float = 1.0,
+    score: str = "",
+    extra: dict[str, str] | None = None,
+) -> None:
     """One caller from ``number`` who dials the IVR hotline and presses ``keys``."""
-    variables = {"TEST_KEYS": keys, "TEST_HOLD": str(hold), "TEST_DELAY": f"{delay:g}",
-                 "TEST_SCORE": score, **(extra or {})}
-    answer = ami_action([
-        ("Action", "Originate"), ("Channel", "Local/400@local-callers"),
-        ("Context", "ivr-test-phone"), ("Exten", "s"), ("Priority", "1"),
-        ("CallerID", f'"{number}" <{number}>'), ("Async", "true"), ("Timeout", "10000"),
-        *(("Variable", f"{k}={v}") for k, v in variables.items()),
-    ])
+    variables = {
+        "TEST_KEYS": keys,
+        "TEST_HOLD": str(hold),
+        "TEST_DELAY": f"{delay:g}",
+        "TEST_SCORE": score,
+        **(extra or {}),
+    }
+    answer = ami_action(
+        [
+            ("Action", "Originate"),
+            ("Channel", "Local/400@local-callers"),
+            ("Context", "ivr-test-phone"),
+            ("Exten", "s"),
+            ("Priority", "1"),
+            ("CallerID", f'"{number}" <{number}>'),
+            ("Async", "true"),
+            ("Timeout", "10000"),
+            *(("Variable", f"{k}={v}") for k, v in variables.items()),
+        ]
+    )
     assert answer.get("Response") == "Success", answer
 
 
 def channels(rig: AsteriskRig) -> list[list[str]]:
     """``core show channels concise``: channel!context!exten!prio!state!app!data!callerid..."""
-    return [line.split("!") for line in rig.rx("core show channels concise").splitlines()
-            if "!" in line]
+    return [
+        line.split("!") for line in rig.rx("core show channels concise").splitlines() if "!" in line
+    ]
 
 
 def hang_up_test_calls(rig: AsteriskRig) -> None:

@@ -40,41 +40,70 @@ def pop() -> Iterator[ScreenPopDirectory]:
     yield directory
 
 
-def facts(pop: ScreenPopDirectory, number: str, account: str | None = None,
-          now: datetime = NOW) -> CustomerFacts | None:
+def facts(
+    pop: ScreenPopDirectory, number: str, account: str | None = None, now: datetime = NOW
+) -> CustomerFacts | None:
     return IndexedCustomerDirectory(pop, clock=lambda: now).facts_at(now, number, account)
 
 
-def answered(uniqueid: str, ago: timedelta, interface: str | None,
-             name: str | None = None) -> PastCall:
-    return PastCall("rig", uniqueid, "support", NOW - ago, "answered" if interface else
-                    "abandoned", name, 3.0, 60.0 if interface else None,
-                    answered_by=interface)
+def answered(
+    uniqueid: str, ago: timedelta, interface: str | None, name: str | None = None
+) -> PastCall:
+    return PastCall(
+        "rig",
+        uniqueid,
+        "support",
+        NOW - ago,
+        "answered" if interface else "abandoned",
+        name,
+        3.0,
+        60.0 if interface else None,
+        answered_by=interface,
+    )
 
 
 _call_ids = iter(range(1, 10_000))
 
 
-def wrapup(number: str, category: str, due: date | None, *, customer_id: int | None = None,
-           call_id: int | None = None) -> SavedWrapup:
+def wrapup(
+    number: str,
+    category: str,
+    due: date | None,
+    *,
+    customer_id: int | None = None,
+    call_id: int | None = None,
+) -> SavedWrapup:
     call_id = next(_call_ids) if call_id is None else call_id
     return SavedWrapup(
-        call_id=call_id, pbx="rig", uniqueid=f"w{call_id}", joined_at=NOW - timedelta(days=40),
-        caller_number=number, customer_id=customer_id, answered_by="PJSIP/1001",
+        call_id=call_id,
+        pbx="rig",
+        uniqueid=f"w{call_id}",
+        joined_at=NOW - timedelta(days=40),
+        caller_number=number,
+        customer_id=customer_id,
+        answered_by="PJSIP/1001",
         answered_by_name="Agent 1001",
         disposition="complaint-logged" if category == "complaint" else "resolved",
-        category=category, notes="", follow_up_due=due, username="wang", submitted_at=NOW)
+        category=category,
+        notes="",
+        follow_up_due=due,
+        username="wang",
+        submitted_at=NOW,
+    )
 
 
 async def test_a_known_caller_by_number_and_by_account(pop: ScreenPopDirectory) -> None:
     by_number = facts(pop, WANG_NUMBER)
-    assert by_number == CustomerFacts(customer_id="7", vip_level=3, language="en",
-                                      open_complaint=False, last_agent=None)
+    assert by_number == CustomerFacts(
+        customer_id="7", vip_level=3, language="en", open_complaint=False, last_agent=None
+    )
     # Typed the account on a phone the index does not know.
     assert facts(pop, STRANGER, "A7") == by_number
     # The async Protocol method answers the same, with the directory's own clock.
-    assert await IndexedCustomerDirectory(pop, clock=lambda: NOW).facts(
-        "+86 139 0013 9000", None) == by_number
+    assert (
+        await IndexedCustomerDirectory(pop, clock=lambda: NOW).facts("+86 139 0013 9000", None)
+        == by_number
+    )
 
 
 def test_an_unknown_caller_without_history_is_none(pop: ScreenPopDirectory) -> None:
@@ -87,8 +116,10 @@ def test_the_sticky_agent_is_the_interface_of_the_latest_answered_call_within_90
     pop: ScreenPopDirectory,
 ) -> None:
     pop.record_call(WANG_NUMBER, answered("u1", timedelta(days=20), "PJSIP/1001", "Agent 1001"))
-    pop.record_call("13900139000",  # Wang's second number
-                    answered("u2", timedelta(days=3), "PJSIP/1002", "Agent 1002"))
+    pop.record_call(
+        "13900139000",  # Wang's second number
+        answered("u2", timedelta(days=3), "PJSIP/1002", "Agent 1002"),
+    )
     pop.record_call(WANG_NUMBER, answered("u3", timedelta(hours=1), None))  # abandoned
     found = facts(pop, WANG_NUMBER)
     assert found is not None and found.last_agent == "PJSIP/1002"
@@ -96,7 +127,8 @@ def test_the_sticky_agent_is_the_interface_of_the_latest_answered_call_within_90
     # and the earlier one does not take its place.
     assert facts(pop, WANG_NUMBER, now=NOW + timedelta(days=87)) == found
     assert facts(pop, WANG_NUMBER, now=NOW + timedelta(days=88)) == CustomerFacts(
-        customer_id="7", vip_level=3, language="en", last_agent=None)
+        customer_id="7", vip_level=3, language="en", last_agent=None
+    )
 
 
 def test_an_unknown_caller_keeps_the_agent_who_answered_their_number(
@@ -139,11 +171,23 @@ def test_an_unknown_caller_with_an_open_complaint_on_their_number(
 
 # --- both adapters on the same stored data -------------------------------------------------
 
-async def _add_call(engine: AsyncEngine, n: int, number: str, customer_id: int | None,
-                    ago: timedelta, interface: str | None) -> int:
-    record = call_record(n, caller_num=number, joined_at=NOW - ago, answered_by=interface,
-                         answered_by_name=interface and f"Agent {interface[-4:]}",
-                         outcome="answered" if interface else "abandoned")
+
+async def _add_call(
+    engine: AsyncEngine,
+    n: int,
+    number: str,
+    customer_id: int | None,
+    ago: timedelta,
+    interface: str | None,
+) -> int:
+    record = call_record(
+        n,
+        caller_num=number,
+        joined_at=NOW - ago,
+        answered_by=interface,
+        answered_by_name=interface and f"Agent {interface[-4:]}",
+        outcome="answered" if interface else "abandoned",
+    )
     row = record_row(record)
     row["customer_id"] = customer_id
     async with engine.begin() as connection:
@@ -153,39 +197,63 @@ async def _add_call(engine: AsyncEngine, n: int, number: str, customer_id: int |
 
 async def _add_wrapup(engine: AsyncEngine, call_id: int, category: str, due: date) -> None:
     async with engine.begin() as connection:
-        await connection.execute(insert(WRAPUPS_TABLE).values(
-            call_id=call_id, disposition="complaint-logged", category=category, notes="",
-            follow_up_due=due, agent_interface="PJSIP/1001", username="wang",
-            submitted_at=NOW))
+        await connection.execute(
+            insert(WRAPUPS_TABLE).values(
+                call_id=call_id,
+                disposition="complaint-logged",
+                category=category,
+                notes="",
+                follow_up_due=due,
+                agent_interface="PJSIP/1001",
+                username="wang",
+                submitted_at=NOW,
+            )
+        )
 
 
 async def test_the_sql_adapter_agrees_with_the_memory(database_url: str) -> None:
     engine = create_engine(database_url)
     await upgrade_to_head(engine)
     try:
-        pop = ScreenPopDirectory(engine, "CN", 5, follow_up_overdue_days=30, zone=SHANGHAI,
-                                 clock=lambda: NOW)
-        saved = await pop.save({"name": "王五", "phones": ["+86" + WANG_NUMBER],
-                                "account_number": "A7", "vip_level": 3, "language": "en",
-                                "tags": [], "notes": ""})
-        other = await pop.save({"name": "李四", "phones": ["+8613700137000"],
-                                "account_number": "A8", "vip_level": 0, "language": "zh",
-                                "tags": [], "notes": ""})
-        old = await _add_call(engine, 1, WANG_NUMBER, saved.id, timedelta(days=100),
-                              "PJSIP/1009")
+        pop = ScreenPopDirectory(
+            engine, "CN", 5, follow_up_overdue_days=30, zone=SHANGHAI, clock=lambda: NOW
+        )
+        saved = await pop.save(
+            {
+                "name": "王五",
+                "phones": ["+86" + WANG_NUMBER],
+                "account_number": "A7",
+                "vip_level": 3,
+                "language": "en",
+                "tags": [],
+                "notes": "",
+            }
+        )
+        other = await pop.save(
+            {
+                "name": "李四",
+                "phones": ["+8613700137000"],
+                "account_number": "A8",
+                "vip_level": 0,
+                "language": "zh",
+                "tags": [],
+                "notes": "",
+            }
+        )
+        old = await _add_call(engine, 1, WANG_NUMBER, saved.id, timedelta(days=100), "PJSIP/1009")
         await _add_call(engine, 2, WANG_NUMBER, saved.id, timedelta(days=5), "PJSIP/1002")
         await _add_call(engine, 3, WANG_NUMBER, saved.id, timedelta(hours=2), None)
         await _add_wrapup(engine, old, "complaint", TODAY - timedelta(days=30))  # still open
-        lis = await _add_call(engine, 4, "13700137000", other.id, timedelta(days=200),
-                              "PJSIP/1003")
+        lis = await _add_call(engine, 4, "13700137000", other.id, timedelta(days=200), "PJSIP/1003")
         await _add_wrapup(engine, lis, "complaint", TODAY - timedelta(days=31))  # closed
         stranger = await _add_call(engine, 5, STRANGER, None, timedelta(days=1), "PJSIP/1004")
         await _add_wrapup(engine, stranger, "consultation", TODAY)
         await pop.load()
 
         memory = IndexedCustomerDirectory(pop, clock=lambda: NOW)
-        sql = SqlCustomerDirectory(engine, zone=SHANGHAI, follow_up_overdue_days=30,
-                                   clock=lambda: NOW)
+        sql = SqlCustomerDirectory(
+            engine, zone=SHANGHAI, follow_up_overdue_days=30, clock=lambda: NOW
+        )
         expected = {
             (WANG_NUMBER, None): CustomerFacts(str(saved.id), 3, "en", True, "PJSIP/1002"),
             (STRANGER, "A7"): CustomerFacts(str(saved.id), 3, "en", True, "PJSIP/1002"),

@@ -30,8 +30,9 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Beijing
 class Directory:
     """Facts from a dict, optionally slow or broken (stands in for the customer table)."""
 
-    def __init__(self, facts: dict[str, CustomerFacts], delay: float = 0.0,
-                 error: Exception | None = None) -> None:
+    def __init__(
+        self, facts: dict[str, CustomerFacts], delay: float = 0.0, error: Exception | None = None
+    ) -> None:
         self._facts = facts
         self.delay = delay
         self.error = error
@@ -79,9 +80,9 @@ def test_route_is_the_script_path() -> None:
 
 
 async def test_lookup_answers_priority_language_and_pop_variables(
-        sqlite_engine: AsyncEngine) -> None:
-    vip = CustomerFacts(customer_id="42", vip_level=2, language="en",
-                        last_agent="PJSIP/1002")
+    sqlite_engine: AsyncEngine,
+) -> None:
+    vip = CustomerFacts(customer_id="42", vip_level=2, language="en", last_agent="PJSIP/1002")
     directory = Directory({"13800990001": vip})
     server = await _serve(IvrRoutes(_settings(), sqlite_engine, directory, ["rig"], lambda: NOW))
     try:
@@ -115,12 +116,17 @@ async def test_account_number_is_passed_to_the_directory(sqlite_engine: AsyncEng
 
 @pytest.mark.parametrize("broken", ["slow", "error"])
 async def test_slow_or_broken_lookup_answers_the_default_within_the_budget(
-        sqlite_engine: AsyncEngine, broken: str) -> None:
+    sqlite_engine: AsyncEngine, broken: str
+) -> None:
     facts = {"13800990001": CustomerFacts(customer_id="1", vip_level=3)}
-    directory = Directory(facts, delay=5.0) if broken == "slow" else \
-        Directory(facts, error=ConnectionError("database down"))
-    server = await _serve(IvrRoutes(_settings(route_timeout_ms=200), sqlite_engine,
-                                    directory, ["rig"], lambda: NOW))
+    directory = (
+        Directory(facts, delay=5.0)
+        if broken == "slow"
+        else Directory(facts, error=ConnectionError("database down"))
+    )
+    server = await _serve(
+        IvrRoutes(_settings(route_timeout_ms=200), sqlite_engine, directory, ["rig"], lambda: NOW)
+    )
     try:
         started = time.monotonic()
         call = await call_route(server.bound_port, "lookup", ["rig", "13800990001", "", "en"])
@@ -132,17 +138,21 @@ async def test_slow_or_broken_lookup_answers_the_default_within_the_budget(
         await server.stop()
 
 
-@pytest.mark.parametrize(("clock", "expected"), [
-    (NOW, "open"),
-    (datetime(2026, 11, 23, 11, 0, tzinfo=UTC), "closed"),   # Monday 19:00 Beijing
-    (datetime(2026, 10, 1, 2, 0, tzinfo=UTC), "holiday"),
-])
-async def test_hours_come_from_the_configuration(sqlite_engine: AsyncEngine, clock: datetime,
-                                                 expected: str) -> None:
-    settings = _settings(hours={"mon": ["09:00-18:00"], "thu": ["09:00-18:00"]},
-                         holidays=[date(2026, 10, 1)])
-    server = await _serve(IvrRoutes(settings, sqlite_engine, Directory({}), ["rig"],
-                                    lambda: clock))
+@pytest.mark.parametrize(
+    ("clock", "expected"),
+    [
+        (NOW, "open"),
+        (datetime(2026, 11, 23, 11, 0, tzinfo=UTC), "closed"),  # Monday 19:00 Beijing
+        (datetime(2026, 10, 1, 2, 0, tzinfo=UTC), "holiday"),
+    ],
+)
+async def test_hours_come_from_the_configuration(
+    sqlite_engine: AsyncEngine, clock: datetime, expected: str
+) -> None:
+    settings = _settings(
+        hours={"mon": ["09:00-18:00"], "thu": ["09:00-18:00"]}, holidays=[date(2026, 10, 1)]
+    )
+    server = await _serve(IvrRoutes(settings, sqlite_engine, Directory({}), ["rig"], lambda: clock))
     try:
         call = await call_route(server.bound_port, "hours", ["rig"])
         assert call.variables == {"IVR_HOURS": expected}
@@ -152,8 +162,9 @@ async def test_hours_come_from_the_configuration(sqlite_engine: AsyncEngine, clo
 
 async def test_callback_stores_request_and_task_once(database_url: str, tmp_path: Path) -> None:
     engine = await _engine(tmp_path, database_url)
-    server = await _serve(IvrRoutes(_settings(callback_due_minutes=30), engine, Directory({}),
-                                    ["rig"], lambda: NOW))
+    server = await _serve(
+        IvrRoutes(_settings(callback_due_minutes=30), engine, Directory({}), ["rig"], lambda: NOW)
+    )
     try:
         args = ["rig", "aftersales", "1700.0", "88001234", "en"]
         first = await call_route(server.bound_port, "callback", args, uniqueid="1700.5")
@@ -164,59 +175,93 @@ async def test_callback_stores_request_and_task_once(database_url: str, tmp_path
             tasks = (await session.execute(select(CallbackTask))).scalars().all()
         assert len(requests) == 1 and len(tasks) == 1
         request, task = requests[0], tasks[0]
-        assert (request.pbx, request.uniqueid, request.queue, request.caller_number,
-                request.account, request.language) == \
-            ("rig", "1700.5", "aftersales", "13800990001", "88001234", "en")
-        assert (task.request_id, task.status, task.number, task.queue) == \
-            (request.id, "open", "13800990001", "aftersales")
+        assert (
+            request.pbx,
+            request.uniqueid,
+            request.queue,
+            request.caller_number,
+            request.account,
+            request.language,
+        ) == ("rig", "1700.5", "aftersales", "13800990001", "88001234", "en")
+        assert (task.request_id, task.status, task.number, task.queue) == (
+            request.id,
+            "open",
+            "13800990001",
+            "aftersales",
+        )
         assert (task.due_at - NOW).total_seconds() == 1800
-        anonymous = await call_route(server.bound_port, "callback", args, callerid="unknown",
-                                     uniqueid="1700.6")
+        anonymous = await call_route(
+            server.bound_port, "callback", args, callerid="unknown", uniqueid="1700.6"
+        )
         assert anonymous.variables == {"IVR_CALLBACK": "failed"}
     finally:
         await server.stop()
         await engine.dispose()
 
 
-async def test_survey_stores_score_against_call_and_agent(database_url: str,
-                                                          tmp_path: Path) -> None:
+async def test_survey_stores_score_against_call_and_agent(
+    database_url: str, tmp_path: Path
+) -> None:
     engine = await _engine(tmp_path, database_url)
     server = await _serve(IvrRoutes(_settings(), engine, Directory({}), ["rig"], lambda: NOW))
     try:
         port = server.bound_port
         args = ["rig", "4", "PJSIP/1001", "Agent 1001", "support", "1700.0"]
-        assert (await call_route(port, "survey", args, uniqueid="1700.7")).variables == \
-            {"IVR_SURVEY": "ok"}
-        assert (await call_route(port, "survey", args, uniqueid="1700.7")).variables == \
-            {"IVR_SURVEY": "ok"}
+        assert (await call_route(port, "survey", args, uniqueid="1700.7")).variables == {
+            "IVR_SURVEY": "ok"
+        }
+        assert (await call_route(port, "survey", args, uniqueid="1700.7")).variables == {
+            "IVR_SURVEY": "ok"
+        }
         bad = ["rig", "9", "PJSIP/1001", "Agent 1001", "support", "1700.0"]
-        assert (await call_route(port, "survey", bad, uniqueid="1700.8")).variables == \
-            {"IVR_SURVEY": "invalid"}
+        assert (await call_route(port, "survey", bad, uniqueid="1700.8")).variables == {
+            "IVR_SURVEY": "invalid"
+        }
         async with AsyncSession(engine) as session:
             rows = (await session.execute(select(SurveyResult))).scalars().all()
-        assert [(r.pbx, r.uniqueid, r.linkedid, r.queue, r.agent_interface, r.agent_name,
-                 r.score) for r in rows] == \
-            [("rig", "1700.7", "1700.0", "support", "PJSIP/1001", "Agent 1001", 4)]
+        assert [
+            (r.pbx, r.uniqueid, r.linkedid, r.queue, r.agent_interface, r.agent_name, r.score)
+            for r in rows
+        ] == [("rig", "1700.7", "1700.0", "support", "PJSIP/1001", "Agent 1001", 4)]
     finally:
         await server.stop()
         await engine.dispose()
 
 
-async def test_sql_directory_finds_customer_by_number_or_account(database_url: str,
-                                                                 tmp_path: Path) -> None:
+async def test_sql_directory_finds_customer_by_number_or_account(
+    database_url: str, tmp_path: Path
+) -> None:
     engine = await _engine(tmp_path, database_url)
     try:
         async with AsyncSession(engine) as session, session.begin():
-            customer = CustomerRow(name="王芳", phones=["+8613800990001"], account_number="8800",
-                                   vip_level=2, language="en", tags=[], notes="",
-                                   created_at=NOW, updated_at=NOW)
+            customer = CustomerRow(
+                name="王芳",
+                phones=["+8613800990001"],
+                account_number="8800",
+                vip_level=2,
+                language="en",
+                tags=[],
+                notes="",
+                created_at=NOW,
+                updated_at=NOW,
+            )
             session.add(customer)
             await session.flush()
-            session.add(CallRecord(
-                pbx="rig", uniqueid="1.1", queue="support", caller_number="13800990001",
-                joined_at=datetime.now(UTC), outcome="answered", agents_rung=["PJSIP/1002"],
-                ring_no_answer_count=0, answered_by="PJSIP/1002", ivr_data={},
-                customer_id=customer.id))
+            session.add(
+                CallRecord(
+                    pbx="rig",
+                    uniqueid="1.1",
+                    queue="support",
+                    caller_number="13800990001",
+                    joined_at=datetime.now(UTC),
+                    outcome="answered",
+                    agents_rung=["PJSIP/1002"],
+                    ring_no_answer_count=0,
+                    answered_by="PJSIP/1002",
+                    ivr_data={},
+                    customer_id=customer.id,
+                )
+            )
         directory = SqlCustomerDirectory(engine)
         by_number = await directory.facts("13800990001", None)
         assert by_number is not None and by_number.vip_level == 2
@@ -291,9 +336,19 @@ async def test_indexed_directory_uses_the_screenpop_index(tmp_path: Path) -> Non
     engine = await _engine(tmp_path)
     try:
         async with AsyncSession(engine) as session, session.begin():
-            session.add(CustomerRow(name="韩梅梅", phones=["+8613800990002"],
-                                    account_number="7700", vip_level=3, language="zh",
-                                    tags=[], notes="", created_at=NOW, updated_at=NOW))
+            session.add(
+                CustomerRow(
+                    name="韩梅梅",
+                    phones=["+8613800990002"],
+                    account_number="7700",
+                    vip_level=3,
+                    language="zh",
+                    tags=[],
+                    notes="",
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
         index = ScreenPopDirectory(engine, "CN", 5)
         await index.load()
         directory = IndexedCustomerDirectory(index)

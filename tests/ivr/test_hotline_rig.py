@@ -32,9 +32,13 @@ from tests.ivr.rig_calls import (
 from tests.service_proc import ServiceProcess
 
 FASTAGI_PORT = 4573  # IVR_AGI in config/asterisk/extensions.conf
-ALWAYS_OPEN = ("[ivr]\nhours = { " + ", ".join(
-    f'{day} = ["00:00-24:00"]' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-) + " }\nvip_priorities = { 1 = 5, 3 = 20 }\n")
+ALWAYS_OPEN = (
+    "[ivr]\nhours = { "
+    + ", ".join(
+        f'{day} = ["00:00-24:00"]' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    )
+    + " }\nvip_priorities = { 1 = 5, 3 = 20 }\n"
+)
 NEVER_OPEN = "[ivr]\nhours = {}\n"
 # Keys: wait for the language prompt, 1 = 中文 / 2 = English, then the menu choice.
 LANG_ZH, LANG_EN = "1", "2"
@@ -57,14 +61,20 @@ def start_service(ivr_rig: AsteriskRig, tmp_path: Path) -> Iterator[StartService
     (the screen-pop's customer index loads them at start-up)."""
     started: list[ServiceProcess] = []
 
-    def start(extra_toml: str = ALWAYS_OPEN,
-              customers: Sequence[dict[str, object]] = ()) -> ServiceProcess:
+    def start(
+        extra_toml: str = ALWAYS_OPEN, customers: Sequence[dict[str, object]] = ()
+    ) -> ServiceProcess:
         service = ServiceProcess(tmp_path, fastagi_port=FASTAGI_PORT, extra_toml=extra_toml)
         if customers:
             env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
-            subprocess.run([sys.executable, "-m", "callcenter", "migrate", "--config",
-                            str(service.config)], check=True, cwd=tmp_path, env=env,
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                [sys.executable, "-m", "callcenter", "migrate", "--config", str(service.config)],
+                check=True,
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                timeout=60,
+            )
             for values in customers:
                 add_customer(service, **values)
         started.append(service)
@@ -122,10 +132,20 @@ def messages(rig: AsteriskRig) -> str:
 
 
 def test_menu_choices_reach_their_queues_and_the_account_reaches_the_pop(
-        ivr_rig: AsteriskRig, start_service: StartService) -> None:
-    service = start_service(ALWAYS_OPEN, customers=[dict(
-        name="李雷", phones=["+8613900000000"], account_number="88001234", vip_level=1,
-        language="zh")])
+    ivr_rig: AsteriskRig, start_service: StartService
+) -> None:
+    service = start_service(
+        ALWAYS_OPEN,
+        customers=[
+            dict(
+                name="李雷",
+                phones=["+8613900000000"],
+                account_number="88001234",
+                vip_level=1,
+                language="zh",
+            )
+        ],
+    )
     call_hotline("13800550001", LANG_ZH + PAUSE + "1")
     call_hotline("13800550002", LANG_EN + PAUSE + "2")
     call_hotline("13800550003", LANG_ZH + PAUSE + "3")
@@ -140,8 +160,7 @@ def test_menu_choices_reach_their_queues_and_the_account_reaches_the_pop(
         status, body = service.get_json("/api/queues/aftersales")
         if status != 200:
             return None
-        return next((c["ivr"] for c in body["callers"] if c["caller_num"] == "13800550004"),
-                    None)
+        return next((c["ivr"] for c in body["callers"] if c["caller_num"] == "13800550004"), None)
 
     ivr = wait_for(account_caller, 10, "the account caller in the live model")
     assert isinstance(ivr, dict)
@@ -152,10 +171,12 @@ def test_menu_choices_reach_their_queues_and_the_account_reaches_the_pop(
 
 
 def test_a_vip_is_answered_before_earlier_callers(
-        ivr_rig: AsteriskRig, start_service: StartService,
-        members: Callable[[str, str], None]) -> None:
-    start_service(ALWAYS_OPEN, customers=[dict(
-        name="VIP 客户", phones=["+8613800660003"], vip_level=3, language="zh")])
+    ivr_rig: AsteriskRig, start_service: StartService, members: Callable[[str, str], None]
+) -> None:
+    start_service(
+        ALWAYS_OPEN,
+        customers=[dict(name="VIP 客户", phones=["+8613800660003"], vip_level=3, language="zh")],
+    )
     for number in ("13800660001", "13800660002", "13800660003"):  # the VIP joins last
         call_hotline(number, LANG_ZH + PAUSE + "1")
         wait_for(lambda n=number: entered(ivr_rig, n), 20, f"{number} waiting")
@@ -165,20 +186,25 @@ def test_a_vip_is_answered_before_earlier_callers(
     members("consultation", "Local/agent61@agents/n")
 
     def first_connect() -> str | None:
-        return next((f[1] for f in ivr_rig.queue_log_lines()
-                     if f[4] == "CONNECT" and f[1] in callids), None)
+        return next(
+            (f[1] for f in ivr_rig.queue_log_lines() if f[4] == "CONNECT" and f[1] in callids), None
+        )
 
     first = wait_for(first_connect, 20, "a caller connected")
     assert callids[str(first)] == "13800660003"
 
 
 def test_out_of_hours_plays_the_closed_message_and_queues_nobody(
-        ivr_rig: AsteriskRig, start_service: StartService) -> None:
+    ivr_rig: AsteriskRig, start_service: StartService
+) -> None:
     start_service(NEVER_OPEN)
     before = len(messages(ivr_rig))
     call_hotline("13800770001", "1wwww1", hold=10)
-    wait_for(lambda: "/callcenter/zh/closed" in messages(ivr_rig)[before:], 15,
-             "the closed message playing")
+    wait_for(
+        lambda: "/callcenter/zh/closed" in messages(ivr_rig)[before:],
+        15,
+        "the closed message playing",
+    )
     log = messages(ivr_rig)[before:]
     assert "CC_HOURS=closed" in log
     time.sleep(3)  # the keys were pressed; a wrong path would have queued the caller by now
@@ -186,13 +212,15 @@ def test_out_of_hours_plays_the_closed_message_and_queues_nobody(
 
 
 def test_surge_flag_offers_a_callback_that_creates_a_task(
-        ivr_rig: AsteriskRig, start_service: StartService) -> None:
+    ivr_rig: AsteriskRig, start_service: StartService
+) -> None:
     service = start_service(ALWAYS_OPEN)
     ivr_rig.rx("database put callcenter/surge complaints 1")
     try:
         call_hotline("13800880001", LANG_ZH + PAUSE + "3" + PAUSE + "1", hold=20)
         engine = db(service)
         try:
+
             def task() -> CallbackTask | None:
                 with Session(engine) as session:
                     return session.execute(select(CallbackTask)).scalar_one_or_none()
@@ -203,8 +231,7 @@ def test_surge_flag_offers_a_callback_that_creates_a_task(
                 request = session.execute(select(CallbackRequest)).scalar_one()
         finally:
             engine.dispose()
-        assert (found.status, found.queue, found.number) == ("open", "complaints",
-                                                             "13800880001")
+        assert (found.status, found.queue, found.number) == ("open", "complaints", "13800880001")
         assert (request.pbx, request.queue, request.language) == ("rig", "complaints", "zh")
         time.sleep(2)
         assert entered(ivr_rig, "13800880001") == []  # booked a callback instead of waiting
@@ -213,13 +240,14 @@ def test_surge_flag_offers_a_callback_that_creates_a_task(
 
 
 def test_survey_stores_the_digit_for_the_call_and_the_agent(
-        ivr_rig: AsteriskRig, start_service: StartService,
-        members: Callable[[str, str], None]) -> None:
+    ivr_rig: AsteriskRig, start_service: StartService, members: Callable[[str, str], None]
+) -> None:
     service = start_service(ALWAYS_OPEN)
     members("aftersales", "Local/agent62@agents/n")
     # The agent talks 2 s, then hangs up; the caller stays for the survey.
-    call_hotline("13800990011", LANG_EN + PAUSE + "2", hold=40, score="4",
-                 extra={"__AGENT_TALK": "2"})
+    call_hotline(
+        "13800990011", LANG_EN + PAUSE + "2", hold=40, score="4", extra={"__AGENT_TALK": "2"}
+    )
     callid = wait_for(lambda: entered(ivr_rig, "13800990011"), 20, "queued")[0][1]  # type: ignore[index]
 
     def in_survey() -> str | None:
@@ -231,6 +259,7 @@ def test_survey_stores_the_digit_for_the_call_and_the_agent(
     ivr_rig.rx(f"channel redirect {phone} ivr-test-phone,score,1")
     engine = db(service)
     try:
+
         def stored() -> SurveyResult | None:
             with Session(engine) as session:
                 return session.execute(select(SurveyResult)).scalar_one_or_none()

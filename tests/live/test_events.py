@@ -43,8 +43,16 @@ def parse(fields: dict[str, str]) -> Event | None:
 def test_join_uses_timestamp_and_caller_snapshot() -> None:
     event = parse(ami.join(ami.T0, "support", CALLER, 1, 1))
     assert event == QueueCallerJoin(
-        "pbx-a", ami.T0, "support", 1, 1, CALLER.channel, CALLER.uniqueid, CALLER.uniqueid,
-        "13800138000", "张三",
+        "pbx-a",
+        ami.T0,
+        "support",
+        1,
+        1,
+        CALLER.channel,
+        CALLER.uniqueid,
+        CALLER.uniqueid,
+        "13800138000",
+        "张三",
     )
 
 
@@ -94,8 +102,20 @@ def test_ring_times_keep_their_units() -> None:
     ],
 )
 def test_member_events(kind: str, cls: type) -> None:
-    event = parse(ami.member(kind, ami.T0, "support", AGENT, status=6, paused=True,
-                             reason="lunch", penalty=2, calls=4, wrapup=10))
+    event = parse(
+        ami.member(
+            kind,
+            ami.T0,
+            "support",
+            AGENT,
+            status=6,
+            paused=True,
+            reason="lunch",
+            penalty=2,
+            calls=4,
+            wrapup=10,
+        )
+    )
     assert isinstance(event, cls)
     assert isinstance(event, MemberEvent)
     assert event.interface == "PJSIP/8001"
@@ -115,8 +135,7 @@ def test_member_event_missing_optional_fields_are_none() -> None:
 def test_queue_status_records_use_name_and_location() -> None:
     member = parse(ami.queue_member("support", AGENT, paused=True, reason="stuck"))
     assert isinstance(member, QueueMember)
-    assert (member.interface, member.member_name, member.paused) == (
-        "PJSIP/8001", "Li Lei", True)
+    assert (member.interface, member.member_name, member.paused) == ("PJSIP/8001", "Li Lei", True)
     assert member.ringinuse is None  # QueueStatus does not send it
     params = parse(ami.queue_params("support", strategy="leastrecent", service_level=30))
     assert isinstance(params, QueueParams)
@@ -144,8 +163,9 @@ def test_var_set_only_for_prefix_and_queuestatus() -> None:
     status = parse(ami.var_set(ami.T0, CALLER, "QUEUESTATUS", "TIMEOUT"))
     assert isinstance(status, VarSet) and status.value == "TIMEOUT"
     assert parse(ami.var_set(ami.T0, CALLER, "BRIDGEPEER", "PJSIP/8001-01")) is None
-    custom = parse_event("pbx-a", ami.var_set(ami.T0, CALLER, "IVR_X", "1"), RECEIVED,
-                         var_prefix="IVR_")
+    custom = parse_event(
+        "pbx-a", ami.var_set(ami.T0, CALLER, "IVR_X", "1"), RECEIVED, var_prefix="IVR_"
+    )
     assert isinstance(custom, VarSet)
 
 
@@ -157,14 +177,34 @@ def test_unknown_or_nameless_events_are_none() -> None:
 @pytest.mark.parametrize(
     ("fields", "reason"),
     [
-        ({"Event": "QueueCallerJoin", "Position": "1", "Count": "1", "Uniqueid": "u"},
-         "missing Queue"),
-        ({"Event": "QueueCallerJoin", "Queue": "q", "Position": "first", "Count": "1",
-          "Uniqueid": "u"}, "Position is not an integer"),
-        ({"Event": "AgentRingNoAnswer", "Queue": "q", "Interface": "i", "Uniqueid": "u",
-          "RingTime": "1.5"}, "RingTime is not an integer"),
-        ({"Event": "QueueMemberPause", "Queue": "q", "Interface": "i", "Paused": "maybe"},
-         "Paused is not a flag"),
+        (
+            {"Event": "QueueCallerJoin", "Position": "1", "Count": "1", "Uniqueid": "u"},
+            "missing Queue",
+        ),
+        (
+            {
+                "Event": "QueueCallerJoin",
+                "Queue": "q",
+                "Position": "first",
+                "Count": "1",
+                "Uniqueid": "u",
+            },
+            "Position is not an integer",
+        ),
+        (
+            {
+                "Event": "AgentRingNoAnswer",
+                "Queue": "q",
+                "Interface": "i",
+                "Uniqueid": "u",
+                "RingTime": "1.5",
+            },
+            "RingTime is not an integer",
+        ),
+        (
+            {"Event": "QueueMemberPause", "Queue": "q", "Interface": "i", "Paused": "maybe"},
+            "Paused is not a flag",
+        ),
         ({"Event": "Hangup", "Channel": "c"}, "missing Uniqueid"),
     ],
 )

@@ -42,8 +42,14 @@ def records(changes: list[Change]) -> list[CallRecord]:
 
 @pytest.fixture
 def model() -> LiveModel:
-    return LiveModel(LiveConfig(window_seconds=900, service_level_seconds=20,
-                                short_abandon_seconds=5, exit_grace_seconds=2))
+    return LiveModel(
+        LiveConfig(
+            window_seconds=900,
+            service_level_seconds=20,
+            short_abandon_seconds=5,
+            exit_grace_seconds=2,
+        )
+    )
 
 
 @pytest.fixture
@@ -73,8 +79,20 @@ def test_answered_call(model: LiveModel, pbx: ami.Pbx) -> None:
     assert dict(joined.caller.ivr) == {"CC_ACCOUNT": "A-1001"}
     assert isinstance(ringing, CallRinging)
     assert ringing == CallRinging(
-        at(3), "pbx-a", Q, caller.uniqueid, "PJSIP/8001", "Alice", leg[0], "13800138000",
-        "张三", caller.channel, caller.uniqueid, ringing.ivr, 1.0)
+        at(3),
+        "pbx-a",
+        Q,
+        caller.uniqueid,
+        "PJSIP/8001",
+        "Alice",
+        leg[0],
+        "13800138000",
+        "张三",
+        caller.channel,
+        caller.uniqueid,
+        ringing.ivr,
+        1.0,
+    )
     assert dict(ringing.ivr) == {"CC_ACCOUNT": "A-1001"}
     assert model.queue_view("pbx-a", Q, at(3)).agents_ringing == 1
 
@@ -86,18 +104,32 @@ def test_answered_call(model: LiveModel, pbx: ami.Pbx) -> None:
     assert kinds(changes) == ["CallerLeft", "CallConnected", "MemberChanged"]
     left, connected = changes[0], changes[1]
     assert isinstance(left, CallerLeft) and (left.reason, left.position, left.count) == (
-        "leave", 1, 0)
+        "leave",
+        1,
+        0,
+    )
     assert isinstance(connected, CallConnected)
     assert (connected.agent_interface, connected.waited_seconds, connected.ring_seconds) == (
-        "PJSIP/8001", 8.0, 7)
+        "PJSIP/8001",
+        8.0,
+        7,
+    )
     view = model.queue_view("pbx-a", Q, at(11))
     assert view.callers_waiting == 0 and view.agents_busy == 1
     assert [c.phase for c in model.snapshot().calls] == ["connected"]
 
     changes = pbx.send_all(
         ami.complete(at(70), Q, caller, ALICE, leg, hold=8, talk=60, reason="caller"),
-        ami.member("QueueMemberStatus", at(70), Q, ALICE, status=1, calls=1,
-                   last_call=int(at(70).timestamp()), wrapup=10),
+        ami.member(
+            "QueueMemberStatus",
+            at(70),
+            Q,
+            ALICE,
+            status=1,
+            calls=1,
+            last_call=int(at(70).timestamp()),
+            wrapup=10,
+        ),
         ami.hangup(at(70.1), caller),
     )
     assert kinds(changes) == ["CallEnded", "MemberChanged"]
@@ -178,8 +210,11 @@ def test_timeout_then_overflow_queue(model: LiveModel, pbx: ami.Pbx) -> None:
     )
     assert kinds(changes) == ["CallerJoined", "CallerLeft", "CallEnded"]
     (first,) = records(changes)
-    assert (first.outcome, first.queue_status, first.evidence) == ("timeout", "TIMEOUT",
-                                                                   "queuestatus")
+    assert (first.outcome, first.queue_status, first.evidence) == (
+        "timeout",
+        "TIMEOUT",
+        "queuestatus",
+    )
     changes = pbx.send_all(
         ami.join(at(61), "overflow", caller, 1, 1),
         ami.abandon(at(70), "overflow", caller, 1, 1, 9),
@@ -222,8 +257,14 @@ def test_ring_no_answer_then_answered_by_another_agent(model: LiveModel, pbx: am
         ami.complete(at(84), Q, caller, BOB, leg_b, hold=24, talk=60, reason="agent"),
     )
     assert kinds(changes) == [
-        "CallerJoined", "CallRinging", "CallRingNoAnswer", "CallRinging", "CallRinging",
-        "CallerLeft", "CallConnected", "CallEnded",
+        "CallerJoined",
+        "CallRinging",
+        "CallRingNoAnswer",
+        "CallRinging",
+        "CallRinging",
+        "CallerLeft",
+        "CallConnected",
+        "CallEnded",
     ]
     left = changes[5]
     assert isinstance(left, CallerLeft) and left.reason == "connect"
@@ -245,23 +286,38 @@ def test_member_paused_and_removed_mid_call(model: LiveModel, pbx: ami.Pbx) -> N
         ami.leave(at(3), Q, caller, 1, 0),
         ami.connect(at(3), Q, caller, ALICE, leg, hold=3, ring=2),
     )
-    changes = pbx.send(ami.member("QueueMemberPause", at(5), Q, ALICE, status=2, paused=True,
-                                  reason="supervisor", in_call=True, wrapup=10))
+    changes = pbx.send(
+        ami.member(
+            "QueueMemberPause",
+            at(5),
+            Q,
+            ALICE,
+            status=2,
+            paused=True,
+            reason="supervisor",
+            in_call=True,
+            wrapup=10,
+        )
+    )
     (changed,) = changes
     assert isinstance(changed, MemberChanged) and changed.member is not None
     assert changed.member.paused and changed.member.paused_reason == "supervisor"
     assert changed.member.state == "busy"  # on a call, even though paused
     assert changed.previous is not None and not changed.previous.paused
 
-    changes = pbx.send(ami.member("QueueMemberRemoved", at(6), Q, ALICE, status=2,
-                                  paused=True, in_call=True))
+    changes = pbx.send(
+        ami.member("QueueMemberRemoved", at(6), Q, ALICE, status=2, paused=True, in_call=True)
+    )
     (removed,) = changes
     assert isinstance(removed, MemberChanged) and removed.member is None
     assert [m.interface for m in model.queue_view("pbx-a", Q, at(6)).members] == ["PJSIP/8002"]
 
     (record,) = records(pbx.send(ami.complete(at(50), Q, caller, ALICE, leg, 3, 44, "caller")))
     assert (record.outcome, record.answered_by, record.answered_by_name) == (
-        "answered", "PJSIP/8001", "Alice")
+        "answered",
+        "PJSIP/8001",
+        "Alice",
+    )
     assert record.talk_seconds == 44.0
 
 
@@ -273,8 +329,11 @@ def test_two_pbxs_never_mix(model: LiveModel) -> None:
     b.send_all(ami.member("QueueMemberAdded", at(0), Q, ALICE, paused=True, reason="break"))
     a.send(ami.join(at(1), Q, same, 1, 1))
     b.send(ami.join(at(2), Q, same, 1, 1))
-    changes = a.send_all(ami.abandon(at(5), Q, same, 1, 1, 4), ami.leave(at(5), Q, same, 1, 0),
-                         ami.hangup(at(5), same))
+    changes = a.send_all(
+        ami.abandon(at(5), Q, same, 1, 1, 4),
+        ami.leave(at(5), Q, same, 1, 0),
+        ami.hangup(at(5), same),
+    )
     (record,) = records(changes)
     assert record.pbx == "pbx-a"
     assert model.queue_view("pbx-a", Q, at(6)).callers_waiting == 0
@@ -298,14 +357,21 @@ def test_positions_follow_app_queue(model: LiveModel, pbx: ami.Pbx) -> None:
     )
     view = model.queue_view("pbx-a", Q, at(4))
     assert [(c.caller_num, c.position) for c in view.callers] == [
-        ("703", 1), ("700", 2), ("701", 3), ("702", 4)]
+        ("703", 1),
+        ("700", 2),
+        ("701", 3),
+        ("702", 4),
+    ]
     assert view.longest_wait_seconds == 4.0
     changes = pbx.send_all(ami.abandon(at(5), Q, c2, 3, 2, 4), ami.leave(at(5), Q, c2, 3, 3))
     left = changes[0]
     assert isinstance(left, CallerLeft) and (left.position, left.count) == (3, 3)
     view = model.queue_view("pbx-a", Q, at(6))
     assert [(c.caller_num, c.position) for c in view.callers] == [
-        ("703", 1), ("700", 2), ("702", 3)]
+        ("703", 1),
+        ("700", 2),
+        ("702", 3),
+    ]
 
 
 def test_unknown_and_illegal_events_are_ignored(model: LiveModel, pbx: ami.Pbx) -> None:
@@ -320,8 +386,11 @@ def test_unknown_and_illegal_events_are_ignored(model: LiveModel, pbx: ami.Pbx) 
 
     caller = ami.Caller("1741000000.32", "801")
     leg = ALICE.leg()
-    pbx.send_all(ami.join(at(2), Q, caller, 1, 1), ami.leave(at(3), Q, caller, 1, 0),
-                 ami.connect(at(3), Q, caller, ALICE, leg, 1, 1))
+    pbx.send_all(
+        ami.join(at(2), Q, caller, 1, 1),
+        ami.leave(at(3), Q, caller, 1, 0),
+        ami.connect(at(3), Q, caller, ALICE, leg, 1, 1),
+    )
     before = model.snapshot()
     (ignored,) = pbx.send(ami.abandon(at(4), Q, caller, 1, 1, 2))  # abandon after answer
     assert isinstance(ignored, Ignored) and "abandon while connected" in ignored.reason
@@ -373,8 +442,12 @@ def test_caller_hangs_up_while_waiting_without_abandon(model: LiveModel, pbx: am
 def test_window_forgets_old_calls(model: LiveModel, pbx: ami.Pbx) -> None:
     at = pbx.at
     caller = ami.Caller("1741000000.35", "902")
-    pbx.send_all(ami.join(at(0), Q, caller, 1, 1), ami.abandon(at(9), Q, caller, 1, 1, 9),
-                 ami.leave(at(9), Q, caller, 1, 0), ami.hangup(at(9), caller))
+    pbx.send_all(
+        ami.join(at(0), Q, caller, 1, 1),
+        ami.abandon(at(9), Q, caller, 1, 1, 9),
+        ami.leave(at(9), Q, caller, 1, 0),
+        ami.hangup(at(9), caller),
+    )
     assert model.queue_view("pbx-a", Q, at(100)).stats.abandoned == 1
     late = model.queue_view("pbx-a", Q, at(9 + 901)).stats
     assert (late.abandoned, late.offered, late.abandon_rate) == (0, 0, None)
@@ -419,18 +492,26 @@ def test_a_call_connected_while_nobody_listened_is_recorded_from_its_complete() 
     pbx = ami.Pbx(model)
     caller = ami.Caller("1741000000.71", "13800000771", "王五")
     alice = ami.Agent("PJSIP/8001", "Alice")
-    changes = pbx.send(ami.complete(pbx.at(100), "support", caller, alice, alice.leg(),
-                                    4, 30, "caller"))
+    changes = pbx.send(
+        ami.complete(pbx.at(100), "support", caller, alice, alice.leg(), 4, 30, "caller")
+    )
     (done,) = [c for c in changes if isinstance(c, CallEnded)]
     record = done.record
     assert (record.outcome, record.answered_by, record.answered_by_name) == (
-        "answered", "PJSIP/8001", "Alice")
+        "answered",
+        "PJSIP/8001",
+        "Alice",
+    )
     assert (record.caller_num, record.caller_name) == ("13800000771", "王五")
     assert record.joined_at == pbx.at(66) and record.answered_at == pbx.at(70)
     assert (record.wait_seconds, record.talk_seconds, record.evidence) == (
-        4.0, 30.0, "agent_complete")
+        4.0,
+        30.0,
+        "agent_complete",
+    )
     # The same complete again, or a late one of a call already ended, is no second call.
-    again = pbx.send(ami.complete(pbx.at(100), "support", caller, alice, alice.leg(),
-                                  4, 30, "caller"))
+    again = pbx.send(
+        ami.complete(pbx.at(100), "support", caller, alice, alice.leg(), 4, 30, "caller")
+    )
     assert [c for c in again if isinstance(c, CallEnded)] == []
     assert model.snapshot().calls == ()

@@ -31,8 +31,12 @@ ops = st.one_of(
     st.tuples(st.just("connect"), pbxs, queues, callers, agents),
     st.tuples(st.just("complete"), pbxs, queues, callers, agents),
     st.tuples(st.just("hangup"), pbxs, callers),
-    st.tuples(st.just("status"), pbxs, callers,
-              st.sampled_from(["TIMEOUT", "WITHDRAW", "LEAVEEMPTY", "CONTINUE"])),
+    st.tuples(
+        st.just("status"),
+        pbxs,
+        callers,
+        st.sampled_from(["TIMEOUT", "WITHDRAW", "LEAVEEMPTY", "CONTINUE"]),
+    ),
     st.tuples(st.just("ivr"), pbxs, callers, st.text(max_size=3)),
     st.tuples(st.just("member"), pbxs, queues, agents, st.integers(0, 8), st.booleans()),
     st.tuples(st.just("removed"), pbxs, queues, agents),
@@ -73,22 +77,36 @@ def message(op: tuple, at: datetime) -> dict[str, str] | None:  # type: ignore[t
     return None
 
 
-def resync_records(model: LiveModel, pbx: str, keep: list[bool],
-                   at: datetime) -> list[ResyncRecord]:
+def resync_records(
+    model: LiveModel, pbx: str, keep: list[bool], at: datetime
+) -> list[ResyncRecord]:
     """A plausible PBX snapshot: the model's own queues, some callers dropped or hung up."""
     records: list[ResyncRecord] = []
     snap = model.snapshot()
     for index, queue in enumerate(q for q in snap.queues if q.pbx == pbx):
         if index < len(keep) and not keep[index] and index == 0:
             continue  # drop the first queue sometimes: it must be removed
-        records.append(QueueParams(pbx, at, queue.queue, "ringall", 0, 0, 0, 0, 0, 0, 20,
-                                   0.0, 0.0, 0))
+        records.append(
+            QueueParams(pbx, at, queue.queue, "ringall", 0, 0, 0, 0, 0, 0, 20, 0.0, 0.0, 0)
+        )
         position = 0
         for caller in queue.callers:
             if keep[(position + 1) % len(keep)]:
                 position += 1
-                records.append(QueueEntry(pbx, at, queue.queue, position, caller.channel,
-                                          caller.uniqueid, caller.caller_num, "", 0, 0))
+                records.append(
+                    QueueEntry(
+                        pbx,
+                        at,
+                        queue.queue,
+                        position,
+                        caller.channel,
+                        caller.uniqueid,
+                        caller.caller_num,
+                        "",
+                        0,
+                        0,
+                    )
+                )
     for call in snap.calls:
         if call.pbx == pbx and keep[int(call.uniqueid[-1]) % len(keep)]:
             records.append(CoreShowChannel(pbx, at, "", call.uniqueid, call.uniqueid, "", ""))
@@ -110,13 +128,25 @@ def check_invariants(model: LiveModel, now: datetime) -> None:
     assert len({(c.pbx, c.uniqueid) for c in snap.calls}) == len(snap.calls)
     for view in model.queue_views(now):
         stats = view.stats
-        counts = (stats.offered, stats.answered, stats.answered_within_sl, stats.abandoned,
-                  stats.short_abandons, stats.timeouts, stats.withdrawn, stats.handled)
+        counts = (
+            stats.offered,
+            stats.answered,
+            stats.answered_within_sl,
+            stats.abandoned,
+            stats.short_abandons,
+            stats.timeouts,
+            stats.withdrawn,
+            stats.handled,
+        )
         assert min(counts) >= 0
         assert stats.short_abandons <= stats.abandoned
         assert stats.answered_within_sl <= stats.answered
-        for rate in (stats.service_level_answered, stats.service_level_offered,
-                     stats.abandon_rate, stats.answer_rate):
+        for rate in (
+            stats.service_level_answered,
+            stats.service_level_offered,
+            stats.abandon_rate,
+            stats.answer_rate,
+        ):
             assert rate is None or 0.0 <= rate <= 1.0
         assert view.callers_waiting == len(view.callers)
         assert view.longest_wait_seconds is None or view.longest_wait_seconds >= 0
@@ -142,7 +172,9 @@ def test_random_sequences_keep_the_invariants(steps: list[tuple[tuple, int]]) ->
         else:
             # The snapshot taken earlier (events applied since), or one taken now.
             journal, records = taken.pop(op[1], None) or (
-                model.begin_resync(op[1]), resync_records(model, op[1], op[2], now))
+                model.begin_resync(op[1]),
+                resync_records(model, op[1], op[2], now),
+            )
             changes.extend(model.reconcile(op[1], records, now, journal))
         check_invariants(model, now)
 
@@ -152,10 +184,16 @@ def test_random_sequences_keep_the_invariants(steps: list[tuple[tuple, int]]) ->
         changes.extend(model.reconcile(name, [], now, model.begin_resync(name)))
     assert model.snapshot().calls == () and model.snapshot().queues == ()
 
-    ended = Counter((c.record.pbx, c.record.uniqueid, c.record.joined_at)
-                    for c in changes if isinstance(c, CallEnded))
+    ended = Counter(
+        (c.record.pbx, c.record.uniqueid, c.record.joined_at)
+        for c in changes
+        if isinstance(c, CallEnded)
+    )
     assert max(ended.values(), default=1) == 1, "a call ended twice"
-    joined = [(c.caller.pbx, c.caller.uniqueid, c.caller.joined_at)
-              for c in changes if isinstance(c, CallerJoined)]
+    joined = [
+        (c.caller.pbx, c.caller.uniqueid, c.caller.joined_at)
+        for c in changes
+        if isinstance(c, CallerJoined)
+    ]
     for key in joined:
         assert ended[key] == 1, f"{key} joined but never ended"

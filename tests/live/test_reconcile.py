@@ -63,8 +63,11 @@ def test_closes_a_vanished_caller_once_as_unknown() -> None:
     changes = pbx.resync(*snapshot, now=60)
     (closed,) = ended(changes)
     record = closed.record
-    assert (record.uniqueid, record.outcome, record.evidence) == (gone.uniqueid, "unknown",
-                                                                  "reconcile")
+    assert (record.uniqueid, record.outcome, record.evidence) == (
+        gone.uniqueid,
+        "unknown",
+        "reconcile",
+    )
     assert record.position_at_exit == 1
     assert corrections(changes) == [
         ("queue_params", ("pbx-a", Q)),
@@ -73,7 +76,8 @@ def test_closes_a_vanished_caller_once_as_unknown() -> None:
     ]
     view = model.queue_view("pbx-a", Q, pbx.at(60))
     assert [(c.uniqueid, c.position, c.priority) for c in view.callers] == [
-        (staying.uniqueid, 1, 0)]
+        (staying.uniqueid, 1, 0)
+    ]
 
     assert pbx.resync(*snapshot, now=61) == []
     assert pbx.send(ami.hangup(pbx.at(62), gone)) == []  # closed once, never again
@@ -98,27 +102,38 @@ def test_adds_callers_members_and_queues_it_did_not_know_and_removes_the_rest() 
         ami.core_show_channel(waiting),
         now=100,
     )
-    assert sorted(corrections(changes)) == sorted([
-        ("queue_params", ("pbx-a", Q)),
-        ("queue_added", ("pbx-a", "sales")),
-        ("queue_params", ("pbx-a", "sales")),
-        ("member_removed", ("pbx-a", Q, "PJSIP/8002")),
-        ("member_added", ("pbx-a", Q, "PJSIP/8001")),
-        ("caller_added", ("pbx-a", waiting.uniqueid)),
-        ("queue_removed", ("pbx-a", "old")),
-    ])
+    assert sorted(corrections(changes)) == sorted(
+        [
+            ("queue_params", ("pbx-a", Q)),
+            ("queue_added", ("pbx-a", "sales")),
+            ("queue_params", ("pbx-a", "sales")),
+            ("member_removed", ("pbx-a", Q, "PJSIP/8002")),
+            ("member_added", ("pbx-a", Q, "PJSIP/8001")),
+            ("caller_added", ("pbx-a", waiting.uniqueid)),
+            ("queue_removed", ("pbx-a", "old")),
+        ]
+    )
     view = model.queue_view("pbx-a", Q, pbx.at(100))
     (caller,) = view.callers
     assert caller.joined_at == pbx.at(70) and caller.priority == 10
     assert dict(caller.ivr) == {"CC_VIP": "gold"}
     assert view.agents_busy == 1
     assert {(q.pbx, q.queue) for q in model.snapshot().queues} == {
-        ("pbx-a", Q), ("pbx-a", "sales"), ("pbx-b", "old")}  # the other PBX is untouched
+        ("pbx-a", Q),
+        ("pbx-a", "sales"),
+        ("pbx-b", "old"),
+    }  # the other PBX is untouched
 
     # The added caller is a normal caller afterwards.
-    (record,) = [c.record for c in pbx.send_all(
-        ami.abandon(pbx.at(101), Q, waiting, 1, 1, 31), ami.leave(pbx.at(101), Q, waiting, 1, 0),
-        ami.hangup(pbx.at(101), waiting)) if isinstance(c, CallEnded)]
+    (record,) = [
+        c.record
+        for c in pbx.send_all(
+            ami.abandon(pbx.at(101), Q, waiting, 1, 1, 31),
+            ami.leave(pbx.at(101), Q, waiting, 1, 0),
+            ami.hangup(pbx.at(101), waiting),
+        )
+        if isinstance(c, CallEnded)
+    ]
     assert record.outcome == "abandoned" and record.wait_seconds == 31
 
 
@@ -127,11 +142,15 @@ def test_caller_gone_from_queue_but_channel_alive_is_detached_not_closed() -> No
     pbx = ami.Pbx(model)
     caller = ami.Caller("1741000000.9", "444")
     leg = ALICE.leg()
-    pbx.send_all(ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE),
-                 ami.join(pbx.at(1), Q, caller, 1, 1))
+    pbx.send_all(
+        ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE), ami.join(pbx.at(1), Q, caller, 1, 1)
+    )
     # Connected to Alice while we were away: no longer queued, channel still up.
-    snapshot = (ami.queue_params(Q), ami.queue_member(Q, ALICE, status=2),
-                ami.core_show_channel(caller, application="AppQueue"))
+    snapshot = (
+        ami.queue_params(Q),
+        ami.queue_member(Q, ALICE, status=2),
+        ami.core_show_channel(caller, application="AppQueue"),
+    )
     changes = pbx.resync(*snapshot, now=50)
     assert ("caller_detached", ("pbx-a", caller.uniqueid)) in corrections(changes)
     assert ended(changes) == []
@@ -167,9 +186,13 @@ def test_reorders_waiting_callers_to_match_the_pbx() -> None:
     pbx = ami.Pbx(model)
     first, second = ami.Caller("1741000000.21", "661"), ami.Caller("1741000000.22", "662")
     pbx.send_all(ami.join(pbx.at(0), Q, first, 1, 1), ami.join(pbx.at(1), Q, second, 2, 2))
-    snapshot = (ami.queue_params(Q), ami.queue_entry(Q, second, 1, 9, priority=5),
-                ami.queue_entry(Q, first, 2, 10), ami.core_show_channel(first),
-                ami.core_show_channel(second))
+    snapshot = (
+        ami.queue_params(Q),
+        ami.queue_entry(Q, second, 1, 9, priority=5),
+        ami.queue_entry(Q, first, 2, 10),
+        ami.core_show_channel(first),
+        ami.core_show_channel(second),
+    )
     changes = pbx.resync(*snapshot, now=10)
     assert corrections(changes) == [
         ("queue_params", ("pbx-a", Q)),
@@ -191,13 +214,20 @@ def test_a_caller_who_timed_out_while_the_snapshot_was_taken_is_not_brought_back
     model = LiveModel()
     pbx = ami.Pbx(model)
     caller = ami.Caller("1741000000.31", "771")
-    pbx.send_all(ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE),
-                 ami.join(pbx.at(1), Q, caller, 1, 1))
+    pbx.send_all(
+        ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE), ami.join(pbx.at(1), Q, caller, 1, 1)
+    )
     journal = model.begin_resync("pbx-a")
-    stale = (ami.queue_params(Q), ami.queue_member(Q, ALICE), ami.queue_entry(Q, caller, 1, 3),
-             ami.core_show_channel(caller))
-    changes = pbx.send_all(ami.leave(pbx.at(5), Q, caller, 1, 0),
-                           ami.var_set(pbx.at(5), caller, "QUEUESTATUS", "TIMEOUT"))
+    stale = (
+        ami.queue_params(Q),
+        ami.queue_member(Q, ALICE),
+        ami.queue_entry(Q, caller, 1, 3),
+        ami.core_show_channel(caller),
+    )
+    changes = pbx.send_all(
+        ami.leave(pbx.at(5), Q, caller, 1, 0),
+        ami.var_set(pbx.at(5), caller, "QUEUESTATUS", "TIMEOUT"),
+    )
     resynced = pbx.resync(*stale, now=5.2, journal=journal)
     assert [kind for kind, _ in corrections(resynced)] == ["queue_params"]
     assert model.queue_view("pbx-a", Q, pbx.at(5.2)).callers_waiting == 0
@@ -224,12 +254,20 @@ def test_a_caller_rung_while_the_snapshot_was_taken_keeps_the_snapshot_position(
     model = LiveModel()
     pbx = ami.Pbx(model)
     first, second = ami.Caller("1741000000.51", "791"), ami.Caller("1741000000.52", "792")
-    pbx.send_all(ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE),
-                 ami.join(pbx.at(0), Q, first, 1, 1), ami.join(pbx.at(1), Q, second, 2, 2))
+    pbx.send_all(
+        ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE),
+        ami.join(pbx.at(0), Q, first, 1, 1),
+        ami.join(pbx.at(1), Q, second, 2, 2),
+    )
     journal = model.begin_resync("pbx-a")
-    snapshot = (ami.queue_params(Q), ami.queue_member(Q, ALICE),
-                ami.queue_entry(Q, second, 1, 9, priority=5), ami.queue_entry(Q, first, 2, 10),
-                ami.core_show_channel(first), ami.core_show_channel(second))
+    snapshot = (
+        ami.queue_params(Q),
+        ami.queue_member(Q, ALICE),
+        ami.queue_entry(Q, second, 1, 9, priority=5),
+        ami.queue_entry(Q, first, 2, 10),
+        ami.core_show_channel(first),
+        ami.core_show_channel(second),
+    )
     pbx.send(ami.called(pbx.at(10), Q, first, ALICE, ALICE.leg()))
     pbx.resync(*snapshot, now=10, journal=journal)
     view = model.queue_view("pbx-a", Q, pbx.at(10))
@@ -273,8 +311,10 @@ def test_two_snapshots_taken_at_once_each_give_way_to_the_events_since_theirs() 
     periodic = model.begin_resync("pbx-a")
     asked = model.begin_resync("pbx-a")
     stale = (ami.queue_params(Q), ami.queue_entry(Q, caller, 1, 4), ami.core_show_channel(caller))
-    changes = pbx.send_all(ami.leave(pbx.at(5), Q, caller, 1, 0),
-                           ami.var_set(pbx.at(5), caller, "QUEUESTATUS", "TIMEOUT"))
+    changes = pbx.send_all(
+        ami.leave(pbx.at(5), Q, caller, 1, 0),
+        ami.var_set(pbx.at(5), caller, "QUEUESTATUS", "TIMEOUT"),
+    )
     changes += pbx.resync(*stale, now=5.1, journal=periodic)
     changes += pbx.resync(*stale, now=5.2, journal=asked)
     changes += pbx.send(ami.hangup(pbx.at(9), caller))

@@ -127,12 +127,18 @@ def test_call_records_match_the_queue_log(scenario: str) -> None:
 
 def test_answered_call_rings_connects_and_completes_in_order() -> None:
     _, changes = replay_scenario("answered")
-    call_changes = [type(c).__name__ for c in changes
-                    if isinstance(c, CallerJoined | CallRinging | CallConnected | CallEnded)]
+    call_changes = [
+        type(c).__name__
+        for c in changes
+        if isinstance(c, CallerJoined | CallRinging | CallConnected | CallEnded)
+    ]
     assert call_changes == ["CallerJoined", "CallRinging", "CallConnected", "CallEnded"]
     (record,) = ended(changes)
     assert (record.queue, record.answered_by, record.agents_rung) == (
-        "consultation", "PJSIP/1003", ("PJSIP/1003",))
+        "consultation",
+        "PJSIP/1003",
+        ("PJSIP/1003",),
+    )
     assert record.evidence == "agent_complete"
 
 
@@ -159,13 +165,16 @@ def test_ring_no_answer_then_answered_by_the_other_agent() -> None:
     (rna,) = [c for c in changes if isinstance(c, CallRingNoAnswer)]
     assert rna.agent_interface == "PJSIP/1005" and rna.ring_seconds == 15.0
     assert [c.agent_interface for c in changes if isinstance(c, CallRinging)] == [
-        "PJSIP/1005", "PJSIP/1006"]
+        "PJSIP/1005",
+        "PJSIP/1006",
+    ]
 
 
 def test_member_paused_and_removed_mid_call_keeps_the_call() -> None:
     model, changes = replay_scenario("pause_remove")
-    member_changes = [c for c in changes if isinstance(c, MemberChanged)
-                      and c.interface == "PJSIP/1007"]
+    member_changes = [
+        c for c in changes if isinstance(c, MemberChanged) and c.interface == "PJSIP/1007"
+    ]
     causes = [c.cause for c in member_changes]
     assert "QueueMemberPause" in causes and causes[-1] == "QueueMemberRemoved"
     paused = next(c for c in member_changes if c.cause == "QueueMemberPause")
@@ -175,7 +184,10 @@ def test_member_paused_and_removed_mid_call_keeps_the_call() -> None:
     (record,) = ended(changes)
     assert record.ended_at > removed_at  # the call outlived the membership
     assert (record.outcome, record.answered_by, record.answered_by_name) == (
-        "answered", "PJSIP/1007", "Agent 1007")
+        "answered",
+        "PJSIP/1007",
+        "Agent 1007",
+    )
     aftersales = next(q for q in model.snapshot().queues if q.queue == "aftersales")
     assert aftersales.members == ()
 
@@ -202,9 +214,11 @@ def test_mixed_traffic_window_figures_and_member_counts() -> None:
 
 def first_snapshot_calls_taken(scenario: str) -> dict[str, int]:
     """CallsTaken per member in the QueueStatus snapshot that opens the trace."""
-    return {f["Name"]: int(f["CallsTaken"])
-            for _at, f in load_trace(FIXTURES / f"{scenario}.jsonl")
-            if f.get("Event") == "QueueMember"}
+    return {
+        f["Name"]: int(f["CallsTaken"])
+        for _at, f in load_trace(FIXTURES / f"{scenario}.jsonl")
+        if f.get("Event") == "QueueMember"
+    }
 
 
 def test_unfiltered_trace_gives_the_same_records_as_the_filtered_one() -> None:
@@ -216,8 +230,9 @@ def test_unfiltered_trace_gives_the_same_records_as_the_filtered_one() -> None:
     _, filtered_changes = replay_scenario("mixed")
 
     def summary(records: list[CallRecord]) -> list[tuple[object, ...]]:
-        return sorted((r.uniqueid, r.outcome, r.answered_by, r.wait_seconds, r.talk_seconds)
-                      for r in records)
+        return sorted(
+            (r.uniqueid, r.outcome, r.answered_by, r.wait_seconds, r.talk_seconds) for r in records
+        )
 
     assert len(trace) > 10 * sum(1 for _ in load_trace(FIXTURES / "mixed.jsonl"))
     assert summary(ended(changes)) == summary(ended(filtered_changes))
@@ -229,10 +244,15 @@ def test_callers_dropped_by_a_pbx_shutdown_are_not_abandons(cause: int, outcome:
     # Cause 4 (AST_SOFTHANGUP_SHUTDOWN), then Abandon, Leave and Hangup as for a hang-up.
     pbx = ami.Pbx(LiveModel())
     caller = ami.Caller("1700000000.1", "13800000999")
-    soft = {"Event": "SoftHangupRequest", "Timestamp": f"{pbx.at(30).timestamp():.6f}",
-            **caller.fields(), "Cause": str(cause)}
+    soft = {
+        "Event": "SoftHangupRequest",
+        "Timestamp": f"{pbx.at(30).timestamp():.6f}",
+        **caller.fields(),
+        "Cause": str(cause),
+    }
     changes = pbx.send_all(
-        ami.join(pbx.at(0), "support", caller, 1, 1), soft,
+        ami.join(pbx.at(0), "support", caller, 1, 1),
+        soft,
         ami.abandon(pbx.at(30), "support", caller, 1, 1, 30),
         ami.leave(pbx.at(30), "support", caller, 1, 0),
         ami.hangup(pbx.at(30), caller),
@@ -257,4 +277,7 @@ def test_frame_parser_reads_every_recorded_frame_back() -> None:
         frame = "".join(f"{key}: {value}\r\n" for key, value in fields.items())
         assert parse_block(frame.rstrip("\r\n")) == fields
     assert parse_block("Event: X\r\nno separator\r\nKey: a: b\r\nEmpty: \r\nKey2:x") == {
-        "Event": "X", "Key": "a: b", "Empty": ""}
+        "Event": "X",
+        "Key": "a: b",
+        "Empty": "",
+    }

@@ -26,18 +26,22 @@ MEMBERS = ("1003", "1004", "1005", "1006", "1007", "1008")
 QUEUE_TIMEOUT_SECONDS = 4
 # linear: the first free member in this order rings first, so while 1003 (the silent phone
 # in the agreement test) is free a call rings it, gets no answer, and goes on to 1004...
-_SECTION = f"""
+_SECTION = (
+    f"""
 ; --- added by tests/records (removed when the test ends)
 [{QUEUE}](queue-common)
 strategy = linear
 timeout = 1
 retry = 1
-""" + "".join(f"member => PJSIP/{ext},0,Agent {ext}\n" for ext in MEMBERS) + f"""
+"""
+    + "".join(f"member => PJSIP/{ext},0,Agent {ext}\n" for ext in MEMBERS)
+    + f"""
 [{SILENT_QUEUE}](queue-common)
 timeout = 1
 retry = 1
 member => PJSIP/{MEMBERS[0]},0,Agent {MEMBERS[0]}
 """
+)
 
 
 @contextmanager
@@ -70,8 +74,13 @@ class LoggedCall:
     events: list[str] = field(default_factory=list)
 
 
-_FINAL = {"CONNECT": "answered", "ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout",
-          "EXITEMPTY": "timeout", "EXITWITHKEY": "withdrawn"}
+_FINAL = {
+    "CONNECT": "answered",
+    "ABANDON": "abandoned",
+    "EXITWITHTIMEOUT": "timeout",
+    "EXITEMPTY": "timeout",
+    "EXITWITHKEY": "withdrawn",
+}
 
 
 def logged_calls(rig: AsteriskRig, callers: set[str]) -> dict[str, LoggedCall]:
@@ -104,8 +113,14 @@ def logged_calls(rig: AsteriskRig, callers: set[str]) -> dict[str, LoggedCall]:
 
 
 def finished(calls: dict[str, LoggedCall]) -> bool:
-    return all(c.outcome is not None and (c.outcome != "answered" or any(
-        e.startswith("COMPLETE") or e == "TRANSFER" for e in c.events)) for c in calls.values())
+    return all(
+        c.outcome is not None
+        and (
+            c.outcome != "answered"
+            or any(e.startswith("COMPLETE") or e == "TRANSFER" for e in c.events)
+        )
+        for c in calls.values()
+    )
 
 
 async def stored_records(database_url: str, uniqueids: set[str]) -> list[dict[str, Any]]:
@@ -113,7 +128,8 @@ async def stored_records(database_url: str, uniqueids: set[str]) -> list[dict[st
     try:
         async with engine.connect() as connection:
             rows = await connection.execute(
-                select(RECORDS_TABLE).where(RECORDS_TABLE.c.uniqueid.in_(sorted(uniqueids))))
+                select(RECORDS_TABLE).where(RECORDS_TABLE.c.uniqueid.in_(sorted(uniqueids)))
+            )
             return [dict(r) for r in rows.mappings()]
     finally:
         await engine.dispose()
@@ -144,17 +160,21 @@ def disagreements(logged: dict[str, LoggedCall], rows: list[dict[str, Any]]) -> 
             continue
         row = found[0]
         if row["outcome"] != call.outcome:
-            problems.append(f"{callid}: outcome {row['outcome']} (evidence {row['evidence']}) "
-                            f"but queue_log {call.outcome} {call.events}")
+            problems.append(
+                f"{callid}: outcome {row['outcome']} (evidence {row['evidence']}) "
+                f"but queue_log {call.outcome} {call.events}"
+            )
         if call.outcome == "answered" and row["answered_by_name"] != call.agent:
-            problems.append(f"{callid}: answered by {row['answered_by_name']} but queue_log "
-                            f"{call.agent}")
+            problems.append(
+                f"{callid}: answered by {row['answered_by_name']} but queue_log {call.agent}"
+            )
         if call.wait is not None and abs(row["wait_seconds"] - call.wait) > 1.0:
-            problems.append(f"{callid}: waited {row['wait_seconds']} s but queue_log "
-                            f"{call.wait} s")
+            problems.append(f"{callid}: waited {row['wait_seconds']} s but queue_log {call.wait} s")
         if row["ring_no_answer_count"] != call.ring_no_answers:
-            problems.append(f"{callid}: {row['ring_no_answer_count']} ring-no-answers but "
-                            f"queue_log {call.ring_no_answers}")
+            problems.append(
+                f"{callid}: {row['ring_no_answer_count']} ring-no-answers but "
+                f"queue_log {call.ring_no_answers}"
+            )
         if row["queue"] != call.queue or row["caller_number"] != call.caller:
             problems.append(f"{callid}: queue/caller {row['queue']}/{row['caller_number']}")
     return problems

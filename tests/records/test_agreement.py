@@ -29,7 +29,9 @@ SILENT_HOLDS = (8.0, 2.0, 8.0, 2.0, 8.0, 2.0)
 
 
 async def test_records_agree_with_the_queue_log(
-    rig: AsteriskRig, database_url: str, tmp_path: Path,
+    rig: AsteriskRig,
+    database_url: str,
+    tmp_path: Path,
     agent_phones: Callable[..., object],
 ) -> None:
     service = ServiceProcess(tmp_path, database_url=database_url, log_level="INFO")
@@ -42,21 +44,36 @@ async def test_records_agree_with_the_queue_log(
         try:
             agent_phones(len(MEMBERS) - 1, first_ext=int(MEMBERS[1]), ring_seconds=0.3)
             service.start()
-            batch = start_calls(CALLS, dial=queue, caller_numbers=numbers, rate_per_s=2,
-                                hold_seconds=[HOLDS[i % len(HOLDS)] for i in range(CALLS)],
-                                work_dir=tmp_path / "callers")
+            batch = start_calls(
+                CALLS,
+                dial=queue,
+                caller_numbers=numbers,
+                rate_per_s=2,
+                hold_seconds=[HOLDS[i % len(HOLDS)] for i in range(CALLS)],
+                work_dir=tmp_path / "callers",
+            )
             # Callers of the silent queue hang up while it rings or time out, for certain.
-            silent_batch = start_calls(len(SILENT_HOLDS), dial=SILENT_QUEUE,
-                                       caller_numbers=silent_numbers, rate_per_s=2,
-                                       hold_seconds=SILENT_HOLDS,
-                                       work_dir=tmp_path / "silent-callers")
+            silent_batch = start_calls(
+                len(SILENT_HOLDS),
+                dial=SILENT_QUEUE,
+                caller_numbers=silent_numbers,
+                rate_per_s=2,
+                hold_seconds=SILENT_HOLDS,
+                work_dir=tmp_path / "silent-callers",
+            )
             result = batch.wait(90)
             assert result.completed == CALLS, result.errors
             result = silent_batch.wait(30)
             assert result.completed == len(SILENT_HOLDS), result.errors
             wanted = set(numbers) | set(silent_numbers)
-            wait_for(lambda: len(logged_calls(rig, wanted)) == len(wanted)
-                     and finished(logged_calls(rig, wanted)), 30, "every call in the queue_log")
+            wait_for(
+                lambda: (
+                    len(logged_calls(rig, wanted)) == len(wanted)
+                    and finished(logged_calls(rig, wanted))
+                ),
+                30,
+                "every call in the queue_log",
+            )
             logged = logged_calls(rig, wanted)
             rows: list[dict[str, object]] = []
             for _ in range(100):
@@ -68,11 +85,15 @@ async def test_records_agree_with_the_queue_log(
             silent.stop()
             service.stop()
     fates = Counter(call.outcome for call in logged.values())
-    print("queue_log fates:", dict(fates), "ring-no-answer then answered:",
-          sum(1 for c in logged.values() if c.outcome == "answered" and c.ring_no_answers))
+    print(
+        "queue_log fates:",
+        dict(fates),
+        "ring-no-answer then answered:",
+        sum(1 for c in logged.values() if c.outcome == "answered" and c.ring_no_answers),
+    )
     assert disagreements(logged, rows) == [], service.log_tail()
     assert len(logged) == CALLS + len(SILENT_HOLDS)
     assert fates["answered"] >= 10 and fates["abandoned"] >= 3 and fates["timeout"] >= 3, fates
     assert any(c.outcome == "answered" and c.ring_no_answers for c in logged.values()), (
-        "no call rang the silent phone and was then answered by another agent")
-
+        "no call rang the silent phone and was then answered by another agent"
+    )

@@ -36,11 +36,13 @@ class Api:
     def __init__(self, base: str, session: aiohttp.ClientSession, component: RecordsComponent):
         self.base, self.session, self.component = base, session, component
 
-    async def call(self, method: str, path: str, user: str | None = "boss",
-                   **kwargs: Any) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, user: str | None = "boss", **kwargs: Any
+    ) -> tuple[int, Any]:
         headers = {"X-Test-User": user} if user else {}
-        async with self.session.request(method, self.base + path, headers=headers,
-                                        **kwargs) as response:
+        async with self.session.request(
+            method, self.base + path, headers=headers, **kwargs
+        ) as response:
             if response.content_type == "application/json":
                 return response.status, await response.json()
             return response.status, await response.text()
@@ -50,13 +52,14 @@ class Api:
 async def api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     engine = create_engine(database_url)
     await upgrade_to_head(engine)
-    component = RecordsComponent(RecordsSettings(spool_dir=tmp_path / "spool",
-                                                 batch_interval=0.01), engine)
+    component = RecordsComponent(
+        RecordsSettings(spool_dir=tmp_path / "spool", batch_interval=0.01), engine
+    )
 
     @web.middleware
-    async def as_user(request: web.Request,
-                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                      ) -> web.StreamResponse:
+    async def as_user(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         request[USER] = USERS.get(request.headers.get("X-Test-User", ""))
         return await handler(request)
 
@@ -72,10 +75,17 @@ async def api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
         agent = f"PJSIP/100{1 + n % 2}"
         extra: dict[str, object] = {"answered_by": agent, "answered_by_name": f"Agent {agent[-4:]}"}
         if n == 5:
-            extra = dict(outcome="abandoned", answered_by=None, answered_by_name=None,
-                         answered_at=None, talk_seconds=None, completed_by=None)
-        component.on_change(_ended(call_record(n, queue="support" if n < 4 else "complaints",
-                                               **extra)))
+            extra = dict(
+                outcome="abandoned",
+                answered_by=None,
+                answered_by_name=None,
+                answered_at=None,
+                talk_seconds=None,
+                completed_by=None,
+            )
+        component.on_change(
+            _ended(call_record(n, queue="support" if n < 4 else "complaints", **extra))
+        )
     await component.writer.flush()
     try:
         async with aiohttp.ClientSession() as session:
@@ -137,11 +147,18 @@ async def test_an_agent_sees_only_the_calls_of_their_own_phone(api: Api) -> None
     assert status == 401
 
 
-@pytest.mark.parametrize("query, field", [
-    ("outcome=lost", "outcome"), ("from=yesterday", "from"), ("limit=0", "limit"),
-    ("from=2026-11-23T08:00:00", "from"), ("cursor=bm9wZQ", "cursor"), ("colour=red", "colour"),
-    ("customer=-1", "customer"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("outcome=lost", "outcome"),
+        ("from=yesterday", "from"),
+        ("limit=0", "limit"),
+        ("from=2026-11-23T08:00:00", "from"),
+        ("cursor=bm9wZQ", "cursor"),
+        ("colour=red", "colour"),
+        ("customer=-1", "customer"),
+    ],
+)
 async def test_bad_filters_get_a_clear_400(api: Api, query: str, field: str) -> None:
     status, body = await api.call("GET", "/api/calls?" + query)
     assert status == 400 and body["error"] == "bad-filter"
@@ -167,44 +184,65 @@ async def test_wrapup_is_stored_and_bad_bodies_change_nothing(api: Api) -> None:
         ({"disposition": "resolved", "mood": "happy"}, "invalid-body"),
         ({"notes": "x"}, "invalid-body"),
     ):
-        status, answer = await api.call("POST", f"/api/calls/{call}/wrapup", user="li",
-                                        json=body)
+        status, answer = await api.call("POST", f"/api/calls/{call}/wrapup", user="li", json=body)
         assert (status, answer["error"]) == (400, error)
-    status, answer = await api.call("POST", f"/api/calls/{call}/wrapup", user="li",
-                                    data=b"{not json")
+    status, answer = await api.call(
+        "POST", f"/api/calls/{call}/wrapup", user="li", data=b"{not json"
+    )
     assert (status, answer["error"]) == (400, "bad-json")
-    status, answer = await api.call("POST", f"/api/calls/{call}/wrapup", user="wang",
-                                    json={"disposition": "resolved"})
+    status, answer = await api.call(
+        "POST", f"/api/calls/{call}/wrapup", user="wang", json={"disposition": "resolved"}
+    )
     assert status == 403
-    status, answer = await api.call("POST", "/api/calls/999999/wrapup", user="li",
-                                    json={"disposition": "resolved"})
+    status, answer = await api.call(
+        "POST", "/api/calls/999999/wrapup", user="li", json={"disposition": "resolved"}
+    )
     assert status == 404
-    status, answer = await api.call("POST", "/api/calls/abc/wrapup", user="li",
-                                    json={"disposition": "resolved"})
+    status, answer = await api.call(
+        "POST", "/api/calls/abc/wrapup", user="li", json={"disposition": "resolved"}
+    )
     assert (status, answer["error"]) == (400, "bad-call-id")
     _, fetched = await api.call("GET", f"/api/calls/{call}", user="li")
     assert fetched["wrapup"] is None
 
-    status, answer = await api.call("POST", f"/api/calls/{call}/wrapup", user="li", json={
-        "disposition": "repair-booked", "notes": "客户要求周五上门", "follow_up_due": "2026-11-27"})
+    status, answer = await api.call(
+        "POST",
+        f"/api/calls/{call}/wrapup",
+        user="li",
+        json={
+            "disposition": "repair-booked",
+            "notes": "客户要求周五上门",
+            "follow_up_due": "2026-11-27",
+        },
+    )
     assert status == 201 and answer["wrapup"]["category"] == "after-sales"
     _, fetched = await api.call("GET", f"/api/calls/{call}", user="li")
-    assert fetched["wrapup"] == {"disposition": "repair-booked", "category": "after-sales",
-                                 "notes": "客户要求周五上门", "follow_up_due": "2026-11-27",
-                                 "wrapup_at": fetched["wrapup"]["wrapup_at"]}
+    assert fetched["wrapup"] == {
+        "disposition": "repair-booked",
+        "category": "after-sales",
+        "notes": "客户要求周五上门",
+        "follow_up_due": "2026-11-27",
+        "wrapup_at": fetched["wrapup"]["wrapup_at"],
+    }
     # A second submission replaces the first.
-    status, _ = await api.call("POST", f"/api/calls/{call}/wrapup", user="li",
-                               json={"disposition": "resolved"})
+    status, _ = await api.call(
+        "POST", f"/api/calls/{call}/wrapup", user="li", json={"disposition": "resolved"}
+    )
     _, fetched = await api.call("GET", f"/api/calls/{call}", user="boss")
     assert status == 201 and fetched["wrapup"]["disposition"] == "resolved"
     _, abandoned = await api.call("GET", "/api/calls?outcome=abandoned")
-    status, answer = await api.call("POST", f"/api/calls/{abandoned['calls'][0]['id']}/wrapup",
-                                    json={"disposition": "resolved"})
+    status, answer = await api.call(
+        "POST", f"/api/calls/{abandoned['calls'][0]['id']}/wrapup", json={"disposition": "resolved"}
+    )
     assert (status, answer["error"]) == (409, "not-answered")
 
 
 async def test_dispositions_carry_both_languages(api: Api) -> None:
     status, body = await api.call("GET", "/api/dispositions", user="li")
     assert status == 200
-    assert {"code": "complaint-logged", "category": "complaint", "label_zh": "投诉已登记",
-            "label_en": "Complaint logged"} in body["dispositions"]
+    assert {
+        "code": "complaint-logged",
+        "category": "complaint",
+        "label_zh": "投诉已登记",
+        "label_en": "Complaint logged",
+    } in body["dispositions"]

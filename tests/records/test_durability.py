@@ -47,7 +47,9 @@ async def _records(url: str, callids: set[str], expected: int) -> list[dict[str,
 
 
 async def test_postgresql_down_for_30_s_during_traffic_loses_no_record(
-    rig: AsteriskRig, postgres_server: PostgresServer, tmp_path: Path,
+    rig: AsteriskRig,
+    postgres_server: PostgresServer,
+    tmp_path: Path,
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
     url = postgres_server.create_database()
@@ -58,13 +60,22 @@ async def test_postgresql_down_for_30_s_during_traffic_loses_no_record(
         service.start()
         try:
             # 40 calls over about 36 s: before, during and after the outage.
-            batch = start_calls(40, dial=queue, caller_numbers=numbers, rate_per_s=1.1,
-                                hold_seconds=2.0, work_dir=tmp_path / "callers")
+            batch = start_calls(
+                40,
+                dial=queue,
+                caller_numbers=numbers,
+                rate_per_s=1.1,
+                hold_seconds=2.0,
+                work_dir=tmp_path / "callers",
+            )
             await asyncio.sleep(3)
             postgres_server.stop()
             try:
-                wait_for(lambda: _metric(service, "callcenter_call_records_backlog") == 1,
-                         15, "records spooled while PostgreSQL is down")
+                wait_for(
+                    lambda: _metric(service, "callcenter_call_records_backlog") == 1,
+                    15,
+                    "records spooled while PostgreSQL is down",
+                )
                 await asyncio.sleep(OUTAGE_SECONDS - 1)
                 spooled = sorted((tmp_path / "var" / "spool").glob("segment-*.jsonl"))
                 assert spooled, "no spool segment while the database was down"
@@ -76,8 +87,11 @@ async def test_postgresql_down_for_30_s_during_traffic_loses_no_record(
             wait_for(lambda: finished(logged_calls(rig, wanted)), 30, "calls over")
             logged = logged_calls(rig, wanted)
             rows = await _records(url, set(logged), len(logged))
-            wait_for(lambda: _metric(service, "callcenter_call_records_backlog") == 0, 15,
-                     "spool drained")
+            wait_for(
+                lambda: _metric(service, "callcenter_call_records_backlog") == 0,
+                15,
+                "spool drained",
+            )
         finally:
             service.stop()
     assert len(logged) == 40
@@ -88,7 +102,9 @@ async def test_postgresql_down_for_30_s_during_traffic_loses_no_record(
 
 @pytest.mark.parametrize("queue_log", [False, True], ids=["alone", "with_queue_log"])
 async def test_kill_9_of_the_service_loses_and_duplicates_nothing(
-    rig: AsteriskRig, tmp_path: Path, agent_phones: Callable[..., AgentPhones],
+    rig: AsteriskRig,
+    tmp_path: Path,
+    agent_phones: Callable[..., AgentPhones],
     queue_log: bool,
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
@@ -102,9 +118,14 @@ async def test_kill_9_of_the_service_loses_and_duplicates_nothing(
             # Every call joins before the kill (30 at 6/s); with 6 agents and a 4 s queue
             # timeout they end before the kill, while no service runs, and after the restart:
             # answered, abandoned and timed out.
-            batch = start_calls(30, dial=queue, caller_numbers=numbers, rate_per_s=6,
-                                hold_seconds=[1.5, 3.0, 9.0] * 10,
-                                work_dir=tmp_path / "callers")
+            batch = start_calls(
+                30,
+                dial=queue,
+                caller_numbers=numbers,
+                rate_per_s=6,
+                hold_seconds=[1.5, 3.0, 9.0] * 10,
+                work_dir=tmp_path / "callers",
+            )
             await asyncio.sleep(6)
             killed_at = time.time()
             service.kill()
@@ -118,8 +139,11 @@ async def test_kill_9_of_the_service_loses_and_duplicates_nothing(
             rows = await _records(url, set(logged), len(logged))
         finally:
             service.stop()
-    joined = {f[1]: float(f[0]) for f in rig.queue_log_lines()
-              if len(f) > 4 and f[4] == "ENTERQUEUE" and f[1] in logged}
+    joined = {
+        f[1]: float(f[0])
+        for f in rig.queue_log_lines()
+        if len(f) > 4 and f[4] == "ENTERQUEUE" and f[1] in logged
+    }
     assert len(logged) == 30 and max(joined.values()) < killed_at, "a call joined while down"
     by_id: dict[str, list[dict[str, object]]] = {}
     for row in rows:
@@ -128,8 +152,12 @@ async def test_kill_9_of_the_service_loses_and_duplicates_nothing(
     assert sorted(set(logged) - set(by_id)) == [], "calls without a record"
     assert sorted(c for c, found in by_id.items() if len(found) != 1) == [], "stored twice"
     # What the killed process saw end is stored as Asterisk tells it.
-    assert disagreements({c: logged[c] for c in ended_before_kill},
-                         [by_id[c][0] for c in ended_before_kill]) == []
+    assert (
+        disagreements(
+            {c: logged[c] for c in ended_before_kill}, [by_id[c][0] for c in ended_before_kill]
+        )
+        == []
+    )
     restarted = {c for c, found in by_id.items() if found[0]["evidence"] == "service_restart"}
     if queue_log:
         # What ended while no process listened is told by the queue_log, as it ended.
@@ -144,16 +172,24 @@ async def test_kill_9_of_the_service_loses_and_duplicates_nothing(
         assert row["outcome"] in (call.outcome, "unknown"), (callid, row, call)
         if row["outcome"] == "answered":
             assert row["answered_by_name"] == call.agent, (callid, row, call)
-    print(f"ended before kill: {len(ended_before_kill)}, closed at restart: {len(restarted)}, "
-          f"stored: {len(by_id)}, queue_log: {len(logged)}")
+    print(
+        f"ended before kill: {len(ended_before_kill)}, closed at restart: {len(restarted)}, "
+        f"stored: {len(by_id)}, queue_log: {len(logged)}"
+    )
 
 
 async def test_calls_made_while_the_service_was_stopped_are_recorded_once(
-    rig: AsteriskRig, tmp_path: Path, agent_phones: Callable[..., AgentPhones],
+    rig: AsteriskRig,
+    tmp_path: Path,
+    agent_phones: Callable[..., AgentPhones],
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
-    service = ServiceProcess(tmp_path, database_url=url, log_level="INFO",
-                             pbx=[{**RIG_PBX, "queue_log": str(rig.queue_log_path)}])
+    service = ServiceProcess(
+        tmp_path,
+        database_url=url,
+        log_level="INFO",
+        pbx=[{**RIG_PBX, "queue_log": str(rig.queue_log_path)}],
+    )
     numbers = default_caller_numbers(24)
     done = "queue_log compared with the records"
     with records_queue(rig) as queue:
@@ -163,9 +199,14 @@ async def test_calls_made_while_the_service_was_stopped_are_recorded_once(
         try:
             # 24 calls at 6/s while no service runs: 6 agents held by the 12 s callers, so
             # others time out (4 s) or hang up waiting; the long ones still talk at the start.
-            batch = start_calls(24, dial=queue, caller_numbers=numbers, rate_per_s=6,
-                                hold_seconds=[1.5, 3.0, 12.0] * 8,
-                                work_dir=tmp_path / "callers")
+            batch = start_calls(
+                24,
+                dial=queue,
+                caller_numbers=numbers,
+                rate_per_s=6,
+                hold_seconds=[1.5, 3.0, 12.0] * 8,
+                work_dir=tmp_path / "callers",
+            )
             await asyncio.sleep(8)
             started_at = time.time()
             compared = service.log_text().count(done)
@@ -175,8 +216,7 @@ async def test_calls_made_while_the_service_was_stopped_are_recorded_once(
             wanted = set(numbers)
             wait_for(lambda: finished(logged_calls(rig, wanted)), 30, "calls over")
             logged = logged_calls(rig, wanted)
-            wait_for(lambda: service.log_text().count(done) > compared, 30,
-                     "queue_log compared")
+            wait_for(lambda: service.log_text().count(done) > compared, 30, "queue_log compared")
             rows = await _records(url, set(logged), len(logged))
             # Started again, the service reads the same queue_log: nothing is added twice.
             service.stop()
@@ -187,15 +227,19 @@ async def test_calls_made_while_the_service_was_stopped_are_recorded_once(
             again = await stored_records(url, set(logged))
         finally:
             service.stop()
-    ended_at = {f[1]: float(f[0]) for f in rig.queue_log_lines()
-                if len(f) > 4 and f[1] in logged and (f[4] in ("ABANDON", "EXITWITHTIMEOUT",
-                                                                 "EXITEMPTY")
-                                                      or f[4].startswith("COMPLETE"))}
+    ended_at = {
+        f[1]: float(f[0])
+        for f in rig.queue_log_lines()
+        if len(f) > 4
+        and f[1] in logged
+        and (f[4] in ("ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY") or f[4].startswith("COMPLETE"))
+    }
     before = {c for c, t in ended_at.items() if t < started_at - 1}
     after = {c for c, t in ended_at.items() if t > started_at + 1}
     assert len(logged) == 24 and before and after, (len(logged), before, after)
     assert {logged[c].outcome for c in before} >= {"answered", "abandoned"} or {
-        logged[c].outcome for c in before} >= {"answered", "timeout"}
+        logged[c].outcome for c in before
+    } >= {"answered", "timeout"}
     by_id: dict[str, list[dict[str, object]]] = {}
     for row in rows:
         by_id.setdefault(str(row["uniqueid"]), []).append(row)

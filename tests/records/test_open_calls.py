@@ -27,13 +27,21 @@ ALICE = ami.Agent("PJSIP/8001", "Alice")
 
 async def rows_of(engine: AsyncEngine, table: Any) -> list[dict[str, Any]]:
     async with engine.connect() as connection:
-        return [dict(r) for r in (await connection.execute(
-            select(table).order_by(table.c.joined_at))).mappings()]
+        return [
+            dict(r)
+            for r in (
+                await connection.execute(select(table).order_by(table.c.joined_at))
+            ).mappings()
+        ]
 
 
 def component(engine: AsyncEngine, spool: Path, model: LiveModel) -> RecordsComponent:
-    return RecordsComponent(RecordsSettings(spool_dir=spool, batch_interval=0.01), engine,
-                            model=model, pbx_names=["pbx-a"])
+    return RecordsComponent(
+        RecordsSettings(spool_dir=spool, batch_interval=0.01),
+        engine,
+        model=model,
+        pbx_names=["pbx-a"],
+    )
 
 
 def feed(target: RecordsComponent, changes: list[Change]) -> list[Change]:
@@ -45,27 +53,36 @@ def feed(target: RecordsComponent, changes: list[Change]) -> list[Change]:
 async def test_calls_that_ended_while_the_service_was_down_are_closed_once(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    waiting, talked, talking, done = (ami.Caller(f"1741000000.{n}", f"13800000{n:03d}")
-                                      for n in range(1, 5))
+    waiting, talked, talking, done = (
+        ami.Caller(f"1741000000.{n}", f"13800000{n:03d}") for n in range(1, 5)
+    )
     first_model = LiveModel()
     pbx = ami.Pbx(first_model)
     first = component(engine, tmp_path / "spool", first_model)
     await first.start()
-    feed(first, pbx.send_all(
-        ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE),
-        ami.join(pbx.at(1), Q, waiting, 1, 1),
-        ami.join(pbx.at(2), Q, talked, 2, 2), ami.leave(pbx.at(6), Q, talked, 2, 1),
-        ami.connect(pbx.at(6), Q, talked, ALICE, ALICE.leg(), 4, 1),
-        ami.join(pbx.at(7), Q, talking, 2, 2), ami.leave(pbx.at(9), Q, talking, 2, 1),
-        ami.connect(pbx.at(9), Q, talking, ALICE, ALICE.leg(), 2, 1),
-        ami.join(pbx.at(10), Q, done, 2, 2), ami.hangup(pbx.at(12), done),
-    ))
+    feed(
+        first,
+        pbx.send_all(
+            ami.member("QueueMemberAdded", pbx.at(0), Q, ALICE),
+            ami.join(pbx.at(1), Q, waiting, 1, 1),
+            ami.join(pbx.at(2), Q, talked, 2, 2),
+            ami.leave(pbx.at(6), Q, talked, 2, 1),
+            ami.connect(pbx.at(6), Q, talked, ALICE, ALICE.leg(), 4, 1),
+            ami.join(pbx.at(7), Q, talking, 2, 2),
+            ami.leave(pbx.at(9), Q, talking, 2, 1),
+            ami.connect(pbx.at(9), Q, talking, ALICE, ALICE.leg(), 2, 1),
+            ami.join(pbx.at(10), Q, done, 2, 2),
+            ami.hangup(pbx.at(12), done),
+        ),
+    )
     await first.writer.flush()
     # The writer task is what kill -9 stops: every open call is in open_calls by now.
     opened = await rows_of(engine, OPEN_TABLE)
     assert [(r["uniqueid"], r["answered_by"]) for r in opened] == [
-        (waiting.uniqueid, None), (talked.uniqueid, "PJSIP/8001"),
-        (talking.uniqueid, "PJSIP/8001")]
+        (waiting.uniqueid, None),
+        (talked.uniqueid, "PJSIP/8001"),
+        (talking.uniqueid, "PJSIP/8001"),
+    ]
     assert opened[1]["wait_seconds"] == 4.0 and opened[1]["agents_rung"] == ["PJSIP/8001"]
     assert [r["uniqueid"] for r in await rows_of(engine, RECORDS_TABLE)] == [done.uniqueid]
     await first.writer.stop()
@@ -76,30 +93,48 @@ async def test_calls_that_ended_while_the_service_was_down_are_closed_once(
     second = component(engine, tmp_path / "spool", second_model)
     await second.start()
     try:
-        snapshot = (ami.queue_params(Q), ami.queue_member(Q, ALICE, status=2),
-                    ami.core_show_channel(talking, application="AppQueue"))
+        snapshot = (
+            ami.queue_params(Q),
+            ami.queue_member(Q, ALICE, status=2),
+            ami.core_show_channel(talking, application="AppQueue"),
+        )
         feed(second, pbx.resync(*snapshot, now=60))
         await second.on_pbx_ready(SimpleNamespace(name="pbx-a"))  # type: ignore[arg-type]
         feed(second, pbx.resync(*snapshot, now=70))  # a later resync adds nothing
-        feed(second, pbx.send_all(
-            ami.complete(pbx.at(80), Q, talking, ALICE, ALICE.leg(), 2, 71, "agent"),
-            ami.hangup(pbx.at(80), talking)))
+        feed(
+            second,
+            pbx.send_all(
+                ami.complete(pbx.at(80), Q, talking, ALICE, ALICE.leg(), 2, 71, "agent"),
+                ami.hangup(pbx.at(80), talking),
+            ),
+        )
         await second.writer.flush()
     finally:
         await second.stop()
     records = {r["uniqueid"]: r for r in await rows_of(engine, RECORDS_TABLE)}
-    assert set(records) == {waiting.uniqueid, talked.uniqueid, talking.uniqueid,
-                            done.uniqueid}
+    assert set(records) == {waiting.uniqueid, talked.uniqueid, talking.uniqueid, done.uniqueid}
     closed = records[waiting.uniqueid]
     assert (closed["outcome"], closed["evidence"], closed["joined_at"]) == (
-        "unknown", "service_restart", pbx.at(1))
+        "unknown",
+        "service_restart",
+        pbx.at(1),
+    )
     answered = records[talked.uniqueid]
-    assert (answered["outcome"], answered["evidence"], answered["answered_by_name"],
-            answered["wait_seconds"], answered["talk_seconds"], answered["joined_at"]) == (
-        "answered", "service_restart", "Alice", 4.0, None, pbx.at(2))
+    assert (
+        answered["outcome"],
+        answered["evidence"],
+        answered["answered_by_name"],
+        answered["wait_seconds"],
+        answered["talk_seconds"],
+        answered["joined_at"],
+    ) == ("answered", "service_restart", "Alice", 4.0, None, pbx.at(2))
     ended_later = records[talking.uniqueid]
-    assert (ended_later["outcome"], ended_later["evidence"], ended_later["talk_seconds"],
-            ended_later["joined_at"]) == ("answered", "agent_complete", 71.0, pbx.at(7))
+    assert (
+        ended_later["outcome"],
+        ended_later["evidence"],
+        ended_later["talk_seconds"],
+        ended_later["joined_at"],
+    ) == ("answered", "agent_complete", 71.0, pbx.at(7))
     assert await rows_of(engine, OPEN_TABLE) == []
 
     # A third start finds nothing left to close.
@@ -130,8 +165,7 @@ async def test_a_replayed_open_never_resurrects_a_recorded_call(
         await writer.stop()
     assert len(await rows_of(engine, OPEN_TABLE)) == 1
     model = LiveModel()
-    restarted = RecordsComponent(RecordsSettings(spool_dir=tmp_path / "spool"), engine,
-                                 model=model)
+    restarted = RecordsComponent(RecordsSettings(spool_dir=tmp_path / "spool"), engine, model=model)
     await restarted.start()
     await restarted.stop()
     assert model.snapshot().calls == ()  # its record exists: not reopened
@@ -161,18 +195,21 @@ async def test_the_record_names_the_customer_the_index_knows(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     customers = Customers()
-    writer = RecordWriter(engine, Spool(tmp_path / "spool"), batch_interval=0.01,
-                          customers=customers)
+    writer = RecordWriter(
+        engine, Spool(tmp_path / "spool"), batch_interval=0.01, customers=customers
+    )
     await writer.start()
     try:
         writer.submit(RecordOp(record_row(call_record(1, caller_num="13800000001"))))
-        writer.submit(RecordOp(record_row(call_record(2, caller_num="13800000002",
-                                                      ivr={"CC_ACCOUNT": "A-7"}))))
+        writer.submit(
+            RecordOp(
+                record_row(call_record(2, caller_num="13800000002", ivr={"CC_ACCOUNT": "A-7"}))
+            )
+        )
         writer.submit(RecordOp(record_row(call_record(3, caller_num="13900000003"))))
         await writer.flush()
     finally:
         await writer.stop()
     rows = await rows_of(engine, RECORDS_TABLE)
     assert [r["customer_id"] for r in rows] == [42, 7, None]
-    assert customers.asked == [("13800000001", None), ("13800000002", "A-7"),
-                               ("13900000003", None)]
+    assert customers.asked == [("13800000001", None), ("13800000002", "A-7"), ("13900000003", None)]

@@ -28,8 +28,9 @@ def at(epoch: int) -> datetime:
 
 
 def test_a_recorded_rig_log_gives_each_callers_fate() -> None:
-    visits = read_visits(lines("mixed") + lines("abandoned") + lines("timed_out")
-                         + lines("ring_no_answer"), EPOCH)
+    visits = read_visits(
+        lines("mixed") + lines("abandoned") + lines("timed_out") + lines("ring_no_answer"), EPOCH
+    )
     fates = {v.caller: (v.outcome, v.agent, v.wait_seconds) for v in visits}
     assert fates == {
         "13800000601": ("answered", "Agent 1001", 1.0),
@@ -48,7 +49,10 @@ def test_a_recorded_rig_log_gives_each_callers_fate() -> None:
     assert (rung.talk_seconds, rung.completed_by, rung.ended) == (6.0, "caller", at(1795447558))
     first = next(v for v in visits if v.caller == "13800000601")
     assert (first.callid, first.queue, first.entered) == (
-        "callcenter-rig-1795447573.11", "support", at(1795447573))
+        "callcenter-rig-1795447573.11",
+        "support",
+        at(1795447573),
+    )
     assert (first.answered, first.position_at_join) == (at(1795447574), 1)
 
 
@@ -60,24 +64,30 @@ def test_only_visits_since_the_cutoff_and_only_queue_log_lines_are_read() -> Non
 
 def test_a_call_still_talking_is_not_finished() -> None:
     connected = [line for line in lines("mixed") if "COMPLETE" not in line]
-    assert [v for v in read_visits(connected, EPOCH) if v.finished
-            and v.outcome == "answered"] == []
+    assert [
+        v for v in read_visits(connected, EPOCH) if v.finished and v.outcome == "answered"
+    ] == []
 
 
 def test_a_timeout_followed_by_another_queue_is_an_overflow_there() -> None:
-    text = ["1000|c-1|sales|NONE|ENTERQUEUE||13900000001|1",
-            "1008|c-1|sales|NONE|EXITWITHTIMEOUT|1|1|8",
-            "1009|c-1|overflow|NONE|ENTERQUEUE||13900000001|1",
-            "1012|c-1|overflow|Agent 1006|CONNECT|3|c-2|1",
-            "1040|c-1|overflow|Agent 1006|TRANSFER|2000|default|3|28|1",
-            # The same channel back in sales much later: no overflow of the second visit.
-            "1100|c-1|sales|NONE|ENTERQUEUE||13900000001|1",
-            "1105|c-1|sales|NONE|EXITWITHKEY|5|1|1|5",
-            "1200|c-1|support|NONE|ENTERQUEUE||13900000001|1"]
+    text = [
+        "1000|c-1|sales|NONE|ENTERQUEUE||13900000001|1",
+        "1008|c-1|sales|NONE|EXITWITHTIMEOUT|1|1|8",
+        "1009|c-1|overflow|NONE|ENTERQUEUE||13900000001|1",
+        "1012|c-1|overflow|Agent 1006|CONNECT|3|c-2|1",
+        "1040|c-1|overflow|Agent 1006|TRANSFER|2000|default|3|28|1",
+        # The same channel back in sales much later: no overflow of the second visit.
+        "1100|c-1|sales|NONE|ENTERQUEUE||13900000001|1",
+        "1105|c-1|sales|NONE|EXITWITHKEY|5|1|1|5",
+        "1200|c-1|support|NONE|ENTERQUEUE||13900000001|1",
+    ]
     first, second, third, fourth = read_visits(text, EPOCH)
     assert (first.outcome, first.overflow_queue) == ("timeout", "overflow")
     assert (second.outcome, second.completed_by, second.talk_seconds) == (
-        "transferred", "transfer", 28.0)
+        "transferred",
+        "transfer",
+        28.0,
+    )
     assert (third.outcome, third.wait_seconds, third.overflow_queue) == ("withdrawn", 5.0, None)
     assert not fourth.finished
 
@@ -86,11 +96,17 @@ def test_the_row_names_interfaces_where_known_and_flags_short_abandons() -> None
     answered, _, _, abandoned, *_ = read_visits(lines("mixed"), EPOCH)
     row = visit_row("rig", answered, {"Agent 1001": "PJSIP/1001"}, short_abandon_seconds=5)
     assert (row["answered_by"], row["answered_by_name"], row["agents_rung"]) == (
-        "PJSIP/1001", "Agent 1001", ["PJSIP/1001"])
+        "PJSIP/1001",
+        "Agent 1001",
+        ["PJSIP/1001"],
+    )
     assert (row["evidence"], row["outcome"], row["talk_seconds"]) == ("queue_log", "answered", 7.0)
     gone = visit_row("rig", abandoned, {}, short_abandon_seconds=5)
     assert (gone["outcome"], gone["short_abandon"], gone["position_at_exit"]) == (
-        "abandoned", True, 2)
+        "abandoned",
+        True,
+        2,
+    )
 
 
 async def _stored(engine: AsyncEngine) -> list[dict[str, object]]:
@@ -103,8 +119,13 @@ async def test_backfill_writes_what_is_missing_once_and_leaves_live_records_alon
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     writer = RecordWriter(engine, Spool(tmp_path / "spool"), batch_interval=0.05)
-    backfill = QueueLogBackfill(engine, writer, hours=24, short_abandon_seconds=5,
-                                member_interfaces=lambda pbx: {"Agent 1001": "PJSIP/1001"})
+    backfill = QueueLogBackfill(
+        engine,
+        writer,
+        hours=24,
+        short_abandon_seconds=5,
+        member_interfaces=lambda pbx: {"Agent 1001": "PJSIP/1001"},
+    )
     text = "\n".join(lines("mixed"))
     listening_since = at(1795447600)
     await writer.start()
@@ -113,12 +134,20 @@ async def test_backfill_writes_what_is_missing_once_and_leaves_live_records_alon
         # a restart closed another one without knowing how it ended.
         visits = read_visits(lines("mixed"), EPOCH)
         (live,) = [v for v in visits if v.caller == "13800000603"]
-        live_row = {**visit_row("rig", live, {}, 5), "evidence": "agent_complete",
-                    "joined_at": live.entered + timedelta(milliseconds=640)}
+        live_row = {
+            **visit_row("rig", live, {}, 5),
+            "evidence": "agent_complete",
+            "joined_at": live.entered + timedelta(milliseconds=640),
+        }
         (guessed,) = [v for v in visits if v.caller == "13800000606"]
-        guessed_row = {**visit_row("rig", guessed, {}, 5), "evidence": "service_restart",
-                       "outcome": "unknown", "wait_seconds": 9.0, "position_at_exit": None,
-                       "joined_at": guessed.entered + timedelta(milliseconds=250)}
+        guessed_row = {
+            **visit_row("rig", guessed, {}, 5),
+            "evidence": "service_restart",
+            "outcome": "unknown",
+            "wait_seconds": 9.0,
+            "position_at_exit": None,
+            "joined_at": guessed.entered + timedelta(milliseconds=250),
+        }
         writer.submit(RecordOp(live_row))
         writer.submit(RecordOp(guessed_row))
         assert await backfill.once("rig", text, listening_since) == Backfilled(4, 1)
@@ -133,16 +162,26 @@ async def test_backfill_writes_what_is_missing_once_and_leaves_live_records_alon
     rows = await _stored(engine)
     mine = [r for r in rows if r["pbx"] == "rig"]
     assert sorted((r["caller_number"], r["evidence"]) for r in mine) == [
-        ("13800000601", "queue_log"), ("13800000602", "queue_log"),
-        ("13800000603", "agent_complete"), ("13800000604", "queue_log"),
-        ("13800000605", "queue_log"), ("13800000606", "queue_log")]
+        ("13800000601", "queue_log"),
+        ("13800000602", "queue_log"),
+        ("13800000603", "agent_complete"),
+        ("13800000604", "queue_log"),
+        ("13800000605", "queue_log"),
+        ("13800000606", "queue_log"),
+    ]
     corrected = next(r for r in mine if r["caller_number"] == "13800000606")
     assert (corrected["outcome"], corrected["wait_seconds"], corrected["position_at_exit"]) == (
-        "abandoned", 3.0, 3)
+        "abandoned",
+        3.0,
+        3,
+    )
     assert corrected["joined_at"] == guessed_row["joined_at"]
     first = next(r for r in mine if r["caller_number"] == "13800000601")
     assert (first["answered_by"], first["outcome"], first["joined_at"]) == (
-        "PJSIP/1001", "answered", at(1795447573))
+        "PJSIP/1001",
+        "answered",
+        at(1795447573),
+    )
     assert [r["caller_number"] for r in rows if r["pbx"] == "other"] == ["13800000604"]
 
 
@@ -150,10 +189,12 @@ async def test_an_unreadable_queue_log_is_logged_and_records_nothing(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     writer = RecordWriter(engine, Spool(tmp_path / "spool"), batch_interval=0.05)
-    backfill = QueueLogBackfill(engine, writer, hours=24, short_abandon_seconds=5,
-                                member_interfaces=lambda pbx: {})
-    assert await backfill.run("rig", tmp_path / "missing" / "queue_log",
-                              at(1795447600)) == Backfilled(0, 0)
+    backfill = QueueLogBackfill(
+        engine, writer, hours=24, short_abandon_seconds=5, member_interfaces=lambda pbx: {}
+    )
+    assert await backfill.run(
+        "rig", tmp_path / "missing" / "queue_log", at(1795447600)
+    ) == Backfilled(0, 0)
     assert await _stored(engine) == []
 
 

@@ -31,8 +31,9 @@ def paused_for_wrapup(rig: AsteriskRig, interface: str) -> bool:
     raise AssertionError(f"{interface} not a member of {QUEUE}")
 
 
-async def call(session: aiohttp.ClientSession, method: str, path: str,
-               **kwargs: Any) -> tuple[int, Any]:
+async def call(
+    session: aiohttp.ClientSession, method: str, path: str, **kwargs: Any
+) -> tuple[int, Any]:
     async with session.request(method, path, **kwargs) as response:
         if response.content_type == "application/json":
             return response.status, await response.json()
@@ -42,17 +43,26 @@ async def call(session: aiohttp.ClientSession, method: str, path: str,
 async def logged_in(service: ServiceProcess, username: str) -> aiohttp.ClientSession:
     # unsafe=True: the jar keeps cookies of an IP address such as 127.0.0.1.
     session = aiohttp.ClientSession(service.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
-    status, _ = await call(session, "POST", "/api/login",
-                           json={"username": username, "password": f"{username}-password"})
+    status, _ = await call(
+        session,
+        "POST",
+        "/api/login",
+        json={"username": username, "password": f"{username}-password"},
+    )
     assert status == 200
     return session
 
 
 async def test_agents_see_their_calls_and_the_wrap_up_releases_their_pause(
-    rig: AsteriskRig, tmp_path: Path, agent_phones: Callable[..., AgentPhones],
+    rig: AsteriskRig,
+    tmp_path: Path,
+    agent_phones: Callable[..., AgentPhones],
 ) -> None:
-    service = ServiceProcess(tmp_path, log_level="INFO", extra_toml=(
-        f'[records]\nenforced_wrapup = {{ "{QUEUE}" = {WRAPUP_SECONDS} }}\n'))
+    service = ServiceProcess(
+        tmp_path,
+        log_level="INFO",
+        extra_toml=(f'[records]\nenforced_wrapup = {{ "{QUEUE}" = {WRAPUP_SECONDS} }}\n'),
+    )
     add_user(service, "wang", "wang-password", "--interface", AGENTS[0])
     add_user(service, "li", "li-password", "--interface", AGENTS[1])
     add_user(service, "boss", "boss-password", "--role", "supervisor")
@@ -63,18 +73,28 @@ async def test_agents_see_their_calls_and_the_wrap_up_releases_their_pause(
     try:
         boss = await logged_in(service, "boss")
         sessions.append(boss)
-        status, customer = await call(boss, "POST", "/api/customers", json={
-            "name": "王先生", "phones": [numbers[0]]})
+        status, customer = await call(
+            boss, "POST", "/api/customers", json={"name": "王先生", "phones": [numbers[0]]}
+        )
         assert status == 201, customer
         # Two calls at once: each agent answers one (ringinuse=no).
-        result = start_calls(2, dial=QUEUE, caller_numbers=numbers, rate_per_s=4,
-                             hold_seconds=3.0, work_dir=tmp_path / "callers").wait(30)
+        result = start_calls(
+            2,
+            dial=QUEUE,
+            caller_numbers=numbers,
+            rate_per_s=4,
+            hold_seconds=3.0,
+            work_dir=tmp_path / "callers",
+        ).wait(30)
         assert result.completed == 2, result.errors
         logged = logged_calls(rig, set(numbers))
         answered = {c.agent: c for c in logged.values()}
         assert sorted(answered) == ["Agent 1001", "Agent 1002"], logged
-        wait_for(lambda: all(paused_for_wrapup(rig, a) for a in AGENTS), 15,
-                 "both agents paused for wrap-up")
+        wait_for(
+            lambda: all(paused_for_wrapup(rig, a) for a in AGENTS),
+            15,
+            "both agents paused for wrap-up",
+        )
 
         wang, li = await logged_in(service, "wang"), await logged_in(service, "li")
         sessions += [wang, li]
@@ -108,26 +128,37 @@ async def test_agents_see_their_calls_and_the_wrap_up_releases_their_pause(
         assert exported and {r["answered_by"] for r in exported} == {AGENTS[0]}
         status, text = await call(boss, "GET", f"/api/calls.csv?queue={QUEUE}")
         assert status == 200
-        assert {r["caller_number"] for r in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-                } >= set(numbers)
+        assert {
+            r["caller_number"] for r in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        } >= set(numbers)
         async with aiohttp.ClientSession(service.base_url) as nobody:
-            for path in ("/api/calls", "/api/calls.csv",
-                         f"/api/calls/{by_agent[AGENTS[0]]['id']}"):
+            for path in ("/api/calls", "/api/calls.csv", f"/api/calls/{by_agent[AGENTS[0]]['id']}"):
                 status, body = await call(nobody, "GET", path)
                 assert status == 401, (path, body)
 
         # Wang's wrap-up releases Wang at once; Li stays paused until Li's is in.
-        status, body = await call(wang, "POST",
-                                  f"/api/calls/{by_agent[AGENTS[0]]['id']}/wrapup",
-                                  json={"disposition": "resolved", "notes": "已解答"})
+        status, body = await call(
+            wang,
+            "POST",
+            f"/api/calls/{by_agent[AGENTS[0]]['id']}/wrapup",
+            json={"disposition": "resolved", "notes": "已解答"},
+        )
         assert status == 201, body
         wait_for(lambda: not paused_for_wrapup(rig, AGENTS[0]), 5, "Agent 1001 released")
         assert paused_for_wrapup(rig, AGENTS[1])
-        status, body = await call(li, "POST", f"/api/calls/{by_agent[AGENTS[0]]['id']}/wrapup",
-                                  json={"disposition": "resolved"})
+        status, body = await call(
+            li,
+            "POST",
+            f"/api/calls/{by_agent[AGENTS[0]]['id']}/wrapup",
+            json={"disposition": "resolved"},
+        )
         assert status == 403
-        status, body = await call(li, "POST", f"/api/calls/{by_agent[AGENTS[1]]['id']}/wrapup",
-                                  json={"disposition": "other"})
+        status, body = await call(
+            li,
+            "POST",
+            f"/api/calls/{by_agent[AGENTS[1]]['id']}/wrapup",
+            json={"disposition": "other"},
+        )
         assert status == 201, body
         wait_for(lambda: not paused_for_wrapup(rig, AGENTS[1]), 5, "Agent 1002 released")
     finally:

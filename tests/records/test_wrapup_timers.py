@@ -12,8 +12,9 @@ def test_an_answered_call_in_an_enforced_queue_holds_its_agent_until_time_or_sub
     timers = WrapupTimers({"support": 30})
     first = call_record(1)
     hold = timers.call_ended(first)
-    assert hold == WrapupHold("rig", "PJSIP/1001", first.uniqueid,
-                              first.ended_at + timedelta(seconds=30))
+    assert hold == WrapupHold(
+        "rig", "PJSIP/1001", first.uniqueid, first.ended_at + timedelta(seconds=30)
+    )
     assert timers.due(first.ended_at + timedelta(seconds=29)) == []
     assert timers.due(first.ended_at + timedelta(seconds=30)) == [hold]
     assert timers.due(first.ended_at + timedelta(seconds=31)) == []  # only once
@@ -28,8 +29,10 @@ def test_an_answered_call_in_an_enforced_queue_holds_its_agent_until_time_or_sub
 def test_no_hold_without_an_answer_or_outside_enforced_queues() -> None:
     timers = WrapupTimers({"support": 30})
     assert timers.call_ended(call_record(1, queue="complaints")) is None
-    assert timers.call_ended(call_record(2, outcome="abandoned", answered_by=None,
-                                         answered_at=None)) is None
+    assert (
+        timers.call_ended(call_record(2, outcome="abandoned", answered_by=None, answered_at=None))
+        is None
+    )
     assert len(timers) == 0
 
 

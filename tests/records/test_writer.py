@@ -21,15 +21,17 @@ from tests.records.helpers import call_record
 
 async def stored(engine: AsyncEngine) -> list[CallRecord]:
     async with engine.connect() as connection:
-        rows = await connection.execute(select(CallRecord.__table__)
-                                        .order_by(CallRecord.joined_at))
+        rows = await connection.execute(select(CallRecord.__table__).order_by(CallRecord.joined_at))
         return list(rows.mappings())  # type: ignore[arg-type]
 
 
 async def count(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
-        return int((await connection.execute(select(func.count())
-                                              .select_from(CallRecord.__table__))).scalar_one())
+        return int(
+            (
+                await connection.execute(select(func.count()).select_from(CallRecord.__table__))
+            ).scalar_one()
+        )
 
 
 def op(n: int, **overrides: object) -> RecordOp:
@@ -62,9 +64,16 @@ async def test_records_reach_the_database_once_even_when_written_twice(
 async def test_each_join_of_one_channel_is_its_own_record(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    first = call_record(1, outcome="timeout", answered_by=None, answered_by_name=None,
-                        answered_at=None, talk_seconds=None, completed_by=None,
-                        queue_status="TIMEOUT")
+    first = call_record(
+        1,
+        outcome="timeout",
+        answered_by=None,
+        answered_by_name=None,
+        answered_at=None,
+        talk_seconds=None,
+        completed_by=None,
+        queue_status="TIMEOUT",
+    )
     second = call_record(1, queue="overflow", joined_at=first.joined_at + timedelta(seconds=5))
     writer = RecordWriter(engine, Spool(tmp_path / "spool"), batch_interval=0.01)
     await writer.start()
@@ -80,7 +89,9 @@ async def test_each_join_of_one_channel_is_its_own_record(
         await writer.stop()
     rows = await stored(engine)
     assert [(r["queue"], r["outcome"], r["overflow_queue"]) for r in rows] == [
-        ("support", "overflowed", "overflow"), ("overflow", "answered", None)]
+        ("support", "overflowed", "overflow"),
+        ("overflow", "answered", None),
+    ]
 
 
 async def test_a_decided_outcome_replaces_unknown_but_not_the_reverse(
@@ -98,8 +109,7 @@ async def test_a_decided_outcome_replaces_unknown_but_not_the_reverse(
         await writer.flush()
     finally:
         await writer.stop()
-    assert [r["outcome"] for r in await stored(engine)] == ["answered", "answered",
-                                                            "transferred"]
+    assert [r["outcome"] for r in await stored(engine)] == ["answered", "answered", "transferred"]
 
 
 async def test_start_drains_what_a_killed_process_left_in_the_spool(
@@ -126,8 +136,7 @@ async def test_start_drains_what_a_killed_process_left_in_the_spool(
         assert not restarted.spool.segments()
     finally:
         await restarted.stop()
-    assert [r["uniqueid"] for r in await stored(engine)] == [
-        f"1700000000.{n}" for n in range(20)]
+    assert [r["uniqueid"] for r in await stored(engine)] == [f"1700000000.{n}" for n in range(20)]
     assert (spool_dir / REJECTED).read_bytes() == encode(op(20))[:40] + b"\n"
 
 
@@ -154,8 +163,9 @@ async def test_records_wait_in_the_spool_while_postgresql_is_down(
 ) -> None:
     engine = create_engine(postgres_server.create_database())
     await upgrade_to_head(engine)
-    writer = RecordWriter(engine, Spool(tmp_path / "spool"), batch_size=10,
-                          batch_interval=0.01, retry_max_delay=0.5)
+    writer = RecordWriter(
+        engine, Spool(tmp_path / "spool"), batch_size=10, batch_interval=0.01, retry_max_delay=0.5
+    )
     await writer.start()
     try:
         for n in range(5):
@@ -179,4 +189,3 @@ async def test_records_wait_in_the_spool_while_postgresql_is_down(
     finally:
         await writer.stop()
         await engine.dispose()
-

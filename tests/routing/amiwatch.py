@@ -18,8 +18,10 @@ class JoinWatcher:
     def __init__(self) -> None:
         self.joins: list[dict[str, str]] = []
         self._sock = socket.create_connection((AMI_HOST, AMI_PORT), timeout=5)
-        self._sock.sendall(f"Action: Login\r\nUsername: {AMI_USERNAME}\r\nSecret: {AMI_SECRET}\r\n"
-                           "Events: agent\r\n\r\n".encode())
+        self._sock.sendall(
+            f"Action: Login\r\nUsername: {AMI_USERNAME}\r\nSecret: {AMI_SECRET}\r\n"
+            "Events: agent\r\n\r\n".encode()
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -39,8 +41,11 @@ class JoinWatcher:
             buffer += chunk
             while b"\r\n\r\n" in buffer:
                 block, buffer = buffer.split(b"\r\n\r\n", 1)
-                fields = dict(line.split(": ", 1) for line in
-                              block.decode("utf-8", "replace").split("\r\n") if ": " in line)
+                fields = dict(
+                    line.split(": ", 1)
+                    for line in block.decode("utf-8", "replace").split("\r\n")
+                    if ": " in line
+                )
                 if fields.get("Event") == "QueueCallerJoin":
                     self.joins.append(fields)
 

@@ -25,19 +25,27 @@ from callcenter.routing.erlang import MAX_WAIT_SECONDS, erlang_c, expected_wait,
 from callcenter.routing.policy import QueuePolicy, TriggerPolicy
 from tests.routing.views import at, caller, member, stats, view
 
-PEAK = QueuePolicy.model_validate({
-    "triggers": [
-        {"metric": "callers_waiting", "level": "warning", "threshold": 2, "release": 1},
-        {"metric": "longest_wait", "level": "surge", "threshold": 30, "release": 10,
-         "min_duration": 5, "cooldown": 60},
-    ],
-    "recovery_seconds": 20,
-    "actions": {
-        "add_members": [{"interface": "PJSIP/1005", "penalty": 5, "name": "Overflow 5"}],
-        "move_callers": {"to_queue": "overflow", "over_seconds": 40},
-        "surge_flag": True,
-    },
-})
+PEAK = QueuePolicy.model_validate(
+    {
+        "triggers": [
+            {"metric": "callers_waiting", "level": "warning", "threshold": 2, "release": 1},
+            {
+                "metric": "longest_wait",
+                "level": "surge",
+                "threshold": 30,
+                "release": 10,
+                "min_duration": 5,
+                "cooldown": 60,
+            },
+        ],
+        "recovery_seconds": 20,
+        "actions": {
+            "add_members": [{"interface": "PJSIP/1005", "penalty": 5, "name": "Overflow 5"}],
+            "move_callers": {"to_queue": "overflow", "over_seconds": 40},
+            "surge_flag": True,
+        },
+    }
+)
 
 
 def kinds(actions: object) -> list[str]:
@@ -73,7 +81,8 @@ def test_full_episode_normal_warning_surge_recovery_normal_with_summary() -> Non
     d = decide(view(40, [a, b, c]), d.state, PEAK, at(40))
     moves = [x for x in d.actions if isinstance(x, MoveCaller)]
     assert [(m.uniqueid, m.to_queue, m.context, m.exten) for m in moves] == [
-        ("a", "overflow", "overflow-entry", "overflow")]
+        ("a", "overflow", "overflow-entry", "overflow")
+    ]
     assert moves[0].joined_at == at(0) and moves[0].waited == 40
     d = decide(view(40.5, [a, b, c]), d.state, PEAK, at(40.5))
     assert d.actions == ()
@@ -112,9 +121,12 @@ def test_full_episode_normal_warning_surge_recovery_normal_with_summary() -> Non
 
 
 def test_cooldown_keeps_a_released_trigger_quiet() -> None:
-    policy = QueuePolicy.model_validate({"triggers": [
-        {"metric": "longest_wait", "threshold": 8, "release": 4, "cooldown": 30}],
-        "recovery_seconds": 0})
+    policy = QueuePolicy.model_validate(
+        {
+            "triggers": [{"metric": "longest_wait", "threshold": 8, "release": 4, "cooldown": 30}],
+            "recovery_seconds": 0,
+        }
+    )
     d = decide(view(8, [caller("a", 0)]), EngineState(), policy, at(8))
     assert d.state.level == "surge"
     d = decide(view(9, []), d.state, policy, at(9))
@@ -128,8 +140,12 @@ def test_cooldown_keeps_a_released_trigger_quiet() -> None:
 
 
 def test_recovery_returns_to_surge_within_the_same_episode() -> None:
-    policy = QueuePolicy.model_validate({"triggers": [
-        {"metric": "callers_waiting", "threshold": 3, "release": 0}], "recovery_seconds": 60})
+    policy = QueuePolicy.model_validate(
+        {
+            "triggers": [{"metric": "callers_waiting", "threshold": 3, "release": 0}],
+            "recovery_seconds": 60,
+        }
+    )
     three = [caller(x, 0) for x in "abc"]
     d = decide(view(1, three), EngineState(), policy, at(1))
     d = decide(view(2, []), d.state, policy, at(2))
@@ -142,35 +158,55 @@ def test_recovery_returns_to_surge_within_the_same_episode() -> None:
 
 
 def test_a_member_already_in_the_queue_is_not_claimed_by_the_engine() -> None:
-    policy = QueuePolicy.model_validate({
-        "triggers": [{"metric": "callers_waiting", "threshold": 1, "release": 0}],
-        "actions": {"add_members": [{"interface": "PJSIP/1001"}, {"interface": "PJSIP/1003"}]}})
-    d = decide(view(1, [caller("a", 0)], members=[member("PJSIP/1001")]), EngineState(),
-               policy, at(1))
+    policy = QueuePolicy.model_validate(
+        {
+            "triggers": [{"metric": "callers_waiting", "threshold": 1, "release": 0}],
+            "actions": {"add_members": [{"interface": "PJSIP/1001"}, {"interface": "PJSIP/1003"}]},
+        }
+    )
+    d = decide(
+        view(1, [caller("a", 0)], members=[member("PJSIP/1001")]), EngineState(), policy, at(1)
+    )
     assert [a.interface for a in d.actions if isinstance(a, AddMember)] == ["PJSIP/1003"]
     d = decide(view(2, []), d.state, policy, at(2))
     assert [a.interface for a in d.actions if isinstance(a, RemoveMember)] == ["PJSIP/1003"]
 
 
 def test_moves_longest_waiting_first_with_a_limit_and_callbacks_for_the_rest() -> None:
-    policy = QueuePolicy.model_validate({
-        "triggers": [{"metric": "callers_waiting", "threshold": 1, "release": 0}],
-        "actions": {"move_callers": {"context": "voicemail", "exten": "100",
-                                     "over_seconds": 0, "max_per_round": 1},
-                    "offer_callback": {"over_seconds": 5}}})
+    policy = QueuePolicy.model_validate(
+        {
+            "triggers": [{"metric": "callers_waiting", "threshold": 1, "release": 0}],
+            "actions": {
+                "move_callers": {
+                    "context": "voicemail",
+                    "exten": "100",
+                    "over_seconds": 0,
+                    "max_per_round": 1,
+                },
+                "offer_callback": {"over_seconds": 5},
+            },
+        }
+    )
     callers = [caller("late", 9, 3), caller("first", 0, 1), caller("mid", 4, 2)]
     d = decide(view(10, callers), EngineState(), policy, at(10))
     moves = [a for a in d.actions if isinstance(a, MoveCaller)]
     assert [(m.uniqueid, m.move, m.context, m.exten) for m in moves] == [
         ("first", "move", "voicemail", "100"),
-        ("mid", "callback", "overflow-callback", "support")]
+        ("mid", "callback", "overflow-callback", "support"),
+    ]
 
 
 def test_disabling_a_policy_undoes_the_surge() -> None:
-    on = QueuePolicy.model_validate({
-        "triggers": [{"metric": "no_agent", "level": "surge"}], "recovery_seconds": 0,
-        "actions": {"add_members": [{"interface": "PJSIP/1004", "penalty": 2}],
-                    "surge_flag": True}})
+    on = QueuePolicy.model_validate(
+        {
+            "triggers": [{"metric": "no_agent", "level": "surge"}],
+            "recovery_seconds": 0,
+            "actions": {
+                "add_members": [{"interface": "PJSIP/1004", "penalty": 2}],
+                "surge_flag": True,
+            },
+        }
+    )
     d = decide(view(1, [caller("a", 0)], available=0), EngineState(), on, at(1))
     assert kinds(d.actions) == ["episode_open", "notify", "add_member", "surge_flag"]
     off = on.model_copy(update={"enabled": False})
@@ -181,30 +217,39 @@ def test_disabling_a_policy_undoes_the_surge() -> None:
 
 
 def test_no_agent_is_judged_on_the_own_staff_so_the_tier_it_brings_stays_in() -> None:
-    policy = QueuePolicy.model_validate({
-        "triggers": [{"metric": "no_agent", "level": "surge"}], "recovery_seconds": 0,
-        "actions": {"add_members": [{"interface": "PJSIP/1004", "penalty": 3}]}})
+    policy = QueuePolicy.model_validate(
+        {
+            "triggers": [{"metric": "no_agent", "level": "surge"}],
+            "recovery_seconds": 0,
+            "actions": {"add_members": [{"interface": "PJSIP/1004", "penalty": 3}]},
+        }
+    )
     staff = member("PJSIP/1001", "paused")
     d = decide(view(1, available=0, members=[staff]), EngineState(), policy, at(1))
     assert kinds(d.actions) == ["episode_open", "notify", "add_member"]
     # The tier member is now available: it must not count as the queue's own staff.
     tier = member("PJSIP/1004")
     for second in (2, 3, 4):
-        d = decide(view(second, available=1, members=[staff, tier]), d.state, policy,
-                   at(second))
+        d = decide(view(second, available=1, members=[staff, tier]), d.state, policy, at(second))
         assert d.state.level == "surge" and d.actions == ()
         assert d.state.added_members == {"PJSIP/1004"}
     # One of the own staff is back: released, the tier comes out.
-    d = decide(view(5, available=2, members=[member("PJSIP/1001"), tier]), d.state, policy,
-               at(5))
+    d = decide(view(5, available=2, members=[member("PJSIP/1001"), tier]), d.state, policy, at(5))
     assert d.state.level == "recovery"
     assert [(a.kind, getattr(a, "interface", None)) for a in d.actions] == [
-        ("notify", None), ("remove_member", "PJSIP/1004")]
+        ("notify", None),
+        ("remove_member", "PJSIP/1004"),
+    ]
 
 
 def test_service_level_trigger_fires_low_and_releases_above_its_release() -> None:
-    policy = QueuePolicy.model_validate({"triggers": [
-        {"metric": "service_level", "level": "warning", "threshold": 60, "release": 80}]})
+    policy = QueuePolicy.model_validate(
+        {
+            "triggers": [
+                {"metric": "service_level", "level": "warning", "threshold": 60, "release": 80}
+            ]
+        }
+    )
     d = decide(view(1, window=stats(offered=10, within=5)), EngineState(), policy, at(1))
     assert d.state.level == "warning"
     d = decide(view(2, window=stats(offered=10, within=7)), d.state, policy, at(2))
@@ -214,11 +259,17 @@ def test_service_level_trigger_fires_low_and_releases_above_its_release() -> Non
 
 
 def test_predicted_wait_trigger_uses_erlang_c() -> None:
-    policy = QueuePolicy.model_validate({"triggers": [
-        {"metric": "predicted_wait", "threshold": 60, "release": 30}]})
+    policy = QueuePolicy.model_validate(
+        {"triggers": [{"metric": "predicted_wait", "threshold": 60, "release": 30}]}
+    )
     # 90 calls in 15 min with 300 s handle time on 2 agents: 30 erlangs > 2 agents.
-    busy = view(1, [caller("a", 0)], available=0, busy=2,
-                window=stats(offered=90, within=90, answered=90, aht=300))
+    busy = view(
+        1,
+        [caller("a", 0)],
+        available=0,
+        busy=2,
+        window=stats(offered=90, within=90, answered=90, aht=300),
+    )
     assert figures(busy).predicted_wait == MAX_WAIT_SECONDS
     d = decide(busy, EngineState(), policy, at(1))
     assert d.state.level == "surge"
@@ -251,10 +302,12 @@ def test_state_survives_a_round_trip_through_json() -> None:
 def test_a_caller_back_before_any_round_saw_them_leave_is_decided_again() -> None:
     # Declined a callback within one round: same uniqueid, a new join. The engine offers
     # again and leaves it to the store's claim per caller to refuse the second move.
-    callback = QueuePolicy.model_validate({
-        "triggers": [{"metric": "longest_wait", "level": "surge", "threshold": 3}],
-        "actions": {"offer_callback": {"over_seconds": 3}},
-    })
+    callback = QueuePolicy.model_validate(
+        {
+            "triggers": [{"metric": "longest_wait", "level": "surge", "threshold": 3}],
+            "actions": {"offer_callback": {"over_seconds": 3}},
+        }
+    )
     d = decide(view(3, [caller("a", 0)]), EngineState(), callback, at(3))
     assert [m.uniqueid for m in d.actions if isinstance(m, MoveCaller)] == ["a"]
     d = decide(view(3.2, [caller("a", 3.1)]), d.state, callback, at(3.2))
@@ -264,11 +317,14 @@ def test_a_caller_back_before_any_round_saw_them_leave_is_decided_again() -> Non
     assert [(m.uniqueid, m.joined_at) for m in again] == [("a", at(3.1))]
 
 
-@pytest.mark.parametrize("trigger", [
-    {"metric": "longest_wait", "threshold": 8, "release": 9},
-    {"metric": "service_level", "threshold": 80, "release": 70},
-    {"metric": "wait", "threshold": 8},
-])
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        {"metric": "longest_wait", "threshold": 8, "release": 9},
+        {"metric": "service_level", "threshold": 80, "release": 70},
+        {"metric": "wait", "threshold": 8},
+    ],
+)
 def test_bad_triggers_are_refused(trigger: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         TriggerPolicy.model_validate(trigger)

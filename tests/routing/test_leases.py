@@ -32,13 +32,17 @@ class Clock:
 
 async def _rows(engine: AsyncEngine) -> list[tuple[str, str | None, int | None, str]]:
     async with engine.connect() as connection:
-        rows = (await connection.execute(select(RoutingAction.__table__).order_by(
-            RoutingAction.__table__.c.id))).all()
+        rows = (
+            await connection.execute(
+                select(RoutingAction.__table__).order_by(RoutingAction.__table__.c.id)
+            )
+        ).all()
     return [(r.kind, r.target, r.epoch, r.status) for r in rows]
 
 
 async def test_one_holder_renews_the_other_takes_over_after_expiry_with_a_new_epoch(
-        engine: AsyncEngine) -> None:
+    engine: AsyncEngine,
+) -> None:
     clock = Clock()
     first, second = (Leases(engine, "a", LEASE, clock), Leases(engine, "b", LEASE, clock))
     assert await first.acquire("rig", ["support", "sales"]) == {"support": 1, "sales": 1}
@@ -81,7 +85,8 @@ async def test_racing_takeovers_give_one_holder(engine: AsyncEngine) -> None:
 
 
 async def test_fencing_refuses_the_old_epoch_and_the_new_holder_adopts_its_rows(
-        engine: AsyncEngine) -> None:
+    engine: AsyncEngine,
+) -> None:
     clock = Clock()
     first, second = (Leases(engine, "a", LEASE, clock), Leases(engine, "b", LEASE, clock))
     store_a, store_b = RoutingStore(engine, first), RoutingStore(engine, second)
@@ -89,17 +94,26 @@ async def test_fencing_refuses_the_old_epoch_and_the_new_holder_adopts_its_rows(
 
     # "a" decides a surge (add a member, move a caller) and starts sending the add...
     decision = decide(view(9, [caller("c1", 0)]), EngineState(), POLICY, at(9))
-    stored = await store_a.commit("rig", "support", state_to_json(decision.state),
-                                  decision.state.episode, decision.actions, clock(), epoch=1)
+    stored = await store_a.commit(
+        "rig",
+        "support",
+        state_to_json(decision.state),
+        decision.state.episode,
+        decision.actions,
+        clock(),
+        epoch=1,
+    )
     runnable = {s.action.kind: s for s in stored if s.skipped is None}
     assert await first.fence(runnable["add_member"].id, "rig", "support", 1) is None
     # ... then stalls past its lease; "b" takes over.
     clock.advance(LEASE + 0.1)
     assert await second.acquire("rig", ["support"]) == {"support": 2}
     assert await _rows(engine) == [
-        ("episode_open", None, 1, "ok"), ("notify", None, 2, "pending"),
+        ("episode_open", None, 1, "ok"),
+        ("notify", None, 2, "pending"),
         ("add_member", "PJSIP/1004", 1, "unknown"),  # was being sent: never sent twice
-        ("move_caller", "c1", 2, "pending")]  # adopted: the new holder runs it
+        ("move_caller", "c1", 2, "pending"),
+    ]  # adopted: the new holder runs it
 
     # "a" wakes up: whatever it still had to send is refused, and it stores nothing more.
     refused = await first.fence(runnable["move_caller"].id, "rig", "support", 1)
@@ -107,8 +121,15 @@ async def test_fencing_refuses_the_old_epoch_and_the_new_holder_adopts_its_rows(
     assert not await store_a.skip_fenced(runnable["move_caller"], refused, clock())
     calm = decide(view(10), decision.state, POLICY, at(10))
     try:
-        await store_a.commit("rig", "support", state_to_json(calm.state), calm.state.episode,
-                             calm.actions, clock(), epoch=1)
+        await store_a.commit(
+            "rig",
+            "support",
+            state_to_json(calm.state),
+            calm.state.episode,
+            calm.actions,
+            clock(),
+            epoch=1,
+        )
         raise AssertionError("a commit under a lost lease was stored")
     except LeaseLost:
         pass

@@ -25,21 +25,30 @@ release = 20
 EDITED = {
     "recovery_seconds": 10,
     "triggers": [
-        {"metric": "predicted_wait", "level": "warning", "threshold": 45, "release": 30,
-         "min_duration": 15, "cooldown": 120},
+        {
+            "metric": "predicted_wait",
+            "level": "warning",
+            "threshold": 45,
+            "release": 30,
+            "min_duration": 15,
+            "cooldown": 120,
+        },
         {"metric": "service_level", "level": "surge", "threshold": 60, "release": 75},
     ],
-    "actions": {"add_members": [{"interface": "PJSIP/1009", "penalty": 4}],
-                "move_callers": {"to_queue": "overflow", "over_seconds": 90},
-                "surge_flag": True},
+    "actions": {
+        "add_members": [{"interface": "PJSIP/1009", "penalty": 4}],
+        "move_callers": {"to_queue": "overflow", "over_seconds": 90},
+        "surge_flag": True,
+    },
 }
 
 
 @pytest.fixture
 def service(tmp_path: Path, database_url: str) -> Iterator[ServiceProcess]:
     # No PBX: the API and its storage need none (no rig lock taken).
-    process = ServiceProcess(tmp_path, database_url=database_url, pbx=[], log_level="INFO",
-                             extra_toml=POLICY_TOML)
+    process = ServiceProcess(
+        tmp_path, database_url=database_url, pbx=[], log_level="INFO", extra_toml=POLICY_TOML
+    )
     add_user(process.config, "lead", "supervisor")
     add_user(process.config, "agent1", "agent", "PJSIP/1001")
     process.start()
@@ -94,7 +103,8 @@ def test_policies_are_staff_only_validated_stored_and_audited(service: ServicePr
 
 
 def test_delete_drops_the_live_edit_back_to_the_file_policy_audited(
-        service: ServiceProcess) -> None:
+    service: ServiceProcess,
+) -> None:
     path = "/api/routing/policies/support"
     lead = Browser(service.base_url).login("lead")
     agent = Browser(service.base_url).login("agent1")
@@ -108,8 +118,15 @@ def test_delete_drops_the_live_edit_back_to_the_file_policy_audited(
     assert status == 200, body
     assert body["source"] == "config" and body["updated_by"] is None
     assert body["policy"]["triggers"] == [
-        {"metric": "longest_wait", "level": "surge", "threshold": 60, "release": 20,
-         "min_duration": 0, "cooldown": 0}]
+        {
+            "metric": "longest_wait",
+            "level": "surge",
+            "threshold": 60,
+            "release": 20,
+            "min_duration": 0,
+            "cooldown": 0,
+        }
+    ]
     status, body = lead.call("DELETE", path)
     assert status == 404 and body["error"] == "no-live-policy"
 
@@ -129,20 +146,30 @@ def test_delete_drops_the_live_edit_back_to_the_file_policy_audited(
     assert reset["before"]["recovery_seconds"] == 10  # the live edit that was dropped
     assert reset["after"]["triggers"][0]["threshold"] == 60  # the file's policy again
     assert [p["queue"] for p in lead.call("GET", "/api/routing/policies")[1]["policies"]] == [
-        "support"]
+        "support"
+    ]
 
 
-MOVE_TO = {"triggers": [{"metric": "longest_wait", "threshold": 30, "release": 10}],
-           "actions": {"move_callers": {"to_queue": "overflow"}}}
+MOVE_TO = {
+    "triggers": [{"metric": "longest_wait", "threshold": 30, "release": 10}],
+    "actions": {"move_callers": {"to_queue": "overflow"}},
+}
 
 
 def test_move_target_cannot_be_checked_while_the_pbx_model_is_not_loaded(
-        tmp_path: Path, database_url: str) -> None:
+    tmp_path: Path, database_url: str
+) -> None:
     # A configured PBX nobody answers for: its live model is never loaded.
-    down = {"name": "far", "host": "127.0.0.1", "port": free_port(), "username": "callcenter",
-            "secret": "nobody-listens"}
-    process = ServiceProcess(tmp_path, database_url=database_url, pbx=[down],
-                             log_level="INFO", extra_toml=POLICY_TOML)
+    down = {
+        "name": "far",
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "username": "callcenter",
+        "secret": "nobody-listens",
+    }
+    process = ServiceProcess(
+        tmp_path, database_url=database_url, pbx=[down], log_level="INFO", extra_toml=POLICY_TOML
+    )
     add_user(process.config, "lead", "supervisor")
     try:
         process.start(wait_healthy=False)  # /healthz says 503 while a PBX is down
@@ -154,12 +181,16 @@ def test_move_target_cannot_be_checked_while_the_pbx_model_is_not_loaded(
         assert "'far'" in body["message"] and "'overflow'" in body["message"]
         status, body = lead.call("PUT", path, {**MOVE_TO, "pbx": "elsewhere"})
         assert status == 400 and body["error"] == "unknown-pbx", body
-        status, body = lead.call("PUT", path, {
-            **MOVE_TO, "actions": {"move_callers": {"to_queue": "support"}}})
+        status, body = lead.call(
+            "PUT", path, {**MOVE_TO, "actions": {"move_callers": {"to_queue": "support"}}}
+        )
         assert status == 400 and body["error"] == "move-to-same-queue", body
         # A dialplan destination needs no queue check.
-        status, body = lead.call("PUT", path, {
-            **MOVE_TO, "actions": {"move_callers": {"context": "voicemail", "exten": "100"}}})
+        status, body = lead.call(
+            "PUT",
+            path,
+            {**MOVE_TO, "actions": {"move_callers": {"context": "voicemail", "exten": "100"}}},
+        )
         assert status == 200 and body["source"] == "live", body
         assert lead.call("GET", path)[1]["policy"]["actions"]["move_callers"]["to_queue"] is None
     finally:
@@ -167,24 +198,27 @@ def test_move_target_cannot_be_checked_while_the_pbx_model_is_not_loaded(
 
 
 def test_move_target_must_exist_in_the_live_model_of_the_pbx(
-        rig: AsteriskRig, tmp_path: Path, database_url: str) -> None:
-    process = ServiceProcess(tmp_path, database_url=database_url, log_level="INFO",
-                             extra_toml=POLICY_TOML)
+    rig: AsteriskRig, tmp_path: Path, database_url: str
+) -> None:
+    process = ServiceProcess(
+        tmp_path, database_url=database_url, log_level="INFO", extra_toml=POLICY_TOML
+    )
     add_user(process.config, "lead", "supervisor")
     try:
         process.start()
         process.wait_until(lambda: "PBX rig: resynced" in process.log_text(), 20, "resynced")
         lead = Browser(process.base_url).login("lead")
         path = "/api/routing/policies/support"
-        status, body = lead.call("PUT", path, {
-            **MOVE_TO, "actions": {"move_callers": {"to_queue": "no-such-queue"}}})
+        status, body = lead.call(
+            "PUT", path, {**MOVE_TO, "actions": {"move_callers": {"to_queue": "no-such-queue"}}}
+        )
         if status == 503:  # resynced, the routing room not yet told: a moment later
             time.sleep(1)
-            status, body = lead.call("PUT", path, {
-                **MOVE_TO, "actions": {"move_callers": {"to_queue": "no-such-queue"}}})
+            status, body = lead.call(
+                "PUT", path, {**MOVE_TO, "actions": {"move_callers": {"to_queue": "no-such-queue"}}}
+            )
         assert status == 400 and body["error"] == "unknown-target-queue", body
-        assert body["message"] == ("move target queue 'no-such-queue' does not exist on "
-                                   "PBX 'rig'")
+        assert body["message"] == ("move target queue 'no-such-queue' does not exist on PBX 'rig'")
         assert lead.call("GET", path)[1]["source"] == "config"  # nothing stored
         status, body = lead.call("PUT", path, MOVE_TO)  # overflow exists on the rig
         assert status == 200 and body["source"] == "live", body

@@ -25,14 +25,17 @@ from callcenter.routing.policy import QueuePolicy
 from callcenter.routing.store import RoutingStore
 from tests.routing.views import T0, at, caller, member, view
 
-POLICY = QueuePolicy.model_validate({
-    "recovery_seconds": 1,
-    "triggers": [{"metric": "callers_waiting", "level": "surge", "threshold": 1,
-                  "release": 0}],
-    "actions": {"surge_flag": True,
-                "add_members": [{"interface": "PJSIP/1004", "penalty": 7}],
-                "move_callers": {"to_queue": "overflow", "over_seconds": 8}},
-})
+POLICY = QueuePolicy.model_validate(
+    {
+        "recovery_seconds": 1,
+        "triggers": [{"metric": "callers_waiting", "level": "surge", "threshold": 1, "release": 0}],
+        "actions": {
+            "surge_flag": True,
+            "add_members": [{"interface": "PJSIP/1004", "penalty": 7}],
+            "move_callers": {"to_queue": "overflow", "over_seconds": 8},
+        },
+    }
+)
 INTERVAL = 0.5
 # (uniqueid, joined at, leaves at) in seconds from T0; a Redirect takes a caller out earlier.
 CALLERS = [("c1", 2.5, 99.0), ("c2", 3.0, 99.0), ("c3", 11.5, 18.0)]
@@ -64,8 +67,11 @@ class Pbx:
 
     def view(self, now: datetime) -> QueueView:
         t = (now - T0).total_seconds()
-        callers = [caller(uid, joined) for uid, joined, leaves in CALLERS
-                   if joined <= t < leaves and f"PJSIP/caller-{uid}" not in self.redirected]
+        callers = [
+            caller(uid, joined)
+            for uid, joined, leaves in CALLERS
+            if joined <= t < leaves and f"PJSIP/caller-{uid}" not in self.redirected
+        ]
         members = [member(i) for i in sorted(self.members)]
         return view(t, callers, available=len(members), members=members)
 
@@ -80,8 +86,9 @@ class Link:
         self.pbx = pbx
         self.replica = replica
 
-    async def send(self, fields: Mapping[str, str], *, as_list: bool = False,
-                   timeout: float | None = None) -> Any:
+    async def send(
+        self, fields: Mapping[str, str], *, as_list: bool = False, timeout: float | None = None
+    ) -> Any:
         self.pbx.receive(self.replica, fields)
         return {"Response": "Success"}
 
@@ -108,16 +115,25 @@ class Model:
         return self.pbx.view(self.clock())
 
 
-async def replica(engine: AsyncEngine, pbx: Pbx, name: str, clock: Clock,
-                  published: list[str]) -> RoutingComponent:
+async def replica(
+    engine: AsyncEngine, pbx: Pbx, name: str, clock: Clock, published: list[str]
+) -> RoutingComponent:
     settings = SimpleNamespace(
-        routing=SimpleNamespace(enabled=False, interval=INTERVAL, lease=3 * INTERVAL,
-                                queues={"support": POLICY}),
-        ivr=SimpleNamespace(surge_db_family="callcenter/surge"), pbx=[])
+        routing=SimpleNamespace(
+            enabled=False, interval=INTERVAL, lease=3 * INTERVAL, queues={"support": POLICY}
+        ),
+        ivr=SimpleNamespace(surge_db_family="callcenter/surge"),
+        pbx=[],
+    )
     link = Link(pbx, name)
-    service: Any = SimpleNamespace(settings=settings, engine=engine, model=Model(pbx, clock),
-                                   hub=SimpleNamespace(publish=published.append),
-                                   links=[link], components=[])
+    service: Any = SimpleNamespace(
+        settings=settings,
+        engine=engine,
+        model=Model(pbx, clock),
+        hub=SimpleNamespace(publish=published.append),
+        links=[link],
+        components=[],
+    )
     component = RoutingComponent(service)
     component.leases.clock = clock
     component.actuator.clock = clock
@@ -127,7 +143,8 @@ async def replica(engine: AsyncEngine, pbx: Pbx, name: str, clock: Clock,
 
 
 async def test_two_replicas_act_once_and_the_survivor_undoes_the_surge_once(
-        engine: AsyncEngine) -> None:
+    engine: AsyncEngine,
+) -> None:
     pbx, clock, published = Pbx(), Clock(), []
     first = await replica(engine, pbx, "A", clock, published)
     second = await replica(engine, pbx, "B", clock, published)
@@ -168,25 +185,32 @@ async def test_two_replicas_act_once_and_the_survivor_undoes_the_surge_once(
     assert [r for r, _ in pbx.sent_of("DBPut")] == ["A"]
     assert [r for r, _ in pbx.sent_of("DBDel")] == ["B"]
     assert sorted((r, f["Channel"]) for r, f in pbx.sent_of("Redirect")) == [
-        ("A", "PJSIP/caller-c1"), ("A", "PJSIP/caller-c2")]
+        ("A", "PJSIP/caller-c1"),
+        ("A", "PJSIP/caller-c2"),
+    ]
     assert pbx.members == set() and pbx.surge_db == {}
 
     async with engine.connect() as connection:
         episodes = (await connection.execute(select(RoutingEpisode.__table__))).all()
-        actions = (await connection.execute(select(RoutingAction.__table__).order_by(
-            RoutingAction.__table__.c.id))).all()
+        actions = (
+            await connection.execute(
+                select(RoutingAction.__table__).order_by(RoutingAction.__table__.c.id)
+            )
+        ).all()
     assert len(episodes) == 1 and episodes[0].ended_at is not None
     assert episodes[0].calls_affected == 2
     assert [lv["level"] for lv in episodes[0].levels] == ["surge", "recovery", "normal"]
     assert {a.status for a in actions} == {"ok"}
     assert [(a.kind, a.epoch) for a in actions if a.kind == "notify"] == [
-        ("notify", 2), ("notify", 3), ("notify", 3)]
+        ("notify", 2),
+        ("notify", 3),
+        ("notify", 3),
+    ]
     levels = [m for m in published if '"RoutingLevel"' in m]
     assert len(levels) == 3
 
 
-async def test_a_live_policy_edit_on_one_replica_reaches_the_other(
-        engine: AsyncEngine) -> None:
+async def test_a_live_policy_edit_on_one_replica_reaches_the_other(engine: AsyncEngine) -> None:
     pbx, clock, published = Pbx(), Clock(), []
     other = await replica(engine, pbx, "B", clock, published)
     await other.evaluate(at(0))

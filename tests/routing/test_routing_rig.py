@@ -66,10 +66,12 @@ def rows(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
         return list(connection.execute(sql, args))
 
 
-def start_service(workdir: Path, extra_toml: str,
-                  fastagi_port: int | None = None) -> ServiceProcess:
-    service = ServiceProcess(workdir, log_level="DEBUG", extra_toml=extra_toml,
-                             fastagi_port=fastagi_port)
+def start_service(
+    workdir: Path, extra_toml: str, fastagi_port: int | None = None
+) -> ServiceProcess:
+    service = ServiceProcess(
+        workdir, log_level="DEBUG", extra_toml=extra_toml, fastagi_port=fastagi_port
+    )
     try:
         service.start()
         service.wait_until(lambda: "PBX rig: resynced" in service.log_text(), 20, "resynced")
@@ -101,7 +103,9 @@ def support_paused(rig: AsteriskRig) -> Iterator[Callable[[str], None]]:
 
 
 def test_a_waiting_callers_are_moved_to_overflow_within_1_5_s_of_8_s_and_answered_there(
-    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+    rig: AsteriskRig,
+    tmp_path: Path,
+    support_paused: Callable[[str], None],
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
     support_paused("PJSIP/1002")
@@ -112,49 +116,71 @@ def test_a_waiting_callers_are_moved_to_overflow_within_1_5_s_of_8_s_and_answere
     service = start_service(tmp_path, MOVE_POLICY)
     watcher = JoinWatcher()
     numbers = ["13800881001", "13800881002"]
-    batch = start_calls(2, dial="support", caller_numbers=numbers, rate_per_s=1.0,
-                        hold_seconds=16.0)
+    batch = start_calls(
+        2, dial="support", caller_numbers=numbers, rate_per_s=1.0, hold_seconds=16.0
+    )
     try:
-        ids = {n: wait_for(lambda n=n: watcher.uniqueid_of(n, "support"), 10, f"{n} joined")
-               for n in numbers}
+        ids = {
+            n: wait_for(lambda n=n: watcher.uniqueid_of(n, "support"), 10, f"{n} joined")
+            for n in numbers
+        }
         for number, uniqueid in ids.items():
             assert watcher.wait(lambda u=uniqueid: watcher.join_time(u, "overflow"), 15), (
-                f"{number} never joined overflow:\n{service.log_tail()}")
+                f"{number} never joined overflow:\n{service.log_tail()}"
+            )
         lags = {}
         for number, uniqueid in ids.items():
             joined = watcher.join_time(uniqueid, "support")
             moved = watcher.join_time(uniqueid, "overflow")
             assert joined is not None and moved is not None
             lags[number] = moved - joined - 8.0
-        print(f"overflow lag after 8 s (Asterisk timestamps): "
-              f"{ {n: round(v, 3) for n, v in lags.items()} }")
+        print(
+            f"overflow lag after 8 s (Asterisk timestamps): "
+            f"{ {n: round(v, 3) for n, v in lags.items()} }"
+        )
         assert all(0.0 <= lag <= 1.5 for lag in lags.values()), lags
 
         def connected_in_overflow() -> set[str]:
-            return {f[1] for f in rig.queue_log_lines()
-                    if len(f) > 4 and f[2] == "overflow" and f[4] == "CONNECT"}
-        wait_for(lambda: set(ids.values()) <= connected_in_overflow(), 10,
-                 "answered in overflow")
+            return {
+                f[1]
+                for f in rig.queue_log_lines()
+                if len(f) > 4 and f[2] == "overflow" and f[4] == "CONNECT"
+            }
+
+        wait_for(lambda: set(ids.values()) <= connected_in_overflow(), 10, "answered in overflow")
         assert overflow_phones.stats().answered >= 2
-        moved_rows = rows(tmp_path / "callcenter.db",
-                          "SELECT uniqueid, from_queue, to_queue, status, kind FROM "
-                          "routing_moved_callers ORDER BY uniqueid")
+        moved_rows = rows(
+            tmp_path / "callcenter.db",
+            "SELECT uniqueid, from_queue, to_queue, status, kind FROM "
+            "routing_moved_callers ORDER BY uniqueid",
+        )
         assert sorted(moved_rows) == sorted(
-            (u, "support", "overflow", "ok", "move") for u in ids.values())
+            (u, "support", "overflow", "ok", "move") for u in ids.values()
+        )
+
         # The records room shows each left-behind leg as overflowed, linked to the target.
         def overflowed() -> list[tuple[Any, ...]]:
-            return rows(tmp_path / "callcenter.db",
-                        "SELECT uniqueid, outcome, overflow_queue, ivr_data FROM call_records "
-                        "WHERE queue = 'support' AND outcome = 'overflowed'")
-        legs = wait_for(lambda: len(overflowed()) == 2 and overflowed(), 10,
-                        "support legs recorded as overflowed")
+            return rows(
+                tmp_path / "callcenter.db",
+                "SELECT uniqueid, outcome, overflow_queue, ivr_data FROM call_records "
+                "WHERE queue = 'support' AND outcome = 'overflowed'",
+            )
+
+        legs = wait_for(
+            lambda: len(overflowed()) == 2 and overflowed(),
+            10,
+            "support legs recorded as overflowed",
+        )
         assert {(u, q) for u, _, q, _ in legs} == {(u, "overflow") for u in ids.values()}
-        assert all('"CC_ORIG_JOINED"' in ivr and '"CC_OVERFLOW_FROM": "support"' in ivr
-                   for *_, ivr in legs)
+        assert all(
+            '"CC_ORIG_JOINED"' in ivr and '"CC_OVERFLOW_FROM": "support"' in ivr for *_, ivr in legs
+        )
         # Moved once each: one ENTERQUEUE in overflow per caller.
-        enters = [f[1] for f in rig.queue_log_lines()
-                  if len(f) > 4 and f[2] == "overflow" and f[4] == "ENTERQUEUE"
-                  and f[1] in ids.values()]
+        enters = [
+            f[1]
+            for f in rig.queue_log_lines()
+            if len(f) > 4 and f[2] == "overflow" and f[4] == "ENTERQUEUE" and f[1] in ids.values()
+        ]
         assert sorted(enters) == sorted(ids.values())
     finally:
         batch.wait(30)
@@ -173,7 +199,9 @@ def surge_flag(rig: AsteriskRig) -> str:
 
 
 def test_b_a_surge_brings_overflow_members_in_with_their_penalty_and_out_after_release(
-    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+    rig: AsteriskRig,
+    tmp_path: Path,
+    support_paused: Callable[[str], None],
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
     support_paused("PJSIP/1001")
@@ -182,8 +210,9 @@ def test_b_a_surge_brings_overflow_members_in_with_their_penalty_and_out_after_r
     service = start_service(tmp_path, SURGE_POLICY)
     batch = start_calls(1, dial="support", caller_numbers=["13800882001"], hold_seconds=5.0)
     try:
-        shown = wait_for(lambda: "PJSIP/1004" in queue_show(rig) and queue_show(rig), 8,
-                         "overflow member added")
+        shown = wait_for(
+            lambda: "PJSIP/1004" in queue_show(rig) and queue_show(rig), 8, "overflow member added"
+        )
         line = next(x for x in shown.splitlines() if "Overflow 1004" in x or "PJSIP/1004" in x)
         assert "with penalty 7" in line and "(dynamic)" in line, line
         # The flag is the round's next action after the QueueAdd.
@@ -192,15 +221,35 @@ def test_b_a_surge_brings_overflow_members_in_with_their_penalty_and_out_after_r
         wait_for(lambda: "PJSIP/1004" not in queue_show(rig), 8, "overflow member removed")
         wait_for(lambda: "Value: 1" not in surge_flag(rig), 5, "surge flag cleared")
         db = tmp_path / "callcenter.db"
-        expected = [("add_member", "PJSIP/1004", "ok"), ("surge_flag", None, "ok"),
-                    ("remove_member", "PJSIP/1004", "ok"), ("surge_flag", None, "ok")]
-        wait_for(lambda: rows(db, "SELECT kind, target, status FROM routing_actions "
-                                  "WHERE kind IN ('add_member', 'remove_member', 'surge_flag') "
-                                  "ORDER BY id") == expected, 5, "actions recorded")
+        expected = [
+            ("add_member", "PJSIP/1004", "ok"),
+            ("surge_flag", None, "ok"),
+            ("remove_member", "PJSIP/1004", "ok"),
+            ("surge_flag", None, "ok"),
+        ]
+        wait_for(
+            lambda: (
+                rows(
+                    db,
+                    "SELECT kind, target, status FROM routing_actions "
+                    "WHERE kind IN ('add_member', 'remove_member', 'surge_flag') "
+                    "ORDER BY id",
+                )
+                == expected
+            ),
+            5,
+            "actions recorded",
+        )
         assert rows(db, "SELECT * FROM routing_members") == []
-        episode = wait_for(lambda: rows(db, "SELECT ended_at, peak_callers_waiting, summary "
-                                            "FROM routing_episodes WHERE ended_at IS NOT NULL"),
-                           5, "episode closed")
+        episode = wait_for(
+            lambda: rows(
+                db,
+                "SELECT ended_at, peak_callers_waiting, summary "
+                "FROM routing_episodes WHERE ended_at IS NOT NULL",
+            ),
+            5,
+            "episode closed",
+        )
         assert len(episode) == 1 and episode[0][1] == 1
         assert '"surge"' in episode[0][2] and '"recovery"' in episode[0][2]
     finally:
@@ -209,7 +258,9 @@ def test_b_a_surge_brings_overflow_members_in_with_their_penalty_and_out_after_r
 
 
 def test_c_stopping_mid_surge_neither_repeats_nor_loses_an_action(
-    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+    rig: AsteriskRig,
+    tmp_path: Path,
+    support_paused: Callable[[str], None],
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
     support_paused("PJSIP/1001")
@@ -220,8 +271,11 @@ def test_c_stopping_mid_surge_neither_repeats_nor_loses_an_action(
     batch = start_calls(1, dial="support", caller_numbers=["13800883001"], hold_seconds=16.0)
 
     def actions() -> list[tuple[Any, ...]]:
-        return rows(db, "SELECT kind, target, status FROM routing_actions "
-                        "WHERE kind IN ('add_member', 'remove_member', 'surge_flag') ORDER BY id")
+        return rows(
+            db,
+            "SELECT kind, target, status FROM routing_actions "
+            "WHERE kind IN ('add_member', 'remove_member', 'surge_flag') ORDER BY id",
+        )
 
     surge = [("add_member", "PJSIP/1004", "ok"), ("surge_flag", None, "ok")]
     try:
@@ -229,8 +283,9 @@ def test_c_stopping_mid_surge_neither_repeats_nor_loses_an_action(
         wait_for(lambda: actions() == surge, 5, "surge actions done")
         service.stop()  # SIGTERM
         service.start()
-        service.wait_until(lambda: service.log_text().count("PBX rig: resynced") >= 2, 20,
-                           "resynced after SIGTERM")
+        service.wait_until(
+            lambda: service.log_text().count("PBX rig: resynced") >= 2, 20, "resynced after SIGTERM"
+        )
         time.sleep(1.5)  # several rounds after the restart
         assert "PJSIP/1004" in queue_show(rig) and actions() == surge
         assert service.process is not None
@@ -238,8 +293,9 @@ def test_c_stopping_mid_surge_neither_repeats_nor_loses_an_action(
         service.process.wait()
         service.process = None
         service.start()
-        service.wait_until(lambda: service.log_text().count("PBX rig: resynced") >= 3, 20,
-                           "resynced after kill -9")
+        service.wait_until(
+            lambda: service.log_text().count("PBX rig: resynced") >= 3, 20, "resynced after kill -9"
+        )
         time.sleep(1.5)
         assert "PJSIP/1004" in queue_show(rig) and actions() == surge
         batch.wait(25)
@@ -272,22 +328,40 @@ FASTAGI_PORT = 4573  # IVR_AGI in config/asterisk/extensions.conf: the IVR's cal
 def call_queue(number: str, score: str, queue: str = "support", hold: int = 40) -> None:
     """A caller dialling the queue directly (no IVR); its other half presses ``score`` when
     the test redirects it to ``ivr-test-phone,score`` (tests/ivr/rig_calls.py)."""
-    answer = ami_action([
-        ("Action", "Originate"), ("Channel", f"Local/{queue}@local-callers"),
-        ("Context", "ivr-test-phone"), ("Exten", "s"), ("Priority", "1"),
-        ("CallerID", f'"{number}" <{number}>'), ("Async", "true"), ("Timeout", "10000"),
-        *(("Variable", f"{k}={v}") for k, v in {
-            "TEST_KEYS": "w", "TEST_HOLD": str(hold), "TEST_DELAY": "0",
-            "TEST_SCORE": score}.items()),
-    ])
+    answer = ami_action(
+        [
+            ("Action", "Originate"),
+            ("Channel", f"Local/{queue}@local-callers"),
+            ("Context", "ivr-test-phone"),
+            ("Exten", "s"),
+            ("Priority", "1"),
+            ("CallerID", f'"{number}" <{number}>'),
+            ("Async", "true"),
+            ("Timeout", "10000"),
+            *(
+                ("Variable", f"{k}={v}")
+                for k, v in {
+                    "TEST_KEYS": "w",
+                    "TEST_HOLD": str(hold),
+                    "TEST_DELAY": "0",
+                    "TEST_SCORE": score,
+                }.items()
+            ),
+        ]
+    )
     assert answer.get("Response") == "Success", answer
 
 
 def in_offer(rig: AsteriskRig, number: str) -> str | None:
     """The caller's phone half (;1) while the caller (;2) hears the callback offer."""
     for fields in channels(rig):
-        if (fields[0].startswith("Local/support@local-callers") and fields[0].endswith(";2")
-                and fields[1] == "ivr-queue" and fields[5] == "Read" and fields[7] == number):
+        if (
+            fields[0].startswith("Local/support@local-callers")
+            and fields[0].endswith(";2")
+            and fields[1] == "ivr-queue"
+            and fields[5] == "Read"
+            and fields[7] == number
+        ):
             return fields[0][:-1] + "1"
     return None
 
@@ -299,7 +373,9 @@ def waiting_numbers(service: ServiceProcess, queue: str = "support") -> set[str]
 
 
 def test_d_callback_offer_books_a_task_or_puts_the_caller_back_in_the_queue(
-    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+    rig: AsteriskRig,
+    tmp_path: Path,
+    support_paused: Callable[[str], None],
 ) -> None:
     support_paused("PJSIP/1001")
     support_paused("PJSIP/1002")
@@ -311,39 +387,61 @@ def test_d_callback_offer_books_a_task_or_puts_the_caller_back_in_the_queue(
     try:
         call_queue(accepts, score="1")
         call_queue(declines, score="2")
-        ids = {n: wait_for(lambda n=n: watcher.uniqueid_of(n, "support"), 10, f"{n} joined")
-               for n in (accepts, declines)}
+        ids = {
+            n: wait_for(lambda n=n: watcher.uniqueid_of(n, "support"), 10, f"{n} joined")
+            for n in (accepts, declines)
+        }
         # Past 3 s each is redirected to overflow-callback,support: the IVR's offer.
         for number in (accepts, declines):
             phone = wait_for(lambda n=number: in_offer(rig, n), 10, f"{number} offered")
             rig.rx(f"channel redirect {phone} ivr-test-phone,score,1")  # presses TEST_SCORE
 
         def task() -> list[tuple[Any, ...]]:
-            return rows(db, "SELECT r.pbx, r.uniqueid, t.status, t.queue, t.number "
-                            "FROM callback_tasks t JOIN callback_requests r "
-                            "ON r.id = t.request_id")
+            return rows(
+                db,
+                "SELECT r.pbx, r.uniqueid, t.status, t.queue, t.number "
+                "FROM callback_tasks t JOIN callback_requests r "
+                "ON r.id = t.request_id",
+            )
+
         assert wait_for(task, 10, "a callback task") == [
-            ("rig", ids[accepts], "open", "support", accepts)]
-        moves = rows(db, "SELECT target, status, message, detail FROM routing_actions "
-                         "WHERE kind = 'move_caller' AND status != 'skipped' ORDER BY id")
+            ("rig", ids[accepts], "open", "support", accepts)
+        ]
+        moves = rows(
+            db,
+            "SELECT target, status, message, detail FROM routing_actions "
+            "WHERE kind = 'move_caller' AND status != 'skipped' ORDER BY id",
+        )
         # Both callers pass the threshold in the same round: either may be moved first.
         assert sorted((t, st) for t, st, *_ in moves) == sorted(
-            [(ids[accepts], "ok"), (ids[declines], "ok")])
-        assert all('"move": "callback"' in d and '"context": "overflow-callback"' in d
-                   for *_, d in moves)
-        assert sorted(rows(db, "SELECT uniqueid, kind, status FROM routing_moved_callers")) == \
-            sorted((u, "callback", "ok") for u in ids.values())
+            [(ids[accepts], "ok"), (ids[declines], "ok")]
+        )
+        assert all(
+            '"move": "callback"' in d and '"context": "overflow-callback"' in d for *_, d in moves
+        )
+        assert sorted(
+            rows(db, "SELECT uniqueid, kind, status FROM routing_moved_callers")
+        ) == sorted((u, "callback", "ok") for u in ids.values())
 
         # The one who declined waits in support again; the one who booked has left for good.
         wait_for(lambda: declines in waiting_numbers(service), 15, "the decliner queued again")
-        enters = [f[1] for f in rig.queue_log_lines()
-                  if len(f) > 4 and f[2] == "support" and f[4] == "ENTERQUEUE"]
+        enters = [
+            f[1]
+            for f in rig.queue_log_lines()
+            if len(f) > 4 and f[2] == "support" and f[4] == "ENTERQUEUE"
+        ]
         assert enters.count(ids[declines]) == 2 and enters.count(ids[accepts]) == 1
         assert accepts not in waiting_numbers(service)
         # Past 3 s again the engine decides to offer once more: the claim refuses it.
-        skipped = wait_for(lambda: rows(db, "SELECT target, message FROM routing_actions "
-                                            "WHERE kind = 'move_caller' AND status = 'skipped'"),
-                           10, "the second offer refused")
+        skipped = wait_for(
+            lambda: rows(
+                db,
+                "SELECT target, message FROM routing_actions "
+                "WHERE kind = 'move_caller' AND status = 'skipped'",
+            ),
+            10,
+            "the second offer refused",
+        )
         assert skipped == [(ids[declines], "caller already moved")]
         time.sleep(0.5)
         assert declines in waiting_numbers(service) and in_offer(rig, declines) is None
@@ -369,7 +467,9 @@ add_members = [{ interface = "PJSIP/1004", penalty = 3, name = "Tier 1004" }]
 
 
 def test_e_no_agent_brings_a_tier_in_that_answers_and_goes_when_staff_is_back(
-    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
+    rig: AsteriskRig,
+    tmp_path: Path,
+    support_paused: Callable[[str], None],
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
     support_paused("PJSIP/1001")
@@ -379,13 +479,17 @@ def test_e_no_agent_brings_a_tier_in_that_answers_and_goes_when_staff_is_back(
     service = start_service(tmp_path, NO_AGENT_POLICY)
 
     def actions() -> list[tuple[Any, ...]]:
-        return rows(db, "SELECT kind, target, status, reason FROM routing_actions "
-                        "WHERE kind IN ('add_member', 'remove_member') ORDER BY id")
+        return rows(
+            db,
+            "SELECT kind, target, status, reason FROM routing_actions "
+            "WHERE kind IN ('add_member', 'remove_member') ORDER BY id",
+        )
 
     batch = start_calls(1, dial="support", caller_numbers=["13800885001"], hold_seconds=4.0)
     try:
-        shown = wait_for(lambda: "PJSIP/1004" in queue_show(rig) and queue_show(rig), 8,
-                         "tier member added")
+        shown = wait_for(
+            lambda: "PJSIP/1004" in queue_show(rig) and queue_show(rig), 8, "tier member added"
+        )
         line = next(x for x in shown.splitlines() if "PJSIP/1004" in x or "Tier 1004" in x)
         assert "with penalty 3" in line, line
         # The tier takes the call nobody else could.
@@ -397,9 +501,14 @@ def test_e_no_agent_brings_a_tier_in_that_answers_and_goes_when_staff_is_back(
         rig.rx("queue unpause member PJSIP/1001 queue support")  # own staff back
         wait_for(lambda: "PJSIP/1004" not in queue_show(rig), 5, "tier member removed")
         # The PBX has acted; the action row is marked ok right after its answer arrives.
-        wait_for(lambda: [(k, t, st) for k, t, st, _ in actions()] == [
-            ("add_member", "PJSIP/1004", "ok"), ("remove_member", "PJSIP/1004", "ok")], 5,
-            "both actions recorded ok")
+        wait_for(
+            lambda: (
+                [(k, t, st) for k, t, st, _ in actions()]
+                == [("add_member", "PJSIP/1004", "ok"), ("remove_member", "PJSIP/1004", "ok")]
+            ),
+            5,
+            "both actions recorded ok",
+        )
         assert rows(db, "SELECT * FROM routing_members") == []
     finally:
         batch.stop()
@@ -437,8 +546,11 @@ def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 def test_f_two_replicas_on_one_postgresql_act_once_and_the_survivor_undoes_once(
-    rig: AsteriskRig, tmp_path: Path, support_paused: Callable[[str], None],
-    agent_phones: Callable[..., AgentPhones], postgres_server: PostgresServer,
+    rig: AsteriskRig,
+    tmp_path: Path,
+    support_paused: Callable[[str], None],
+    agent_phones: Callable[..., AgentPhones],
+    postgres_server: PostgresServer,
 ) -> None:
     support_paused("PJSIP/1001")
     support_paused("PJSIP/1002")
@@ -447,8 +559,11 @@ def test_f_two_replicas_on_one_postgresql_act_once_and_the_survivor_undoes_once(
     replicas = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        replicas.append(ServiceProcess(tmp_path / name, database_url=url, log_level="DEBUG",
-                                       extra_toml=TWO_REPLICA_POLICY))
+        replicas.append(
+            ServiceProcess(
+                tmp_path / name, database_url=url, log_level="DEBUG", extra_toml=TWO_REPLICA_POLICY
+            )
+        )
     first, second = replicas
     watcher = JoinWatcher()
     numbers = ["13800886001", "13800886002"]
@@ -456,29 +571,39 @@ def test_f_two_replicas_on_one_postgresql_act_once_and_the_survivor_undoes_once(
     try:
         for service in replicas:  # one after the other: the first takes the queue
             service.start()
-            service.wait_until(lambda s=service: "PBX rig: resynced" in s.log_text(), 20,
-                               "resynced")
+            service.wait_until(
+                lambda s=service: "PBX rig: resynced" in s.log_text(), 20, "resynced"
+            )
         wait_for(lambda: "PJSIP/1004" in queue_show(rig), 8, "overflow member added")
         assert "rig/support: lease taken" in first.log_text()
-        batch = start_calls(2, dial="support", caller_numbers=numbers, rate_per_s=2.0,
-                            hold_seconds=8.0)
-        ids = [wait_for(lambda n=n: watcher.uniqueid_of(n, "overflow"), 10, f"{n} moved")
-               for n in numbers]
+        batch = start_calls(
+            2, dial="support", caller_numbers=numbers, rate_per_s=2.0, hold_seconds=8.0
+        )
+        ids = [
+            wait_for(lambda n=n: watcher.uniqueid_of(n, "overflow"), 10, f"{n} moved")
+            for n in numbers
+        ]
         first.stop()  # SIGTERM: the holder releases its lease; the other takes over
-        second.wait_until(lambda: "rig/support: lease taken" in second.log_text(), 5,
-                          "support taken over")
+        second.wait_until(
+            lambda: "rig/support: lease taken" in second.log_text(), 5, "support taken over"
+        )
         time.sleep(1.0)  # rounds of the new holder mid-surge: nothing repeated nor undone
         assert "PJSIP/1004" in queue_show(rig) and "Value: 1" in surge_flag(rig)
         rig.rx("queue unpause member PJSIP/1001 queue support")  # own staff back
         wait_for(lambda: "PJSIP/1004" not in queue_show(rig), 5, "overflow member removed")
         wait_for(lambda: "Value: 1" not in surge_flag(rig), 5, "surge flag cleared")
-        wait_for(lambda: pg_rows(url, "SELECT id FROM routing_episodes "
-                                      "WHERE ended_at IS NOT NULL"), 5, "episode closed")
+        wait_for(
+            lambda: pg_rows(url, "SELECT id FROM routing_episodes WHERE ended_at IS NOT NULL"),
+            5,
+            "episode closed",
+        )
 
-        done = pg_rows(url, "SELECT kind, target, status, epoch FROM routing_actions "
-                            "WHERE kind <> 'episode_open' ORDER BY id")
-        by_kind = {k: [(t, s, e) for kk, t, s, e in done if kk == k]
-                   for k in {d[0] for d in done}}
+        done = pg_rows(
+            url,
+            "SELECT kind, target, status, epoch FROM routing_actions "
+            "WHERE kind <> 'episode_open' ORDER BY id",
+        )
+        by_kind = {k: [(t, s, e) for kk, t, s, e in done if kk == k] for k in {d[0] for d in done}}
         assert by_kind["add_member"] == [("PJSIP/1004", "ok", 1)], done
         assert by_kind["remove_member"] == [("PJSIP/1004", "ok", 2)], done
         assert by_kind["surge_flag"] == [(None, "ok", 1), (None, "ok", 2)], done
@@ -489,8 +614,11 @@ def test_f_two_replicas_on_one_postgresql_act_once_and_the_survivor_undoes_once(
         # Each caller entered support once and was moved (entered overflow) once.
         lines = rig.queue_log_lines()
         for queue in ("support", "overflow"):
-            enters = sorted(f[1] for f in lines if len(f) > 4 and f[4] == "ENTERQUEUE"
-                            and f[2] == queue and f[1] in ids)
+            enters = sorted(
+                f[1]
+                for f in lines
+                if len(f) > 4 and f[4] == "ENTERQUEUE" and f[2] == queue and f[1] in ids
+            )
             assert enters == sorted(ids), (queue, enters)
     finally:
         if batch is not None:

@@ -40,8 +40,9 @@ def member_line(rig: AsteriskRig, queue: str, interface: str) -> str:
     for line in rig.rx(f"queue show {queue}").splitlines():
         if interface in line:
             return line
-    raise AssertionError(f"{interface} is not a member of {queue}:\n"
-                         f"{rig.rx(f'queue show {queue}')}")
+    raise AssertionError(
+        f"{interface} is not a member of {queue}:\n{rig.rx(f'queue show {queue}')}"
+    )
 
 
 async def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -62,7 +63,8 @@ async def my_members(session: aiohttp.ClientSession) -> list[dict[str, Any]]:
 
 
 async def test_pause_and_ready_drive_the_pbx_and_refusals_change_nothing(
-    rig: AsteriskRig, tmp_path: Path,
+    rig: AsteriskRig,
+    tmp_path: Path,
 ) -> None:
     service = ServiceProcess(tmp_path, log_level="INFO")
     add_user(service, "wang", "wang-password", "--interface", AGENT)
@@ -76,20 +78,27 @@ async def test_pause_and_ready_drive_the_pbx_and_refusals_change_nothing(
         members = await eventually(lambda: my_members(wang), 15, "Agent 1001 in the model")
         assert [(m["pbx"], m["interface"]) for m in members] == [("rig", AGENT)]
 
-        status, body = await call(wang, "POST", "/api/agent/pause",
-                                  json={"paused": True, "reason": "training"})
+        status, body = await call(
+            wang, "POST", "/api/agent/pause", json={"paused": True, "reason": "training"}
+        )
         assert status == 200, body
         assert body["targets"] == [{"pbx": "rig", "interface": AGENT}]
         assert "paused:training" in member_line(rig, "support", AGENT)
 
         async def paused_in_model() -> bool:
-            return all(m["paused"] and m["paused_reason"] == "training"
-                       for m in await my_members(wang))
+            return all(
+                m["paused"] and m["paused_reason"] == "training" for m in await my_members(wang)
+            )
+
         await eventually(paused_in_model, 10, "the pause seen back from the PBX")
 
         # A reason that would add AMI headers of its own is refused before the PBX.
-        status, body = await call(wang, "POST", "/api/agent/pause", json={
-            "paused": False, "reason": "x\r\nAction: Originate"})
+        status, body = await call(
+            wang,
+            "POST",
+            "/api/agent/pause",
+            json={"paused": False, "reason": "x\r\nAction: Originate"},
+        )
         assert status == 400, body
         assert "paused:training" in member_line(rig, "support", AGENT)
 
@@ -99,6 +108,7 @@ async def test_pause_and_ready_drive_the_pbx_and_refusals_change_nothing(
 
         async def ready_in_model() -> bool:
             return not any(m["paused"] for m in await my_members(wang))
+
         await eventually(ready_in_model, 10, "the unpause seen back from the PBX")
 
         zhao, boss = await logged_in(service, "zhao"), await logged_in(service, "boss")
@@ -132,15 +142,17 @@ def pop_queue(rig: AsteriskRig) -> Iterator[str]:
         rig.rx("queue reload all")
 
 
-async def pop_messages(socket: aiohttp.ClientWebSocketResponse, count: int,
-                       timeout: float) -> list[dict[str, Any]]:
+async def pop_messages(
+    socket: aiohttp.ClientWebSocketResponse, count: int, timeout: float
+) -> list[dict[str, Any]]:
     """The next `count` messages about pops (member state changes are skipped)."""
     found: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while len(found) < count:
         try:
-            message = await asyncio.wait_for(socket.receive_json(),
-                                             max(deadline - time.monotonic(), 0.01))
+            message = await asyncio.wait_for(
+                socket.receive_json(), max(deadline - time.monotonic(), 0.01)
+            )
         except TimeoutError:
             raise AssertionError(f"only {found} within {timeout} s") from None
         if message["type"] != "member":
@@ -149,7 +161,9 @@ async def pop_messages(socket: aiohttp.ClientWebSocketResponse, count: int,
 
 
 async def test_an_unanswered_pop_is_withdrawn_and_a_follow_up_is_on_the_next_card(
-    rig: AsteriskRig, tmp_path: Path, agent_phones: Callable[..., AgentPhones],
+    rig: AsteriskRig,
+    tmp_path: Path,
+    agent_phones: Callable[..., AgentPhones],
 ) -> None:
     service = ServiceProcess(tmp_path, log_level="INFO")
     add_user(service, "wang", "wang-password", "--interface", AGENT)
@@ -160,19 +174,28 @@ async def test_an_unanswered_pop_is_withdrawn_and_a_follow_up_is_on_the_next_car
         wang = await logged_in(service, "wang")
         try:
             # A first call, answered and wrapped up with a follow-up date.
-            result = start_calls(1, dial=queue, caller_numbers=[CALLER], hold_seconds=2,
-                                 work_dir=tmp_path / "first").wait(20)
+            result = start_calls(
+                1, dial=queue, caller_numbers=[CALLER], hold_seconds=2, work_dir=tmp_path / "first"
+            ).wait(20)
             assert result.ok and answering.stats().answered == 1, result.errors
 
             async def my_call() -> list[dict[str, Any]]:
                 status, listed = await call(wang, "GET", f"/api/calls?caller={CALLER}")
                 assert status == 200, listed
                 return list(listed["calls"])
+
             [first] = await eventually(my_call, 10, "the first call stored")
             assert first["answered_by"] == AGENT
-            status, body = await call(wang, "POST", f"/api/calls/{first['id']}/wrapup", json={
-                "disposition": "repair-booked", "notes": "周五上门", "follow_up_due":
-                due.isoformat()})
+            status, body = await call(
+                wang,
+                "POST",
+                f"/api/calls/{first['id']}/wrapup",
+                json={
+                    "disposition": "repair-booked",
+                    "notes": "周五上门",
+                    "follow_up_due": due.isoformat(),
+                },
+            )
             assert status == 201, body
 
             # The phone now rings without answering: a pop, its withdrawal at the ring
@@ -182,9 +205,13 @@ async def test_an_unanswered_pop_is_withdrawn_and_a_follow_up_is_on_the_next_car
             async with wang.ws_connect("/ws/agent") as socket:
                 hello = await socket.receive_json(timeout=5)
                 assert hello["type"] == "hello" and hello["pops"] == []
-                batch = start_calls(1, dial=queue, caller_numbers=[CALLER],
-                                    hold_seconds=RING_SECONDS + 2.5,
-                                    work_dir=tmp_path / "second")
+                batch = start_calls(
+                    1,
+                    dial=queue,
+                    caller_numbers=[CALLER],
+                    hold_seconds=RING_SECONDS + 2.5,
+                    work_dir=tmp_path / "second",
+                )
                 try:
                     messages = await pop_messages(socket, 4, 20)
                 finally:
@@ -195,8 +222,12 @@ async def test_an_unanswered_pop_is_withdrawn_and_a_follow_up_is_on_the_next_car
             service.stop()
 
     kinds = [(m["type"], m.get("reason")) for m in messages]
-    assert kinds == [("pop", None), ("pop_withdrawn", "no-answer"),
-                     ("pop", None), ("pop_withdrawn", "caller-left")], messages
+    assert kinds == [
+        ("pop", None),
+        ("pop_withdrawn", "no-answer"),
+        ("pop", None),
+        ("pop_withdrawn", "caller-left"),
+    ], messages
     card, retried = messages[0]["pop"], messages[2]["pop"]
     assert messages[1]["pop_id"] == card["pop_id"] == retried["pop_id"]
     assert messages[3]["pop_id"] == retried["pop_id"]

@@ -13,13 +13,16 @@ from callcenter.logs import mask_number
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("raw", "region", "expected"), [
-    ("13800138000", "CN", "+8613800138000"),
-    ("138 0013 8000", "CN", "+8613800138000"),
-    ("+86 138-0013-8000", "US", "+8613800138000"),
-    ("010 6552 9988", "CN", "+861065529988"),
-    ("(415) 555-0100", "US", "+14155550100"),
-])
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("13800138000", "CN", "+8613800138000"),
+        ("138 0013 8000", "CN", "+8613800138000"),
+        ("+86 138-0013-8000", "US", "+8613800138000"),
+        ("010 6552 9988", "CN", "+861065529988"),
+        ("(415) 555-0100", "US", "+14155550100"),
+    ],
+)
 def test_numbers_become_e164(raw: str, region: str, expected: str) -> None:
     assert to_e164(raw, region) == expected
 
@@ -42,14 +45,19 @@ def test_mask_number() -> None:
     assert mask_number("") == ""
 
 
-def _customer(cid: int, phones: tuple[str, ...], account: str | None,
-              updated: datetime = T0) -> Customer:
+def _customer(
+    cid: int, phones: tuple[str, ...], account: str | None, updated: datetime = T0
+) -> Customer:
     return Customer(cid, f"c{cid}", phones, account, 0, "zh", (), "", updated)
 
 
 def test_index_follows_edits_and_prefers_the_latest_of_a_shared_number() -> None:
-    index = CustomerIndex([_customer(1, ("+861",), "A1"),
-                           _customer(2, ("+861", "+862"), None, T0 + timedelta(days=1))])
+    index = CustomerIndex(
+        [
+            _customer(1, ("+861",), "A1"),
+            _customer(2, ("+861", "+862"), None, T0 + timedelta(days=1)),
+        ]
+    )
     assert [c.id for c in index.by_phone("+861")] == [2, 1]
     assert index.find("+861", "A1") == (index.get(1), "account")
     assert index.find("+861", "nope") == (index.get(2), "phone")
@@ -61,8 +69,9 @@ def test_index_follows_edits_and_prefers_the_latest_of_a_shared_number() -> None
 
 
 def _call(uid: str, minutes: int) -> PastCall:
-    return PastCall("rig", uid, "support", T0 + timedelta(minutes=minutes), "answered", None,
-                    1.0, 2.0)
+    return PastCall(
+        "rig", uid, "support", T0 + timedelta(minutes=minutes), "answered", None, 1.0, 2.0
+    )
 
 
 def test_history_keeps_the_latest_calls_newest_first_without_duplicates() -> None:

@@ -26,10 +26,20 @@ def _index() -> tuple[CustomerIndex, CallHistory]:
     history = CallHistory(per_number=5)
     for minutes in range(7):
         answered = minutes % 2 == 1
-        history.add("+8613800138000", PastCall(
-            "rig", f"u{minutes}", "support", T0 - timedelta(days=1, minutes=-minutes),
-            "answered" if answered else "abandoned", "Agent 1001" if answered else None, 3.0,
-            60.0 if answered else None, answered_by="PJSIP/1001" if answered else None))
+        history.add(
+            "+8613800138000",
+            PastCall(
+                "rig",
+                f"u{minutes}",
+                "support",
+                T0 - timedelta(days=1, minutes=-minutes),
+                "answered" if answered else "abandoned",
+                "Agent 1001" if answered else None,
+                3.0,
+                60.0 if answered else None,
+                answered_by="PJSIP/1001" if answered else None,
+            ),
+        )
     return CustomerIndex([WANG, ZHAO]), history
 
 
@@ -44,11 +54,28 @@ def _desk() -> PopDesk:
     return PopDesk(lookup, "CC_ACCOUNT", history_size=5)
 
 
-def ringing(interface: str = "PJSIP/1001", number: str = "13800138000", uniqueid: str = "c1",
-            ivr: dict[str, str] | None = None, at: datetime = T0) -> CallRinging:
-    return CallRinging(at, "rig", "support", uniqueid, interface, "Agent", "PJSIP/1001-01",
-                       number, "", "PJSIP/caller-01", uniqueid,
-                       MappingProxyType(ivr or {}), 12.34)
+def ringing(
+    interface: str = "PJSIP/1001",
+    number: str = "13800138000",
+    uniqueid: str = "c1",
+    ivr: dict[str, str] | None = None,
+    at: datetime = T0,
+) -> CallRinging:
+    return CallRinging(
+        at,
+        "rig",
+        "support",
+        uniqueid,
+        interface,
+        "Agent",
+        "PJSIP/1001-01",
+        number,
+        "",
+        "PJSIP/caller-01",
+        uniqueid,
+        MappingProxyType(ivr or {}),
+        12.34,
+    )
 
 
 def test_a_known_caller_gets_a_full_card_on_the_ringing_agent_only() -> None:
@@ -63,10 +90,16 @@ def test_a_known_caller_gets_a_full_card_on_the_ringing_agent_only() -> None:
     assert card["ivr"] == {"CC_MENU": "2"}
     assert len(card["calls"]) == 5  # the last five of seven, newest first
     assert [c["joined_at"] for c in card["calls"]] == sorted(
-        (c["joined_at"] for c in card["calls"]), reverse=True)
+        (c["joined_at"] for c in card["calls"]), reverse=True
+    )
     # The agent by name (the interface is for the IVR's sticky agent, not for people).
     assert [c["answered_by"] for c in card["calls"]] == [
-        None, "Agent 1001", None, "Agent 1001", None]
+        None,
+        "Agent 1001",
+        None,
+        "Agent 1001",
+        None,
+    ]
     assert card["incomplete"] is False and card["open_items"] == []
 
 
@@ -88,9 +121,23 @@ def test_connect_marks_it_and_withdraws_the_other_agents_ringing() -> None:
     desk = _desk()
     desk.handle(ringing("PJSIP/1001"))
     desk.handle(ringing("PJSIP/1002"))
-    deliveries = desk.handle(CallConnected(
-        T0, "rig", "support", "c1", "PJSIP/1002", "Agent", "PJSIP/1002-01", "a1",
-        "13800138000", "", 3.0, 2, MappingProxyType({})))
+    deliveries = desk.handle(
+        CallConnected(
+            T0,
+            "rig",
+            "support",
+            "c1",
+            "PJSIP/1002",
+            "Agent",
+            "PJSIP/1002-01",
+            "a1",
+            "13800138000",
+            "",
+            3.0,
+            2,
+            MappingProxyType({}),
+        )
+    )
     kinds = {(d.interface, d.message["type"]) for d in deliveries}
     assert kinds == {("PJSIP/1001", "pop_withdrawn"), ("PJSIP/1002", "pop_connected")}
     assert desk.active_for(["PJSIP/1002"])[0]["state"] == "connected"
@@ -101,11 +148,15 @@ def test_no_answer_withdraws_only_that_agents_pop() -> None:
     desk = _desk()
     desk.handle(ringing("PJSIP/1001"))
     desk.handle(ringing("PJSIP/1002"))
-    [delivery] = desk.handle(CallRingNoAnswer(T0, "rig", "support", "c1", "PJSIP/1001", "A",
-                                              15.0, False))
+    [delivery] = desk.handle(
+        CallRingNoAnswer(T0, "rig", "support", "c1", "PJSIP/1001", "A", 15.0, False)
+    )
     assert delivery.interface == "PJSIP/1001"
-    assert delivery.message == {"type": "pop_withdrawn", "pop_id": "rig|c1|PJSIP/1001",
-                                "reason": "no-answer"}
+    assert delivery.message == {
+        "type": "pop_withdrawn",
+        "pop_id": "rig|c1|PJSIP/1001",
+        "reason": "no-answer",
+    }
     assert len(desk) == 1
 
 
@@ -122,12 +173,51 @@ def test_caller_hanging_up_withdraws_every_ringing_pop_but_leave_does_not() -> N
 def test_call_end_closes_a_connected_pop() -> None:
     desk = _desk()
     desk.handle(ringing("PJSIP/1001"))
-    desk.handle(CallConnected(T0, "rig", "support", "c1", "PJSIP/1001", "A", "ch", "a1",
-                              "13800138000", "", 3.0, 2, MappingProxyType({})))
+    desk.handle(
+        CallConnected(
+            T0,
+            "rig",
+            "support",
+            "c1",
+            "PJSIP/1001",
+            "A",
+            "ch",
+            "a1",
+            "13800138000",
+            "",
+            3.0,
+            2,
+            MappingProxyType({}),
+        )
+    )
     record = CallRecord(
-        "rig", "c1", "c1", "ch", "support", "13800138000", "", T0, 1, ("PJSIP/1001",), 0,
-        "PJSIP/1001", "A", T0, T0, T0 + timedelta(seconds=90), 3.0, 90.0, 0, "answered",
-        "caller", None, None, False, "agent_complete", MappingProxyType({}))
+        "rig",
+        "c1",
+        "c1",
+        "ch",
+        "support",
+        "13800138000",
+        "",
+        T0,
+        1,
+        ("PJSIP/1001",),
+        0,
+        "PJSIP/1001",
+        "A",
+        T0,
+        T0,
+        T0 + timedelta(seconds=90),
+        3.0,
+        90.0,
+        0,
+        "answered",
+        "caller",
+        None,
+        None,
+        False,
+        "agent_complete",
+        MappingProxyType({}),
+    )
     [delivery] = desk.handle(CallEnded(record))
     assert delivery.message["type"] == "pop_ended" and delivery.message["talk_seconds"] == 90.0
     assert len(desk) == 0
@@ -137,7 +227,9 @@ def test_pops_of_other_calls_are_untouched_and_old_ones_pruned() -> None:
     desk = _desk()
     desk.handle(ringing("PJSIP/1001", uniqueid="c1"))
     desk.handle(ringing("PJSIP/1003", uniqueid="c2", at=T0 + timedelta(hours=1)))
-    assert desk.handle(CallRingNoAnswer(T0, "rig", "support", "c1", "PJSIP/1003", "A", 1.0,
-                                        False)) == []
+    assert (
+        desk.handle(CallRingNoAnswer(T0, "rig", "support", "c1", "PJSIP/1003", "A", 1.0, False))
+        == []
+    )
     assert desk.prune(T0 + timedelta(hours=6, minutes=30), timedelta(hours=6)) == 1
     assert [p["uniqueid"] for p in desk.active_for(["PJSIP/1001", "PJSIP/1003"])] == ["c2"]

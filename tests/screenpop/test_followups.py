@@ -24,21 +24,45 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 RINGS_AT = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 24)
 WANG = Customer(7, "王五", ("+8613800138000", "+8613900139000"), "A7", 3, "zh", (), "")
-LABELS = MappingProxyType({"repair-booked": MappingProxyType({"zh": "已预约维修",
-                                                              "en": "Repair booked"})})
+LABELS = MappingProxyType(
+    {"repair-booked": MappingProxyType({"zh": "已预约维修", "en": "Repair booked"})}
+)
 
 
-def follow_up(call_id: int, due: date, *, phone: str = "+8613800138000",
-              customer_id: int | None = 7, notes: str = "上门维修",
-              call_at: datetime = RINGS_AT - timedelta(days=3)) -> FollowUp:
-    return FollowUp(call_id, "rig", f"u{call_id}", phone, customer_id, due, "repair-booked",
-                    "after-sales", notes, call_at, "Agent 1001", "wang", call_at)
+def follow_up(
+    call_id: int,
+    due: date,
+    *,
+    phone: str = "+8613800138000",
+    customer_id: int | None = 7,
+    notes: str = "上门维修",
+    call_at: datetime = RINGS_AT - timedelta(days=3),
+) -> FollowUp:
+    return FollowUp(
+        call_id,
+        "rig",
+        f"u{call_id}",
+        phone,
+        customer_id,
+        due,
+        "repair-booked",
+        "after-sales",
+        notes,
+        call_at,
+        "Agent 1001",
+        "wang",
+        call_at,
+    )
 
 
 def test_open_means_due_later_today_or_overdue_by_at_most_the_setting() -> None:
-    items = [follow_up(1, TODAY + timedelta(days=2)), follow_up(2, TODAY),
-             follow_up(3, TODAY - timedelta(days=30)), follow_up(4, TODAY - timedelta(days=31)),
-             follow_up(5, TODAY - timedelta(days=1))]
+    items = [
+        follow_up(1, TODAY + timedelta(days=2)),
+        follow_up(2, TODAY),
+        follow_up(3, TODAY - timedelta(days=30)),
+        follow_up(4, TODAY - timedelta(days=31)),
+        follow_up(5, TODAY - timedelta(days=1)),
+    ]
     assert [i.call_id for i in open_follow_ups(items, TODAY, 30)] == [3, 5, 2, 1]
     assert [i.call_id for i in open_follow_ups(items, TODAY, 0)] == [2, 1]
 
@@ -73,17 +97,20 @@ def _desk(follow_ups: list[FollowUp], calls: list[PastCall] | None = None) -> Po
     def lookup(number: str, account: str | None) -> Found:
         return Found(WANG, "phone", calls or [], follow_ups)
 
-    rules = CardRules(follow_up_overdue_days=30, zone=SHANGHAI, labels=LABELS,
-                      max_open_items=3, notes_chars=20)
+    rules = CardRules(
+        follow_up_overdue_days=30, zone=SHANGHAI, labels=LABELS, max_open_items=3, notes_chars=20
+    )
     return PopDesk(lookup, "CC_ACCOUNT", 5, rules)
 
 
 def test_the_card_lists_open_follow_ups_with_overdue_judged_in_the_local_calendar() -> None:
-    desk = _desk([
-        follow_up(1, date(2026, 11, 23), notes="客户要求周五上门并带配件。" * 3),
-        follow_up(2, date(2026, 11, 30), notes="  "),
-        follow_up(3, date(2026, 10, 1)),  # 54 days overdue: no longer open
-    ])
+    desk = _desk(
+        [
+            follow_up(1, date(2026, 11, 23), notes="客户要求周五上门并带配件。" * 3),
+            follow_up(2, date(2026, 11, 30), notes="  "),
+            follow_up(3, date(2026, 10, 1)),  # 54 days overdue: no longer open
+        ]
+    )
     [delivery] = desk.handle(ringing(at=RINGS_AT))
     card = delivery.message["pop"]
     assert card["open_items_tracked"] == ["follow-up"]
@@ -91,13 +118,22 @@ def test_the_card_lists_open_follow_ups_with_overdue_judged_in_the_local_calenda
     first, second = card["open_items"]
     # Due 23 Nov: still "today" in UTC, but the phone rang on 24 Nov in Shanghai.
     assert first == {
-        "kind": "follow-up", "call_id": 1, "pbx": "rig", "uniqueid": "u1",
-        "due": "2026-11-23", "overdue": True, "days_overdue": 1,
+        "kind": "follow-up",
+        "call_id": 1,
+        "pbx": "rig",
+        "uniqueid": "u1",
+        "due": "2026-11-23",
+        "overdue": True,
+        "days_overdue": 1,
         "disposition": "repair-booked",
         "disposition_label": {"zh": "已预约维修", "en": "Repair booked"},
-        "category": "after-sales", "notes": first["notes"], "notes_clipped": True,
-        "call_at": (RINGS_AT - timedelta(days=3)).isoformat(), "answered_by": "Agent 1001",
-        "wrapped_up_by": "wang"}
+        "category": "after-sales",
+        "notes": first["notes"],
+        "notes_clipped": True,
+        "call_at": (RINGS_AT - timedelta(days=3)).isoformat(),
+        "answered_by": "Agent 1001",
+        "wrapped_up_by": "wang",
+    }
     assert len(first["notes"]) == 20 and first["notes"].endswith("…")
     assert first["notes"].startswith("客户要求周五上门")
     assert second["due"] == "2026-11-30" and second["overdue"] is False
@@ -112,8 +148,17 @@ def test_the_card_shows_at_most_the_configured_items_and_says_how_many_are_open(
 
 
 def test_last_calls_show_the_disposition_label() -> None:
-    call = PastCall("rig", "u9", "support", RINGS_AT - timedelta(days=1), "answered",
-                    "Agent 1001", 3.0, 60.0, "repair-booked")
+    call = PastCall(
+        "rig",
+        "u9",
+        "support",
+        RINGS_AT - timedelta(days=1),
+        "answered",
+        "Agent 1001",
+        3.0,
+        60.0,
+        "repair-booked",
+    )
     card = _desk([], [call]).handle(ringing(at=RINGS_AT))[0].message["pop"]
     assert card["calls"][0]["disposition"] == "repair-booked"
     assert card["calls"][0]["disposition_label"]["en"] == "Repair booked"
@@ -122,8 +167,19 @@ def test_last_calls_show_the_disposition_label() -> None:
 
 def test_history_takes_a_disposition_given_after_the_call() -> None:
     history = CallHistory(per_number=3)
-    calls = [PastCall("rig", f"u{n}", "support", RINGS_AT + timedelta(minutes=n), "answered",
-                      "Agent 1001", 1.0, 2.0) for n in range(3)]
+    calls = [
+        PastCall(
+            "rig",
+            f"u{n}",
+            "support",
+            RINGS_AT + timedelta(minutes=n),
+            "answered",
+            "Agent 1001",
+            1.0,
+            2.0,
+        )
+        for n in range(3)
+    ]
     for call in calls:
         history.add("+861", call)
     assert history.set_disposition("+861", "rig", "u1", calls[1].joined_at, "resolved")
@@ -146,10 +202,21 @@ def directory() -> Iterator[CustomerDirectory]:
 
 def wrapup(call: PastCall, number: str, **overrides: object) -> SavedWrapup:
     values: dict[str, object] = dict(
-        call_id=41, pbx=call.pbx, uniqueid=call.uniqueid, joined_at=call.joined_at,
-        caller_number=number, customer_id=None, answered_by="PJSIP/1001",
-        answered_by_name="Agent 1001", disposition="repair-booked", category="after-sales",
-        notes="周五上门", follow_up_due=TODAY, username="wang", submitted_at=RINGS_AT)
+        call_id=41,
+        pbx=call.pbx,
+        uniqueid=call.uniqueid,
+        joined_at=call.joined_at,
+        caller_number=number,
+        customer_id=None,
+        answered_by="PJSIP/1001",
+        answered_by_name="Agent 1001",
+        disposition="repair-booked",
+        category="after-sales",
+        notes="周五上门",
+        follow_up_due=TODAY,
+        username="wang",
+        submitted_at=RINGS_AT,
+    )
     values.update(overrides)
     return SavedWrapup(**values)  # type: ignore[arg-type]
 
@@ -157,8 +224,9 @@ def wrapup(call: PastCall, number: str, **overrides: object) -> SavedWrapup:
 def test_a_wrap_up_reaches_the_history_and_the_follow_ups_at_once(
     directory: CustomerDirectory,
 ) -> None:
-    call = PastCall("rig", "u1", "support", RINGS_AT - timedelta(hours=1), "answered",
-                    "Agent 1001", 3.0, 60.0)
+    call = PastCall(
+        "rig", "u1", "support", RINGS_AT - timedelta(hours=1), "answered", "Agent 1001", 3.0, 60.0
+    )
     directory.record_call("139 0013 9000", call)  # Wang's second number, as dialled
     directory.wrapup_saved(wrapup(call, "13900139000"))
     [past] = directory.calls_of_customer(WANG)
@@ -168,8 +236,11 @@ def test_a_wrap_up_reaches_the_history_and_the_follow_ups_at_once(
     assert directory.follow_ups_of("+86 139 0013 9000") == [item]
 
     # Submitted again without a date and with another disposition: no longer a follow-up.
-    directory.wrapup_saved(wrapup(call, "13900139000", follow_up_due=None,
-                                  disposition="resolved", category="consultation"))
+    directory.wrapup_saved(
+        wrapup(
+            call, "13900139000", follow_up_due=None, disposition="resolved", category="consultation"
+        )
+    )
     assert directory.follow_ups_of_customer(WANG) == []
     assert directory.calls_of_customer(WANG)[0].disposition == "resolved"
 

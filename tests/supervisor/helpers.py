@@ -23,12 +23,32 @@ PASSWORD = "correct-horse-battery"
 
 def add_user(config: Path, username: str, role: str, *interfaces: str) -> None:
     """Create a user the way an admin would: ``callcenter user add``."""
-    args = [sys.executable, "-m", "callcenter", "user", "add", username, "--role", role,
-            "--password-stdin", "--config", str(config), "--language", "en"]
+    args = [
+        sys.executable,
+        "-m",
+        "callcenter",
+        "user",
+        "add",
+        username,
+        "--role",
+        role,
+        "--password-stdin",
+        "--config",
+        str(config),
+        "--language",
+        "en",
+    ]
     for interface in interfaces:
         args += ["--interface", interface]
-    result = subprocess.run(args, input=PASSWORD + "\n", capture_output=True, text=True,
-                            cwd=config.parent, timeout=60, check=False)
+    result = subprocess.run(
+        args,
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        cwd=config.parent,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -41,17 +61,20 @@ class Browser:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def login(self, username: str, password: str = PASSWORD) -> Browser:
-        status, body = self.call("POST", "/api/login", {"username": username,
-                                                        "password": password})
+        status, body = self.call("POST", "/api/login", {"username": username, "password": password})
         assert status == 200, body
         return self
 
-    def call(self, method: str, path: str, body: Any = None,
-             raw: bytes | None = None) -> tuple[int, Any]:
-        data = raw if raw is not None else (
-            None if body is None else json.dumps(body).encode())
-        request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+    def call(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None
+    ) -> tuple[int, Any]:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with self.opener.open(request, timeout=15) as response:
                 status, text = response.status, response.read()
@@ -70,8 +93,12 @@ def queue_status(queue: str) -> tuple[dict[str, dict[str, str]], list[dict[str, 
     with socket.create_connection((AMI_HOST, AMI_PORT), timeout=10) as sock:
         reader = sock.makefile("r", encoding="utf-8", newline="\r\n")
         reader.readline()  # banner
-        sock.sendall((f"Action: Login\r\nUsername: {AMI_USERNAME}\r\nSecret: {AMI_SECRET}\r\n"
-                      "Events: off\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"Action: Login\r\nUsername: {AMI_USERNAME}\r\nSecret: {AMI_SECRET}\r\n"
+                "Events: off\r\n\r\n"
+            ).encode()
+        )
         assert _read_message(reader).get("Response") == "Success"
         sock.sendall(f"Action: QueueStatus\r\nQueue: {queue}\r\nActionID: qs\r\n\r\n".encode())
         members: dict[str, dict[str, str]] = {}

@@ -26,8 +26,7 @@ from tests.supervisor.helpers import (
 
 
 @pytest.fixture(scope="module")
-def console(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[ServiceProcess]:
+def console(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     service = ServiceProcess(tmp_path_factory.mktemp("supervisor"), log_level="INFO")
     add_user(service.config, "lead", "supervisor", "PJSIP/1009")
     add_user(service.config, "agent1", "agent", "PJSIP/1001")
@@ -78,8 +77,11 @@ def test_add_pause_penalty_ringinuse_and_remove_a_member(
     rig: AsteriskRig, console: ServiceProcess, boss: Browser
 ) -> None:
     queue, interface = "consultation", "PJSIP/1003"
-    status, body = boss.call("POST", f"/api/queues/{queue}/members", {
-        "interface": interface, "name": "王芳 Wang Fang", "penalty": 2})
+    status, body = boss.call(
+        "POST",
+        f"/api/queues/{queue}/members",
+        {"interface": interface, "name": "王芳 Wang Fang", "penalty": 2},
+    )
     assert status == 200, body
     members, _ = queue_status(queue)
     assert members[interface]["Name"] == "王芳 Wang Fang"
@@ -87,35 +89,48 @@ def test_add_pause_penalty_ringinuse_and_remove_a_member(
     wait_for(lambda: model_member(console, queue, interface), 5, "member in the live model")
 
     try:
-        status, body = boss.call("POST", member_path(queue, interface, "pause"),
-                                 {"paused": True, "reason": "午休 lunch"})
+        status, body = boss.call(
+            "POST", member_path(queue, interface, "pause"), {"paused": True, "reason": "午休 lunch"}
+        )
         assert status == 200, body
         members, _ = queue_status(queue)
         assert (members[interface]["Paused"], members[interface]["PausedReason"]) == (
-            "1", "午休 lunch")
-        wait_for(lambda: (model_member(console, queue, interface) or {}).get("paused_reason")
-                 == "午休 lunch", 5, "pause in the live model")
+            "1",
+            "午休 lunch",
+        )
+        wait_for(
+            lambda: (
+                (model_member(console, queue, interface) or {}).get("paused_reason") == "午休 lunch"
+            ),
+            5,
+            "pause in the live model",
+        )
 
-        status, body = boss.call("POST", member_path(queue, interface, "pause"),
-                                 {"paused": False})
+        status, body = boss.call("POST", member_path(queue, interface, "pause"), {"paused": False})
         assert status == 200, body
         assert queue_status(queue)[0][interface]["Paused"] == "0"
 
-        status, body = boss.call("POST", member_path(queue, interface, "penalty"),
-                                 {"penalty": 7})
+        status, body = boss.call("POST", member_path(queue, interface, "penalty"), {"penalty": 7})
         assert status == 200, body
         assert queue_status(queue)[0][interface]["Penalty"] == "7"
-        wait_for(lambda: (model_member(console, queue, interface) or {}).get("penalty") == 7,
-                 5, "penalty in the live model")
+        wait_for(
+            lambda: (model_member(console, queue, interface) or {}).get("penalty") == 7,
+            5,
+            "penalty in the live model",
+        )
 
-        status, body = boss.call("POST", member_path(queue, interface, "ringinuse"),
-                                 {"ringinuse": True})
+        status, body = boss.call(
+            "POST", member_path(queue, interface, "ringinuse"), {"ringinuse": True}
+        )
         assert status == 200, body
         # QueueStatus has no ring-in-use field; the CLI shows it per member.
         line = next(x for x in rig.rx(f"queue show {queue}").splitlines() if interface in x)
         assert "ringinuse enabled" in line, line
-        wait_for(lambda: (model_member(console, queue, interface) or {}).get("ringinuse")
-                 is True, 5, "ringinuse in the live model")
+        wait_for(
+            lambda: (model_member(console, queue, interface) or {}).get("ringinuse") is True,
+            5,
+            "ringinuse in the live model",
+        )
     finally:
         status, body = boss.call("DELETE", member_path(queue, interface))
     assert status == 200, body
@@ -124,42 +139,77 @@ def test_add_pause_penalty_ringinuse_and_remove_a_member(
 
     status, audit = boss.call("GET", f"/api/audit?queue={queue}&user=lead&limit=100")
     actions = [e["action"] for e in audit["entries"]]
-    assert actions[:6] == ["member.remove", "member.ringinuse", "member.penalty",
-                           "member.unpause", "member.pause", "member.add"]
+    assert actions[:6] == [
+        "member.remove",
+        "member.ringinuse",
+        "member.penalty",
+        "member.unpause",
+        "member.pause",
+        "member.add",
+    ]
     pause = audit["entries"][4]
     assert pause["ok"] and pause["target"] == interface and pause["user"] == "lead"
-    assert pause["parameters"] == {"interface": interface, "paused": True,
-                                   "reason": "午休 lunch"}
+    assert pause["parameters"] == {"interface": interface, "paused": True, "reason": "午休 lunch"}
 
 
 def test_unknown_targets_bad_bodies_and_refusals_get_clear_errors(
     console: ServiceProcess, boss: Browser
 ) -> None:
     cases: list[tuple[str, str, Any, int, str]] = [
-        ("POST", member_path("nosuchqueue", "PJSIP/1001", "pause"), {"paused": True},
-         404, "no-such-queue"),
-        ("POST", member_path("support", "PJSIP/1099", "pause"), {"paused": True},
-         404, "no-such-member"),
+        (
+            "POST",
+            member_path("nosuchqueue", "PJSIP/1001", "pause"),
+            {"paused": True},
+            404,
+            "no-such-queue",
+        ),
+        (
+            "POST",
+            member_path("support", "PJSIP/1099", "pause"),
+            {"paused": True},
+            404,
+            "no-such-member",
+        ),
         ("POST", "/api/queues/support/callers/123.456/withdraw", {}, 404, "no-such-caller"),
         ("POST", "/api/agents/PJSIP%2F1099/logout", None, 404, "no-such-agent"),
-        ("POST", member_path("support", "PJSIP/1002", "pause"), {"paused": "yes"},
-         400, "invalid-body"),
-        ("POST", member_path("support", "PJSIP/1002", "penalty"), {"penalty": -1},
-         400, "invalid-body"),
-        ("POST", member_path("support", "PJSIP/1002", "pause"),
-         {"paused": True, "reason": "x\r\nAction: Originate"}, 400, "invalid-body"),
-        ("POST", "/api/queues/support/members", {"interface": "PJSIP/1001"},
-         409, "already-member"),
-        ("POST", "/api/queues/support/callers/1.2/move", {"to_queue": "a", "context": "b"},
-         400, "invalid-body"),
+        (
+            "POST",
+            member_path("support", "PJSIP/1002", "pause"),
+            {"paused": "yes"},
+            400,
+            "invalid-body",
+        ),
+        (
+            "POST",
+            member_path("support", "PJSIP/1002", "penalty"),
+            {"penalty": -1},
+            400,
+            "invalid-body",
+        ),
+        (
+            "POST",
+            member_path("support", "PJSIP/1002", "pause"),
+            {"paused": True, "reason": "x\r\nAction: Originate"},
+            400,
+            "invalid-body",
+        ),
+        ("POST", "/api/queues/support/members", {"interface": "PJSIP/1001"}, 409, "already-member"),
+        (
+            "POST",
+            "/api/queues/support/callers/1.2/move",
+            {"to_queue": "a", "context": "b"},
+            400,
+            "invalid-body",
+        ),
         ("POST", "/api/agents/PJSIP%2F1002/logout", None, 409, "no-dynamic-membership"),
     ]
     for method, path, payload, code, error in cases:
         status, body = boss.call(method, path, payload)
         assert (status, body["error"]) == (code, error), (path, body)
         assert body["message"]
-    status, body = boss.call("POST", member_path("support", "PJSIP/1002", "pause"),
-                             raw=b"{not json")
+    status, body = boss.call(
+        "POST", member_path("support", "PJSIP/1002", "pause"), raw=b"{not json"
+    )
     assert (status, body["error"]) == (400, "bad-json")
 
     # The PBX refuses to remove a static member: 502 with its own words, audited as failed.
@@ -177,8 +227,11 @@ def test_logout_removes_the_agent_from_every_dynamic_queue(
 ) -> None:
     interface = "PJSIP/1004"
     for queue in ("consultation", "aftersales"):
-        status, body = boss.call("POST", f"/api/queues/{queue}/members",
-                                 {"interface": interface, "paused": True, "reason": "setup"})
+        status, body = boss.call(
+            "POST",
+            f"/api/queues/{queue}/members",
+            {"interface": interface, "paused": True, "reason": "setup"},
+        )
         assert status == 200, body
     wait_for(lambda: model_member(console, "aftersales", interface), 5, "second membership")
     status, body = boss.call("POST", "/api/agents/PJSIP%2F1004/logout")
@@ -187,8 +240,7 @@ def test_logout_removes_the_agent_from_every_dynamic_queue(
     for queue in ("consultation", "aftersales"):
         assert interface not in queue_status(queue)[0]
     entry = last_audit(boss, action="agent.logout")
-    assert entry["ok"] and sorted(entry["parameters"]["queues"]) == ["aftersales",
-                                                                    "consultation"]
+    assert entry["ok"] and sorted(entry["parameters"]["queues"]) == ["aftersales", "consultation"]
 
 
 def originate_caller(rig: AsteriskRig, queue: str) -> None:
@@ -209,8 +261,9 @@ def test_priority_move_and_withdraw_a_waiting_caller(
         caller = wait_for(lambda: waiting_caller(console, "consultation"), 10, "a caller")
         uid = caller["uniqueid"]
 
-        status, body = boss.call("POST", f"/api/queues/consultation/callers/{uid}/priority",
-                                 {"priority": 7})
+        status, body = boss.call(
+            "POST", f"/api/queues/consultation/callers/{uid}/priority", {"priority": 7}
+        )
         assert status == 200, body
         _, entries = queue_status("consultation")
         assert [(e["Uniqueid"], e["Priority"]) for e in entries] == [(uid, "7")]
@@ -220,8 +273,13 @@ def test_priority_move_and_withdraw_a_waiting_caller(
         results: list[tuple[int, Any]] = []
 
         def move() -> None:
-            results.append(boss.call("POST", f"/api/queues/consultation/callers/{uid}/move",
-                                     {"to_queue": "complaints"}))
+            results.append(
+                boss.call(
+                    "POST",
+                    f"/api/queues/consultation/callers/{uid}/move",
+                    {"to_queue": "complaints"},
+                )
+            )
 
         threads = [threading.Thread(target=move) for _ in range(2)]
         for thread in threads:
@@ -238,8 +296,9 @@ def test_priority_move_and_withdraw_a_waiting_caller(
         assert entry["ok"] and entry["target"] == uid
         assert entry["parameters"]["destination"] == "hotline-select,complaints,1"
 
-        status, body = boss.call("POST", f"/api/queues/complaints/callers/{uid}/withdraw",
-                                 {"info": "called back later"})
+        status, body = boss.call(
+            "POST", f"/api/queues/complaints/callers/{uid}/withdraw", {"info": "called back later"}
+        )
         assert status == 200, body
         wait_for(lambda: not queue_status("complaints")[1], 10, "caller withdrawn")
         wait_for(lambda: waiting_caller(console, "complaints") is None, 5, "model updated")
@@ -260,13 +319,19 @@ def test_spy_rings_the_supervisor_phone_into_chanspy(
         originate_caller(rig, "support")
         # Asterisk sets a member's InCall without always sending an event for it, so the
         # model's device state ("busy") is what says the agent is on the call.
-        wait_for(lambda: (model_member(console, "support", "PJSIP/1001") or {}).get("state")
-                 == "busy", 20, "agent 1001 on a call")
+        wait_for(
+            lambda: (model_member(console, "support", "PJSIP/1001") or {}).get("state") == "busy",
+            20,
+            "agent 1001 on a call",
+        )
         status, body = boss.call("POST", "/api/agents/PJSIP%2F1001/spy", {"mode": "listen"})
         assert status == 200, body
         assert body["channel"].startswith("PJSIP/1001-")
-        wait_for(lambda: re.search(r"PJSIP/1009-\S+.*ChanSpy",
-                                   rig.rx("core show channels")), 10, "ChanSpy running")
+        wait_for(
+            lambda: re.search(r"PJSIP/1009-\S+.*ChanSpy", rig.rx("core show channels")),
+            10,
+            "ChanSpy running",
+        )
         entry = last_audit(boss, action="agent.listen")
         assert entry["ok"] and entry["parameters"]["supervisor_interface"] == "PJSIP/1009"
         status, body = boss.call("POST", "/api/agents/PJSIP%2F1003/spy", {"mode": "barge"})
@@ -293,18 +358,23 @@ def only_member_available(rig: AsteriskRig, queue: str, interface: str) -> list[
 
 def test_audit_filters_by_time_and_pages(console: ServiceProcess, boss: Browser) -> None:
     for reason in ("a", "b", "c"):
-        status, body = boss.call("POST", member_path("support", "PJSIP/1002", "pause"),
-                                 {"paused": True, "reason": reason})
+        status, body = boss.call(
+            "POST",
+            member_path("support", "PJSIP/1002", "pause"),
+            {"paused": True, "reason": reason},
+        )
         assert status == 200, body
-    status, body = boss.call("POST", member_path("support", "PJSIP/1002", "pause"),
-                             {"paused": False})
+    status, body = boss.call(
+        "POST", member_path("support", "PJSIP/1002", "pause"), {"paused": False}
+    )
     assert status == 200, body
     status, page1 = boss.call("GET", "/api/audit?action=member.pause&limit=2")
     status2, page2 = boss.call("GET", "/api/audit?action=member.pause&limit=2&offset=2")
     assert status == status2 == 200
     assert page1["total"] == page2["total"] >= 3
     newest = [e["parameters"]["reason"] for e in page1["entries"]] + [
-        e["parameters"]["reason"] for e in page2["entries"]]
+        e["parameters"]["reason"] for e in page2["entries"]
+    ]
     assert newest[:3] == ["c", "b", "a"]
     newest_at = page1["entries"][0]["at"]
     quoted = urllib.parse.quote(newest_at)

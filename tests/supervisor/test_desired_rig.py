@@ -46,8 +46,7 @@ class FeedListener:
             stopper = asyncio.ensure_future(self._stop.wait())
             while not self._stop.is_set():
                 reader = asyncio.ensure_future(socket.receive())
-                done, _ = await asyncio.wait({reader, stopper},
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 if reader not in done:
                     reader.cancel()
                     break
@@ -66,11 +65,17 @@ def test_a_supervisors_pause_and_member_come_back_after_a_pbx_restart(
     feed = FeedListener(service.base_url.replace("http", "ws") + "/ws/live")
     boss = Browser(service.base_url).login("lead")
     try:
-        status, body = boss.call("POST", member_path("support", "PJSIP/1002", "pause"),
-                                 {"paused": True, "reason": "质检 QA review"})
+        status, body = boss.call(
+            "POST",
+            member_path("support", "PJSIP/1002", "pause"),
+            {"paused": True, "reason": "质检 QA review"},
+        )
         assert status == 200, body
-        status, body = boss.call("POST", "/api/queues/overflow/members", {
-            "interface": "PJSIP/1005", "name": "Agent 1005", "penalty": 3})
+        status, body = boss.call(
+            "POST",
+            "/api/queues/overflow/members",
+            {"interface": "PJSIP/1005", "name": "Agent 1005", "penalty": 3},
+        )
         assert status == 200, body
         feed.start()
 
@@ -82,14 +87,17 @@ def test_a_supervisors_pause_and_member_come_back_after_a_pbx_restart(
             overflow, _ = queue_status("overflow")
             member = support.get("PJSIP/1002", {})
             return (member.get("Paused"), member.get("PausedReason")) == (
-                "1", "质检 QA review") and overflow.get("PJSIP/1005", {}).get("Penalty") == "3"
+                "1",
+                "质检 QA review",
+            ) and overflow.get("PJSIP/1005", {}).get("Penalty") == "3"
 
         wait_for(restored, 30, "pause and member restored on the PBX")
         applied = wait_for(lambda: feed.of_type("DesiredStateApplied"), 10, "feed message")
         assert applied[-1]["pbx"] == "rig" and applied[-1]["failed"] == []
         assert sorted(applied[-1]["applied"]) == [
             "add PJSIP/1005 in overflow (penalty 3)",
-            "pause PJSIP/1002 in support (质检 QA review)"]
+            "pause PJSIP/1002 in support (质检 QA review)",
+        ]
         assert "PBX rig: desired state re-applied: 2 action(s)" in service.log_text()
         status, audit = boss.call("GET", "/api/audit?action=desired.reapply")
         assert audit["total"] == 1 and audit["entries"][0]["user"] == "system"
@@ -110,43 +118,62 @@ def test_a_pause_ended_outside_the_console_is_not_brought_back_by_a_pbx_restart(
     add_user(service.config, "lead", "supervisor")
     add_user(service.config, "agent1002", "agent", "PJSIP/1002")
     service.start()
-    wait_for(lambda: "PBX rig: desired state" in service.log_text(), 15,
-             "desired state checked at start")
+    wait_for(
+        lambda: "PBX rig: desired state" in service.log_text(), 15, "desired state checked at start"
+    )
     feed = FeedListener(service.base_url.replace("http", "ws") + "/ws/live")
     boss = Browser(service.base_url).login("lead")
     agent = Browser(service.base_url).login("agent1002")
     try:
         # A static member paused by the supervisor, unpaused by the agent in the agent API;
         # a member the supervisor added paused, unpaused on the PBX itself (CLI / phone).
-        status, body = boss.call("POST", member_path("support", "PJSIP/1002", "pause"),
-                                 {"paused": True, "reason": "质检 QA review"})
+        status, body = boss.call(
+            "POST",
+            member_path("support", "PJSIP/1002", "pause"),
+            {"paused": True, "reason": "质检 QA review"},
+        )
         assert status == 200, body
-        status, body = boss.call("POST", "/api/queues/overflow/members", {
-            "interface": "PJSIP/1005", "name": "Agent 1005", "penalty": 3, "paused": True,
-            "reason": "培训 training"})
+        status, body = boss.call(
+            "POST",
+            "/api/queues/overflow/members",
+            {
+                "interface": "PJSIP/1005",
+                "name": "Agent 1005",
+                "penalty": 3,
+                "paused": True,
+                "reason": "培训 training",
+            },
+        )
         assert status == 200, body
         status, body = agent.call("POST", "/api/agent/pause", {"paused": False})
         assert status == 200, body
         rig.rx("queue unpause member PJSIP/1005 queue overflow")
-        wait_for(lambda: service.log_text().count("changed outside the console") >= 2, 10,
-                 "both unpauses followed by the desired state")
+        wait_for(
+            lambda: service.log_text().count("changed outside the console") >= 2,
+            10,
+            "both unpauses followed by the desired state",
+        )
         assert queue_status("support")[0]["PJSIP/1002"]["Paused"] == "0"
         feed.start()
 
         rig.stop()
         rig.start()
 
-        applied = wait_for(lambda: feed.of_type("DesiredStateApplied"), 30,
-                           "desired state re-applied after the restart")
+        applied = wait_for(
+            lambda: feed.of_type("DesiredStateApplied"),
+            30,
+            "desired state re-applied after the restart",
+        )
         assert applied[-1]["applied"] == ["add PJSIP/1005 in overflow (penalty 3)"]
         assert applied[-1]["failed"] == []
         support, overflow = queue_status("support")[0], queue_status("overflow")[0]
         assert support["PJSIP/1002"]["Paused"] == "0"
-        assert (overflow["PJSIP/1005"]["Paused"], overflow["PJSIP/1005"]["Penalty"]) == (
-            "0", "3")
+        assert (overflow["PJSIP/1005"]["Paused"], overflow["PJSIP/1005"]["Penalty"]) == ("0", "3")
         # The restart's own transient state (members gone, unpaused) was not followed.
-        assert "PJSIP/1005 in overflow changed outside the console (QueueMemberRemoved)" \
+        assert (
+            "PJSIP/1005 in overflow changed outside the console (QueueMemberRemoved)"
             not in service.log_text()
+        )
     finally:
         feed.stop()
         rig.rx("queue unpause member PJSIP/1002 queue support")

@@ -20,24 +20,51 @@ from callcenter.supervisor.plan import (
 AT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
-def member(queue: str = "support", interface: str = "PJSIP/1001", **overrides: object
-           ) -> MemberView:
+def member(
+    queue: str = "support", interface: str = "PJSIP/1001", **overrides: object
+) -> MemberView:
     values: dict[str, object] = dict(
-        pbx="rig", queue=queue, interface=interface, name="Agent 1001",
-        state_interface=interface, status=1, state="available", paused=False,
-        paused_reason="", penalty=0, ringinuse=None, calls_taken=0, last_call=None,
-        in_call=False, membership="dynamic", wrapup_seconds=0)
+        pbx="rig",
+        queue=queue,
+        interface=interface,
+        name="Agent 1001",
+        state_interface=interface,
+        status=1,
+        state="available",
+        paused=False,
+        paused_reason="",
+        penalty=0,
+        ringinuse=None,
+        calls_taken=0,
+        last_call=None,
+        in_call=False,
+        membership="dynamic",
+        wrapup_seconds=0,
+    )
     values.update(overrides)
     return MemberView(**values)  # type: ignore[arg-type]
 
 
 def test_undo_of_remove_restores_the_member_as_it_was() -> None:
-    before = member(penalty=3, paused=True, paused_reason="lunch", ringinuse=False,
-                    state_interface="Custom:1001")
+    before = member(
+        penalty=3,
+        paused=True,
+        paused_reason="lunch",
+        ringinuse=False,
+        state_interface="Custom:1001",
+    )
     undo = undo_of(MemberOp("remove", "support", "PJSIP/1001"), before)
     assert undo == [
-        MemberOp("add", "support", "PJSIP/1001", name="Agent 1001",
-                 state_interface="Custom:1001", penalty=3, paused=True, reason="lunch"),
+        MemberOp(
+            "add",
+            "support",
+            "PJSIP/1001",
+            name="Agent 1001",
+            state_interface="Custom:1001",
+            penalty=3,
+            paused=True,
+            reason="lunch",
+        ),
         MemberOp("ringinuse", "support", "PJSIP/1001", ringinuse=False),
     ]
 
@@ -45,12 +72,14 @@ def test_undo_of_remove_restores_the_member_as_it_was() -> None:
 def test_undo_of_each_setting_puts_back_the_previous_value() -> None:
     before = member(penalty=2, paused=True, paused_reason="training", ringinuse=True)
     op = MemberOp("pause", "support", "PJSIP/1001", paused=False)
-    assert undo_of(op, before) == [MemberOp("pause", "support", "PJSIP/1001", paused=True,
-                                            reason="training")]
+    assert undo_of(op, before) == [
+        MemberOp("pause", "support", "PJSIP/1001", paused=True, reason="training")
+    ]
     assert undo_of(replace(op, kind="penalty", penalty=9), before)[0].penalty == 2
     assert undo_of(replace(op, kind="ringinuse"), before)[0].ringinuse is True
     assert undo_of(MemberOp("add", "support", "PJSIP/1001"), None) == [
-        MemberOp("remove", "support", "PJSIP/1001")]
+        MemberOp("remove", "support", "PJSIP/1001")
+    ]
 
 
 def test_desired_state_follows_the_supervisor_actions() -> None:
@@ -60,18 +89,28 @@ def test_desired_state_follows_the_supervisor_actions() -> None:
     desired = desired_after(desired, "rig", replace(pause, kind="penalty", penalty=4), "sup", AT)
     assert (desired.paused, desired.penalty) == (True, 4)
     removed = desired_after(desired, "rig", replace(pause, kind="remove"), "boss", AT)
-    assert removed == DesiredMember("rig", "support", "PJSIP/1002", present=False,
-                                    set_by="boss", set_at=AT)
-    added = desired_after(removed, "rig", MemberOp("add", "support", "PJSIP/1002",
-                                                   name="B", penalty=1), "boss", AT)
+    assert removed == DesiredMember(
+        "rig", "support", "PJSIP/1002", present=False, set_by="boss", set_at=AT
+    )
+    added = desired_after(
+        removed, "rig", MemberOp("add", "support", "PJSIP/1002", name="B", penalty=1), "boss", AT
+    )
     assert (added.present, added.name, added.penalty, added.paused) == (True, "B", 1, False)
 
 
 def test_reapply_restores_pauses_members_and_settings_a_restart_lost() -> None:
     desired = [
         DesiredMember("rig", "support", "PJSIP/1002", paused=True, paused_reason="meeting"),
-        DesiredMember("rig", "sales", "PJSIP/1003", present=True, name="C", penalty=2,
-                      paused=False, ringinuse=True),
+        DesiredMember(
+            "rig",
+            "sales",
+            "PJSIP/1003",
+            present=True,
+            name="C",
+            penalty=2,
+            paused=False,
+            ringinuse=True,
+        ),
         DesiredMember("rig", "support", "PJSIP/1004", present=False),
         DesiredMember("rig", "support", "PJSIP/1005", present=False),
         DesiredMember("rig", "support", "PJSIP/1006", penalty=5),
@@ -102,8 +141,9 @@ def test_reapply_fixes_a_changed_pause_reason_and_leaves_matching_members_alone(
 def test_refusals_that_mean_another_replica_was_first() -> None:
     add = MemberOp("add", "support", "PJSIP/1001")
     assert is_already_done(add, "QueueAdd: Unable to add interface: Already there")
-    assert is_already_done(replace(add, kind="remove"),
-                           "QueueRemove: Unable to remove interface: Not there")
+    assert is_already_done(
+        replace(add, kind="remove"), "QueueRemove: Unable to remove interface: Not there"
+    )
     assert not is_already_done(replace(add, kind="remove"), "Member not dynamic")
 
 
@@ -121,8 +161,7 @@ def test_intervals_count_with_the_kpi_definitions() -> None:
         CallSample(end, "answered", False),  # after the last bar
     ]
     bars = bucket_calls(samples, end, 15, 5)
-    assert [b.start for b in bars] == [AT, AT + timedelta(minutes=5),
-                                       AT + timedelta(minutes=10)]
+    assert [b.start for b in bars] == [AT, AT + timedelta(minutes=5), AT + timedelta(minutes=10)]
     first, second, third = bars
     assert (first.offered, first.answered, first.abandoned, first.short_abandons) == (3, 2, 1, 1)
     assert first.abandon_rate == 1 / 3 and first.answer_rate == 2 / 3
@@ -132,48 +171,57 @@ def test_intervals_count_with_the_kpi_definitions() -> None:
 
 # --- the desired state follows live changes made outside the console -----------------------
 
-SUPERVISOR_PAUSE = DesiredMember("rig", "support", "PJSIP/1002", paused=True,
-                                 paused_reason="QA", set_by="lead", set_at=AT)
+SUPERVISOR_PAUSE = DesiredMember(
+    "rig", "support", "PJSIP/1002", paused=True, paused_reason="QA", set_by="lead", set_at=AT
+)
 LATER = AT + timedelta(minutes=5)
 
 
 def test_an_unpause_elsewhere_replaces_the_supervisors_pause() -> None:
-    after = desired_following(SUPERVISOR_PAUSE, "QueueMemberPause",
-                              member(interface="PJSIP/1002"), LATER)
-    assert after == replace(SUPERVISOR_PAUSE, paused=False, paused_reason="", set_by="pbx",
-                            set_at=LATER)
+    after = desired_following(
+        SUPERVISOR_PAUSE, "QueueMemberPause", member(interface="PJSIP/1002"), LATER
+    )
+    assert after == replace(
+        SUPERVISOR_PAUSE, paused=False, paused_reason="", set_by="pbx", set_at=LATER
+    )
     # ...and a re-apply then leaves the unpaused member alone.
-    assert plan_reapply([after], {("support", "PJSIP/1002"): member(interface="PJSIP/1002")}
-                        ) == []
+    assert plan_reapply([after], {("support", "PJSIP/1002"): member(interface="PJSIP/1002")}) == []
 
 
 def test_a_pause_elsewhere_with_another_reason_is_followed() -> None:
-    after = desired_following(replace(SUPERVISOR_PAUSE, paused=False, paused_reason=""),
-                              "QueueMemberPause",
-                              member(interface="PJSIP/1002", paused=True,
-                                     paused_reason="午餐 lunch"), LATER)
+    after = desired_following(
+        replace(SUPERVISOR_PAUSE, paused=False, paused_reason=""),
+        "QueueMemberPause",
+        member(interface="PJSIP/1002", paused=True, paused_reason="午餐 lunch"),
+        LATER,
+    )
     assert after is not None and (after.paused, after.paused_reason) == (True, "午餐 lunch")
 
 
 def test_only_settings_supervisors_set_follow() -> None:
-    penalty_only = DesiredMember("rig", "support", "PJSIP/1002", penalty=2, set_by="lead",
-                                 set_at=AT)
+    penalty_only = DesiredMember(
+        "rig", "support", "PJSIP/1002", penalty=2, set_by="lead", set_at=AT
+    )
     paused = member(interface="PJSIP/1002", paused=True, paused_reason="x", penalty=2)
     assert desired_following(penalty_only, "QueueMemberPause", paused, LATER) is penalty_only
-    assert desired_following(SUPERVISOR_PAUSE, "QueueMemberPenalty",
-                             member(penalty=5), LATER) is SUPERVISOR_PAUSE
-    moved = desired_following(penalty_only, "QueueMemberPenalty", replace(paused, penalty=5),
-                              LATER)
+    assert (
+        desired_following(SUPERVISOR_PAUSE, "QueueMemberPenalty", member(penalty=5), LATER)
+        is SUPERVISOR_PAUSE
+    )
+    moved = desired_following(penalty_only, "QueueMemberPenalty", replace(paused, penalty=5), LATER)
     assert moved is not None and moved.penalty == 5 and moved.paused is None
     # Device-state changes are not settings anyone chose.
-    assert desired_following(SUPERVISOR_PAUSE, "QueueMemberStatus",
-                             member(interface="PJSIP/1002"), LATER) is SUPERVISOR_PAUSE
+    assert (
+        desired_following(
+            SUPERVISOR_PAUSE, "QueueMemberStatus", member(interface="PJSIP/1002"), LATER
+        )
+        is SUPERVISOR_PAUSE
+    )
 
 
 def test_the_same_value_coming_back_changes_nothing() -> None:
     echo = member(interface="PJSIP/1002", paused=True, paused_reason="QA")
-    assert desired_following(SUPERVISOR_PAUSE, "QueueMemberPause", echo, LATER) \
-        is SUPERVISOR_PAUSE
+    assert desired_following(SUPERVISOR_PAUSE, "QueueMemberPause", echo, LATER) is SUPERVISOR_PAUSE
 
 
 def test_a_wrapup_pause_is_neither_stored_nor_undone() -> None:
@@ -184,13 +232,27 @@ def test_a_wrapup_pause_is_neither_stored_nor_undone() -> None:
 
 
 def test_removal_elsewhere_drops_the_row_and_a_rejoin_drops_a_removal() -> None:
-    added = DesiredMember("rig", "overflow", "PJSIP/1005", present=True, penalty=3,
-                          paused=False, paused_reason="", set_by="lead", set_at=AT)
+    added = DesiredMember(
+        "rig",
+        "overflow",
+        "PJSIP/1005",
+        present=True,
+        penalty=3,
+        paused=False,
+        paused_reason="",
+        set_by="lead",
+        set_at=AT,
+    )
     assert desired_following(added, "QueueMemberRemoved", None, LATER) is None
-    removed = DesiredMember("rig", "overflow", "PJSIP/1005", present=False, set_by="lead",
-                            set_at=AT)
+    removed = DesiredMember(
+        "rig", "overflow", "PJSIP/1005", present=False, set_by="lead", set_at=AT
+    )
     assert desired_following(removed, "QueueMemberRemoved", None, LATER) is removed
-    assert desired_following(removed, "QueueMemberAdded", member("overflow", "PJSIP/1005"),
-                             LATER) is None
-    assert desired_following(added, "QueueMemberAdded", member("overflow", "PJSIP/1005"),
-                             LATER) is added
+    assert (
+        desired_following(removed, "QueueMemberAdded", member("overflow", "PJSIP/1005"), LATER)
+        is None
+    )
+    assert (
+        desired_following(added, "QueueMemberAdded", member("overflow", "PJSIP/1005"), LATER)
+        is added
+    )

@@ -34,8 +34,9 @@ class ScriptedPbx:
         self.refuse = refuse
         self.sent: list[dict[str, str]] = []
 
-    async def send(self, fields: Mapping[str, str], *, as_list: bool = False,
-                   timeout: float | None = None) -> Any:
+    async def send(
+        self, fields: Mapping[str, str], *, as_list: bool = False, timeout: float | None = None
+    ) -> Any:
         self.sent.append(dict(fields))
         reason = self.refuse.get((fields["Action"], fields.get("Queue", "")))
         if reason:
@@ -44,11 +45,25 @@ class ScriptedPbx:
 
 
 def member_event(queue: str, interface: str, **extra: str) -> dict[str, str]:
-    fields = {"Event": "QueueMemberAdded", "Queue": queue, "Interface": interface,
-              "MemberName": "Agent 1004", "StateInterface": interface,
-              "Membership": "dynamic", "Penalty": "2", "CallsTaken": "0", "LastCall": "0",
-              "LastPause": "0", "LoginTime": "0", "InCall": "0", "Status": "1", "Paused": "1",
-              "PausedReason": "training", "Ringinuse": "0", "Wrapuptime": "0"}
+    fields = {
+        "Event": "QueueMemberAdded",
+        "Queue": queue,
+        "Interface": interface,
+        "MemberName": "Agent 1004",
+        "StateInterface": interface,
+        "Membership": "dynamic",
+        "Penalty": "2",
+        "CallsTaken": "0",
+        "LastCall": "0",
+        "LastPause": "0",
+        "LoginTime": "0",
+        "InCall": "0",
+        "Status": "1",
+        "Paused": "1",
+        "PausedReason": "training",
+        "Ringinuse": "0",
+        "Wrapuptime": "0",
+    }
     fields.update(extra)
     return fields
 
@@ -71,9 +86,16 @@ def control_with(pbx: ScriptedPbx, engine: Any) -> Control:
     async def no_resync(link: Any) -> None:
         return None
 
-    return Control(model, lambda name: pbx if name == "rig" else None, engine,
-                   lambda text: None, no_resync, move_context="hotline-select",
-                   spy_caller_id="Supervisor", clock=lambda: NOW)
+    return Control(
+        model,
+        lambda name: pbx if name == "rig" else None,
+        engine,
+        lambda text: None,
+        no_resync,
+        move_context="hotline-select",
+        spy_caller_id="Supervisor",
+        clock=lambda: NOW,
+    )
 
 
 async def test_logout_refused_midway_puts_back_the_queues_already_left(engine: Any) -> None:
@@ -84,19 +106,29 @@ async def test_logout_refused_midway_puts_back_the_queues_already_left(engine: A
     error = raised.value
     assert (error.status, error.error) == (502, "pbx-refused")
     assert error.details["failed"] == "remove PJSIP/1004 in consultation"
-    assert error.details["rolled_back"] == ["remove PJSIP/1004 in complaints",
-                                            "remove PJSIP/1004 in aftersales"]
+    assert error.details["rolled_back"] == [
+        "remove PJSIP/1004 in complaints",
+        "remove PJSIP/1004 in aftersales",
+    ]
     assert error.details["not_rolled_back"] == []
     # Removed from two queues, refused on the third, then re-added (newest first) exactly
     # as they were: name, penalty, pause and its reason, ring-in-use.
     assert [(f["Action"], f.get("Queue")) for f in pbx.sent] == [
-        ("QueueRemove", "aftersales"), ("QueueRemove", "complaints"),
+        ("QueueRemove", "aftersales"),
+        ("QueueRemove", "complaints"),
         ("QueueRemove", "consultation"),
-        ("QueueAdd", "complaints"), ("QueueMemberRingInUse", "complaints"),
-        ("QueueAdd", "aftersales"), ("QueueMemberRingInUse", "aftersales")]
+        ("QueueAdd", "complaints"),
+        ("QueueMemberRingInUse", "complaints"),
+        ("QueueAdd", "aftersales"),
+        ("QueueMemberRingInUse", "aftersales"),
+    ]
     readd = pbx.sent[3]
     assert (readd["MemberName"], readd["Penalty"], readd["Paused"], readd["Reason"]) == (
-        "Agent 1004", "2", "true", "training")
+        "Agent 1004",
+        "2",
+        "true",
+        "training",
+    )
     async with AsyncSession(engine) as session:
         assert (await session.execute(select(DesiredMember))).scalars().all() == []
         audit = (await session.execute(select(AuditEntry))).scalar_one()
@@ -112,5 +144,7 @@ async def test_logout_stores_the_desired_absence_when_all_went_well(engine: Any)
     async with AsyncSession(engine) as session:
         rows = (await session.execute(select(DesiredMember))).scalars().all()
     assert sorted((r.queue, r.present, r.set_by) for r in rows) == [
-        ("aftersales", False, "lead"), ("complaints", False, "lead"),
-        ("consultation", False, "lead")]
+        ("aftersales", False, "lead"),
+        ("complaints", False, "lead"),
+        ("consultation", False, "lead"),
+    ]

@@ -38,8 +38,7 @@ def upgrade() -> None:
     op.create_table(
         "auth_sessions",
         sa.Column("token_hash", sa.String(64), primary_key=True),
-        sa.Column("user_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column("user_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.Column("expires_at", UtcDateTime, nullable=False),
     )

@@ -28,15 +28,17 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     with op.batch_alter_table("call_records") as batch:
         batch.drop_constraint("uq_call_records_pbx_uniqueid", type_="unique")
-        batch.create_unique_constraint("uq_call_records_pbx_uniqueid_joined_at",
-                                       ["pbx", "uniqueid", "joined_at"])
+        batch.create_unique_constraint(
+            "uq_call_records_pbx_uniqueid_joined_at", ["pbx", "uniqueid", "joined_at"]
+        )
         batch.add_column(sa.Column("channel", sa.String(120)))
         batch.add_column(sa.Column("left_at", UtcDateTime))
         batch.add_column(sa.Column("completed_by", sa.String(16)))
         batch.add_column(sa.Column("evidence", sa.String(32)))
         batch.add_column(sa.Column("queue_status", sa.String(32)))
-        batch.add_column(sa.Column("short_abandon", sa.Boolean, nullable=False,
-                                   server_default=sa.false()))
+        batch.add_column(
+            sa.Column("short_abandon", sa.Boolean, nullable=False, server_default=sa.false())
+        )
         batch.add_column(sa.Column("wrapup_seconds", sa.Integer))
         batch.add_column(sa.Column("overflow_queue", sa.String(80)))
         batch.add_column(sa.Column("customer_id", BigId))
@@ -46,8 +48,9 @@ def upgrade() -> None:
     op.create_table(
         "call_wrapups",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("call_id", BigId, sa.ForeignKey("call_records.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "call_id", BigId, sa.ForeignKey("call_records.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("disposition", sa.String(40), nullable=False),
         sa.Column("category", sa.String(20), nullable=False),
         sa.Column("notes", sa.Text, nullable=False),
@@ -63,11 +66,23 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("call_wrapups")
     with op.batch_alter_table("call_records") as batch:
-        for index in ("ix_call_records_uniqueid", "ix_call_records_customer_id",
-                      "ix_call_records_caller_number"):
+        for index in (
+            "ix_call_records_uniqueid",
+            "ix_call_records_customer_id",
+            "ix_call_records_caller_number",
+        ):
             batch.drop_index(index)
-        for column in ("customer_id", "overflow_queue", "wrapup_seconds", "short_abandon",
-                       "queue_status", "evidence", "completed_by", "left_at", "channel"):
+        for column in (
+            "customer_id",
+            "overflow_queue",
+            "wrapup_seconds",
+            "short_abandon",
+            "queue_status",
+            "evidence",
+            "completed_by",
+            "left_at",
+            "channel",
+        ):
             batch.drop_column(column)
         batch.drop_constraint("uq_call_records_pbx_uniqueid_joined_at", type_="unique")
         batch.create_unique_constraint("uq_call_records_pbx_uniqueid", ["pbx", "uniqueid"])

@@ -37,8 +37,12 @@ def upgrade() -> None:
     op.create_table(
         "callback_tasks",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("request_id", BigId,
-                  sa.ForeignKey("callback_requests.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "request_id",
+            BigId,
+            sa.ForeignKey("callback_requests.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("pbx", sa.String(32), nullable=False),
         sa.Column("queue", sa.String(80), nullable=False),
         sa.Column("number", sa.String(40), nullable=False),

@@ -36,8 +36,7 @@ def upgrade() -> None:
         sa.Column("ringinuse", sa.Boolean),
         sa.Column("set_by", sa.String(80), nullable=False),
         sa.Column("set_at", UtcDateTime, nullable=False),
-        sa.UniqueConstraint("pbx", "queue", "interface",
-                            name="uq_supervisor_desired_members_key"),
+        sa.UniqueConstraint("pbx", "queue", "interface", name="uq_supervisor_desired_members_key"),
     )
     op.create_table(
         "audit_log",
@@ -67,8 +66,7 @@ def upgrade() -> None:
         sa.Column("destination", sa.String(200), nullable=False),
         sa.Column("username", sa.String(80), nullable=False),
         sa.Column("at", UtcDateTime, nullable=False),
-        sa.UniqueConstraint("pbx", "uniqueid", "queue",
-                            name="uq_supervisor_caller_actions_key"),
+        sa.UniqueConstraint("pbx", "uniqueid", "queue", name="uq_supervisor_caller_actions_key"),
     )
 
 

@@ -64,8 +64,7 @@ def upgrade() -> None:
     op.create_table(
         "routing_actions",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("episode_id", BigId,
-                  sa.ForeignKey("routing_episodes.id", ondelete="SET NULL")),
+        sa.Column("episode_id", BigId, sa.ForeignKey("routing_episodes.id", ondelete="SET NULL")),
         sa.Column("pbx", sa.String(32), nullable=False),
         sa.Column("queue", sa.String(80), nullable=False),
         sa.Column("decided_at", UtcDateTime, nullable=False),
@@ -109,13 +108,18 @@ def upgrade() -> None:
         sa.Column("action_id", BigId),
         sa.UniqueConstraint("pbx", "uniqueid", name="uq_routing_moved_callers"),
     )
-    op.create_index("ix_routing_moved_callers_from_queue", "routing_moved_callers",
-                    ["from_queue"])
+    op.create_index("ix_routing_moved_callers_from_queue", "routing_moved_callers", ["from_queue"])
     op.create_index("ix_routing_moved_callers_moved_at", "routing_moved_callers", ["moved_at"])
 
 
 def downgrade() -> None:
-    for table in ("routing_moved_callers", "routing_members", "routing_actions",
-                  "routing_episodes", "routing_state", "routing_policy_changes",
-                  "routing_policies"):
+    for table in (
+        "routing_moved_callers",
+        "routing_members",
+        "routing_actions",
+        "routing_episodes",
+        "routing_state",
+        "routing_policy_changes",
+        "routing_policies",
+    ):
         op.drop_table(table)

@@ -39,8 +39,9 @@ def upgrade() -> None:
         sa.Column("wait_seconds", sa.Float),
         sa.Column("agents_rung", sa.JSON, nullable=False),
         sa.Column("ivr_data", sa.JSON, nullable=False),
-        sa.UniqueConstraint("pbx", "uniqueid", "joined_at",
-                            name="uq_open_calls_pbx_uniqueid_joined_at"),
+        sa.UniqueConstraint(
+            "pbx", "uniqueid", "joined_at", name="uq_open_calls_pbx_uniqueid_joined_at"
+        ),
     )
 
 

@@ -30,17 +30,22 @@ def upgrade() -> None:
     with op.batch_alter_table(TABLE) as batch:
         batch.alter_column("joined_at", existing_type=UtcDateTime, nullable=False)
         batch.drop_constraint("uq_supervisor_caller_actions_key", type_="unique")
-        batch.create_unique_constraint("uq_supervisor_caller_actions_join",
-                                       ["pbx", "uniqueid", "queue", "joined_at"])
+        batch.create_unique_constraint(
+            "uq_supervisor_caller_actions_join", ["pbx", "uniqueid", "queue", "joined_at"]
+        )
 
 
 def downgrade() -> None:
     # Several claims of one caller in one queue cannot share the old key: keep the first.
-    op.execute(sa.text(
-        f"DELETE FROM {TABLE} WHERE id NOT IN (SELECT MIN(id) FROM {TABLE} "
-        "GROUP BY pbx, uniqueid, queue)"))
+    op.execute(
+        sa.text(
+            f"DELETE FROM {TABLE} WHERE id NOT IN (SELECT MIN(id) FROM {TABLE} "
+            "GROUP BY pbx, uniqueid, queue)"
+        )
+    )
     with op.batch_alter_table(TABLE) as batch:
         batch.drop_constraint("uq_supervisor_caller_actions_join", type_="unique")
-        batch.create_unique_constraint("uq_supervisor_caller_actions_key",
-                                       ["pbx", "uniqueid", "queue"])
+        batch.create_unique_constraint(
+            "uq_supervisor_caller_actions_key", ["pbx", "uniqueid", "queue"]
+        )
         batch.drop_column("joined_at")
