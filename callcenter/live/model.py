@@ -58,7 +58,7 @@ from callcenter.live.state import (
     LiveState,
     Phase,
     Trigger,
-    next_phase,
+    transition,
 )
 from callcenter.live.views import (
     agent_views,
@@ -237,11 +237,13 @@ class LiveModel:
             # No QUEUESTATUS after an Abandon means app_queue had no reason to set one: the
             # caller hung up. Without an Abandon the caller was leaving to be connected.
             outcome: Outcome = "abandoned" if call.abandon_seen else "unknown"
+            transition(call, Trigger.EXPIRE)
             changes.append(ops.close_call(self._state, call, outcome, now, "grace"))
         return changes
 
     def _end_unanswered(self, call: Call, at: datetime, evidence: str) -> Change:
-        """Close a LEFT call from the evidence gathered so far."""
+        """Close a call that was LEFT (already moved to ENDED) from the evidence gathered so
+        far."""
         outcome: Outcome = "unknown"
         if call.queue_status is not None:
             outcome = _STATUS_OUTCOMES.get(call.queue_status, "unknown")
@@ -285,15 +287,16 @@ class LiveModel:
 
     def _close_for_rejoin(self, call: Call, at: datetime) -> list[Change]:
         """The same channel joins again: its previous call is over (it was alive: no abandon)."""
-        next_phase(call.phase, Trigger.REJOIN)
+        was = call.phase
+        transition(call, Trigger.REJOIN)
         changes: list[Change] = []
-        if call.phase is Phase.WAITING:
+        if was is Phase.WAITING:
             queue = self._state.queues.get((call.pbx, call.queue))
             position = ops.remove_caller(queue, call)
             call.left_at, call.position_at_exit = at, position
             changes.append(self._left(call, position or 0, at, "rejoin"))
             changes.append(ops.close_call(self._state, call, "unknown", at, "rejoin"))
-        elif call.phase is Phase.CONNECTED:
+        elif was is Phase.CONNECTED:
             talk = _seconds_since(call.answered_at, at)
             changes.append(
                 ops.close_call(self._state, call, "answered", at, "rejoin", talk_seconds=talk)
@@ -320,18 +323,22 @@ class LiveModel:
         if call is None:
             return [self._ignore(event, "unknown caller")]
         queue = self._state.queues.get((call.pbx, call.queue))
-        if call.phase is Phase.CONNECTED:
-            # AgentConnect overtook the Leave: only the waiting list needs fixing.
+        was = call.phase
+        transition(call, Trigger.LEAVE)
+        if was is Phase.CONNECTED:
+            # AgentConnect overtook the Leave (the table keeps the call CONNECTED): only the
+            # waiting list needs fixing.
             position = ops.remove_caller(queue, call)
             return [] if position is None else [self._left(call, position, event.at, "connect")]
-        next_phase(call.phase, Trigger.LEAVE)
         position = ops.remove_caller(queue, call)
-        call.phase = Phase.LEFT
         call.left_at = event.at
         if call.position_at_exit is None:
             call.position_at_exit = position or event.position
         changes: list[Change] = [self._left(call, position or event.position, event.at, "leave")]
         if call.queue_status is not None and call.queue_status in _STATUS_OUTCOMES:
+            # The QUEUESTATUS raced ahead of the Leave and was kept as evidence; it decides
+            # the exit now, as it would had it come after the Leave.
+            transition(call, Trigger.STATUS)
             changes.append(self._end_unanswered(call, event.at, "queuestatus"))
         else:
             ops.schedule_exit(self._state, call, event.at)
@@ -341,7 +348,7 @@ class LiveModel:
         call = self._call_for(event)
         if call is None:
             return [self._ignore(event, "unknown caller")]
-        next_phase(call.phase, Trigger.ABANDON)
+        transition(call, Trigger.ABANDON)
         call.abandon_seen = True
         call.abandon_hold = event.hold_time
         call.position_at_exit = event.position
@@ -354,7 +361,7 @@ class LiveModel:
         waited: float | None = None
         ivr = self._ivr_for(event.pbx, event.uniqueid, event.linkedid)
         if call is not None:
-            next_phase(call.phase, Trigger.CALLED)
+            transition(call, Trigger.CALLED)
             if event.interface not in call.agents_rung:
                 call.agents_rung.append(event.interface)
             waited = max(0.0, (event.at - call.joined_at).total_seconds())
@@ -382,7 +389,7 @@ class LiveModel:
     def _on_ring_no_answer(self, event: AgentRingNoAnswer) -> list[Change]:
         call = self._call_for(event)
         if call is not None:
-            next_phase(call.phase, Trigger.RING_NO_ANSWER)
+            transition(call, Trigger.RING_NO_ANSWER)
             call.ring_no_answer_count += 1
         return [
             CallRingNoAnswer(
@@ -400,7 +407,7 @@ class LiveModel:
     def _on_dump(self, event: AgentDump) -> list[Change]:
         call = self._call_for(event)
         if call is not None:
-            next_phase(call.phase, Trigger.RING_NO_ANSWER)
+            transition(call, Trigger.RING_NO_ANSWER)
         return [
             CallRingNoAnswer(
                 event.at,
@@ -420,14 +427,13 @@ class LiveModel:
         call = self._call_for(event)
         if call is None:
             call = self._adopt(event, event.at - timedelta(seconds=event.hold_time), changes)
-        else:
-            next_phase(call.phase, Trigger.CONNECT)
-            if call.phase is Phase.WAITING:  # Connect overtook the Leave
-                position = ops.remove_caller(state.queues.get((call.pbx, call.queue)), call)
-                if position is not None:
-                    call.position_at_exit = position
-                    changes.append(self._left(call, position, event.at, "connect"))
-        call.phase = Phase.CONNECTED
+        was = call.phase
+        transition(call, Trigger.CONNECT)
+        if was is Phase.WAITING:  # Connect overtook the Leave (an adopted call waits nowhere)
+            position = ops.remove_caller(state.queues.get((call.pbx, call.queue)), call)
+            if position is not None:
+                call.position_at_exit = position
+                changes.append(self._left(call, position, event.at, "connect"))
         if event.interface not in call.agents_rung:
             call.agents_rung.append(event.interface)
         member_name = event.member_name or event.interface
@@ -483,8 +489,10 @@ class LiveModel:
             # complete says all the record needs.
             talk = timedelta(seconds=event.talk_time)
             call = self._adopt(event, event.at - talk - timedelta(seconds=event.hold_time), changes)
-            call.phase = Phase.CONNECTED
-        next_phase(call.phase, Trigger.COMPLETE)
+            # The complete proves the AgentConnect we missed: the call goes the table's way
+            # through CONNECTED rather than a row that would also end calls still WAITING.
+            transition(call, Trigger.CONNECT)
+        transition(call, Trigger.COMPLETE)
         if call.answered_by is None:  # the AgentConnect was missed
             ops.record_answer(
                 self._state,
@@ -515,14 +523,15 @@ class LiveModel:
         call = self._state.calls.get(key)
         if call is None:
             return []  # most hang-ups are of channels that never queued: not worth a Change
-        next_phase(call.phase, Trigger.HANGUP)
-        if call.phase is Phase.WAITING:
+        was = call.phase
+        transition(call, Trigger.HANGUP)
+        if was is Phase.WAITING:
             position = ops.remove_caller(self._state.queues.get((call.pbx, call.queue)), call)
             call.left_at = event.at
             call.position_at_exit = position
             left = self._left(call, position or 0, event.at, "hangup")
             return [left, ops.close_call(self._state, call, "abandoned", event.at, "hangup")]
-        if call.phase is Phase.CONNECTED:
+        if was is Phase.CONNECTED:
             talk = _seconds_since(call.answered_at, event.at)
             return [
                 ops.close_call(self._state, call, "answered", event.at, "hangup", talk_seconds=talk)
@@ -541,9 +550,11 @@ class LiveModel:
         if event.variable == QUEUESTATUS:
             if call is None:
                 return []
-            next_phase(call.phase, Trigger.STATUS)
+            # The table ends only a LEFT call on its QUEUESTATUS; before the Leave (or after an
+            # answer) it is kept as evidence.
+            ended = transition(call, Trigger.STATUS) is Phase.ENDED
             call.queue_status = event.value
-            if call.phase is Phase.LEFT:
+            if ended:
                 return [self._end_unanswered(call, event.at, "queuestatus")]
             return []
         self._remember_ivr(key, event.variable, event.value)

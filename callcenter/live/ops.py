@@ -17,7 +17,6 @@ from callcenter.live.state import (
     Call,
     LiveState,
     Member,
-    Phase,
     Queue,
 )
 from callcenter.live.views import frozen_mapping, member_view, service_level_seconds
@@ -104,11 +103,15 @@ def close_call(
     talk_seconds: float | None = None,
     completed_by: str | None = None,
 ) -> CallEnded:
-    """End the call exactly once: drop it from the open calls, feed the windows, emit its record."""
+    """End the call exactly once: drop it from the open calls, feed the windows, emit its record.
+
+    The caller has already moved the call to ENDED with `state.transition()` (its trigger is
+    the reason the call ends), so that an illegal end raised before anything changed. Not
+    asserted here: `LiveModel.apply` must never raise; the property tests check it instead.
+    """
     if call.pbx_shutdown and outcome in ("abandoned", "timeout"):
         # Asterisk reports the callers it drops on shutdown as abandons: they are not.
         outcome, evidence = "unknown", "pbx_shutdown"
-    call.phase = Phase.ENDED
     key = (call.pbx, call.uniqueid)
     if state.calls.get(key) is call:
         del state.calls[key]
@@ -200,6 +203,14 @@ def merge_member(queue: Queue, event: MemberEvent) -> tuple[MemberView | None, M
     before = None if member is None else member_view(queue, member)
     if member is None:
         member = queue.members[event.interface] = Member(event.interface)
+    _merge_config(member, event)
+    _merge_activity(member, event)
+    _merge_pause(member, event)
+    return before, member_view(queue, member)
+
+
+def _merge_config(member: Member, event: MemberEvent) -> None:
+    """What the queue configuration says about the member (changes rarely)."""
     if event.member_name is not None:
         member.name = event.member_name
     if event.state_interface is not None:
@@ -208,6 +219,14 @@ def merge_member(queue: Queue, event: MemberEvent) -> tuple[MemberView | None, M
         member.membership = event.membership
     if event.penalty is not None:
         member.penalty = event.penalty
+    if event.ringinuse is not None:
+        member.ringinuse = event.ringinuse
+    if event.wrapup_time is not None:
+        member.wrapup_seconds = event.wrapup_time
+
+
+def _merge_activity(member: Member, event: MemberEvent) -> None:
+    """The device state and the calls taken (change with every call)."""
     if event.calls_taken is not None:
         member.calls_taken = event.calls_taken
     if event.last_call is not None:
@@ -216,17 +235,17 @@ def merge_member(queue: Queue, event: MemberEvent) -> tuple[MemberView | None, M
         member.in_call = event.in_call
     if event.status is not None:
         member.status = event.status
+
+
+def _merge_pause(member: Member, event: MemberEvent) -> None:
+    # Paused before reason: a reason only means something while paused, and an unpause
+    # forgets the old one even when the event repeats it.
     if event.paused is not None:
         member.paused = event.paused
         if not event.paused:
             member.paused_reason = ""
     if event.paused_reason is not None and member.paused:
         member.paused_reason = event.paused_reason
-    if event.ringinuse is not None:
-        member.ringinuse = event.ringinuse
-    if event.wrapup_time is not None:
-        member.wrapup_seconds = event.wrapup_time
-    return before, member_view(queue, member)
 
 
 def _epoch_to_datetime(seconds: int) -> datetime | None:

@@ -29,7 +29,7 @@ from callcenter.live.events import (
     ResyncRecord,
 )
 from callcenter.live.journal import ResyncJournal
-from callcenter.live.state import Call, LiveState, Phase, Queue, Trigger, next_phase
+from callcenter.live.state import Call, LiveState, Phase, Queue, Trigger, transition
 from callcenter.live.views import call_view, caller_view, member_view, queue_snapshot
 
 __all__ = ["reconcile"]
@@ -143,12 +143,13 @@ def _sync_members(
 
 def _close(state: LiveState, call: Call, now: datetime, kind: str) -> list[Change]:
     """Close an open call the PBX no longer knows: once, with a Correction and its record."""
-    next_phase(call.phase, Trigger.RESYNC_CLOSE)
-    before = call_view(call)
-    if call.phase is Phase.WAITING:
+    before = call_view(call)  # first: a view has no ENDED phase
+    was = call.phase
+    transition(call, Trigger.RESYNC_CLOSE)
+    if was is Phase.WAITING:
         position = ops.remove_caller(state.queues.get((call.pbx, call.queue)), call)
         call.left_at, call.position_at_exit = now, position
-    if call.phase is Phase.CONNECTED:
+    if was is Phase.CONNECTED:
         talk = None if call.answered_at is None else (now - call.answered_at).total_seconds()
         ended = ops.close_call(state, call, "answered", now, "reconcile", talk_seconds=talk)
     else:
@@ -174,11 +175,10 @@ def _close_vanished_calls(
 
 
 def _detach(state: LiveState, call: Call, now: datetime) -> Correction:
-    next_phase(call.phase, Trigger.RESYNC_DETACH)
+    transition(call, Trigger.RESYNC_DETACH)
     queue = state.queues.get((call.pbx, call.queue))
     position = ops.remove_caller(queue, call)
     before = caller_view(call, position or 0)
-    call.phase = Phase.LEFT
     call.left_at, call.position_at_exit = now, position
     return Correction(now, call.pbx, "caller_detached", (call.pbx, call.uniqueid), before, None)
 

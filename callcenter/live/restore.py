@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from callcenter.live import ops
-from callcenter.live.state import Call, LiveState, Phase
+from callcenter.live.state import Call, LiveState, Trigger, transition
 
 __all__ = ["RestoredCall", "restore"]
 
@@ -75,8 +75,9 @@ def _call(state: LiveState, restored: RestoredCall) -> Call:
     call.ivr = dict(restored.ivr)
     call.agents_rung = list(restored.agents_rung)
     if restored.answered_at is not None:
-        # Its answer was counted in the windows by the process that saw it.
-        call.phase = Phase.CONNECTED
+        # Its answer was counted in the windows by the process that saw it; the call takes
+        # the table's path from WAITING, as it did in that process.
+        transition(call, Trigger.CONNECT)
         call.answered_at = restored.answered_at
         call.answered_by = restored.answered_by
         call.answered_name = restored.answered_by_name or restored.answered_by

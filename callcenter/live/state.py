@@ -43,10 +43,12 @@ unanswered exit is decided by the evidence that follows the Leave:
 
 A Leave *without* a prior Abandon means the caller was connected: AgentConnect follows.
 
-Transitions are data (`TRANSITIONS`); a handler asks `next_phase` first and only then mutates, so
-an illegal transition raises `IllegalTransition` and leaves the state untouched (the model turns
-it into an `Ignored` change). Unknown callers/queues/members never raise: an unknown queue is
-created on first mention, an event about an unknown caller becomes `Ignored`.
+Transitions are data (`TRANSITIONS`), and `transition(call, trigger)` is the only code that
+changes a call's phase after it is built (as h11's `_state.py` does for a connection). A handler
+fires it before it mutates anything else, so an illegal transition raises `IllegalTransition`
+and leaves the state untouched (the model turns it into an `Ignored` change); the handler
+branches on the phase the call had before. Unknown callers/queues/members never raise: an
+unknown queue is created on first mention, an event about an unknown caller becomes `Ignored`.
 
 Memory stays flat: ended calls are dropped (only the emitted `CallEnded` keeps them), IVR data of
 channels that never queue is dropped on their Hangup or when the cache limit is reached, and the
@@ -75,6 +77,7 @@ __all__ = [
     "Trigger",
     "member_state",
     "next_phase",
+    "transition",
 ]
 
 
@@ -140,6 +143,7 @@ class IllegalTransition(Exception):
 
 
 def next_phase(phase: Phase, trigger: Trigger) -> Phase:
+    """The table's phase after `trigger` in `phase`; raises `IllegalTransition` if none."""
     try:
         return TRANSITIONS[(phase, trigger)]
     except KeyError:
@@ -297,6 +301,16 @@ class Call:
         self.wrapup_seconds = 0
         self.left_at: datetime | None = None
         self.position_at_exit: int | None = None
+
+
+def transition(call: Call, trigger: Trigger) -> Phase:
+    """Move `call` to the table's phase for `trigger` and return it.
+
+    The lookup happens before the assignment, so an illegal transition raises
+    `IllegalTransition` with the call exactly as it was.
+    """
+    call.phase = next_phase(call.phase, trigger)
+    return call.phase
 
 
 class Queue:

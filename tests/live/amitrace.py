@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from callcenter.live import Change, LiveModel, parse_event
+from callcenter.live.events import ResyncRecord
 from callcenter.live.journal import ResyncJournal
 
 T0 = datetime(2025, 3, 3, 9, 0, 0, tzinfo=UTC)
@@ -352,14 +353,9 @@ class Pbx:
     def resync(
         self, *messages: dict[str, str], now: float, journal: ResyncJournal | None = None
     ) -> list[Change]:
-        records = []
+        records: list[ResyncRecord] = []
         for fields in messages:
             event = parse_event(self.name, fields, self.at(now))
-            assert event is not None
+            assert isinstance(event, ResyncRecord), fields["Event"]
             records.append(event)
-        return self.model.reconcile(
-            self.name,
-            records,
-            self.at(now),  # type: ignore[arg-type]
-            journal,
-        )
+        return self.model.reconcile(self.name, records, self.at(now), journal)

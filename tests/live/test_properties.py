@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,6 +16,7 @@ from hypothesis import strategies as st
 from callcenter.live import CallEnded, CallerJoined, Change, LiveModel
 from callcenter.live.events import CoreShowChannel, QueueEntry, QueueParams, ResyncRecord
 from callcenter.live.journal import ResyncJournal
+from callcenter.live.state import TRANSITIONS, Call, Phase, Trigger, transition
 from tests.live import amitrace as ami
 
 PBXS = ("pbx-a", "pbx-b")
@@ -48,33 +54,31 @@ ops = st.one_of(
 )
 
 
-def message(op: tuple, at: datetime) -> dict[str, str] | None:  # type: ignore[type-arg]
-    kind = op[0]
-    if kind == "join":
-        return ami.join(at, op[2], op[3], op[4], op[4])
-    if kind == "leave":
-        return ami.leave(at, op[2], op[3], op[4], 0)
-    if kind == "abandon":
-        return ami.abandon(at, op[2], op[3], 1, 1, op[4])
-    if kind == "called":
-        return ami.called(at, op[2], op[3], op[4], LEG)
-    if kind == "rna":
-        return ami.ring_no_answer(at, op[2], op[3], op[4], LEG, 15000)
-    if kind == "connect":
-        return ami.connect(at, op[2], op[3], op[4], LEG, 0, 2)
-    if kind == "complete":
-        return ami.complete(at, op[2], op[3], op[4], LEG, 0, 30, "caller")
-    if kind == "hangup":
-        return ami.hangup(at, op[2])
-    if kind == "status":
-        return ami.var_set(at, op[2], "QUEUESTATUS", op[3])
-    if kind == "ivr":
-        return ami.var_set(at, op[2], "CC_DIGITS", op[3])
-    if kind == "member":
-        return ami.member("QueueMemberStatus", at, op[2], op[3], status=op[4], paused=op[5])
-    if kind == "removed":
-        return ami.member("QueueMemberRemoved", at, op[2], op[3])
-    return None
+# An op is a tuple whose first item names its kind (see `ops`); the rest depends on the kind.
+Op = tuple[Any, ...]
+
+_MESSAGES: dict[str, Callable[[Op, datetime], dict[str, str]]] = {
+    "join": lambda op, at: ami.join(at, op[2], op[3], op[4], op[4]),
+    "leave": lambda op, at: ami.leave(at, op[2], op[3], op[4], 0),
+    "abandon": lambda op, at: ami.abandon(at, op[2], op[3], 1, 1, op[4]),
+    "called": lambda op, at: ami.called(at, op[2], op[3], op[4], LEG),
+    "rna": lambda op, at: ami.ring_no_answer(at, op[2], op[3], op[4], LEG, 15000),
+    "connect": lambda op, at: ami.connect(at, op[2], op[3], op[4], LEG, 0, 2),
+    "complete": lambda op, at: ami.complete(at, op[2], op[3], op[4], LEG, 0, 30, "caller"),
+    "hangup": lambda op, at: ami.hangup(at, op[2]),
+    "status": lambda op, at: ami.var_set(at, op[2], "QUEUESTATUS", op[3]),
+    "ivr": lambda op, at: ami.var_set(at, op[2], "CC_DIGITS", op[3]),
+    "member": lambda op, at: ami.member(
+        "QueueMemberStatus", at, op[2], op[3], status=op[4], paused=op[5]
+    ),
+    "removed": lambda op, at: ami.member("QueueMemberRemoved", at, op[2], op[3]),
+}
+
+
+def message(op: Op, at: datetime) -> dict[str, str] | None:
+    """The AMI message of an event op; None for the ops that are not one (tick, resync)."""
+    build = _MESSAGES.get(op[0])
+    return None if build is None else build(op, at)
 
 
 def resync_records(
@@ -152,36 +156,50 @@ def check_invariants(model: LiveModel, now: datetime) -> None:
         assert view.longest_wait_seconds is None or view.longest_wait_seconds >= 0
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(ops, st.integers(1, 3000)), max_size=80))
-def test_random_sequences_keep_the_invariants(steps: list[tuple[tuple, int]]) -> None:  # type: ignore[type-arg]
-    model = LiveModel()
-    now = ami.T0
-    changes: list[Change] = []
-    taken: dict[str, tuple[ResyncJournal, list[ResyncRecord]]] = {}
-    for op, step_ms in steps:
-        now += timedelta(milliseconds=step_ms)  # strictly increasing: join times are unique
-        fields = message(op, now)
-        if fields is not None:
-            changes.extend(ami.Pbx(model, op[1]).send(fields))
-        elif op[0] == "tick":
-            changes.extend(model.tick(now))
-        elif op[0] == "snapshot":
-            journal = model.begin_resync(op[1])
-            taken[op[1]] = (journal, resync_records(model, op[1], op[2], now))
-        else:
-            # The snapshot taken earlier (events applied since), or one taken now.
-            journal, records = taken.pop(op[1], None) or (
-                model.begin_resync(op[1]),
-                resync_records(model, op[1], op[2], now),
-            )
-            changes.extend(model.reconcile(op[1], records, now, journal))
-        check_invariants(model, now)
+Taken = dict[str, tuple[ResyncJournal, list[ResyncRecord]]]
 
-    # Finally every PBX is found empty: every call still open is closed now.
+
+def run_op(model: LiveModel, op: Op, now: datetime, taken: Taken) -> list[Change]:
+    """Apply one op at `now` as the service would; `taken` holds snapshots not yet reconciled."""
+    fields = message(op, now)
+    if fields is not None:
+        return ami.Pbx(model, op[1]).send(fields)
+    if op[0] == "tick":
+        return model.tick(now)
+    if op[0] == "snapshot":
+        journal = model.begin_resync(op[1])
+        taken[op[1]] = (journal, resync_records(model, op[1], op[2], now))
+        return []
+    # The snapshot taken earlier (events applied since), or one taken now.
+    earlier = taken.pop(op[1], None)
+    if earlier is None:
+        earlier = (model.begin_resync(op[1]), resync_records(model, op[1], op[2], now))
+    journal, records = earlier
+    return model.reconcile(op[1], records, now, journal)
+
+
+def close_all(model: LiveModel, now: datetime) -> list[Change]:
+    """Every PBX is found empty: every call still open is closed."""
+    changes: list[Change] = []
     for name in PBXS:
         now += timedelta(seconds=1)
         changes.extend(model.reconcile(name, [], now, model.begin_resync(name)))
+    return changes
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(ops, st.integers(1, 3000)), max_size=80))
+def test_random_sequences_keep_the_invariants(steps: list[tuple[Op, int]]) -> None:
+    model = LiveModel()
+    now = ami.T0
+    changes: list[Change] = []
+    taken: Taken = {}
+    for op, step_ms in steps:
+        now += timedelta(milliseconds=step_ms)  # strictly increasing: join times are unique
+        changes.extend(run_op(model, op, now, taken))
+        check_invariants(model, now)
+
+    changes.extend(close_all(model, now))
     assert model.snapshot().calls == () and model.snapshot().queues == ()
 
     ended = Counter(
@@ -197,3 +215,103 @@ def test_random_sequences_keep_the_invariants(steps: list[tuple[tuple, int]]) ->
     ]
     for key in joined:
         assert ended[key] == 1, f"{key} joined but never ended"
+
+
+# ---------------------------------------------------------------- phases follow the table
+
+# A call's phase when it is built: read from a Call, not assumed.
+INITIAL_PHASE = Call(0, "", "", "", ami.T0, 0).phase
+
+
+def reachable(start: Phase) -> set[Phase]:
+    """The phases the table can lead to from `start` (itself included)."""
+    found, frontier = {start}, [start]
+    while frontier:
+        phase = frontier.pop()
+        for (source, _), target in TRANSITIONS.items():
+            if source is phase and target not in found:
+                found.add(target)
+                frontier.append(target)
+    return found
+
+
+REACHABLE = reachable(INITIAL_PHASE)
+
+
+class Step(NamedTuple):
+    call: Call
+    before: Phase
+    trigger: Trigger
+    after: Phase
+
+
+@contextmanager
+def recorded_transitions() -> Iterator[list[Step]]:
+    """Record every successful `transition()`, wherever the live package imported it.
+
+    A phase change with no recorded step was made by hand, around the table.
+    """
+    steps: list[Step] = []
+
+    def spy(call: Call, trigger: Trigger) -> Phase:
+        before = call.phase
+        after = transition(call, trigger)
+        steps.append(Step(call, before, trigger, after))
+        return after
+
+    users = [
+        module
+        for name, module in sys.modules.items()
+        if name.startswith("callcenter.live.")
+        and name != "callcenter.live.state"
+        and getattr(module, "transition", None) is transition
+    ]
+    with ExitStack() as stack:
+        for module in users:
+            stack.enter_context(mock.patch.object(module, "transition", spy))
+        yield steps
+
+
+class PhaseWatch:
+    """Every Call the model ever had, and the phase it had after the last op."""
+
+    def __init__(self, model: LiveModel) -> None:
+        self.model = model
+        # Holding the calls keeps their ids unique; an ended call must stay ENDED.
+        self.phases: dict[int, tuple[Call, Phase]] = {}
+
+    def check(self, steps: list[Step]) -> None:
+        """Each call's change since the last check is a chain of table rows, from the initial
+        phase for a call not seen before (it may have been built and ended within the op)."""
+        calls = {id(c): c for c in self.model._state.calls.values()}
+        calls.update((id(s.call), s.call) for s in steps)
+        calls.update((key, call) for key, (call, _) in self.phases.items())
+        for key, call in calls.items():
+            _, phase = self.phases.get(key, (call, INITIAL_PHASE))
+            for step in (s for s in steps if s.call is call):
+                assert step.before is phase, f"{call.uniqueid}: {phase} changed by hand"
+                assert TRANSITIONS.get((step.before, step.trigger)) is step.after
+                phase = step.after
+            assert call.phase is phase, f"{call.uniqueid}: {phase} -> {call.phase} by hand"
+            assert call.phase in REACHABLE, f"{call.uniqueid}: unreachable {call.phase}"
+            self.phases[key] = (call, call.phase)
+        steps.clear()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(ops, st.integers(1, 3000)), max_size=80))
+def test_random_event_orders_only_move_calls_along_the_table(
+    steps: list[tuple[Op, int]],
+) -> None:
+    model = LiveModel()
+    watch = PhaseWatch(model)
+    now = ami.T0
+    taken: Taken = {}
+    with recorded_transitions() as moves:
+        for op, step_ms in steps:
+            now += timedelta(milliseconds=step_ms)
+            run_op(model, op, now, taken)
+            watch.check(moves)
+        close_all(model, now)
+        watch.check(moves)
+    assert all(phase is Phase.ENDED for _, phase in watch.phases.values())
