@@ -42,10 +42,10 @@ from callcenter.ivr.directory import (
 )
 from callcenter.ivr.routes import IvrRoutes
 from callcenter.loopwatch import settle_collector
+from callcenter.records.models import CallRecord, CallWrapup
 from callcenter.settings import IvrSettings, ScreenPopSettings
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
-from callcenter.store.models import CallRecord, CallWrapup
 from tests.ivr.agi_client import call_route
 
 

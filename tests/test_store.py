@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -12,9 +14,10 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.records.models import CallRecord
 from callcenter.store.db import create_engine, database_is_up
 from callcenter.store.migrate import alembic_config, upgrade_to_head
-from callcenter.store.models import Base, CallRecord
+from callcenter.store.registry import metadata
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -37,7 +40,7 @@ def _record(**overrides: object) -> CallRecord:
 
 
 def _schema_diff(connection: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    return list(compare_metadata(MigrationContext.configure(connection), metadata))
 
 
 async def test_migrations_build_the_schema_the_models_describe(database_url: str) -> None:
@@ -49,6 +52,31 @@ async def test_migrations_build_the_schema_the_models_describe(database_url: str
             assert await connection.run_sync(_schema_diff) == []
     finally:
         await engine.dispose()
+
+
+def test_the_base_imports_no_room_and_the_registry_lists_every_room() -> None:
+    probe = (
+        "import sys, callcenter.store.base\n"
+        "rooms = sorted(m for m in sys.modules if m.endswith('.models'))\n"
+        "assert rooms == [], rooms\n"
+        "from callcenter.store.registry import metadata\n"
+        "print(' '.join(sorted(metadata.tables)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    # One table of each room (the schema test above finds any other one missing).
+    assert {
+        "users",
+        "customers",
+        "callback_requests",
+        "call_records",
+        "call_wrapups",
+        "open_calls",
+        "routing_policies",
+        "audit_log",
+    } <= set(done.stdout.split())
 
 
 async def test_call_record_round_trip_keeps_utc_and_unicode(database_url: str) -> None:

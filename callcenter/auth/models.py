@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.store.models import Base, BigId
+from callcenter.store.base import Base, BigId
 from callcenter.store.types import UtcDateTime
 
 

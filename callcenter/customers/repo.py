@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from callcenter.customers.index import CallHistory, Customer, PastCall
 from callcenter.customers.models import CustomerRow
 from callcenter.customers.phones import lookup_key
-from callcenter.store.models import Base, CallRecord
+from callcenter.records.models import CallRecord
+from callcenter.store.base import Base
 
 # Call records read at start to fill the in-memory history (the newest ones).
 HISTORY_LOAD_LIMIT = 200_000

@@ -30,7 +30,7 @@ from callcenter.customers.followups import (
 from callcenter.customers.index import PastCall
 from callcenter.customers.models import CustomerRow
 from callcenter.ivr.decisions import CustomerFacts
-from callcenter.store.models import CallRecord, CallWrapup
+from callcenter.records.models import CallRecord, CallWrapup
 
 _NOT_DIGITS = re.compile(r"\D")
 # Local numbers shorter than this are extensions, never matched by their tail.

@@ -22,8 +22,8 @@ from typing import Any, Protocol
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.records.models import CallRecord, CallWrapup
 from callcenter.records.rows import Op, RecordOp
-from callcenter.store.models import CallRecord, CallWrapup
 
 log = logging.getLogger(__name__)
 

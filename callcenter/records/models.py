@@ -1,20 +1,93 @@
-"""The records room's own table (migration 0007): the queue calls still open.
+"""The records room's tables: the call records and their wrap-ups (migrations 0001, 0003
+and 0009) and the queue calls still open (migration 0007).
 
-A call is written here when it joins (and again when it is answered) and removed in the same
+An open call is written when it joins (and again when it is answered) and removed in the same
 transaction that stores its record, so after a crash the next process knows every call that was
 in progress and can close it even if it ended while no process was listening.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.store.models import Base, BigId
+from callcenter.store.base import Base, BigId
 from callcenter.store.types import UtcDateTime
+
+
+class CallRecord(Base):
+    """One queue call (one join), keyed by the PBX, the caller channel's Uniqueid (queue_log
+    callid) and the join time: the same channel may join several queues in turn."""
+
+    __tablename__ = "call_records"
+    __table_args__ = (
+        UniqueConstraint(
+            "pbx", "uniqueid", "joined_at", name="uq_call_records_pbx_uniqueid_joined_at"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    pbx: Mapped[str] = mapped_column(String(32))
+    uniqueid: Mapped[str] = mapped_column(String(64), index=True)
+    linkedid: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str] = mapped_column(String(80), index=True)
+    caller_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    caller_name: Mapped[str | None] = mapped_column(String(120))
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    agents_rung: Mapped[list[str]] = mapped_column(JSON, default=list)
+    ring_no_answer_count: Mapped[int] = mapped_column(default=0)
+    answered_by: Mapped[str | None] = mapped_column(String(120), index=True)
+    answered_by_name: Mapped[str | None] = mapped_column(String(120))
+    outcome: Mapped[str] = mapped_column(String(16), index=True)
+    position_at_join: Mapped[int | None]
+    position_at_exit: Mapped[int | None]
+    recording_ref: Mapped[str | None] = mapped_column(String(255))
+    ivr_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # From 0003 (call outcomes): the rest of the live model's record.
+    channel: Mapped[str | None] = mapped_column(String(120))
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(16))
+    evidence: Mapped[str | None] = mapped_column(String(32))
+    queue_status: Mapped[str | None] = mapped_column(String(32))
+    short_abandon: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    wrapup_seconds: Mapped[int | None]
+    overflow_queue: Mapped[str | None] = mapped_column(String(80))
+    customer_id: Mapped[int | None] = mapped_column(BigId, index=True)
+
+
+class CallWrapup(Base):
+    """What the agent noted after a call: one per call record (a resubmission replaces it)."""
+
+    __tablename__ = "call_wrapups"
+    __table_args__ = (UniqueConstraint("call_id", name="uq_call_wrapups_call_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_id: Mapped[int] = mapped_column(BigId, ForeignKey("call_records.id", ondelete="CASCADE"))
+    disposition: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(20))
+    notes: Mapped[str] = mapped_column(Text)
+    follow_up_due: Mapped[date | None] = mapped_column(Date, index=True)
+    agent_interface: Mapped[str | None] = mapped_column(String(120))
+    username: Mapped[str | None] = mapped_column(String(80))
+    # Indexed: each replica reads the wrap-ups submitted since its last refresh.
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class OpenCall(Base):

@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, Table, and_, or_, select
 
+from callcenter.records.models import CallRecord, CallWrapup
 from callcenter.records.rows import OUTCOMES
-from callcenter.store.models import CallRecord, CallWrapup
 
 MAX_LIMIT = 500
 RECORDS_TABLE: Table = CallRecord.__table__  # type: ignore[assignment]

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.store.models import Base, BigId
+from callcenter.store.base import Base, BigId
 from callcenter.store.types import UtcDateTime
 
 

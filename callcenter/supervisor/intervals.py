@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from callcenter import kpi
-from callcenter.store.models import CallRecord
+from callcenter.records.models import CallRecord
 
 # Stored outcomes → the kpi vocabulary. A transferred call was answered first; an
 # overflowed call left this queue unanswered because routing sent it on (a timeout here).

@@ -1,4 +1,4 @@
-"""Tables of the supervisor room (migration 0005); imported by ``callcenter.store.models``."""
+"""Tables of the supervisor room (migration 0005); imported by ``callcenter.store.registry``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.store.models import Base, BigId
+from callcenter.store.base import Base, BigId
 from callcenter.store.types import UtcDateTime
 
 

@@ -18,10 +18,10 @@ from callcenter.ivr.decisions import CustomerFacts
 from callcenter.ivr.directory import SqlCustomerDirectory, numbers_match
 from callcenter.ivr.models import CallbackRequest, CallbackTask, SurveyResult
 from callcenter.ivr.routes import IvrRoutes
+from callcenter.records.models import CallRecord
 from callcenter.settings import IvrSettings
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
-from callcenter.store.models import CallRecord
 from tests.ivr.agi_client import call_route
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Beijing

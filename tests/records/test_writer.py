@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.records.models import CallRecord
 from callcenter.records.rows import OverflowOp, RecordOp, encode, record_row
 from callcenter.records.spool import CURRENT, REJECTED, Spool
 from callcenter.records.writer import RecordWriter
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
-from callcenter.store.models import CallRecord
 from tests.fixtures_pg import PostgresServer
 from tests.records.helpers import call_record
 

@@ -1,0 +1,33 @@
+"""Every room's tables: importing this module completes ``Base.metadata``.
+
+Rooms keep their tables beside their code and import only ``callcenter.store.base``; this
+registry is what Alembic's environment and the schema tests import to see them all.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+import callcenter.auth.models
+import callcenter.customers.models
+import callcenter.ivr.models
+import callcenter.records.models
+import callcenter.routing.models
+import callcenter.supervisor.models
+from callcenter.store.base import Base
+
+ROOM_MODELS = (
+    callcenter.auth.models,
+    callcenter.customers.models,
+    callcenter.ivr.models,
+    callcenter.records.models,
+    callcenter.routing.models,
+    callcenter.supervisor.models,
+)
+
+metadata: MetaData = Base.metadata
+
+
+def load_models() -> MetaData:
+    """The metadata of every room's tables (they are loaded by importing this module)."""
+    return metadata
