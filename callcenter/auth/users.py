@@ -97,19 +97,6 @@ async def find_login(engine: AsyncEngine, username: str) -> tuple[User, str] | N
         return None if row is None else (user_from_row(row), row.password_hash)
 
 
-async def users_by_id(engine: AsyncEngine, ids: Sequence[int]) -> dict[int, User]:
-    """Enabled users among ``ids``."""
-    if not ids:
-        return {}
-    async with AsyncSession(engine) as session:
-        rows = (
-            await session.execute(
-                select(UserRow).where(UserRow.id.in_(list(ids)), UserRow.disabled.is_(False))
-            )
-        ).scalars()
-        return {row.id: user_from_row(row) for row in rows}
-
-
 async def users_changed_since(
     engine: AsyncEngine, since: datetime, page_size: int = 500
 ) -> list[tuple[User, bool]]:

@@ -82,14 +82,6 @@ async def load_customers(
         await asyncio.sleep(0)
 
 
-async def get_customer(engine: AsyncEngine, customer_id: int) -> Customer:
-    async with AsyncSession(engine) as session:
-        row = await session.get(CustomerRow, customer_id)
-        if row is None:
-            raise NoSuchCustomer(customer_id)
-        return customer_from_row(row)
-
-
 async def save_customer(
     engine: AsyncEngine, values: dict[str, Any], customer_id: int | None = None
 ) -> Customer:
@@ -149,23 +141,3 @@ async def load_history(
             call = dataclasses.replace(call, disposition=row[1])
         history.add(lookup_key(record.caller_number or "", region), call)
     return len(rows)
-
-
-async def history_for(
-    engine: AsyncEngine, raw_numbers: Sequence[str], limit: int
-) -> list[PastCall]:
-    """Calls from any of these caller numbers (as stored), newest first."""
-    async with AsyncSession(engine) as session:
-        rows = (
-            (
-                await session.execute(
-                    select(CallRecord)
-                    .where(CallRecord.caller_number.in_(list(raw_numbers)))
-                    .order_by(CallRecord.joined_at.desc())
-                    .limit(limit)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    return [past_call(row) for row in rows]

@@ -27,7 +27,6 @@ from callcenter.ivr.agi import AgiChannel, AgiRequest, Handler
 from callcenter.ivr.decisions import (
     DEFAULT_HOURS,
     CustomerFacts,
-    Hours,
     LookupAnswer,
     PriorityPolicy,
     Schedule,
@@ -151,9 +150,6 @@ class IvrRoutes:
             log.exception("IVR hours failed: answering %s", DEFAULT_HOURS)
             state = DEFAULT_HOURS
         await channel.set_variable("IVR_HOURS", state.value)
-
-    def hours_now(self) -> Hours:
-        return hours_at(self._clock(), self._schedule)
 
     # --- callback ------------------------------------------------------------------------
 

@@ -551,25 +551,3 @@ def place_calls(
         work_dir=work_dir,
     )
     return batch.wait(timeout)
-
-
-async def place_calls_async(
-    n: int,
-    *,
-    dial: str = "support",
-    caller_numbers: Sequence[str] | None = None,
-    rate_per_s: float = 1.0,
-    hold_seconds: float | Sequence[float] = 10.0,
-    max_seconds: float,
-    work_dir: Path | None = None,
-) -> CallResult:
-    """place_calls() for asyncio code (e.g. while an AMI client runs in the same loop)."""
-    batch = start_calls(
-        n,
-        dial=dial,
-        caller_numbers=caller_numbers,
-        rate_per_s=rate_per_s,
-        hold_seconds=hold_seconds,
-        work_dir=work_dir,
-    )
-    return await batch.wait_async(max_seconds)
