@@ -326,6 +326,164 @@ async def watch_own_loop() -> None:
         client_lag.append((due, max(0.0, time.perf_counter() - due) * 1000))
 
 
+def write_config(workdir: Path, url: str, ami_port: int, extra_toml: str) -> tuple[Path, int]:
+    """The service's config file; returns it and the HTTP port it names."""
+    http_port = free_port()
+    config = workdir / "callcenter.toml"
+    config.write_text(
+        "\n".join(
+            [
+                'log_level = "WARNING"',
+                "[database]",
+                f'url = "{url}"',
+                "[http]",
+                f"port = {http_port}",
+                "[fastagi]",
+                f"port = {free_port()}",
+                "[[pbx]]",
+                'name = "bench"',
+                'host = "127.0.0.1"',
+                f"port = {ami_port}",
+                'username = "bench"',
+                'secret = "bench-secret"',
+                "ping_interval = 10",
+            ]
+        )
+        + "\n"
+        + extra_toml.replace("\\n", "\n"),
+        encoding="utf-8",
+    )
+    return config, http_port
+
+
+async def wait_healthy(base: str) -> None:
+    """Until /healthz answers 200 (at most about 30 s)."""
+    async with aiohttp.ClientSession() as probe:
+        for _ in range(300):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with probe.get(base + "/healthz") as response:
+                    if response.status == 200:
+                        break
+            await asyncio.sleep(0.1)
+
+
+async def open_agent_sockets(
+    session: aiohttp.ClientSession,
+    ws_url: str,
+    tokens: list[str],
+    written: dict[str, float],
+    latencies: list[float],
+    errors: list[str],
+) -> list[asyncio.Task[None]]:
+    """One logged-in agent WebSocket per token, each open and greeted when this returns."""
+    connected = asyncio.Event()
+    counter = [0]
+    started = time.perf_counter()
+    clients: list[asyncio.Task[None]] = []
+    for agent, token in enumerate(tokens):
+        clients.append(
+            asyncio.ensure_future(
+                agent_client(
+                    session,
+                    ws_url,
+                    token,
+                    agent,
+                    written,
+                    latencies,
+                    errors,
+                    connected,
+                    counter,
+                    len(tokens),
+                )
+            )
+        )
+        if agent % 100 == 99:
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(connected.wait(), 120)
+    print(
+        f"{len(tokens)} agent sockets logged in and open in {time.perf_counter() - started:.1f} s"
+    )
+    return clients
+
+
+async def feed_calls(
+    ami: BenchAmi, args: argparse.Namespace, written: dict[str, float]
+) -> tuple[int, float]:
+    """Ring, answer and end ``rate`` x ``seconds`` calls at the given rate; returns how many
+    and the seconds feeding them took."""
+    loop = asyncio.get_running_loop()
+    total = int(args.rate * args.seconds)
+    begin = time.perf_counter()
+    for n in range(total):
+        delay = begin + n / args.rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        uid = f"bench-{n}"
+        agent = n % args.agents
+        number = customer_number(n % CUSTOMERS) if n % 5 else f"137{n:08d}"
+        frames = call_frames(n, uid, agent, number)
+        written[uid] = time.perf_counter()
+        ami.send(*frames["ring"])
+        loop.call_later(1.0, ami.send, *frames["answer"])
+        loop.call_later(3.0, ami.send, *frames["end"])
+    return total, time.perf_counter() - begin
+
+
+def print_feed(total: int, feed_seconds: float, agents: int) -> None:
+    print(
+        f"fed {total} calls in {feed_seconds:.1f} s ({total / feed_seconds:.0f} calls/s) "
+        f"to {agents} agents"
+    )
+
+
+def print_pops(total: int, latencies: list[float], errors: list[str]) -> None:
+    print(f"pops received: {len(latencies)} / {total}; pops on a wrong socket: {len(errors)}")
+    if latencies:
+        print(
+            f"pop latency ms: p50 {percentile(latencies, 0.50):.1f}  "
+            f"p95 {percentile(latencies, 0.95):.1f}  "
+            f"p99 {percentile(latencies, 0.99):.1f}  max {max(latencies):.1f}  "
+            f"mean {statistics.fmean(latencies):.1f}"
+        )
+
+
+def print_timeline() -> None:
+    """The worst pop latency and this script's own worst loop lag, second by second."""
+    start = min(t for t, _ in timeline)
+    buckets: dict[int, list[float]] = {}
+    for sent, latency in timeline:
+        buckets.setdefault(int(sent - start), []).append(latency)
+    print("second: max ms  " + "  ".join(f"{k}:{max(v):.0f}" for k, v in sorted(buckets.items())))
+    lags: dict[int, float] = {}
+    for when, lag in client_lag:
+        lags[int(when - start)] = max(lag, lags.get(int(when - start), 0.0))
+    print(
+        "second: this script's own worst loop lag ms  "
+        + "  ".join(f"{k}:{v:.0f}" for k, v in sorted(lags.items()) if k >= 0)
+    )
+
+
+def print_stalls(workdir: Path) -> None:
+    stalls = [
+        line
+        for line in (workdir / "service.log").read_text(errors="replace").splitlines()
+        if "event loop held" in line
+    ]
+    print(f"service loop stalls >= 100 ms: {len(stalls)}")
+    for line in stalls[:20]:
+        print("  ", line)
+
+
+def stop_service(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="cc-bench-pop-"))
     ami = BenchAmi()
@@ -339,74 +497,24 @@ async def run(args: argparse.Namespace) -> None:
             f"{time.perf_counter() - started:.1f} s"
         )
         ami_port = await ami.start()
-        http_port = free_port()
-        config = workdir / "callcenter.toml"
-        config.write_text(
-            "\n".join(
-                [
-                    'log_level = "WARNING"',
-                    "[database]",
-                    f'url = "{url}"',
-                    "[http]",
-                    f"port = {http_port}",
-                    "[fastagi]",
-                    f"port = {free_port()}",
-                    "[[pbx]]",
-                    'name = "bench"',
-                    'host = "127.0.0.1"',
-                    f"port = {ami_port}",
-                    'username = "bench"',
-                    'secret = "bench-secret"',
-                    "ping_interval = 10",
-                ]
-            )
-            + "\n"
-            + args.extra_toml.replace("\\n", "\n"),
-            encoding="utf-8",
-        )
+        config, http_port = write_config(workdir, url, ami_port, args.extra_toml)
         process = start_service(config, workdir, args.profile)
         await asyncio.wait_for(ami.ready.wait(), 60)
         base = f"http://127.0.0.1:{http_port}"
-        async with aiohttp.ClientSession() as probe:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with probe.get(base + "/healthz") as response:
-                        if response.status == 200:
-                            break
-                await asyncio.sleep(0.1)
+        await wait_healthy(base)
 
         written: dict[str, float] = {}
         latencies: list[float] = []
         errors: list[str] = []
-        connected = asyncio.Event()
-        counter = [0]
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
-            started = time.perf_counter()
-            clients = []
-            for agent, token in enumerate(tokens):
-                clients.append(
-                    asyncio.ensure_future(
-                        agent_client(
-                            session,
-                            base.replace("http", "ws") + "/ws/agent",
-                            token,
-                            agent,
-                            written,
-                            latencies,
-                            errors,
-                            connected,
-                            counter,
-                            args.agents,
-                        )
-                    )
-                )
-                if agent % 100 == 99:
-                    await asyncio.sleep(0.05)
-            await asyncio.wait_for(connected.wait(), 120)
-            print(
-                f"{args.agents} agent sockets logged in and open in "
-                f"{time.perf_counter() - started:.1f} s"
+            clients = await open_agent_sockets(
+                session,
+                base.replace("http", "ws") + "/ws/agent",
+                tokens,
+                written,
+                latencies,
+                errors,
             )
             # The 2,000 client sockets live in this process too: keep its own collector's
             # full passes out of the measured latency (the service does the same at start).
@@ -414,24 +522,9 @@ async def run(args: argparse.Namespace) -> None:
             gc.freeze()
             await asyncio.sleep(1)
 
-            loop = asyncio.get_running_loop()
             watcher = asyncio.ensure_future(watch_own_loop())
-            total = int(args.rate * args.seconds)
             cpu_before, wall_before = cpu_seconds(process.pid), time.perf_counter()
-            begin = time.perf_counter()
-            for n in range(total):
-                delay = begin + n / args.rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                uid = f"bench-{n}"
-                agent = n % args.agents
-                number = customer_number(n % CUSTOMERS) if n % 5 else f"137{n:08d}"
-                frames = call_frames(n, uid, agent, number)
-                written[uid] = time.perf_counter()
-                ami.send(*frames["ring"])
-                loop.call_later(1.0, ami.send, *frames["answer"])
-                loop.call_later(3.0, ami.send, *frames["end"])
-            feed_seconds = time.perf_counter() - begin
+            total, feed_seconds = await feed_calls(ami, args, written)
             await asyncio.sleep(4)
             cpu = cpu_seconds(process.pid) - cpu_before
             wall = time.perf_counter() - wall_before
@@ -441,55 +534,19 @@ async def run(args: argparse.Namespace) -> None:
                 client.cancel()
             await asyncio.gather(*clients, return_exceptions=True)
 
-        print(
-            f"fed {total} calls in {feed_seconds:.1f} s ({total / feed_seconds:.0f} calls/s) "
-            f"to {args.agents} agents"
-        )
-        print(f"pops received: {len(latencies)} / {total}; pops on a wrong socket: {len(errors)}")
-        if latencies:
-            print(
-                f"pop latency ms: p50 {percentile(latencies, 0.50):.1f}  "
-                f"p95 {percentile(latencies, 0.95):.1f}  "
-                f"p99 {percentile(latencies, 0.99):.1f}  max {max(latencies):.1f}  "
-                f"mean {statistics.fmean(latencies):.1f}"
-            )
+        print_feed(total, feed_seconds, args.agents)
+        print_pops(total, latencies, errors)
         print(
             f"service CPU {100 * cpu / wall:.0f}% of one core over {wall:.0f} s; RSS {rss:.0f} MiB"
         )
         if args.timeline and timeline:
-            start = min(t for t, _ in timeline)
-            buckets: dict[int, list[float]] = {}
-            for sent, latency in timeline:
-                buckets.setdefault(int(sent - start), []).append(latency)
-            print(
-                "second: max ms  "
-                + "  ".join(f"{k}:{max(v):.0f}" for k, v in sorted(buckets.items()))
-            )
-            lags: dict[int, float] = {}
-            for when, lag in client_lag:
-                lags[int(when - start)] = max(lag, lags.get(int(when - start), 0.0))
-            print(
-                "second: this script's own worst loop lag ms  "
-                + "  ".join(f"{k}:{v:.0f}" for k, v in sorted(lags.items()) if k >= 0)
-            )
+            print_timeline()
         for error in errors[:5]:
             print("  ", error)
-        stalls = [
-            line
-            for line in (workdir / "service.log").read_text(errors="replace").splitlines()
-            if "event loop held" in line
-        ]
-        print(f"service loop stalls >= 100 ms: {len(stalls)}")
-        for line in stalls[:20]:
-            print("  ", line)
+        print_stalls(workdir)
     finally:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            stop_service(process)
         await ami.close()
         if args.keep:
             print(f"kept {workdir}")

@@ -20,6 +20,7 @@ from callcenter.ami.actions import ActionSender
 from callcenter.ami.errors import AmiError, AmiRefused, AmiTimeout, AmiUnavailable
 from callcenter.feed.serialize import dumps
 from callcenter.routing.engine import (
+    Action,
     AddMember,
     CloseEpisode,
     MoveCaller,
@@ -146,36 +147,7 @@ class Actuator:
     async def _on_pbx(self, link: ActionSender, stored: StoredAction) -> tuple[str, str | None]:
         action = stored.action
         try:
-            if isinstance(action, AddMember):
-                try:
-                    await ami.queue_add(
-                        link,
-                        action.queue,
-                        action.interface,
-                        penalty=action.penalty,
-                        member_name=action.member_name,
-                    )
-                except AmiRefused as exc:
-                    # Absent when decided: only a re-run after a crash finds it there.
-                    if "already there" not in exc.message.lower():
-                        raise
-            elif isinstance(action, RemoveMember):
-                try:
-                    await ami.queue_remove(link, action.queue, action.interface)
-                except AmiRefused as exc:
-                    if "not there" not in exc.message.lower():
-                        raise
-            elif isinstance(action, SetSurgeFlag):
-                if action.on:
-                    await ami.db_put(link, self.surge_family, action.queue, "1")
-                else:
-                    try:
-                        await ami.db_del(link, self.surge_family, action.queue)
-                    except AmiRefused as exc:
-                        if "not found" not in exc.message.lower():
-                            raise
-            elif isinstance(action, MoveCaller):
-                await self._move(link, action)
+            await self._send(link, action)
         except AmiUnavailable as exc:
             if isinstance(action, MoveCaller):
                 await self.store.release_move(stored, exc.message, self.clock())
@@ -185,6 +157,35 @@ class Actuator:
         except AmiError as exc:
             return "error", exc.message
         return "ok", None
+
+    async def _send(self, link: ActionSender, action: Action) -> None:
+        """The AMI actions of one row; a refusal that means "already done" is no error."""
+        if isinstance(action, AddMember):
+            # Absent when decided: only a re-run after a crash finds it there.
+            await _unless_refused(
+                ami.queue_add(
+                    link,
+                    action.queue,
+                    action.interface,
+                    penalty=action.penalty,
+                    member_name=action.member_name,
+                ),
+                "already there",
+            )
+        elif isinstance(action, RemoveMember):
+            await _unless_refused(
+                ami.queue_remove(link, action.queue, action.interface), "not there"
+            )
+        elif isinstance(action, SetSurgeFlag):
+            await self._set_surge_flag(link, action)
+        elif isinstance(action, MoveCaller):
+            await self._move(link, action)
+
+    async def _set_surge_flag(self, link: ActionSender, action: SetSurgeFlag) -> None:
+        if action.on:
+            await ami.db_put(link, self.surge_family, action.queue, "1")
+        else:
+            await _unless_refused(ami.db_del(link, self.surge_family, action.queue), "not found")
 
     async def _move(self, link: ActionSender, action: MoveCaller) -> None:
         channel = action.channel
@@ -219,3 +220,12 @@ class Actuator:
                 }
             )
         )
+
+
+async def _unless_refused(sent: Awaitable[None], harmless: str) -> None:
+    """Await an action; a refusal whose message contains ``harmless`` counts as done."""
+    try:
+        await sent
+    except AmiRefused as exc:
+        if harmless not in exc.message.lower():
+            raise

@@ -28,7 +28,7 @@ claim (unique per pbx + uniqueid) makes that hold across restarts and replicas.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -40,6 +40,8 @@ from callcenter.routing.policy import Metric, QueuePolicy, TriggerPolicy
 Level = Literal["normal", "warning", "surge", "recovery"]
 MoveKind = Literal["move", "callback"]
 _RANK = {"warning": 1, "surge": 2}
+# The fields every action of one decision shares (time, queue, level, figures, reason).
+_Base = Callable[[], dict[str, Any]]
 
 
 # --------------------------------------------------------------------------- figures
@@ -238,8 +240,6 @@ def decide(view: QueueView, state: EngineState, policy: QueuePolicy, now: dateti
     target = max((t.level for t in active), key=_RANK.__getitem__, default=None)
     level = _next_level(state, target, policy, now)
 
-    actions: list[Action] = []
-
     def base() -> dict[str, Any]:
         return {
             "at": now,
@@ -250,58 +250,13 @@ def decide(view: QueueView, state: EngineState, policy: QueuePolicy, now: dateti
             "reason": reason,
         }
 
-    episode = state.episode
-    if episode is None and level != "normal":
-        episode = Episode(started_at=now, history=((now, level),))
-        actions.append(OpenEpisode(**base()))
-    elif episode is not None and level != state.level:
-        episode = replace(episode, history=(*episode.history, (now, level)))
-    if level != state.level:
-        actions.append(Notify(previous=state.level, **base()))
-
-    added, surge_flag = state.added_members, state.surge_flag
-    if level == "surge" and state.level != "surge":
-        present = {m.interface for m in view.members}
-        for member in policy.actions.add_members:
-            # A member someone else put there is not ours to add, nor later to remove.
-            if member.interface not in added and member.interface not in present:
-                actions.append(
-                    AddMember(
-                        interface=member.interface,
-                        penalty=member.penalty,
-                        member_name=member.name,
-                        **base(),
-                    )
-                )
-                added |= {member.interface}
-        if policy.actions.surge_flag and not surge_flag:
-            actions.append(SetSurgeFlag(on=True, **base()))
-            surge_flag = True
-    elif level != "surge" and state.level == "surge":
-        for interface in sorted(added):
-            actions.append(RemoveMember(interface=interface, **base()))
-        added = frozenset()
-        if surge_flag:
-            actions.append(SetSurgeFlag(on=False, **base()))
-            surge_flag = False
-
-    moved = state.moved & {join_key(c.uniqueid, c.joined_at) for c in view.callers}
-    if level == "surge":
-        moves = _moves(view, policy, moved, now, base)
-        actions.extend(moves)
-        moved |= {join_key(m.uniqueid, m.joined_at) for m in moves}
-        if episode is not None and moves:
-            episode = replace(episode, calls_affected=episode.calls_affected + len(moves))
-
-    if episode is not None:
-        episode = replace(
-            episode,
-            peak_callers_waiting=max(episode.peak_callers_waiting, figs.callers_waiting),
-            peak_longest_wait=max(episode.peak_longest_wait, figs.longest_wait),
-        )
-    if level == "normal" and episode is not None:
-        actions.append(CloseEpisode(summary=episode.summary(now), **base()))
-        episode = None
+    episode, actions = _step_episode(state, level, now, base)
+    added, surge_flag, surge_actions = _step_surge(view, state, policy, level, base)
+    actions.extend(surge_actions)
+    moved, episode, moves = _step_moves(view, state, policy, level, episode, now, base)
+    actions.extend(moves)
+    episode, closing = _finish_episode(episode, level, figs, now, base)
+    actions.extend(closing)
 
     new_state = EngineState(
         level=level,
@@ -313,6 +268,102 @@ def decide(view: QueueView, state: EngineState, policy: QueuePolicy, now: dateti
         surge_flag=surge_flag,
     )
     return Decision(new_state, tuple(actions))
+
+
+def _step_episode(
+    state: EngineState, level: Level, now: datetime, base: _Base
+) -> tuple[Episode | None, list[Action]]:
+    """Open an episode on leaving normal, note a change of level in it, and notify it."""
+    actions: list[Action] = []
+    episode = state.episode
+    if episode is None and level != "normal":
+        episode = Episode(started_at=now, history=((now, level),))
+        actions.append(OpenEpisode(**base()))
+    elif episode is not None and level != state.level:
+        episode = replace(episode, history=(*episode.history, (now, level)))
+    if level != state.level:
+        actions.append(Notify(previous=state.level, **base()))
+    return episode, actions
+
+
+def _step_surge(
+    view: QueueView, state: EngineState, policy: QueuePolicy, level: Level, base: _Base
+) -> tuple[frozenset[str], bool, list[Action]]:
+    """Entering surge adds the policy's members and raises the flag; leaving it undoes that."""
+    if level == "surge" and state.level != "surge":
+        return _enter_surge(view, state, policy, base)
+    if level != "surge" and state.level == "surge":
+        return _leave_surge(state, base)
+    return state.added_members, state.surge_flag, []
+
+
+def _enter_surge(
+    view: QueueView, state: EngineState, policy: QueuePolicy, base: _Base
+) -> tuple[frozenset[str], bool, list[Action]]:
+    actions: list[Action] = []
+    added, surge_flag = state.added_members, state.surge_flag
+    present = {m.interface for m in view.members}
+    for member in policy.actions.add_members:
+        # A member someone else put there is not ours to add, nor later to remove.
+        if member.interface not in added and member.interface not in present:
+            actions.append(
+                AddMember(
+                    interface=member.interface,
+                    penalty=member.penalty,
+                    member_name=member.name,
+                    **base(),
+                )
+            )
+            added |= {member.interface}
+    if policy.actions.surge_flag and not surge_flag:
+        actions.append(SetSurgeFlag(on=True, **base()))
+        surge_flag = True
+    return added, surge_flag, actions
+
+
+def _leave_surge(state: EngineState, base: _Base) -> tuple[frozenset[str], bool, list[Action]]:
+    actions: list[Action] = [
+        RemoveMember(interface=interface, **base()) for interface in sorted(state.added_members)
+    ]
+    if state.surge_flag:
+        actions.append(SetSurgeFlag(on=False, **base()))
+    return frozenset(), False, actions
+
+
+def _step_moves(
+    view: QueueView,
+    state: EngineState,
+    policy: QueuePolicy,
+    level: Level,
+    episode: Episode | None,
+    now: datetime,
+    base: _Base,
+) -> tuple[frozenset[str], Episode | None, list[MoveCaller]]:
+    """In surge, move the callers waiting too long; forget moved joins no longer waiting."""
+    moved = state.moved & {join_key(c.uniqueid, c.joined_at) for c in view.callers}
+    if level != "surge":
+        return moved, episode, []
+    moves = _moves(view, policy, moved, now, base)
+    moved |= {join_key(m.uniqueid, m.joined_at) for m in moves}
+    if episode is not None and moves:
+        episode = replace(episode, calls_affected=episode.calls_affected + len(moves))
+    return moved, episode, moves
+
+
+def _finish_episode(
+    episode: Episode | None, level: Level, figs: Figures, now: datetime, base: _Base
+) -> tuple[Episode | None, list[Action]]:
+    """Keep the episode's peaks; back at normal, close it with its summary."""
+    if episode is None:
+        return None, []
+    episode = replace(
+        episode,
+        peak_callers_waiting=max(episode.peak_callers_waiting, figs.callers_waiting),
+        peak_longest_wait=max(episode.peak_longest_wait, figs.longest_wait),
+    )
+    if level == "normal":
+        return None, [CloseEpisode(summary=episode.summary(now), **base())]
+    return episode, []
 
 
 def join_key(uniqueid: str, joined_at: datetime) -> str:
