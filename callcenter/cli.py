@@ -124,10 +124,21 @@ def _user_job(config_path: Path | None, job: Any) -> Any:
         sys.exit(1)
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool, username: str) -> str:
+    """The new password of ``username``; exit status 1 with the reason if the policy refuses
+    it (12+ characters, not containing the username, not common or easy to guess)."""
+    from callcenter.auth.passwords import WeakPassword, check_password
+
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    try:
+        check_password(password, username)
+    except WeakPassword as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    return password
 
 
 @main.group()
@@ -165,7 +176,7 @@ def user_add(
     """Create a user."""
     from callcenter.auth.users import add_user
 
-    password = _read_password(password_stdin)
+    password = _read_password(password_stdin, username)
     created = _user_job(
         config_path,
         lambda engine: add_user(
@@ -210,7 +221,7 @@ def user_set_password(config_path: Path | None, username: str, password_stdin: b
     """Change a user's password (ends the user's sessions)."""
     from callcenter.auth.users import set_password
 
-    password = _read_password(password_stdin)
+    password = _read_password(password_stdin, username)
     _user_job(config_path, lambda engine: set_password(engine, username, password))
     click.echo(f"password of {username} changed")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from callcenter.auth.users import add_user, list_users
+from callcenter.auth.users import add_user, list_users, set_password
 from callcenter.logs import configure_logging
 from callcenter.rig import AMI_HOST, AMI_PORT, AMI_SECRET, AMI_USERNAME, AsteriskRig, ensure_rootfs
 from callcenter.rig.sipp import FIRST_AGENT_EXT
@@ -22,8 +22,10 @@ from callcenter.store.migrate import upgrade_to_head
 
 log = logging.getLogger(__name__)
 
-# The demo runs on 127.0.0.1 with its own throw-away database (var/demo.db).
-DEMO_PASSWORD = "demo-password"
+# The demo runs on 127.0.0.1 with its own throw-away database (var/demo.db). Its password is
+# printed with the URLs and meets the password policy like any other (12+ characters, no
+# username in it, not common).
+DEMO_PASSWORD = "Lantern-Quay-Tea-4517"
 
 
 def demo_settings(http_port: int, database: Path, queue_log: Path | None = None) -> Settings:
@@ -74,7 +76,8 @@ async def run_demo(agents: int, http_port: int, database: Path) -> None:
 
 
 async def _demo_users(settings: Settings, agents: int) -> None:
-    """A supervisor and one agent per SIPp phone, so the pages can be logged in to."""
+    """A supervisor and one agent per SIPp phone, so the pages can be logged in to with the
+    password printed (users kept in var/demo.db from an earlier run get it again)."""
     engine = create_engine(settings.database.url.get_secret_value())
     try:
         await upgrade_to_head(engine)
@@ -84,7 +87,9 @@ async def _demo_users(settings: Settings, agents: int) -> None:
             for ext in range(FIRST_AGENT_EXT, FIRST_AGENT_EXT + agents)
         ]
         for username, role, name, interfaces in wanted:
-            if username not in existing:
+            if username in existing:
+                await set_password(engine, username, DEMO_PASSWORD)
+            else:
                 await add_user(
                     engine,
                     username,

@@ -39,9 +39,9 @@ def add_user(service: ServiceProcess, username: str, password: str, *args: str) 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     process = ServiceProcess(tmp_path_factory.mktemp("auth-api"), pbx=[])
-    add_user(process, "zhang", "zhang-password", "--name", "张三", "--interface", "PJSIP/1001")
-    add_user(process, "boss", "boss-password", "--role", "supervisor")
-    add_user(process, "gone", "gone-password")
+    add_user(process, "zhang", "walnut-cobalt-ferry", "--name", "张三", "--interface", "PJSIP/1001")
+    add_user(process, "boss", "violet-anchor-bakery", "--role", "supervisor")
+    add_user(process, "gone", "amber-falcon-quarry")
     process.start()
     try:
         yield process
@@ -72,7 +72,7 @@ async def test_login_sets_an_httponly_cookie_and_me_answers(
         assert response.status == 401
         assert (await response.json())["error"] == "not-logged-in"
     async with client.post(
-        "/api/login", json={"username": "zhang", "password": "zhang-password"}
+        "/api/login", json={"username": "zhang", "password": "walnut-cobalt-ferry"}
     ) as response:
         assert response.status == 200
         cookie = response.headers["Set-Cookie"]
@@ -90,7 +90,7 @@ async def test_login_sets_an_httponly_cookie_and_me_answers(
 async def test_a_stolen_cookie_is_useless_after_logout(service: ServiceProcess) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(service.base_url, cookie_jar=jar) as first:
-        assert await login(first, "zhang", "zhang-password") == 200
+        assert await login(first, "zhang", "walnut-cobalt-ferry") == 200
         token = next(c.value for c in first.cookie_jar if c.key == "cc_session")
         async with first.post("/api/logout") as response:
             assert response.status == 200
@@ -108,13 +108,13 @@ async def test_wrong_password_then_rate_limit(client: aiohttp.ClientSession) -> 
     for _ in range(4):
         assert await login(client, "boss", "nope") == 401
     async with client.post(
-        "/api/login", json={"username": "boss", "password": "boss-password"}
+        "/api/login", json={"username": "boss", "password": "violet-anchor-bakery"}
     ) as response:
         # Even the right password waits once the limit is reached.
         assert response.status == 429
         assert int(response.headers["Retry-After"]) > 0
         assert (await response.json())["error"] == "too-many-attempts"
-    assert await login(client, "zhang", "zhang-password") == 200  # another username is fine
+    assert await login(client, "zhang", "walnut-cobalt-ferry") == 200  # another username is fine
 
 
 async def test_bad_bodies_get_clear_400s(client: aiohttp.ClientSession) -> None:
@@ -151,13 +151,13 @@ async def test_disabled_user_cannot_log_in(
     service: ServiceProcess, client: aiohttp.ClientSession
 ) -> None:
     disable_user(service, "gone")
-    assert await login(client, "gone", "gone-password") == 401
+    assert await login(client, "gone", "amber-falcon-quarry") == 401
 
 
 async def test_customers_need_a_login_and_validate(client: aiohttp.ClientSession) -> None:
     async with client.post("/api/customers", json={"name": "李四"}) as response:
         assert response.status == 401
-    assert await login(client, "zhang", "zhang-password") == 200
+    assert await login(client, "zhang", "walnut-cobalt-ferry") == 200
     body = {
         "name": "李四",
         "phones": ["138 0013 8000"],
@@ -198,7 +198,7 @@ async def test_agent_socket_and_pause_need_a_session(client: aiohttp.ClientSessi
         assert response.status == 401
     async with client.post("/api/agent/pause", json={"paused": True}) as response:
         assert response.status == 401
-    assert await login(client, "boss", "boss-password") in (200, 429)
+    assert await login(client, "boss", "violet-anchor-bakery") in (200, 429)
 
 
 async def test_the_console_page_is_served(client: aiohttp.ClientSession) -> None:

@@ -38,7 +38,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
         pbx=[],
         extra_toml='[auth]\ntrusted_proxies = ["127.0.0.1"]\n',
     )
-    add_user(process, "boss", "boss-password", "--role", "supervisor")
+    add_user(process, "boss", "violet-anchor-bakery", "--role", "supervisor")
     process.start()
     try:
         yield process
@@ -63,7 +63,7 @@ async def test_a_locked_out_address_does_not_lock_out_the_user_elsewhere(
 ) -> None:
     for _ in range(5):
         assert await login_from(proxied, "203.0.113.5", "wrong") == 401
-    assert await login_from(proxied, "203.0.113.5", "boss-password") == 429
+    assert await login_from(proxied, "203.0.113.5", "violet-anchor-bakery") == 429
     # Same proxy, another client: the real user still gets in.
-    assert await login_from(proxied, "203.0.113.6", "boss-password") == 200
+    assert await login_from(proxied, "203.0.113.6", "violet-anchor-bakery") == 200
     assert "failed login for 'boss' from 203.0.113.5" in proxied.log_text()

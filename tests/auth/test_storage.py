@@ -15,15 +15,20 @@ from callcenter.customers.directory import CustomerDirectory
 
 async def test_users_are_created_listed_and_unique(engine: AsyncEngine) -> None:
     created = await users.add_user(
-        engine, "zhang", "secret-pass", role="agent", display_name="张三", interfaces=["PJSIP/1001"]
+        engine,
+        "zhang",
+        "walnut-cobalt-ferry",
+        role="agent",
+        display_name="张三",
+        interfaces=["PJSIP/1001"],
     )
     assert created.display_name == "张三" and created.interfaces == ("PJSIP/1001",)
     with pytest.raises(users.UserError, match="exists"):
-        await users.add_user(engine, "zhang", "secret-pass", role="agent")
+        await users.add_user(engine, "zhang", "walnut-cobalt-ferry", role="agent")
     with pytest.raises(users.UserError, match="role"):
-        await users.add_user(engine, "li", "secret-pass", role="boss")
+        await users.add_user(engine, "li", "walnut-cobalt-ferry", role="boss")
     with pytest.raises(users.UserError, match="interface"):
-        await users.add_user(engine, "li", "secret-pass", role="agent", interfaces=["1001"])
+        await users.add_user(engine, "li", "walnut-cobalt-ferry", role="agent", interfaces=["1001"])
     [(listed, disabled)] = await users.list_users(engine)
     assert listed == created and not disabled
     found = await users.find_login(engine, "zhang")
@@ -36,7 +41,11 @@ async def test_changed_users_are_read_a_page_at_a_time_with_nothing_missed(
     before = datetime.now(UTC) - timedelta(seconds=1)
     for n in range(5):
         await users.add_user(
-            engine, f"agent{n}", "secret-pass", role="agent", interfaces=[f"PJSIP/10{n:02d}"]
+            engine,
+            f"agent{n}",
+            "walnut-cobalt-ferry",
+            role="agent",
+            interfaces=[f"PJSIP/10{n:02d}"],
         )
     await users.disable_user(engine, "agent3")
     changed = await users.users_changed_since(engine, before, page_size=2)
@@ -53,7 +62,7 @@ async def test_changed_users_are_read_a_page_at_a_time_with_nothing_missed(
 async def test_sessions_open_expire_end_and_die_with_a_new_password(
     engine: AsyncEngine,
 ) -> None:
-    user = await users.add_user(engine, "wang", "secret-pass", role="supervisor")
+    user = await users.add_user(engine, "wang", "walnut-cobalt-ferry", role="supervisor")
     now = [datetime(2026, 11, 23, tzinfo=UTC)]
     store = SessionStore(engine, timedelta(hours=1), clock=lambda: now[0])
     token = await store.create(user)
@@ -66,7 +75,7 @@ async def test_sessions_open_expire_end_and_die_with_a_new_password(
     assert await store.user_for(token) is None
 
     token = await store.create(user)
-    await users.set_password(engine, "wang", "another-pass")
+    await users.set_password(engine, "wang", "walnut-cobalt-river")
     now[0] += timedelta(seconds=10)  # past the lookup cache
     assert await store.user_for(token) is None
 

@@ -79,7 +79,7 @@ def add_user(service: ServiceProcess, username: str, *args: str) -> None:
             str(service.config),
             *args,
         ],
-        input="password-" + username + "\n",
+        input="tulip-ferry-orbit-52\n",
         capture_output=True,
         text=True,
         cwd=service.workdir,
@@ -175,7 +175,7 @@ def logged_in_console(
     page = context.new_page()
     page.goto(service.base_url + "/agent")
     page.fill("#username", username)
-    page.fill("#password", "password-" + username)
+    page.fill("#password", "tulip-ferry-orbit-52")
     page.click("#login-form button[type=submit]")
     expect(page.locator("#console-view")).to_be_visible(timeout=10_000)
     expect(page.locator("#link-state")).to_have_class("pill on", timeout=10_000)

@@ -47,7 +47,7 @@ async def logged_in(service: ServiceProcess, username: str) -> aiohttp.ClientSes
         session,
         "POST",
         "/api/login",
-        json={"username": username, "password": f"{username}-password"},
+        json={"username": username, "password": "copper-meadow-lantern"},
     )
     assert status == 200
     return session
@@ -63,9 +63,9 @@ async def test_agents_see_their_calls_and_the_wrap_up_releases_their_pause(
         log_level="INFO",
         extra_toml=(f'[records]\nenforced_wrapup = {{ "{QUEUE}" = {WRAPUP_SECONDS} }}\n'),
     )
-    add_user(service, "wang", "wang-password", "--interface", AGENTS[0])
-    add_user(service, "li", "li-password", "--interface", AGENTS[1])
-    add_user(service, "boss", "boss-password", "--role", "supervisor")
+    add_user(service, "wang", "copper-meadow-lantern", "--interface", AGENTS[0])
+    add_user(service, "li", "copper-meadow-lantern", "--interface", AGENTS[1])
+    add_user(service, "boss", "copper-meadow-lantern", "--role", "supervisor")
     numbers = default_caller_numbers(2)
     agent_phones(2, first_ext=1001, ring_seconds=0.3)
     service.start()

@@ -67,9 +67,9 @@ async def test_pause_and_ready_drive_the_pbx_and_refusals_change_nothing(
     tmp_path: Path,
 ) -> None:
     service = ServiceProcess(tmp_path, log_level="INFO")
-    add_user(service, "wang", "wang-password", "--interface", AGENT)
-    add_user(service, "zhao", "zhao-password", "--interface", "PJSIP/1009")  # in no queue
-    add_user(service, "boss", "boss-password", "--role", "supervisor")  # no phone
+    add_user(service, "wang", "copper-meadow-lantern", "--interface", AGENT)
+    add_user(service, "zhao", "copper-meadow-lantern", "--interface", "PJSIP/1009")  # in no queue
+    add_user(service, "boss", "copper-meadow-lantern", "--role", "supervisor")  # no phone
     service.start()
     sessions: list[aiohttp.ClientSession] = []
     try:
@@ -166,7 +166,7 @@ async def test_an_unanswered_pop_is_withdrawn_and_a_follow_up_is_on_the_next_car
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
     service = ServiceProcess(tmp_path, log_level="INFO")
-    add_user(service, "wang", "wang-password", "--interface", AGENT)
+    add_user(service, "wang", "copper-meadow-lantern", "--interface", AGENT)
     due = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)).date()  # [ivr] zone
     with pop_queue(rig) as queue:
         answering = agent_phones(1, first_ext=1001, ring_seconds=0.3)

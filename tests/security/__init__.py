@@ -1,0 +1,1 @@
+"""Regression tests of the security issue; each fails on the code before its fix."""
