@@ -13,6 +13,7 @@ SYSTEM_PACKAGES=(
   espeak-ng sox                # prompts generated at build time
   iproute2 procps              # ss / pgrep used by tests
   chromium                     # headless browser for the agent-console end-to-end test
+  libatomic1                   # needed by Playwright's bundled Node.js driver (not a chromium dependency)
 )
 
 missing=()
@@ -36,5 +37,9 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q -e '.[test]'
   rm -f .venv/.installed-* && touch "$stamp"
 fi
+
+# Every shared library of Playwright's driver and of Chromium must be there, or the browser
+# tests fail late with a loader error: name the missing library and its package now.
+bash scripts/check_libs.sh .venv
 
 .venv/bin/python -m callcenter.rig build
