@@ -28,13 +28,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Python packages exactly as locked in requirements/test.lock (every file checked against its
+# hash; `bash scripts/lock.sh` updates the lock), then the project itself without dependencies.
+# Done again only when pyproject.toml or the lock changes.
+LOCK=requirements/test.lock
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$(cat pyproject.toml "$LOCK" | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[test]'
+  .venv/bin/pip install -q --require-hashes -r "$LOCK"
+  .venv/bin/pip install -q --no-deps --no-build-isolation -e .
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
