@@ -32,6 +32,46 @@ def _load_or_exit(config_path: Path | None) -> tuple[Settings, Path | None]:
         sys.exit(2)
 
 
+# Secrets that ship with the project (the test rig's and config/callcenter.example.toml's AMI
+# secret, docker-compose.yml's database password, the placeholders in the example's comments)
+# or with Asterisk's and FreePBX's samples: anyone can read them, so `serve` refuses them
+# unless --demo says this is the demo or the test rig. Compared without regard to case.
+EXAMPLE_SECRETS = frozenset(
+    {
+        "rig-secret-not-for-production",
+        "change-me",
+        "changeme",
+        "password",
+        "...",
+        "secret",
+        "mysecret",
+        "amp111",
+    }
+)
+
+
+def example_secrets_in_use(settings: Settings) -> list[str]:
+    """The settings (never their values) that hold an example secret."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from callcenter.rig.asterisk import AMI_SECRET
+
+    examples = EXAMPLE_SECRETS | {AMI_SECRET.casefold()}
+    found = [
+        f"pbx[{index}].secret (PBX {pbx.name!r})"
+        for index, pbx in enumerate(settings.pbx)
+        if pbx.secret.get_secret_value().casefold() in examples
+    ]
+    try:
+        password = make_url(settings.database.url.get_secret_value()).password
+    except ArgumentError:
+        password = None
+    if password is not None and str(password).casefold() in examples:
+        found.append("database.url (its password)")
+    return found
+
+
 def _settings_or_exit(config_path: Path | None) -> Settings:
     settings, _ = _load_or_exit(config_path)
     configure_logging(settings.log_level, settings.secrets())
@@ -55,6 +95,12 @@ def check_config(config_path: Path | None) -> None:
         f"{source}: ok (PBX: {names}; HTTP {settings.http.host}:{settings.http.port}; "
         f"FastAGI {settings.fastagi.host}:{settings.fastagi.port})"
     )
+    for setting in example_secrets_in_use(settings):
+        click.echo(
+            f"warning: {setting} is an example secret shipped with callcenter: "
+            "`serve` refuses it without --demo",
+            err=True,
+        )
 
 
 @main.command()
@@ -78,11 +124,37 @@ def migrate(config_path: Path | None) -> None:
 
 @main.command()
 @CONFIG_OPTION
-def serve(config_path: Path | None) -> None:
-    """Run the service (AMI links, HTTP, FastAGI) until SIGTERM/SIGINT."""
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Allow the example secrets of the demo, the test rig and docker-compose.yml "
+    "(never for real use).",
+)
+def serve(config_path: Path | None, demo: bool) -> None:
+    """Run the service (AMI links, HTTP, FastAGI) until SIGTERM/SIGINT.
+
+    Refuses to start (exit status 1) while a secret is one of the examples shipped with the
+    project, unless --demo is given."""
+    settings = _settings_or_exit(config_path)
+    found = example_secrets_in_use(settings)
+    if found and not demo:
+        for setting in found:
+            click.echo(f"error: {setting} is an example secret shipped with callcenter", err=True)
+        click.echo(
+            "refusing to start: set secrets of your own (the AMI secret here and in Asterisk's "
+            "manager.conf, the database password), or pass --demo to run the demo or the test "
+            "rig on purpose",
+            err=True,
+        )
+        sys.exit(1)
+    for setting in found:
+        click.echo(f"warning: --demo: {setting} is an example secret; never for real use", err=True)
+    _run_service(settings)
+
+
+def _run_service(settings: Settings) -> None:
     from callcenter.service import serve as run_service
 
-    settings = _settings_or_exit(config_path)
     asyncio.run(run_service(settings))
 
 

@@ -64,7 +64,16 @@ class ServiceProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "callcenter", "serve", "--config", str(self.config)],
+                # --demo: the rig's AMI secret is an example one, refused without it.
+                [
+                    sys.executable,
+                    "-m",
+                    "callcenter",
+                    "serve",
+                    "--demo",
+                    "--config",
+                    str(self.config),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from callcenter.cli import example_secrets_in_use
 from callcenter.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +60,29 @@ def test_every_file_it_names_exists(compose: dict[str, Any]) -> None:
     asterisk_image = (ROOT / "docker/asterisk.Dockerfile").read_text(encoding="utf-8")
     assert "FROM debian:sid-slim" in asterisk_image and "asterisk-modules" in asterisk_image
     service_image = (ROOT / "docker/callcenter.Dockerfile").read_text(encoding="utf-8")
-    config_in_image = re.search(r'"(/app/config/[^"]+)"', service_image)
-    assert config_in_image and (ROOT / config_in_image.group(1).removeprefix("/app/")).is_file()
+    for copied in re.findall(r"^COPY (.+) \S+$", service_image, re.M):
+        assert all((ROOT / source).exists() for source in copied.split()), copied
+
+
+def test_the_service_image_has_no_config_and_installs_the_hashed_lock() -> None:
+    image = (ROOT / "docker/callcenter.Dockerfile").read_text(encoding="utf-8")
+    instructions = [line for line in image.splitlines() if not line.startswith("#")]
+    text = "\n".join(instructions)
+    # The operator's own configuration is mounted or given in the environment.
+    assert "COPY config" not in text and "example" not in text
+    assert "ENV CALLCENTER_CONFIG=/etc/callcenter/callcenter.toml" in text
+    assert 'CMD ["callcenter", "serve"]' in text
+    assert "pip install --require-hashes -r requirements/runtime.lock" in text
+    assert "pip install --no-deps --no-build-isolation ." in text
+
+
+def _host_file(service: dict[str, Any], target: str) -> Path:
+    """The repository file a service mounts at ``target``."""
+    for volume in service.get("volumes", []):
+        source, mounted = volume.split(":")[:2]
+        if mounted == target:
+            return ROOT / str(source)
+    raise AssertionError(f"nothing is mounted at {target}")
 
 
 def test_service_environment_is_valid_configuration(
@@ -71,11 +93,23 @@ def test_service_environment_is_valid_configuration(
         assert key.startswith("CALLCENTER_"), key
         if key != "CALLCENTER_CONFIG":
             monkeypatch.setenv(key, str(value))
-    config_file = ROOT / environment["CALLCENTER_CONFIG"].removeprefix("/app/")
+    config_file = _host_file(compose["services"]["callcenter"], environment["CALLCENTER_CONFIG"])
     settings, _ = load_settings(config_file)
     assert settings.http.port == int(environment["CALLCENTER_HTTP__PORT"])
     healthcheck = " ".join(compose["services"]["callcenter"]["healthcheck"]["test"])
     assert f"127.0.0.1:{settings.http.port}/healthz" in healthcheck
+
+
+def test_the_example_stack_runs_its_example_secrets_only_with_demo(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = compose["services"]["callcenter"]
+    for key, value in service["environment"].items():
+        if key != "CALLCENTER_CONFIG":
+            monkeypatch.setenv(key, str(value))
+    settings, _ = load_settings(_host_file(service, service["environment"]["CALLCENTER_CONFIG"]))
+    assert example_secrets_in_use(settings)  # the rig's AMI secret, change-me
+    assert service["command"] == ["callcenter", "serve", "--demo"]
 
 
 def test_pbx_and_database_agree_with_asterisk_and_postgres(compose: dict[str, Any]) -> None:

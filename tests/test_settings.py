@@ -35,6 +35,8 @@ def test_the_commented_example_is_valid() -> None:
     result = check_config(EXAMPLE)
     assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout and "rig" in result.stdout
+    # Valid, but its AMI secret is the example one that `serve` refuses without --demo.
+    assert "warning: pbx[0].secret (PBX 'rig') is an example secret" in result.stderr
 
 
 def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
