@@ -11,6 +11,44 @@ from prometheus_client.registry import Collector
 
 from callcenter.live import LiveModel
 
+# The AMI events the service reads (the live model's parsers, the link's FullyBooted and
+# Shutdown, the IVR's VarSets): only these get their own `event` label value. Anything else,
+# which a PBX or a peer posing as one can name at will, is counted as OTHER_EVENT; a label
+# per name would add a series per name, never freed, and slow every scrape.
+KNOWN_AMI_EVENTS = frozenset(
+    {
+        "QueueCallerJoin",
+        "QueueCallerLeave",
+        "QueueCallerAbandon",
+        "AgentCalled",
+        "AgentRingNoAnswer",
+        "AgentDump",
+        "AgentConnect",
+        "AgentComplete",
+        "QueueMemberAdded",
+        "QueueMemberRemoved",
+        "QueueMemberStatus",
+        "QueueMemberPause",
+        "QueueMemberPenalty",
+        "QueueMemberRinginuse",
+        "QueueParams",
+        "QueueMember",
+        "QueueEntry",
+        "CoreShowChannel",
+        "Hangup",
+        "SoftHangupRequest",
+        "VarSet",
+        "FullyBooted",
+        "Shutdown",
+    }
+)
+OTHER_EVENT = "other"
+
+
+def ami_event_label(name: str) -> str:
+    """The `event` label value for an AMI event name: itself if known, else OTHER_EVENT."""
+    return name if name in KNOWN_AMI_EVENTS else OTHER_EVENT
+
 
 class ServiceMetrics:
     def __init__(self) -> None:
@@ -23,7 +61,7 @@ class ServiceMetrics:
         )
         self.ami_events = Counter(
             "callcenter_ami_events",
-            "AMI events received, by type",
+            "AMI events received, by type (types the service does not read: other)",
             ["pbx", "event"],
             registry=self.registry,
         )
@@ -35,7 +73,7 @@ class ServiceMetrics:
         )
         self.ami_bad_events = Counter(
             "callcenter_ami_bad_events",
-            "AMI events that could not be used, by type",
+            "AMI events that could not be used, by type (unknown types: other)",
             ["pbx", "event"],
             registry=self.registry,
         )

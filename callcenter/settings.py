@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FilePath,
     IPvAnyNetwork,
     SecretStr,
     ValidationError,
@@ -57,6 +58,16 @@ class PbxSettings(_Section):
     # shared volume): calls that joined and ended while the service was away are recorded
     # from it after each (re)connect. Unset: such calls are not recorded.
     queue_log: Path | None = None
+    # One AMI message (headers up to the blank line) may not grow past this many bytes: a
+    # peer that never ends one would otherwise fill memory. Past it the link is dropped (the
+    # reason logged) and reconnects. Asterisk's own messages stay far below 1 MiB.
+    max_message_bytes: int = Field(default=1024 * 1024, ge=4096, le=64 * 1024 * 1024)
+    # AMI over TLS (manager.conf: tlsenable = yes; `port` is then tlsbindaddr's, usually 5039).
+    tls: bool = False
+    # PEM file of the CA(s) that signed the PBX's certificate; unset: the system's CAs.
+    tls_ca_file: FilePath | None = None
+    # Check the certificate chain and that it names `host`. Off only for a test bench.
+    tls_verify: bool = True
 
     @field_validator("secret")
     @classmethod

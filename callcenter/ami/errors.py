@@ -26,3 +26,11 @@ class AmiRefused(AmiError):
 
 class AmiAuthError(AmiError):
     """Login refused: wrong username or secret (never echoed)."""
+
+
+class AmiBadValue(AmiError):
+    """An action carried a header name or value that would break AMI framing (CR, LF, NUL).
+
+    Raised before anything is written: such a value could end the action early and smuggle a
+    second one (an ``Originate``) onto the connection.
+    """

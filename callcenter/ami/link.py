@@ -4,6 +4,10 @@ The link owns the connection's life; what happens with events is the sink's busi
 After every login ``on_ready`` runs (the service resyncs its model there). Every action has
 a timeout, and an action pending when the connection drops fails at once with
 ``AmiUnavailable`` rather than hanging until some later reconnect.
+
+``send`` is the one door every action goes through (Login, Filter, Ping and everything in
+``actions.py``), so that is where values bound for the PBX are checked: a header name or value
+with CR, LF or NUL is refused with ``AmiBadValue`` and nothing is written.
 """
 
 from __future__ import annotations
@@ -20,8 +24,16 @@ from typing import Any
 from panoramisk.actions import Action
 from panoramisk.message import Message
 
-from callcenter.ami.errors import AmiAuthError, AmiError, AmiRefused, AmiTimeout, AmiUnavailable
-from callcenter.ami.protocol import AmiProtocol, Fields
+from callcenter.ami.errors import (
+    AmiAuthError,
+    AmiBadValue,
+    AmiError,
+    AmiRefused,
+    AmiTimeout,
+    AmiUnavailable,
+)
+from callcenter.ami.protocol import AmiProtocol, Fields, frame_problem, shown
+from callcenter.ami.tls import client_context, transport_warnings
 from callcenter.settings import PbxSettings
 
 log = logging.getLogger(__name__)
@@ -79,6 +91,8 @@ class AmiLink:
 
     async def run(self) -> None:
         """Stay connected until ``stop()``."""
+        for warning in transport_warnings(self.settings):
+            log.warning("PBX %s: %s", self.name, warning)
         attempt = 0
         while not self._stopping.is_set():
             was_connected = await self._one_session()
@@ -132,9 +146,15 @@ class AmiLink:
 
     async def _connect_and_login(self, loop: asyncio.AbstractEventLoop) -> None:
         timeout = self.settings.action_timeout
+        # Built per attempt: a CA file fixed on disk is picked up by the next reconnect, and a
+        # bad one fails this attempt (logged, retried) instead of the whole service.
+        context = client_context(self.settings)
         _transport, protocol = await asyncio.wait_for(
             loop.create_connection(
-                lambda: AmiProtocol(self), self.settings.host, self.settings.port
+                lambda: AmiProtocol(self, self.settings.max_message_bytes),
+                self.settings.host,
+                self.settings.port,
+                ssl=context,
             ),
             timeout,
         )
@@ -247,7 +267,11 @@ class AmiLink:
             self._lost.set_result(None)
 
     def pending_failed(self) -> BaseException:
-        return AmiUnavailable(self.name, "connection closed while the action was pending")
+        message = "connection closed while the action was pending"
+        # The reason the connection was dropped (an oversize message...), when one is known.
+        return AmiUnavailable(
+            self.name, f"{message} ({self.last_error})" if self.last_error else message
+        )
 
     # --- actions ----------------------------------------------------------------------
 
@@ -258,7 +282,9 @@ class AmiLink:
 
         ``as_list`` is always explicit: panoramisk's guess misreads some acks (QueueAdd
         never resolves, and some "successfully queued" acks raise).
+        Raises ``AmiBadValue`` (logged, nothing written) for a value that would break framing.
         """
+        self._check_frame(fields)
         protocol = self._protocol
         if protocol is None or protocol.closed:
             raise AmiUnavailable(self.name, "not connected")
@@ -277,6 +303,16 @@ class AmiLink:
             raise AmiError(self.name, f"{fields.get('Action')}: {exc}") from exc
         _raise_if_refused(self.name, fields.get("Action", ""), result)
         return result
+
+    def _check_frame(self, fields: Mapping[str, str]) -> None:
+        problem = frame_problem(fields)
+        if problem is None:
+            return
+        error = AmiBadValue(
+            self.name, f"{shown(str(fields.get('Action', '')))} not sent: {problem}"
+        )
+        log.warning("PBX %s: action refused: %s", self.name, error.message)
+        raise error
 
 
 def _raise_if_refused(pbx: str, action: str, result: Message | list[Message]) -> None:

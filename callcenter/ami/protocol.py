@@ -7,13 +7,18 @@ go through one incremental decoder per connection; events become plain ``dict[st
 (cheap, and what the pure live model wants); only answers to our own actions become
 panoramisk ``Message`` objects that resolve the action's future. When the connection closes,
 pending actions fail at once instead of waiting for a ``FullyBooted`` that may never come.
+
+Two guards sit here because every byte passes here: ``frame_problem`` refuses an action whose
+header names or values would break the framing (CR, LF, NUL), and the reader drops the
+connection when one message grows past ``max_message_bytes`` without its frame end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from panoramisk.ami_protocol import AMIProtocol
@@ -24,7 +29,20 @@ log = logging.getLogger(__name__)
 EOL = "\r\n"
 MESSAGE_END = EOL + EOL
 BANNER = "Asterisk Call Manager/"
+_EOL_BYTES = EOL.encode()
+_MESSAGE_END_BYTES = MESSAGE_END.encode()
+_BANNER_BYTES = BANNER.encode()
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 Fields = dict[str, str]
+
+# CR and LF end a header line and NUL ends a C string in Asterisk's manager parser: any of
+# them in a name or value would let the rest be read as further headers or a second action.
+_FRAME_BREAKERS = re.compile("[\r\n\x00]")
+# A colon in a header name would move the rest of the name into the value.
+_NAME_BREAKERS = re.compile("[\r\n\x00:]")
+# Values of these headers are never shown, even refused ones (the Login secret).
+_HIDDEN_HEADERS = frozenset({"secret"})
+_SHOWN_CHARS = 60
 
 
 class FrameSink(Protocol):
@@ -35,6 +53,27 @@ class FrameSink(Protocol):
     def connection_lost(self, exc: BaseException | None) -> None: ...
 
     def pending_failed(self) -> BaseException: ...
+
+
+def shown(text: str) -> str:
+    """``text`` for a log line or an error: repr'd (a CR cannot split the line) and cut short."""
+    return repr(text[:_SHOWN_CHARS]) + ("..." if len(text) > _SHOWN_CHARS else "")
+
+
+def frame_problem(fields: Mapping[str, object]) -> str | None:
+    """Why ``fields`` cannot be written as one AMI action; None when they can.
+
+    Values may be lists (panoramisk writes one header line per item), so each item is checked.
+    """
+    for name, value in fields.items():
+        if not name or _NAME_BREAKERS.search(name):
+            return f"header name {shown(name)} is not allowed"
+        items = value if isinstance(value, list | tuple) else (value,)
+        for item in items:
+            if _FRAME_BREAKERS.search(str(item)):
+                what = "(hidden)" if name.lower() in _HIDDEN_HEADERS else shown(str(item))
+                return f"header {name} carries CR, LF or NUL: {what}"
+    return None
 
 
 def parse_block(block: str) -> Fields:
@@ -53,25 +92,53 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
     version: str | None
     closed: bool
 
-    def __init__(self, sink: FrameSink) -> None:
+    def __init__(self, sink: FrameSink, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         super().__init__()
         self.sink = sink
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending_text = ""
+        self.max_message_bytes = max_message_bytes
+        # Bytes after the last frame end. Frames are cut as bytes and decoded whole: CR and
+        # LF never occur inside a UTF-8 sequence, so no character is ever split.
+        self._pending = b""
+        self._drop_reason: str | None = None
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self.encoding = "utf-8"
 
     def data_received(self, data: bytes) -> None:
-        text = self._pending_text + self._decoder.decode(data)
-        if self.version is None and text.startswith(BANNER):
-            banner, _, text = text.partition(EOL)
-            self.version = banner[len(BANNER) :].strip()
-        blocks = text.split(MESSAGE_END)
-        self._pending_text = blocks.pop()
+        if self._drop_reason is not None:
+            return
+        buffer = self._pending + data
+        if self.version is None and buffer.startswith(_BANNER_BYTES) and _EOL_BYTES in buffer:
+            banner, _, buffer = buffer.partition(_EOL_BYTES)
+            self.version = banner[len(_BANNER_BYTES) :].decode("utf-8", "replace").strip()
+        end = buffer.rfind(_MESSAGE_END_BYTES)
+        complete, self._pending = (b"", buffer) if end < 0 else (buffer[:end], buffer[end + 4 :])
+        if len(self._pending) > self.max_message_bytes:
+            self._drop(f"AMI message over {self.max_message_bytes} bytes without a frame end")
+            return
+        if not complete:
+            return
+        # Whole frames only, so one decode for all of them splits no character.
+        blocks = complete.decode("utf-8", "replace").split(MESSAGE_END)
         for block in blocks:
+            if len(complete) > self.max_message_bytes and self._oversize(block):
+                return
             self._handle_block(block.strip(EOL))
+
+    def _oversize(self, block: str) -> bool:
+        size = len(block.encode())
+        if size <= self.max_message_bytes:
+            return False
+        self._drop(f"AMI message of {size} bytes (limit {self.max_message_bytes})")
+        return True
+
+    def _drop(self, reason: str) -> None:
+        # A peer that never ends its message would grow the buffer without bound; the link
+        # sees the connection lost with this reason, logs it and reconnects with back-off.
+        self._drop_reason = reason
+        self._pending = b""
+        self.transport.abort()
 
     def _handle_block(self, block: str) -> None:
         if not block:
@@ -117,9 +184,12 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         action.future.set_result(list(action.responses))
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        if self._drop_reason is not None:
+            exc = ConnectionAbortedError(self._drop_reason)
         if not self.closed:
-            self.close()
+            # The sink first learns why, so the pending actions failed by close() can say so.
             self.sink.connection_lost(exc)
+            self.close()
 
     def close(self) -> None:
         error = self.sink.pending_failed()

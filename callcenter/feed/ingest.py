@@ -23,7 +23,7 @@ from callcenter.live.events import (
     QueueParams,
 )
 from callcenter.live.journal import ResyncJournal
-from callcenter.metrics import ServiceMetrics
+from callcenter.metrics import ServiceMetrics, ami_event_label
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,13 @@ class Ingest:
     def on_ami_event(self, pbx: str, fields: Fields, received_at: datetime) -> None:
         started = time.perf_counter()
         name = fields.get("Event", "")
-        counter = self._event_counters.get((pbx, name))
+        # Keyed by label, not name: unknown names share one child (and one cache entry).
+        label = ami_event_label(name)
+        counter = self._event_counters.get((pbx, label))
         if counter is None:
-            counter = self._event_counters[(pbx, name)] = self.metrics.ami_events.labels(pbx, name)
+            counter = self._event_counters[(pbx, label)] = self.metrics.ami_events.labels(
+                pbx, label
+            )
         counter.inc()
         try:
             event = parse_event(pbx, fields, received_at, var_prefix=self.var_prefix)
@@ -143,7 +147,7 @@ class Ingest:
                     log.exception("change consumer failed on %s", type(change).__name__)
 
     def _bad_event(self, pbx: str, name: str, reason: str) -> None:
-        self.metrics.ami_bad_events.labels(pbx, name).inc()
+        self.metrics.ami_bad_events.labels(pbx, ami_event_label(name)).inc()
         if (pbx, name) not in self._bad_kinds_logged:
             self._bad_kinds_logged.add((pbx, name))
             log.warning(

@@ -6,6 +6,12 @@ Python >= 3.11, route exceptions are swallowed and routes match the whole script
 protocol is small (``agi_*: value`` lines until a blank line, then ``COMMAND`` lines each
 answered by ``200 result=...``), so this module reads it with a hard deadline and size cap
 on the request and a timeout on every reply.
+
+Nothing a peer sends can end a session in an unhandled exception: a request or a value that
+cannot be served (a CR in the route name, a value that would split a command) is refused:
+logged as one line that says what, with the value repr'd, and answered with a VERBOSE before
+the server hangs up the FastAGI connection (the dialplan goes on with its defaults). Only a
+bug in a route is logged with its traceback, once.
 """
 
 from __future__ import annotations
@@ -26,10 +32,28 @@ HEADER_TIMEOUT = 2.0
 REPLY_TIMEOUT = 2.0
 _REPLY = re.compile(r"(?P<code>\d{3})(?P<more>[ -])(?P<text>.*)")
 _RESULT = re.compile(r"result=(?P<value>-?\d+)")
+_ARG_NAME = re.compile(r"agi_arg_(?P<index>[0-9]{1,4})")
+# Route names are dialplan script paths: letters, digits and a few separators, nothing that
+# could split a log line or an AGI command when echoed.
+_ROUTE_NAME = re.compile(r"[A-Za-z0-9_./-]{0,100}")
+_COMMAND_BREAKERS = re.compile("[\r\n\x00]")
+_SHOWN_CHARS = 60
 
 
 class AgiError(Exception):
     """The peer broke the protocol, went away or did not answer in time."""
+
+
+class AgiBadValue(AgiError, ValueError):
+    """A request or a command value that cannot be served safely; refused, never sent.
+
+    Also a ValueError: that is what ``command`` raised for a multi-line text before.
+    """
+
+
+def shown(text: str) -> str:
+    """``text`` for a log line: repr'd, so a CR or LF cannot split the line, and cut short."""
+    return repr(text[:_SHOWN_CHARS]) + ("..." if len(text) > _SHOWN_CHARS else "")
 
 
 @dataclass(frozen=True)
@@ -84,17 +108,24 @@ async def read_request(
                 env[name.strip()] = value.strip()
     except TimeoutError:
         raise AgiError(f"no complete AGI request within {timeout:g} s") from None
-    args = [
-        value
-        for _, value in sorted(
-            (
-                (int(k[len("agi_arg_") :]), v)
-                for k, v in env.items()
-                if k.startswith("agi_arg_") and k[len("agi_arg_") :].isdigit()
-            ),
-        )
-    ]
-    return AgiRequest(env, route_of(env.get("agi_network_script", "")), args)
+    return AgiRequest(env, route_of(env.get("agi_network_script", "")), _args_of(env))
+
+
+def _args_of(env: dict[str, str]) -> list[str]:
+    # ASCII digits only: str.isdigit() accepts "²", which int() then refuses.
+    numbered = []
+    for key, value in env.items():
+        match = _ARG_NAME.fullmatch(key)
+        if match is not None:
+            numbered.append((int(match.group("index")), value))
+    return [value for _, value in sorted(numbered)]
+
+
+def route_problem(route: str) -> str | None:
+    """Why ``route`` is not a route name anyone could have configured; None if it could be."""
+    if _ROUTE_NAME.fullmatch(route):
+        return None
+    return f"route name {shown(route)} is not allowed"
 
 
 async def _read_line(reader: asyncio.StreamReader) -> bytes:
@@ -122,8 +153,9 @@ class AgiChannel:
         self._reply_timeout = reply_timeout
 
     async def command(self, text: str) -> AgiReply:
-        if "\n" in text or "\r" in text:
-            raise ValueError("an AGI command is one line")
+        if _COMMAND_BREAKERS.search(text):
+            # A CR or LF would end the command early and the rest would run as another one.
+            raise AgiBadValue(f"an AGI command is one line: {shown(text)} not sent")
         self._writer.write(text.encode("utf-8") + b"\n")
         try:
             async with asyncio.timeout(self._reply_timeout):
@@ -224,6 +256,11 @@ class FastAgiServer:
             self._sessions.add(task)
         try:
             await self._session(reader, writer)
+        except Exception as exc:
+            # Last guard: asyncio would log an escaped exception as "Unhandled exception in
+            # client_connected_cb"; here it is logged once, with its type, and the connection
+            # still closes below.
+            log.exception("FastAGI: session failed: %s", type(exc).__name__)
         finally:
             if task is not None:
                 self._sessions.discard(task)
@@ -237,16 +274,42 @@ class FastAgiServer:
         except AgiError as exc:
             log.warning("FastAGI: dropped a connection: %s", exc)
             return
-        handler = self._routes.get(request.route)
         channel = AgiChannel(reader, writer)
+        problem = route_problem(request.route)
+        if problem is not None:
+            await self._refuse(request, channel, problem)
+            return
+        handler = self._routes.get(request.route)
         if handler is None:
-            log.warning("FastAGI: unknown route %r", request.route)
-            with contextlib.suppress(AgiError, OSError):
-                await channel.verbose(f"callcenter: unknown FastAGI route {request.route}", 1)
+            await self._refuse(request, channel, f"unknown route {request.route!r}")
             return
         try:
             await handler(request, channel)
+        except AgiBadValue as exc:
+            # Refused before it was written: the channel is still in step, so it can be told.
+            # The value may be a caller's data: the log has it, the PBX console does not.
+            await self._refuse(request, channel, f"route {request.route}: {exc}", "a bad value")
         except (AgiError, OSError) as exc:
-            log.warning("FastAGI %s on %s: %s", request.route, request.get("agi_uniqueid"), exc)
+            log.warning(
+                "FastAGI %s on %s: %s",
+                request.route,
+                shown(request.get("agi_uniqueid")),
+                shown(str(exc)),
+            )
         except Exception:
             log.exception("FastAGI route %s failed", request.route)
+
+    async def _refuse(
+        self, request: AgiRequest, channel: AgiChannel, reason: str, answer: str = ""
+    ) -> None:
+        """Log one line for a request that cannot be served and tell the channel (VERBOSE).
+
+        ``reason`` (logged) and ``answer`` (sent; default: the reason) show text from the
+        peer only repr'd, so each fits in one line and one command. The server then hangs up
+        the FastAGI connection and the dialplan goes on.
+        """
+        log.warning(
+            "FastAGI: refused a request on %s: %s", shown(request.get("agi_uniqueid")), reason
+        )
+        with contextlib.suppress(AgiError, OSError):
+            await channel.verbose(f"callcenter: FastAGI request refused: {answer or reason}", 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from dataclasses import dataclass, field
 
 
@@ -18,12 +19,16 @@ class ScriptedPeer:
     answer_actions: bool = True
     actions: list[dict[str, str]] = field(default_factory=list)
     logins: int = 0
+    # Every byte any client wrote, to prove that nothing at all reached the "PBX".
+    received: bytearray = field(default_factory=bytearray)
+    # Serve AMI over TLS with this context (Asterisk's tlsenable) instead of clear text.
+    tls: ssl.SSLContext | None = None
     _server: asyncio.Server | None = None
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
     _logged_in: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
@@ -55,6 +60,7 @@ class ScriptedPeer:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
             while True:
                 block = await reader.readuntil(b"\r\n\r\n")
+                self.received += block
                 self._answer(writer, _fields(block.decode()))
 
     def _answer(self, writer: asyncio.StreamWriter, action: dict[str, str]) -> None:

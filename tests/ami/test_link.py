@@ -18,13 +18,13 @@ from tests.ami.scripted_peer import ScriptedPeer
 Received = list[tuple[str, dict[str, str]]]
 
 
-def pbx_settings(port: int, secret: str = "peer-secret", **extra: float) -> PbxSettings:
+def pbx_settings(port: int, **extra: object) -> PbxSettings:
     values: dict[str, object] = dict(
         name="t",
         host="127.0.0.1",
         port=port,
         username="cc",
-        secret=SecretStr(secret),
+        secret=SecretStr("peer-secret"),
         ping_interval=30,
         action_timeout=0.5,
         reconnect_max_delay=0.2,
@@ -47,7 +47,7 @@ async def peer() -> AsyncIterator[ScriptedPeer]:
 
 
 async def start_link(
-    peer: ScriptedPeer, received: Received, states: list[str] | None = None, **extra: float
+    peer: ScriptedPeer, received: Received, states: list[str] | None = None, **extra: object
 ) -> AmiLink:
     port = await peer.start()
 
@@ -142,7 +142,9 @@ async def test_refused_login_is_reported_without_the_secret(
     peer: ScriptedPeer, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = await peer.start()
-    link = AmiLink(pbx_settings(port, secret="wrong-secret-xyz"), lambda *_: None, base_delay=0.05)
+    link = AmiLink(
+        pbx_settings(port, secret=SecretStr("wrong-secret-xyz")), lambda *_: None, base_delay=0.05
+    )
     task = asyncio.get_running_loop().create_task(link.run())
     with caplog.at_level(logging.DEBUG):
         await until(lambda: link.state is LinkState.AUTH_FAILED)
