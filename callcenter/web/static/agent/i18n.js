@@ -1,5 +1,7 @@
 // Texts of the agent console in Chinese and English; keys match data-i18n attributes.
-window.I18N = {
+import { registerTexts } from "/static/common/common.js";
+
+registerTexts({
   zh: {
     title: "坐席工作台", offline: "未连接", online: "已连接", logout: "退出", login: "登录",
     username: "用户名", password: "密码", status: "状态", unknown: "未知", ready: "就绪",
@@ -45,4 +47,4 @@ window.I18N = {
     "no-answer": "not answered", "caller-left": "caller hung up",
     "answered-elsewhere": "answered by another agent", other_lang: "中文",
   },
-};
+});
