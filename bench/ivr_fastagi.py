@@ -4,7 +4,7 @@ Fills a SQLite (or --database-url) database with N customers, call records (one 
 in ten has an answered call: a sticky agent) and complaint wrap-ups with an open follow-up
 (one in a hundred), serves the IVR routes on a local port and runs M lookups at concurrency
 C the way res_agi does (env block, then one reply per SET VARIABLE). The directory is built
-as the service builds it (`IvrComponent`): the screen-pop's in-memory directory, loaded
+as the service builds it (`IvrRoom`): the customer directory room's in-memory directory, loaded
 from the database, with the default settings' region, history size, calendar and overdue
 window, and the collector settled as `Service.start()` settles it. Prints p50/p95/p99 from
 connect to close, how many lookups did not find their customer (a default answer: over the
@@ -12,7 +12,7 @@ route budget) and how many saw a sticky agent and an open complaint, with how ma
 holds. Client and server share one process and one event loop (2 cores here).
 
     .venv/bin/python bench/ivr_fastagi.py --customers 10000 --lookups 2000 --concurrency 20
-    .venv/bin/python bench/ivr_fastagi.py --directory sql   # without the screen-pop's index
+    .venv/bin/python bench/ivr_fastagi.py --directory sql   # without the in-memory index
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ async def run(args: argparse.Namespace) -> None:
     await fill(url, args.customers, zone)
     engine = create_engine(url)
     directory: CustomerDirectory
-    # As IvrComponent and ScreenPopComponent build them.
+    # As CustomerDirectoryRoom and IvrRoom build them.
     if args.directory == "index":
         customers = ScreenPopDirectory(
             engine,

@@ -8,7 +8,7 @@ is then copied with a fresh Uniqueid and a later join time until there are ``--c
 Each call also brings its CallerJoined (and CallConnected when answered), in time order with
 the other calls' changes, as the live model emits them: the open_calls writes that let a
 restarted service close calls that ended while it was down.
-They go through the real path: ``RecordsComponent.on_change`` → spool (write on the event
+They go through the real path: ``RecordsRoom.on_change`` → spool (write on the event
 path, fsync per batch) → batched idempotent INSERT ... ON CONFLICT → segment deleted.
 
 Printed per database: the event-path cost per call (µs in on_change), calls/s from the first
@@ -45,13 +45,14 @@ from callcenter.live import (  # noqa: E402
     LiveModel,
 )
 from callcenter.live.replay import load_trace, replay  # noqa: E402
-from callcenter.records.component import RecordsComponent  # noqa: E402
 from callcenter.records.query import RECORDS_TABLE  # noqa: E402
+from callcenter.records.room import RecordsRoom  # noqa: E402
 from callcenter.records.writer import OPEN_TABLE  # noqa: E402
 from callcenter.settings import RecordsSettings  # noqa: E402
 from callcenter.store.db import create_engine  # noqa: E402
 from callcenter.store.migrate import upgrade_to_head  # noqa: E402
 from tests.fixtures_pg import PostgresServer  # noqa: E402
+from tests.rooms import make_host  # noqa: E402
 
 TRACES = ROOT / "tests" / "fixtures" / "ami"
 
@@ -157,20 +158,20 @@ def scaled(templates: list[CallRecord], calls: int) -> list[Change]:
 async def run(url: str, label: str, changes: list[Change], work: Path) -> None:
     engine = create_engine(url)
     await upgrade_to_head(engine)
-    component = RecordsComponent(RecordsSettings(spool_dir=work / f"spool-{label}"), engine)
-    await component.start()
+    room = RecordsRoom(make_host(engine), RecordsSettings(spool_dir=work / f"spool-{label}"))
+    await room.start()
     # Sustained: submit at full speed in slices, yielding to the loop like the AMI reader does.
     started = time.perf_counter()
     on_change_seconds = 0.0
     for start in range(0, len(changes), 200):
         t0 = time.perf_counter()
         for change in changes[start : start + 200]:
-            component.on_change(change)
+            room.on_change(change)
         on_change_seconds += time.perf_counter() - t0
         await asyncio.sleep(0)
-    await component.writer.flush(timeout=600)
+    await room.writer.flush(timeout=600)
     elapsed = time.perf_counter() - started
-    await component.stop()
+    await room.stop()
     async with engine.connect() as connection:
         stored = (
             await connection.execute(select(func.count()).select_from(RECORDS_TABLE))

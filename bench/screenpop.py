@@ -72,7 +72,7 @@ async def prepare_database(url: str, agents: int) -> list[str]:
     try:
         await upgrade_to_head(engine)
         now = datetime.now(UTC)
-        password_hash = hash_password("bench-password")
+        password_hash = hash_password("bench-Kettle-Harbour-93")
         tokens = [secrets.token_urlsafe(32) for _ in range(agents)]
         async with engine.begin() as connection:
             await connection.execute(
@@ -338,6 +338,7 @@ def write_config(workdir: Path, url: str, ami_port: int, extra_toml: str) -> tup
                 f'url = "{url}"',
                 "[http]",
                 f"port = {http_port}",
+                f"metrics_port = {free_port()}",
                 "[fastagi]",
                 f"port = {free_port()}",
                 "[[pbx]]",

@@ -1,26 +1,142 @@
-"""How a room plugs into the service: its routes, its share of live changes, its life cycle.
+"""How a room plugs into the service: the ports it may use, and the hooks it may offer.
 
-Each room (records, screen-pop, IVR, routing...) offers one ``Component``; the service's
-composition root lists them. The defaults do nothing, so a room overrides only what it uses.
+A room (records, screen-pop, IVR, routing...) is a ``Room``: it offers its routes, its share
+of live changes and its life cycle. It is built in the composition root (``service.py``) from
+its settings section, a ``Host`` (what every room may use of the service) and the named ports
+of the sibling rooms it needs (a Protocol each, e.g. ``records.customers.CustomerRoom``). No
+room imports ``service.py`` or reaches into another room. See ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
-from aiohttp import web
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.live import Change
+from callcenter.live import AgentView, Change, ModelSnapshot, QueueView
+from callcenter.tasks import Spawn, Tasks
 
 if TYPE_CHECKING:
     from callcenter.ami.link import AmiLink
+    from callcenter.web.http import Route
 
 
-class Component:
-    name = "component"
+class LiveReader(Protocol):
+    """Read access to the live model (only the service's ingest writes to it)."""
 
-    def add_routes(self, app: web.Application) -> None:
-        """Register HTTP/WebSocket routes (called once, before the server starts)."""
+    def queue_view(self, pbx: str, queue: str, now: datetime) -> QueueView: ...
+
+    def queue_views(self, now: datetime) -> tuple[QueueView, ...]: ...
+
+    def agents_view(self, now: datetime) -> tuple[AgentView, ...]: ...
+
+    def snapshot(self) -> ModelSnapshot: ...
+
+
+class PbxLink(Protocol):
+    """What rooms use of one PBX's AMI link (``callcenter.ami.link.AmiLink`` in the service;
+    tests may give an in-memory stand-in)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def reconnects(self) -> int:
+        """Logins so far: tells one link session from the next."""
+
+    @property
+    def last_error(self) -> str: ...
+
+    async def send(
+        self, fields: Mapping[str, str], *, as_list: bool = False, timeout: float | None = None
+    ) -> Any: ...
+
+
+class LinkDirectory(Protocol):
+    """The PBX links by name: the read side of ``PbxLinks`` that rooms get."""
+
+    def get(self, name: str) -> PbxLink | None: ...
+
+    def connected(self, name: str) -> PbxLink | None: ...
+
+    def names(self) -> list[str]: ...
+
+    def __iter__(self) -> Iterator[PbxLink]: ...
+
+
+L = TypeVar("L", bound=PbxLink)
+
+
+class PbxLinks(Generic[L]):
+    """The AMI links by PBX name, in configuration order."""
+
+    def __init__(self, links: Sequence[L] = ()) -> None:
+        self._links: dict[str, L] = {}
+        for link in links:
+            self.add(link)
+
+    def add(self, link: L) -> None:
+        if link.name in self._links:
+            raise ValueError(f"two links for PBX {link.name!r}")
+        self._links[link.name] = link
+
+    def get(self, name: str) -> L | None:
+        return self._links.get(name)
+
+    def connected(self, name: str) -> L | None:
+        """The PBX's link while it is logged in, else None."""
+        link = self._links.get(name)
+        return link if link is not None and link.connected else None
+
+    def names(self) -> list[str]:
+        return list(self._links)
+
+    def __iter__(self) -> Iterator[L]:
+        return iter(list(self._links.values()))
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+
+Publish = Callable[[str], None]
+Resync = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Host:
+    """What any room may use of the service, and nothing more."""
+
+    engine: AsyncEngine
+    live: LiveReader
+    # Send one message (JSON text) to every /ws/live subscriber.
+    publish: Publish
+    links: LinkDirectory
+    # Rebuild one PBX's part of the live model from the PBX's own view (by PBX name).
+    resync: Resync
+    registry: CollectorRegistry
+    tasks: Tasks
+
+    def spawner(self, room: str) -> Spawn:
+        """The room's own ``spawn``: its tasks are tracked, logged on a crash, and
+        cancelled by the service right after the room stopped."""
+        return self.tasks.group(room).spawn
+
+
+class Room:
+    """One concern of the service. The defaults do nothing: a room overrides what it uses."""
+
+    name: ClassVar[str] = "room"
+
+    def routes(self) -> Sequence[Route]:
+        """The room's HTTP and WebSocket routes, each with its declared access."""
+        return ()
 
     def on_change(self, change: Change) -> None:
         """Receive each live-model change, on the event path: enqueue only, never block."""
@@ -32,4 +148,5 @@ class Component:
         """Called after migrations, before the AMI links connect."""
 
     async def stop(self) -> None:
-        """Called after the AMI links stopped: flush what is pending."""
+        """Called after the AMI links stopped: flush what is pending. The room's tasks are
+        cancelled right after."""

@@ -63,7 +63,7 @@ async def run_demo(agents: int, http_port: int, database: Path) -> None:
         await service.start()
         plan = TrafficPlan(agents=agents)
         traffic = asyncio.create_task(run_traffic(stop, plan, rig=rig))
-        _print_urls(http_port, agents)
+        _print_urls(http_port, agents, settings.http.metrics_port)
         await stop.wait()
     finally:
         stop.set()
@@ -102,7 +102,7 @@ async def _demo_users(settings: Settings, agents: int) -> None:
         await engine.dispose()
 
 
-def _print_urls(port: int, agents: int) -> None:
+def _print_urls(port: int, agents: int, metrics_port: int = 9464) -> None:
     base = f"http://127.0.0.1:{port}"
     last = FIRST_AGENT_EXT + agents - 1
     print(
@@ -114,8 +114,9 @@ def _print_urls(port: int, agents: int) -> None:
         f"  queues (live)   {base}/api/queues\n"
         f"  agents (live)   {base}/api/agents\n"
         f"  live feed (WS)  ws://127.0.0.1:{port}/ws/live\n"
+        f"  API             {base}/api/docs\n"
         f"  health          {base}/healthz\n"
-        f"  metrics         {base}/metrics\n"
+        f"  metrics         http://127.0.0.1:{metrics_port}/metrics\n"
         "Ctrl-C stops everything.\n",
         flush=True,
     )

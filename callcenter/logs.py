@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 MASK = "***"
 
 
@@ -54,6 +56,24 @@ def mask_number(number: str | None) -> str:
     return number[:3] + "*" * (len(number) - 7) + number[-4:]
 
 
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a header too long, a NUL in a value) as an
+    error with a traceback whose message quotes the offending bytes: part of a cookie, or
+    whatever an attacker sent. The client got its 400 already; we keep one line that says
+    what kind of problem it was, without the bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        reason = str(exc.message).split(":", 1)[0].strip()[:80] if exc.message else ""
+        record.msg = "malformed HTTP request refused with %s (%s: %s)"
+        record.args = (exc.code, type(exc).__name__, reason.encode("ascii", "replace").decode())
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
 def configure_logging(level: str, secrets: Iterable[str]) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
@@ -63,5 +83,6 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("aiohttp.server").addFilter(MalformedRequestFilter())
     # aiohttp's access log is per request and too chatty for INFO.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,40 +1,53 @@
-"""The composition root: builds every piece from the settings and runs them together."""
+"""The composition root: the one place that builds every room and wires them together.
+
+Each room gets its settings section, the ``Host`` (what any room may use of the service) and
+the named ports of the sibling rooms it needs; nothing else. ``docs/architecture.md`` draws
+the result.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from callcenter import __version__
 from callcenter.ami import actions
 from callcenter.ami.errors import AmiRefused
 from callcenter.ami.filters import event_filters
 from callcenter.ami.link import AmiLink, LinkState
-from callcenter.auth.web import AuthComponent
-from callcenter.component import Component
+from callcenter.audit.log import AuditLog
+from callcenter.auth.room import AuthRoom
+from callcenter.component import Host, PbxLinks, Room
+from callcenter.customers.room import CustomerDirectoryRoom
 from callcenter.feed.hub import Hub
 from callcenter.feed.ingest import Ingest
 from callcenter.feed.publisher import FeedPublisher
+from callcenter.feed.room import LiveViewRoom
 from callcenter.feed.serialize import dumps
-from callcenter.ivr.component import IvrComponent
+from callcenter.health import HealthRoom, MetricsRoom
+from callcenter.ivr.room import IvrRoom
 from callcenter.live import LiveConfig, LiveModel
 from callcenter.loopwatch import GcPauses, settle_collector, watch_loop
 from callcenter.metrics import LiveCollector, ServiceMetrics
-from callcenter.records.component import RecordsComponent
-from callcenter.routing.component import RoutingComponent
-from callcenter.screenpop.component import ScreenPopComponent
+from callcenter.records.room import RecordsRoom
+from callcenter.routing.room import RoutingRoom
+from callcenter.screenpop.room import ScreenPopRoom
 from callcenter.settings import Settings
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
-from callcenter.supervisor.component import SupervisorComponent
+from callcenter.supervisor.room import SupervisorRoom
+from callcenter.tasks import Tasks, every
 from callcenter.web.app import create_app
-from callcenter.web.sockets import TIMEOUT_CEIL_THRESHOLD
+from callcenter.web.assets import SharedAssetsRoom
+from callcenter.web.openapi import ApiDocsRoom
+from callcenter.web.sockets import TIMEOUT_CEIL_THRESHOLD, SocketRegistry
 
 log = logging.getLogger(__name__)
 
@@ -60,114 +73,164 @@ class Service:
         self.metrics.registry.register(LiveCollector(self.model))
         self.hub = Hub()
         self.feed = FeedPublisher(self.hub)
-        self.components = self._build_components()
+        self.tasks = Tasks(self.metrics.registry)
+        self._own = self.tasks.group("service")
+        self.links: PbxLinks[AmiLink] = PbxLinks()
+        self.host = Host(
+            engine=self.engine,
+            live=self.model,
+            publish=self.hub.publish,
+            links=self.links,
+            resync=self.resync,
+            registry=self.metrics.registry,
+            tasks=self.tasks,
+        )
+        self.sockets = SocketRegistry()
+        self.audit = AuditLog(self.engine, settings.auth.trusted_proxies)
+        self.auth = AuthRoom(
+            self.engine,
+            settings.auth,
+            sockets=self.sockets,
+            spawn=self.host.spawner(AuthRoom.name),
+            audit=self.audit,
+        )
+        self.rooms = self._build_rooms()
         self.ingest = Ingest(
             self.model,
             self.metrics,
-            [self.feed, *(c.on_change for c in self.components)],
+            [self.feed, *(room.on_change for room in self.rooms)],
             var_prefix=live.ivr_variable_prefix,
         )
-        self.links = [
-            AmiLink(
-                pbx,
-                self.ingest.on_ami_event,
-                on_ready=self.on_pbx_ready,
-                on_state=self.on_link_state,
-                event_filters=event_filters(live.ivr_variable_prefix),
+        for pbx in settings.pbx:
+            self.links.add(
+                AmiLink(
+                    pbx,
+                    self.ingest.on_ami_event,
+                    on_ready=self.on_pbx_ready,
+                    on_state=self.on_link_state,
+                    event_filters=event_filters(live.ivr_variable_prefix),
+                )
             )
-            for pbx in settings.pbx
-        ]
-        self._tasks: list[asyncio.Task[None]] = []
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
 
-    def _build_components(self) -> list[Component]:
-        """One line per room that plugs into the service (see callcenter/component.py)."""
-        screenpop = ScreenPopComponent(self)  # its customer index also names the records'
-        return [
-            AuthComponent(self.engine, self.settings.auth),
-            screenpop,
-            IvrComponent(self),
-            RecordsComponent(
-                self.settings.records,
-                self.engine,
-                self.metrics.registry,
-                model=self.model,
-                pbx_names=[p.name for p in self.settings.pbx],
-                customers=screenpop,
-                queue_logs={
-                    p.name: p.queue_log for p in self.settings.pbx if p.queue_log is not None
-                },
-                short_abandon_seconds=self.settings.live.short_abandon_seconds,
+    def _build_rooms(self) -> list[Room]:
+        """One line per room, in start order (they stop in reverse)."""
+        settings, host = self.settings, self.host
+        # Days of the contact centre's calendar (follow-up dates, opening hours): one zone.
+        zone = ZoneInfo(settings.ivr.timezone)
+        directory = CustomerDirectoryRoom(host, settings.screenpop, zone=zone, audit=self.audit)
+        records = RecordsRoom(
+            host,
+            settings.records,
+            customers=directory,
+            queue_logs={p.name: p.queue_log for p in settings.pbx if p.queue_log is not None},
+            short_abandon_seconds=settings.live.short_abandon_seconds,
+            restore_into=self.model,
+            audit=self.audit,
+        )
+        self.metrics_room = MetricsRoom(self.metrics.registry, settings.http.metrics_token)
+        rooms: list[Room] = [
+            self.auth,
+            LiveViewRoom(self.model, self.hub),
+            HealthRoom(self.links, self.engine, self.metrics),
+            SharedAssetsRoom(),
+            *([self.metrics_room] if settings.http.metrics_port == 0 else []),
+            directory,
+            ScreenPopRoom(
+                host,
+                settings.screenpop,
+                directory.directory,
+                dispositions=settings.records.dispositions,
+                zone=zone,
             ),
-            SupervisorComponent(self),
-            RoutingComponent(self),
+            IvrRoom(
+                settings.ivr,
+                settings.fastagi,
+                self.engine,
+                directory.directory,
+                pbx_names=[p.name for p in settings.pbx],
+                follow_up_overdue_days=settings.screenpop.follow_up_overdue_days,
+            ),
+            records,
+            SupervisorRoom(host, settings.supervisor),
+            RoutingRoom(
+                host,
+                settings.routing,
+                surge_db_family=settings.ivr.surge_db_family,
+                pbx_names=[p.name for p in settings.pbx],
+                overflow=records,
+            ),
         ]
+        routes = [route for room in rooms for route in room.routes()]
+        rooms.append(ApiDocsRoom(routes, version=__version__))
+        return rooms
 
     async def start(self) -> None:
         await upgrade_to_head(self.engine)
-        for component in self.components:
-            await component.start()
+        for room in self.rooms:
+            await room.start()
         for link in self.links:
             self.metrics.ami_link_up.labels(link.name).set(0)
-            self._spawn(link.run(), f"ami-{link.name}")
-            self._spawn(
-                self._every(
+            self._own.spawn(link.run(), f"ami-{link.name}")
+            self._own.spawn(
+                every(
                     self.settings.live.resync_interval,
-                    functools.partial(self._periodic_resync, link),
+                    self._periodic_resync(link),
+                    f"periodic resync of PBX {link.name}",
                 ),
                 f"resync-{link.name}",
             )
-        self._spawn(self._every(TICK_SECONDS, self._tick), "tick")
-        self._spawn(watch_loop(self.metrics), "loop-watch")
-        self._runner = web.AppRunner(
-            create_app(self), handle_signals=False, timeout_ceil_threshold=TIMEOUT_CEIL_THRESHOLD
-        )
-        await self._runner.setup()
+        self._own.spawn(every(TICK_SECONDS, self._tick, "tick"), "tick")
+        self._own.spawn(watch_loop(self.metrics), "loop-watch")
         http = self.settings.http
-        await web.TCPSite(self._runner, http.host, http.port).start()
-        log.info("HTTP on http://%s:%s (health /healthz, metrics /metrics)", http.host, http.port)
+        main = create_app(self.rooms, self.auth.authenticate, http.public_origins, self.sockets)
+        await self._listen(main, http.host, http.port)
+        log.info("HTTP on http://%s:%s (health /healthz)", http.host, http.port)
+        if http.metrics_port:
+            # Its own listener: an address the operator can keep off the agents' network.
+            metrics = create_app([self.metrics_room], _nobody)
+            await self._listen(metrics, http.metrics_host, http.metrics_port)
+            log.info("metrics on http://%s:%s/metrics", http.metrics_host, http.metrics_port)
         settle_collector()
         self.gc_pauses.install()
 
     async def stop(self) -> None:
         for link in self.links:
             await link.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for component in reversed(self.components):
+        await self._own.cancel()
+        for room in reversed(self.rooms):
             try:
-                await component.stop()
+                await room.stop()
             except Exception:
-                log.exception("%s did not stop cleanly", component.name)
+                log.exception("%s did not stop cleanly", room.name)
+            await self.tasks.group(room.name).cancel()
+        await self.tasks.cancel_all()  # anything spawned under another name
         self.gc_pauses.remove()
         self.feed.close()
         self.hub.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
         await self.engine.dispose()
         log.info("stopped")
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
-        self._tasks.append(asyncio.ensure_future(coro))
-        self._tasks[-1].set_name(name)
-
-    @staticmethod
-    async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await job()
-            except Exception:
-                log.exception("periodic job failed")
+    async def _listen(self, app: web.Application, host: str, port: int) -> None:
+        runner = web.AppRunner(
+            app, handle_signals=False, timeout_ceil_threshold=TIMEOUT_CEIL_THRESHOLD
+        )
+        await runner.setup()
+        self._runners.append(runner)
+        await web.TCPSite(runner, host, port).start()
 
     async def _tick(self) -> None:
         self.ingest.tick(datetime.now(UTC))
 
     # --- AMI ---------------------------------------------------------------------------
 
-    async def resync(self, link: AmiLink) -> None:
+    async def resync(self, pbx: str) -> None:
         """Rebuild this PBX's part of the model from the PBX's own view."""
+        link = self.links.get(pbx)
+        if link is None:
+            raise KeyError(f"no PBX named {pbx!r}")
         journal = self.ingest.begin_resync(link.name)
         try:
             records = await actions.queue_status(link, timeout=30)
@@ -183,11 +246,11 @@ class Service:
     async def on_pbx_ready(self, link: AmiLink) -> None:
         """After every (re)connect: resync the model, then let each room re-apply its state."""
         await self._resync_once_booted(link)
-        for component in self.components:
+        for room in self.rooms:
             try:
-                await component.on_pbx_ready(link)
+                await room.on_pbx_ready(link)
             except Exception:
-                log.exception("%s failed after PBX %s came up", component.name, link.name)
+                log.exception("%s failed after PBX %s came up", room.name, link.name)
 
     async def _resync_once_booted(self, link: AmiLink, attempts: int = 60) -> None:
         # Right after a PBX restart the AMI answers before app_queue is loaded and refuses
@@ -195,7 +258,7 @@ class Service:
         # rooms would never re-apply their state after a restart.
         for attempt in range(1, attempts + 1):
             try:
-                await self.resync(link)
+                await self.resync(link.name)
                 return
             except AmiRefused as exc:
                 if attempt == attempts or not link.connected:
@@ -203,9 +266,12 @@ class Service:
                 log.info("PBX %s: not ready yet (%s); retrying", link.name, exc.message)
                 await asyncio.sleep(0.5)
 
-    async def _periodic_resync(self, link: AmiLink) -> None:
-        if link.connected:
-            await self.resync(link)
+    def _periodic_resync(self, link: AmiLink) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            if link.connected:
+                await self.resync(link.name)
+
+        return job
 
     def on_link_state(self, link: AmiLink) -> None:
         self.metrics.ami_link_up.labels(link.name).set(1 if link.connected else 0)
@@ -221,6 +287,11 @@ class Service:
                 }
             )
         )
+
+
+async def _nobody(request: web.Request) -> None:
+    """The metrics listener has no logins: its one route is guarded by its token."""
+    return None
 
 
 async def serve(settings: Settings) -> None:

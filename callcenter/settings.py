@@ -97,6 +97,31 @@ class DatabaseSettings(_Section):
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # Where browsers reach the pages (scheme://host[:port]), when that is not the address the
+    # request itself names (a proxy that rewrites Host). A state-changing request must come
+    # from one of these or from the request's own host: other sites' pages are refused.
+    public_origins: list[str] = Field(default_factory=list)
+    # /metrics: on its own listener (default loopback:9464; port 0 serves it on the main
+    # listener instead), and when metrics_token is set, only with "Authorization: Bearer".
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    metrics_token: SecretStr | None = None
+
+    @field_validator("public_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+                raise ValueError(f"{origin!r} is not scheme://host[:port]")
+        return [origin.lower() for origin in value]
+
+    @model_validator(mode="after")
+    def _metrics_guarded(self) -> HttpSettings:
+        if self.metrics_port == 0 and self.metrics_token is None:
+            raise ValueError(
+                "metrics_port = 0 serves /metrics on the main listener: set metrics_token too"
+            )
+        return self
 
 
 class FastAgiSettings(_Section):
@@ -188,6 +213,9 @@ class RecordsSettings(_Section):
     enforced_wrapup: dict[str, int] = Field(default_factory=dict)
     # How far back a PBX's queue_log is read for calls missing from the records.
     queue_log_backfill_hours: float = Field(default=24.0, gt=0, le=24 * 31)
+    # A wrap-up's follow-up date: from yesterday (time zones) up to this many days ahead; a
+    # date further out is a typing error (9999-12-31), not a plan.
+    follow_up_horizon_days: int = Field(default=366, ge=1, le=3660)
 
     @field_validator("dispositions")
     @classmethod
@@ -219,6 +247,10 @@ class AuthSettings(_Section):
     # Failed logins per username and client address before answering 429 for a while.
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: float = Field(default=300.0, gt=0)
+    # Failed logins from one client address, whatever the usernames, before answering 429:
+    # guessing across many usernames is slowed, while a floor behind one NAT address at shift
+    # change (many people, a few typos each) stays well under it.
+    login_max_failures_per_address: int = Field(default=100, ge=1)
     # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; the login
     # limit and the logs then use the client's address, not the proxy's. Empty: none.
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)

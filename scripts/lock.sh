@@ -27,7 +27,7 @@ fi
 
 compile() {
   "$tools/bin/uv" pip compile --quiet --universal --python-version 3.11 --generate-hashes \
-    --index-url https://pypi.org/simple --custom-compile-command "bash scripts/lock.sh" \
+    --custom-compile-command "bash scripts/lock.sh" \
     pyproject.toml requirements/build.in "$@"
 }
 compile --output-file requirements/runtime.lock "$@"

@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check callcenter tests bench
-.venv/bin/mypy
+.venv/bin/ruff format --check callcenter tests bench
+.venv/bin/mypy   # --strict over callcenter/, tests/ and bench/ (pyproject.toml)
 exec .venv/bin/pytest -q "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import signal
@@ -15,6 +16,10 @@ from typing import Any
 
 from tests.fixtures_pg import free_port
 
+# A supervisor that tests log in as to read the live views (they need a login).
+WATCHER = "test-watcher"
+WATCHER_PASSWORD = "Watcher-Quilt-Harbour-58"
+
 RIG_PBX = {
     "name": "rig",
     "host": "127.0.0.1",
@@ -22,6 +27,10 @@ RIG_PBX = {
     "username": "callcenter",
     "secret": "rig-secret-not-for-production",
 }
+
+
+# Every service started and not yet stopped: tests/conftest.py stops what a test left behind.
+RUNNING: set[ServiceProcess] = set()
 
 
 class ServiceProcess:
@@ -36,6 +45,7 @@ class ServiceProcess:
     ) -> None:
         self.workdir = workdir
         self.http_port = free_port()
+        self.metrics_port = free_port()
         self.config = workdir / "callcenter.toml"
         self.log_path = workdir / "service.log"
         url = database_url or f"sqlite+aiosqlite:///{workdir / 'callcenter.db'}"
@@ -45,6 +55,7 @@ class ServiceProcess:
             f'url = "{url}"',
             "[http]",
             f"port = {self.http_port}",
+            f"metrics_port = {self.metrics_port}",
             "[fastagi]",
             f"port = {fastagi_port or free_port()}",
         ]
@@ -55,6 +66,9 @@ class ServiceProcess:
         # Extra tables (e.g. "[ivr]") go last: after [[pbx]] they start tables of their own.
         self.config.write_text("\n".join(lines) + "\n" + extra_toml, encoding="utf-8")
         self.process: subprocess.Popen[bytes] | None = None
+        self._jar = http.cookiejar.CookieJar()
+        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self._jar))
+        self._watching = False
 
     @property
     def base_url(self) -> str:
@@ -79,10 +93,12 @@ class ServiceProcess:
                 cwd=self.workdir,
                 env=env,
             )
+        RUNNING.add(self)
         if wait_healthy:
             self.wait_until(lambda: self.get("/healthz")[0] == 200, timeout, "healthy")
 
     def stop(self, timeout: float = 15) -> int:
+        RUNNING.discard(self)
         if self.process is None:
             return 0
         if self.process.poll() is None:
@@ -99,19 +115,75 @@ class ServiceProcess:
 
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to flush anything."""
+        RUNNING.discard(self)
         if self.process is not None:
             self.process.kill()
             self.process.wait()
             self.process = None
 
-    def get(self, path: str) -> tuple[int, bytes]:
+    def get(self, path: str, *, anonymous: bool = False) -> tuple[int, bytes]:
+        """GET as the watcher (a supervisor the tests use to read live views), logged in on
+        the first answer that asks for it; ``anonymous``: as nobody."""
+        status, body = self._get(path, anonymous)
+        if status == 401 and not anonymous and not self._watching:
+            self.log_in_watcher()
+            status, body = self._get(path, anonymous)
+        return status, body
+
+    def _get(self, path: str, anonymous: bool) -> tuple[int, bytes]:
+        opener = urllib.request.build_opener() if anonymous else self._opener
         try:
-            with urllib.request.urlopen(self.base_url + path, timeout=5) as response:
+            with opener.open(self.base_url + path, timeout=5) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return 0, b""
+
+    def add_user(self, username: str, password: str, *args: str, exist_ok: bool = False) -> None:
+        """``callcenter user add`` against this service's configuration."""
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "callcenter",
+                "user",
+                "add",
+                username,
+                "--password-stdin",
+                "--config",
+                str(self.config),
+                *args,
+            ],
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            cwd=self.workdir,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0 or (exist_ok and "exists" in result.stderr), result.stderr
+
+    def log_in_watcher(self) -> str:
+        """Log the watcher in (created on first use); the session cookie's value."""
+        if not self._watching:
+            self.add_user(WATCHER, WATCHER_PASSWORD, "--role", "supervisor", exist_ok=True)
+            request = urllib.request.Request(
+                self.base_url + "/api/login",
+                data=json.dumps({"username": WATCHER, "password": WATCHER_PASSWORD}).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json", "Origin": self.base_url},
+            )
+            with self._opener.open(request, timeout=10) as response:
+                assert response.status == 200
+            self._watching = True
+        return next(str(c.value) for c in self._jar if c.name == "cc_session")
+
+    def scrape_metrics(self) -> str:
+        """/metrics from the service's own metrics listener."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
 
     def get_json(self, path: str) -> tuple[int, Any]:
         status, body = self.get(path)

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from callcenter.ami import actions
 from callcenter.ami.errors import AmiRefused
 from callcenter.ami.link import AmiLink
+from callcenter.auth.users import add_user
 from callcenter.rig import AMI_SECRET, AMI_USERNAME, AsteriskRig
 from callcenter.rig.sipp import AgentPhones, start_calls
 from callcenter.service import Service
@@ -55,9 +56,12 @@ class Feed:
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
-    async def open(self, base_url: str) -> None:
-        self._session = aiohttp.ClientSession()
-        socket = await self._session.ws_connect(base_url.replace("http", "ws") + "/ws/live")
+    async def open(self, service: ServiceProcess) -> None:
+        # The feed needs a supervisor's session: the service's watcher logs in.
+        cookie = service.log_in_watcher()
+        self._session = aiohttp.ClientSession(headers={"Cookie": f"cc_session={cookie}"})
+        url = service.base_url.replace("http", "ws") + "/ws/live"
+        socket = await self._session.ws_connect(url)
         self._task = asyncio.ensure_future(self._read(socket))
         await self.wait_for(lambda m: m["type"] == "snapshot", "snapshot")
 
@@ -154,7 +158,7 @@ async def test_asterisk_restart_closes_dead_calls_once_and_matches_queuestatus(
     rig: AsteriskRig, service: ServiceProcess, feed: Feed
 ) -> None:
     queue = "complaints"  # no members: callers just wait
-    await feed.open(service.base_url)
+    await feed.open(service)
     for _ in range(2):
         rig.rx(f"channel originate Local/{queue}@local-callers application Wait 120")
     old = await poll(
@@ -239,7 +243,7 @@ async def test_live_feed_pushes_a_real_sip_call(
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
     agent_phones(1, first_ext=1001, ring_seconds=0.5)
-    await feed.open(service.base_url)
+    await feed.open(service)
     number = "13800770001"
     batch = start_calls(1, dial="support", caller_numbers=[number], hold_seconds=3.0)
     try:
@@ -319,7 +323,7 @@ def in_process_settings(tmp_path: Path, resync_interval: float) -> Settings:
     return Settings(
         pbx=[RIG_PBX],
         database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")),
-        http=HttpSettings(port=free_port()),
+        http=HttpSettings(port=free_port(), metrics_port=free_port()),
         fastagi=FastAgiSettings(port=free_port()),
         live=LiveSettings(resync_interval=resync_interval),
         records=RecordsSettings(spool_dir=tmp_path / "spool"),
@@ -342,7 +346,14 @@ async def test_periodic_resync_heals_a_stuck_paused_member(
     caplog.set_level(logging.INFO, logger="callcenter.feed.ingest")
     await service.start()
     try:
-        async with aiohttp.ClientSession() as http:
+        # The live views need a login: the in-process service gets a supervisor.
+        await add_user(service.engine, "lead", "Watcher-Quilt-Harbour-58", role="supervisor")
+        async with aiohttp.ClientSession(
+            headers={"Origin": base}, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        ) as http:
+            login = {"username": "lead", "password": "Watcher-Quilt-Harbour-58"}
+            async with http.post(base + "/api/login", json=login) as response:
+                assert response.status == 200, await response.text()
 
             async def get(path: str) -> Any:
                 async with http.get(base + path) as response:
@@ -384,7 +395,9 @@ async def test_periodic_resync_heals_a_stuck_paused_member(
             while member(await get("/api/queues/support"), "PJSIP/1001")["paused"]:
                 assert time.monotonic() < deadline, "the periodic resync did not heal it"
                 await asyncio.sleep(0.1)
-            metrics = await get("/metrics")
+            metrics_url = f"http://127.0.0.1:{service.settings.http.metrics_port}/metrics"
+            async with http.get(metrics_url) as response:
+                metrics = await response.text()
         fixed = [
             float(line.rsplit(" ", 1)[1])
             for line in metrics.splitlines()

@@ -46,8 +46,7 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None
 
 
 def metric(service: ServiceProcess, name: str, **labels: str) -> float:
-    _, body = service.get("/metrics")
-    for line in body.decode().splitlines():
+    for line in service.scrape_metrics().splitlines():
         if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     return 0.0

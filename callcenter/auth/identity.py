@@ -1,8 +1,9 @@
 """Who is making a request: the contract every room's handlers rely on.
 
-The session middleware (``callcenter/auth``) puts the logged-in ``User`` on the request under
-``USER``; handlers ask for it with ``require_user(request, *roles)``, which answers 401 when
-nobody is logged in and 403 when the role is not allowed.
+The access middleware (``callcenter/web/http.py``) asks the auth room who holds the session
+cookie and puts that ``User`` (or None) on the request under ``USER``; it has already refused
+the request when the route's declared access does not admit that user. Handlers that need
+the user read it with ``callcenter.web.http.request_user``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal
 
 from aiohttp import web
 
-from callcenter.web.errors import api_error
+from callcenter.auth.permissions import Permission, permissions_of
 
 Role = Literal["agent", "supervisor", "admin"]
 ROLES: tuple[Role, ...] = ("agent", "supervisor", "admin")
@@ -36,15 +37,9 @@ class User:
     def is_staff(self) -> bool:
         return self.role in STAFF
 
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return permissions_of(self.role)
 
-def current_user(request: web.Request) -> User | None:
-    return request.get(USER)
-
-
-def require_user(request: web.Request, *roles: Role) -> User:
-    user = current_user(request)
-    if user is None:
-        raise api_error(401, "not-logged-in", "log in first")
-    if roles and user.role not in roles:
-        raise api_error(403, "forbidden", f"a {user.role} may not do this", allowed=list(roles))
-    return user
+    def may(self, permission: Permission) -> bool:
+        return permission in self.permissions

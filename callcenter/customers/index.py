@@ -4,12 +4,20 @@ number's latest calls. Pure data structures; loading and saving live in ``repo``
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
 MatchedBy = Literal["account", "phone"]
+
+
+def account_of(ivr: Mapping[str, str], variable: str) -> str | None:
+    """The account number the caller typed in the IVR, left in the channel variable
+    `variable` (``screenpop.account_variable``); None when there is none. The pop's card and
+    the call record's customer are both found with it."""
+    value = ivr.get(variable, "").strip()
+    return value or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Where the lookup route gets its facts: a small Protocol and two adapters behind it.
 
-The service answers from the screen-pop room's memory (``IndexedCustomerDirectory``): the
+The service answers from the customer directory room's memory (``IndexedCustomerDirectory``): the
 customer index, each number's latest calls and the open follow-ups, so a lookup costs no
 database round trip however busy the hotline is. ``SqlCustomerDirectory`` reads the same
 facts from the tables when no index runs. Both use one definition of an open complaint: a
@@ -71,7 +71,7 @@ class _Profile(Protocol):
 
 class SqlCustomerDirectory:
     """Customers straight from the table (a LIKE over the phones column: fine for small
-    tables; the service uses IndexedCustomerDirectory when the screen-pop's index runs).
+    tables; the service uses IndexedCustomerDirectory over the customer directory room's index).
 
     `zone` and `follow_up_overdue_days` must be the screen-pop's (`[ivr] timezone`,
     `screenpop.follow_up_overdue_days`) so that both adapters call the same complaint open.
@@ -137,11 +137,11 @@ class SqlCustomerDirectory:
 
 
 class IndexedCustomerDirectory:
-    """Every fact from the screen-pop's memory: no I/O, so a lookup never waits on the
+    """Every fact from the customer directory's memory: no I/O, so a lookup never waits on the
     database, whatever the load (the history and follow-ups follow every CallEnded and
-    wrap-up, and other replicas' wrap-ups on the screen-pop's refresh).
+    wrap-up, and other replicas' wrap-ups on the directory's refresh).
 
-    The sticky agent comes from the calls the screen-pop keeps per number (its
+    The sticky agent comes from the calls the directory keeps per number (its
     `history_size` latest, the calls its card shows): a caller whose kept calls were all
     unanswered has none.
     """

@@ -1,66 +1,56 @@
-"""The IVR room in the service: the FastAGI server and its routes."""
+"""The IVR room: the FastAGI server and its routes (no HTTP routes).
+
+The lookup route answers from the customer directory's memory (``IndexedCustomerDirectory``
+over the directory the customer directory room keeps): customers, their latest calls and
+open follow-ups, so a lookup needs no database round trip.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from collections.abc import Sequence
+from typing import ClassVar
 
-from callcenter.component import Component
-from callcenter.customers.directory import CustomerDirectory as ScreenPopDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter.component import Room
+from callcenter.customers.directory import CustomerDirectory
 from callcenter.ivr.agi import FastAgiServer
-from callcenter.ivr.directory import (
-    CustomerDirectory,
-    IndexedCustomerDirectory,
-    SqlCustomerDirectory,
-)
+from callcenter.ivr.directory import IndexedCustomerDirectory
 from callcenter.ivr.routes import IvrRoutes
-
-if TYPE_CHECKING:
-    from callcenter.service import Service
+from callcenter.settings import FastAgiSettings, IvrSettings
 
 
-class IvrComponent(Component):
-    name = "ivr"
+class IvrRoom(Room):
+    name: ClassVar[str] = "ivr"
 
-    def __init__(self, service: Service, directory: CustomerDirectory | None = None) -> None:
-        settings = service.settings
-        self._service = service
-        self._explicit_directory = directory
-        # The screen-pop's calendar and overdue window: an open complaint means the same
-        # to the hotline as on the agent's card.
-        sql_directory = SqlCustomerDirectory(
-            service.engine,
-            zone=ZoneInfo(settings.ivr.timezone),
-            follow_up_overdue_days=settings.screenpop.follow_up_overdue_days,
+    def __init__(
+        self,
+        settings: IvrSettings,
+        fastagi: FastAgiSettings,
+        engine: AsyncEngine,
+        directory: CustomerDirectory,
+        *,
+        pbx_names: Sequence[str],
+        follow_up_overdue_days: int,
+    ) -> None:
+        # An open complaint must mean the same to the hotline as on the agent's card: the
+        # directory's overdue window (and calendar) are the ones both use.
+        if directory.follow_up_overdue_days != follow_up_overdue_days:
+            raise ValueError(
+                f"the customer directory keeps follow-ups open for "
+                f"{directory.follow_up_overdue_days} days overdue, the IVR expects "
+                f"{follow_up_overdue_days}"
+            )
+        self.agi_routes = IvrRoutes(
+            settings, engine, IndexedCustomerDirectory(directory), pbx_names
         )
-        self.routes = IvrRoutes(
-            settings.ivr,
-            service.engine,
-            directory or sql_directory,
-            [pbx.name for pbx in settings.pbx],
-        )
-        self.server = FastAgiServer(
-            settings.fastagi.host, settings.fastagi.port, self.routes.handlers()
-        )
+        self.server = FastAgiServer(fastagi.host, fastagi.port, self.agi_routes.handlers())
 
     async def start(self) -> None:
-        if self._explicit_directory is None:
-            index = self._screenpop_index()
-            if index is not None:
-                # The screen-pop keeps customers, their latest calls and open follow-ups in
-                # memory: a lookup needs no database round trip.
-                self.routes.use_directory(IndexedCustomerDirectory(index))
         # A port that cannot be bound fails the start-up: the hotline must not silently
         # lose its decisions.
         await self.server.start()
 
-    def _screenpop_index(self) -> ScreenPopDirectory | None:
-        for component in self._service.components:
-            index = getattr(component, "directory", None)
-            if isinstance(index, ScreenPopDirectory):
-                return index
-        return None
-
     async def stop(self) -> None:
         await self.server.stop()
-        await self.routes.drain()
+        await self.agi_routes.drain()

@@ -7,8 +7,8 @@ GET  /api/calls/{id}       one call with its wrap-up
 POST /api/calls/{id}/wrapup  {disposition, notes?, follow_up_due?}
 GET  /api/dispositions     the configured disposition codes with both labels
 
-An agent sees and wraps up only the calls their own phone(s) answered (`User.interfaces`);
-supervisors and admins see everything.
+A user holding ``calls:read-all`` sees (and wraps up) every call; one holding only
+``calls:read-own`` (an agent) only the calls their own phone(s) answered (`User.interfaces`).
 """
 
 from __future__ import annotations
@@ -16,17 +16,23 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.auth.identity import User, require_user
-from callcenter.records.customers import saved_wrapup
+from callcenter.audit.log import Audit
+from callcenter.auth.identity import User
+from callcenter.auth.permissions import Permission as P
+from callcenter.records.customers import SavedWrapup, saved_wrapup
 from callcenter.records.query import (
+    MAX_ROW_ID,
+    NO_NUL,
     RECORDS_TABLE,
     WRAPUPS_TABLE,
     CallFilters,
@@ -34,14 +40,30 @@ from callcenter.records.query import (
     calls_query,
     encode_cursor,
 )
-from callcenter.web.errors import api_error
-
-if TYPE_CHECKING:
-    from callcenter.records.component import RecordsComponent
+from callcenter.settings import Disposition
+from callcenter.web import http
+from callcenter.web.errors import Problem
+from callcenter.web.http import (
+    LOGIN,
+    Route,
+    needs,
+    read_body,
+    read_path,
+    read_query,
+    reply,
+    request_user,
+)
 
 log = logging.getLogger(__name__)
 
-RECORDS: web.AppKey[RecordsComponent] = web.AppKey("records")
+NOT_YOUR_CALLS = Problem(403, "not-your-calls", "an agent sees only their own phone's calls")
+NOT_YOUR_CALL = Problem(403, "not-your-call", "the call was answered by another phone")
+NO_SUCH_CALL = Problem(404, "no-such-call", "no call with that id")
+UNKNOWN_DISPOSITION = Problem(400, "unknown-disposition", "no disposition with that code")
+NOT_ANSWERED = Problem(409, "not-answered", "only an answered call has a wrap-up")
+FOLLOW_UP_OUT_OF_RANGE = Problem(400, "follow-up-out-of-range", "the follow-up date is too far")
+
+READ_CALLS = needs(P.CALLS_READ_OWN, P.CALLS_READ_ALL)
 CSV_PAGE = 1000
 CSV_COLUMNS = (
     "id",
@@ -73,109 +95,341 @@ CSV_COLUMNS = (
 )
 
 
+# --- what the routes read --------------------------------------------------------------
+
+
+class CallPath(BaseModel):
+    # A call_records id (64-bit): nothing larger reaches SQL.
+    id: int = Field(ge=1, le=MAX_ROW_ID)
+
+
 class WrapupBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     disposition: str = Field(min_length=1, max_length=40)
-    notes: str = Field(default="", max_length=4000)
+    # PostgreSQL text cannot hold NUL: refused here rather than failing in the INSERT.
+    notes: str = Field(default="", max_length=4000, pattern=NO_NUL)
     follow_up_due: date | None = None
 
 
-def add_routes(app: web.Application, component: RecordsComponent) -> None:
-    app[RECORDS] = component
-    app.router.add_get("/api/calls", list_calls)
-    app.router.add_get("/api/calls.csv", export_csv)
-    app.router.add_get("/api/calls/{id}", get_call)
-    app.router.add_post("/api/calls/{id}/wrapup", submit_wrapup)
-    app.router.add_get("/api/dispositions", dispositions)
+# --- what the routes answer (the shapes ``call_json`` and the handlers build) -------------
 
 
-def _problems(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]}
-        for e in exc.errors(include_input=False, include_url=False)
-    ]
+class CallWrapupData(BaseModel):
+    """A call's wrap-up as the call list and the call show it."""
+
+    disposition: str
+    category: str
+    notes: str
+    follow_up_due: date | None
+    wrapup_at: datetime
 
 
-def _filters(request: web.Request) -> CallFilters:
-    query: dict[str, Any] = {}
-    for key in request.query:
-        values = request.query.getall(key)
-        if len(values) > 1 and key != "outcome":
-            raise api_error(400, "bad-filter", f"{key}: given more than once")
-        query[key] = ",".join(values) if key == "outcome" else values[0]
-    try:
-        return CallFilters.model_validate(query)
-    except ValidationError as exc:
-        problems = _problems(exc)
-        first = problems[0]
-        raise api_error(
-            400, "bad-filter", f"{first['field']}: {first['problem']}", problems=problems
-        ) from None
+class CallData(BaseModel):
+    """One call record (``call_json``): every call_records column and its wrap-up."""
+
+    id: int
+    pbx: str
+    uniqueid: str
+    linkedid: str | None
+    queue: str
+    caller_number: str | None
+    caller_name: str | None
+    customer_id: int | None
+    joined_at: datetime
+    answered_at: datetime | None
+    left_at: datetime | None
+    ended_at: datetime | None
+    wait_seconds: float | None
+    talk_seconds: float | None
+    wrapup_seconds: int | None
+    agents_rung: list[str]
+    ring_no_answer_count: int
+    answered_by: str | None
+    answered_by_name: str | None
+    outcome: str
+    completed_by: str | None
+    evidence: str | None
+    queue_status: str | None
+    short_abandon: bool
+    overflow_queue: str | None
+    position_at_join: int | None
+    position_at_exit: int | None
+    recording_ref: str | None
+    channel: str | None
+    ivr_data: dict[str, str]
+    wrapup: CallWrapupData | None
+
+
+class CallPage(BaseModel):
+    calls: list[CallData]
+    # Give it as ?cursor= for the next (older) page; null on the last page.
+    next_cursor: str | None
+
+
+class StoredWrapupData(BaseModel):
+    disposition: str
+    category: str
+    notes: str
+    username: str | None
+    follow_up_due: date | None
+    wrapup_at: datetime
+
+
+class WrapupAnswer(BaseModel):
+    call_id: int
+    wrapup: StoredWrapupData
+
+
+class DispositionList(BaseModel):
+    dispositions: list[Disposition]
+
+
+# --- the room's side -----------------------------------------------------------------------
+
+
+class WrapupSink(Protocol):
+    """What the records room does when a wrap-up was stored."""
+
+    def wrapup_submitted(self, pbx: str, interface: str | None) -> None:
+        """An enforced wrap-up pause of ``interface`` ends now."""
+
+    def wrapup_saved(self, wrapup: SavedWrapup) -> None:
+        """The customer index learns of the wrap-up."""
 
 
 def _scope(user: User, filters: CallFilters) -> tuple[str, ...] | None:
-    """The interfaces an agent is limited to (None: staff, no limit)."""
-    if user.is_staff:
+    """The interfaces a user who may not read every call is limited to (None: no limit)."""
+    if user.may(P.CALLS_READ_ALL):
         return None
     if filters.agent is not None and filters.agent not in user.interfaces:
-        raise api_error(
-            403,
-            "not-your-calls",
-            "an agent sees only the calls of their own phone",
-            agent=filters.agent,
-        )
+        raise NOT_YOUR_CALLS("an agent sees only the calls of their own phone", agent=filters.agent)
     return user.interfaces
 
 
-def _call_id(request: web.Request) -> int:
-    text = request.match_info["id"]
-    if not text.isdigit() or len(text) > 18:
-        raise api_error(400, "bad-call-id", "a call id is a positive whole number", id=text)
-    return int(text)
+def _read_filters(request: web.Request) -> CallFilters:
+    return read_query(request, CallFilters, repeatable=("outcome",))
 
 
-async def list_calls(request: web.Request) -> web.Response:
-    user = require_user(request)
-    filters = _filters(request)
-    component = request.app[RECORDS]
-    statement = calls_query(filters, _scope(user, filters)).limit(filters.limit + 1)
-    async with component.engine.connect() as connection:
-        rows = list((await connection.execute(statement)).mappings())
-    more = len(rows) > filters.limit
-    rows = rows[: filters.limit]
-    cursor = encode_cursor(rows[-1]["joined_at"], rows[-1]["id"]) if more else None
-    return web.json_response({"calls": [call_json(r) for r in rows], "next_cursor": cursor})
+class RecordsApi:
+    """The call-records routes, on the records room's engine and dispositions."""
 
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        dispositions: Sequence[Disposition],
+        wrapups: WrapupSink,
+        *,
+        audit: Audit | None = None,
+        follow_up_horizon_days: int = 366,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        self.engine = engine
+        self.dispositions = tuple(dispositions)
+        self.wrapups = wrapups
+        self.audit = audit
+        self.follow_up_horizon = timedelta(days=follow_up_horizon_days)
+        self._today = today
 
-async def export_csv(request: web.Request) -> web.StreamResponse:
-    user = require_user(request)
-    filters = _filters(request)
-    scope = _scope(user, filters)
-    component = request.app[RECORDS]
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": 'attachment; filename="calls.csv"',
-        }
-    )
-    await response.prepare(request)
-    # The BOM makes Excel read the Chinese names as UTF-8.
-    await response.write("\ufeff".encode() + _csv_line(CSV_COLUMNS))
-    page = filters.model_copy(update={"limit": CSV_PAGE})
-    while True:
-        async with component.engine.connect() as connection:
-            rows = list(
-                (await connection.execute(calls_query(page, scope).limit(CSV_PAGE))).mappings()
+    def routes(self) -> list[Route]:
+        return [
+            http.get(
+                "/api/calls",
+                self.list_calls,
+                access=READ_CALLS,
+                tag="records",
+                summary="Call records, newest first, a page at a time (an agent: their own)",
+                query=CallFilters,
+                response=CallPage,
+                errors=(NOT_YOUR_CALLS,),
+            ),
+            http.get(
+                "/api/calls.csv",
+                self.export_csv,
+                access=READ_CALLS,
+                tag="records",
+                summary="Every matching call record as CSV (UTF-8 with BOM, for Excel)",
+                query=CallFilters,
+                kind="text",
+                content_type="text/csv; charset=utf-8",
+                errors=(NOT_YOUR_CALLS,),
+            ),
+            http.get(
+                "/api/calls/{id}",
+                self.get_call,
+                access=READ_CALLS,
+                tag="records",
+                summary="One call record with its wrap-up",
+                path_params=CallPath,
+                response=CallData,
+                errors=(NO_SUCH_CALL, NOT_YOUR_CALL),
+            ),
+            http.post(
+                "/api/calls/{id}/wrapup",
+                self.submit_wrapup,
+                access=needs(P.CALLS_WRAP_UP),
+                tag="records",
+                summary="Store (or replace) the wrap-up of an answered call",
+                path_params=CallPath,
+                body=WrapupBody,
+                response=WrapupAnswer,
+                status=201,
+                errors=(
+                    UNKNOWN_DISPOSITION,
+                    FOLLOW_UP_OUT_OF_RANGE,
+                    NO_SUCH_CALL,
+                    NOT_YOUR_CALL,
+                    NOT_ANSWERED,
+                ),
+            ),
+            http.get(
+                "/api/dispositions",
+                self.list_dispositions,
+                access=LOGIN,
+                tag="records",
+                summary="The wrap-up disposition codes, with both labels",
+                response=DispositionList,
+            ),
+        ]
+
+    async def list_calls(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        filters = _read_filters(request)
+        statement = calls_query(filters, _scope(user, filters)).limit(filters.limit + 1)
+        async with self.engine.connect() as connection:
+            rows = list((await connection.execute(statement)).mappings())
+        more = len(rows) > filters.limit
+        rows = rows[: filters.limit]
+        cursor = encode_cursor(rows[-1]["joined_at"], rows[-1]["id"]) if more else None
+        return reply({"calls": [call_json(r) for r in rows], "next_cursor": cursor})
+
+    async def export_csv(self, request: web.Request) -> web.StreamResponse:
+        user = request_user(request)
+        filters = _read_filters(request)
+        scope = _scope(user, filters)
+        if self.audit is not None:
+            await self.audit.record(
+                request,
+                user,
+                "calls-export",
+                "calls.csv",
+                parameters=filters.model_dump(mode="json", exclude_defaults=True),
             )
-        for row in rows:
-            await response.write(_csv_line(_csv_values(row)))
-        if len(rows) < CSV_PAGE:
-            break
-        page = page.model_copy(
-            update={"cursor": encode_cursor(rows[-1]["joined_at"], rows[-1]["id"])}
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": 'attachment; filename="calls.csv"',
+            }
         )
-    await response.write_eof()
-    return response
+        await response.prepare(request)
+        # The BOM makes Excel read the Chinese names as UTF-8.
+        await response.write("\ufeff".encode() + _csv_line(CSV_COLUMNS))
+        page = filters.model_copy(update={"limit": CSV_PAGE})
+        while True:
+            statement = calls_query(page, scope).limit(CSV_PAGE)
+            async with self.engine.connect() as connection:
+                rows = list((await connection.execute(statement)).mappings())
+            for row in rows:
+                await response.write(_csv_line(_csv_values(row)))
+            if len(rows) < CSV_PAGE:
+                break
+            page = page.model_copy(
+                update={"cursor": encode_cursor(rows[-1]["joined_at"], rows[-1]["id"])}
+            )
+        await response.write_eof()
+        return response
+
+    async def _load_call(self, call_id: int, user: User) -> dict[str, Any]:
+        statement = calls_query(CallFilters(), None).where(RECORDS_TABLE.c.id == call_id)
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(statement)).mappings().first()
+        if row is None:
+            raise NO_SUCH_CALL(f"there is no call {call_id}", id=call_id)
+        if not user.may(P.CALLS_READ_ALL) and row["answered_by"] not in user.interfaces:
+            raise NOT_YOUR_CALL("an agent sees only the calls of their own phone", id=call_id)
+        return dict(row)
+
+    async def get_call(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        call_id = read_path(request, CallPath).id
+        return reply(call_json(await self._load_call(call_id, user)))
+
+    async def submit_wrapup(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        call_id = read_path(request, CallPath).id
+        body = await read_body(request, WrapupBody)
+        codes = {d.code: d for d in self.dispositions}
+        disposition = codes.get(body.disposition)
+        if disposition is None:
+            raise UNKNOWN_DISPOSITION(f"no disposition {body.disposition!r}", known=sorted(codes))
+        due = body.follow_up_due
+        today = self._today()
+        if due is not None and not (
+            today - timedelta(days=1) <= due <= today + self.follow_up_horizon
+        ):
+            raise FOLLOW_UP_OUT_OF_RANGE(
+                f"follow_up_due must be between {today - timedelta(days=1)} and "
+                f"{today + self.follow_up_horizon}",
+                field="follow_up_due",
+            )
+        call = await self._load_call(call_id, user)
+        if call["answered_at"] is None:
+            raise NOT_ANSWERED("only an answered call has a wrap-up", id=call_id)
+        values = {
+            "call_id": call_id,
+            "disposition": disposition.code,
+            "category": disposition.category,
+            "notes": body.notes,
+            "follow_up_due": body.follow_up_due,
+            "agent_interface": call["answered_by"],
+            "username": user.username,
+            "submitted_at": datetime.now(UTC),
+        }
+        table = WRAPUPS_TABLE
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(table).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["call_id"],
+            set_={k: statement.excluded[k] for k in values if k != "call_id"},
+        )
+        async with self.engine.begin() as connection:
+            await connection.execute(statement)
+            stored = (
+                (await connection.execute(select(table).where(table.c.call_id == call_id)))
+                .mappings()
+                .one()
+            )
+        log.info("wrap-up of call %s by %s: %s", call_id, user.username, disposition.code)
+        self.wrapups.wrapup_submitted(call["pbx"], call["answered_by"])
+        self.wrapups.wrapup_saved(saved_wrapup(call, stored))
+        return reply(
+            {
+                "call_id": call_id,
+                "wrapup": {
+                    "disposition": stored["disposition"],
+                    "category": stored["category"],
+                    "notes": stored["notes"],
+                    "username": stored["username"],
+                    "follow_up_due": None
+                    if stored["follow_up_due"] is None
+                    else stored["follow_up_due"].isoformat(),
+                    "wrapup_at": stored["submitted_at"].isoformat(),
+                },
+            },
+            status=201,
+        )
+
+    async def list_dispositions(self, request: web.Request) -> web.Response:
+        return reply({"dispositions": [d.model_dump() for d in self.dispositions]})
+
+
+# A cell starting with one of these is a formula to Excel and LibreOffice (which the BOM
+# invites to open the file): a caller name "=HYPERLINK(...)" would run when opened.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """Text as a spreadsheet shows it, never as a formula (OWASP: prefix a quote)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _csv_values(row: Any) -> list[str]:
@@ -187,7 +441,9 @@ def _csv_values(row: Any) -> list[str]:
         elif isinstance(value, datetime | date):
             values.append(value.isoformat())
         elif isinstance(value, list):
-            values.append(" ".join(str(v) for v in value))
+            values.append(csv_cell(" ".join(str(v) for v in value)))
+        elif isinstance(value, str):
+            values.append(csv_cell(value))
         else:
             values.append(str(value))
     return values
@@ -197,104 +453,3 @@ def _csv_line(values: Any) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer).writerow(values)
     return buffer.getvalue().encode()
-
-
-async def _load_call(request: web.Request, user: User) -> dict[str, Any]:
-    call_id = _call_id(request)
-    table = RECORDS_TABLE
-    component = request.app[RECORDS]
-    statement = calls_query(CallFilters(), None).where(table.c.id == call_id)
-    async with component.engine.connect() as connection:
-        row = (await connection.execute(statement)).mappings().first()
-    if row is None:
-        raise api_error(404, "no-such-call", f"there is no call {call_id}", id=call_id)
-    if not user.is_staff and row["answered_by"] not in user.interfaces:
-        raise api_error(
-            403, "not-your-call", "an agent sees only the calls of their own phone", id=call_id
-        )
-    return dict(row)
-
-
-async def get_call(request: web.Request) -> web.Response:
-    user = require_user(request)
-    return web.json_response(call_json(await _load_call(request, user)))
-
-
-async def submit_wrapup(request: web.Request) -> web.Response:
-    user = require_user(request)
-    component = request.app[RECORDS]
-    call_id = _call_id(request)
-    try:
-        data = await request.json()
-    except ValueError:
-        raise api_error(400, "bad-json", "the request body must be JSON") from None
-    try:
-        body = WrapupBody.model_validate(data)
-    except ValidationError as exc:
-        problems = _problems(exc)
-        raise api_error(
-            400,
-            "invalid-body",
-            f"{problems[0]['field']}: {problems[0]['problem']}",
-            problems=problems,
-        ) from None
-    codes = {d.code: d for d in component.settings.dispositions}
-    disposition = codes.get(body.disposition)
-    if disposition is None:
-        raise api_error(
-            400, "unknown-disposition", f"no disposition {body.disposition!r}", known=sorted(codes)
-        )
-    call = await _load_call(request, user)
-    if call["answered_at"] is None:
-        raise api_error(409, "not-answered", "only an answered call has a wrap-up", id=call_id)
-    values = {
-        "call_id": call_id,
-        "disposition": disposition.code,
-        "category": disposition.category,
-        "notes": body.notes,
-        "follow_up_due": body.follow_up_due,
-        "agent_interface": call["answered_by"],
-        "username": user.username,
-        "submitted_at": datetime.now(UTC),
-    }
-    table = WRAPUPS_TABLE
-    insert = postgresql.insert if component.engine.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["call_id"],
-        set_={k: statement.excluded[k] for k in values if k != "call_id"},
-    )
-    async with component.engine.begin() as connection:
-        await connection.execute(statement)
-        stored = (
-            (await connection.execute(select(table).where(table.c.call_id == call_id)))
-            .mappings()
-            .one()
-        )
-    log.info("wrap-up of call %s by %s: %s", call_id, user.username, disposition.code)
-    component.wrapup_submitted(call["pbx"], call["answered_by"])
-    component.wrapup_saved(saved_wrapup(call, stored))
-    return web.json_response(
-        {
-            "call_id": call_id,
-            "wrapup": {
-                "disposition": stored["disposition"],
-                "category": stored["category"],
-                "notes": stored["notes"],
-                "username": stored["username"],
-                "follow_up_due": None
-                if stored["follow_up_due"] is None
-                else stored["follow_up_due"].isoformat(),
-                "wrapup_at": stored["submitted_at"].isoformat(),
-            },
-        },
-        status=201,
-    )
-
-
-async def dispositions(request: web.Request) -> web.Response:
-    require_user(request)
-    component = request.app[RECORDS]
-    return web.json_response(
-        {"dispositions": [d.model_dump() for d in component.settings.dispositions]}
-    )

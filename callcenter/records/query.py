@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -14,6 +14,10 @@ from callcenter.records.models import CallRecord, CallWrapup
 from callcenter.records.rows import OUTCOMES
 
 MAX_LIMIT = 500
+# Ids are 64-bit (BigId): a larger one from a URL or a cursor is refused, never sent to SQL.
+MAX_ROW_ID = 2**63 - 1
+# PostgreSQL text cannot hold NUL: a filter or a note with one is refused, not sent to SQL.
+NO_NUL = r"^[^\x00]*$"
 RECORDS_TABLE: Table = CallRecord.__table__  # type: ignore[assignment]
 WRAPUPS_TABLE: Table = CallWrapup.__table__  # type: ignore[assignment]
 
@@ -25,20 +29,23 @@ class CallFilters(BaseModel):
 
     since: datetime | None = Field(default=None, alias="from")
     until: datetime | None = Field(default=None, alias="to")
-    pbx: str | None = Field(default=None, max_length=32)
-    queue: str | None = Field(default=None, max_length=80)
-    agent: str | None = Field(default=None, max_length=120)  # queue-member interface
+    pbx: str | None = Field(default=None, max_length=32, pattern=NO_NUL)
+    queue: str | None = Field(default=None, max_length=80, pattern=NO_NUL)
+    # queue-member interface
+    agent: str | None = Field(default=None, max_length=120, pattern=NO_NUL)
     outcome: tuple[str, ...] = ()
-    caller: str | None = Field(default=None, max_length=40)  # the customer's number
-    customer: int | None = Field(default=None, ge=1)  # customer id (screen-pop's table)
+    # the customer's number
+    caller: str | None = Field(default=None, max_length=40, pattern=NO_NUL)
+    # customer id (the customer directory's table)
+    customer: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
     cursor: str | None = Field(default=None, max_length=200)
 
     @field_validator("since", "until")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("give a time zone, e.g. 2026-11-23T08:00:00+08:00 or ...Z")
+        if value is not None:
+            _check_time(value)
         return value
 
     @field_validator("outcome", mode="before")
@@ -65,14 +72,27 @@ def encode_cursor(joined_at: datetime, row_id: int) -> str:
     return base64.urlsafe_b64encode(f"{joined_at.isoformat()}|{row_id}".encode()).decode()
 
 
+def _check_time(value: datetime) -> None:
+    """A time a query may compare with: it has a zone and is a time in UTC too (0001-01-01
+    at +01:00 is not: it would fail as the column converts it)."""
+    if value.tzinfo is None:
+        raise ValueError("give a time zone, e.g. 2026-11-23T08:00:00+08:00 or ...Z")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        stamp, row_id = text.split("|")
+        stamp, text_id = text.split("|")
         value = datetime.fromisoformat(stamp)
-        if value.tzinfo is None:
+        _check_time(value)
+        row_id = int(text_id)
+        if not 0 <= row_id <= MAX_ROW_ID:
             raise ValueError
-        return value, int(row_id)
+        return value, row_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValueError("not a cursor this API gave out") from None
 

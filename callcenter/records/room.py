@@ -1,22 +1,29 @@
-"""The records room plugged into the service: CallEnded → durable writer; API routes."""
+"""The records room: each queue call's record, durable (CallEnded → spool → database), the
+calls still open (restored into the live model after a restart), enforced wrap-up pauses, the
+queue_log backfill, and the call-records API (``callcenter/records/api.py``).
+
+It uses the service through the ``Host`` only: the engine, the live model (read), the PBX links,
+the metrics registry and its own spawn. Two ports are its own: ``customers`` (the customer
+index, ``CustomerRoom``) and ``restore_into`` (``OpenCallRestorer``, the live model's restore).
+The routing room reaches it through its own overflow port (``mark_overflowed``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Collection, Coroutine, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import Counter, Gauge
 from sqlalchemy import and_, delete, exists, select
 
 from callcenter.ami import actions
-from callcenter.component import Component
+from callcenter.audit.log import Audit
+from callcenter.component import Host, Room
 from callcenter.live import (
     CallConnected,
     CallEnded,
@@ -24,11 +31,11 @@ from callcenter.live import (
     CallerView,
     Change,
     Correction,
-    LiveModel,
     MemberChanged,
+    ModelSnapshot,
 )
 from callcenter.live.restore import RestoredCall
-from callcenter.records import api
+from callcenter.records.api import RecordsApi
 from callcenter.records.backfill import QueueLogBackfill
 from callcenter.records.customers import CustomerRoom, SavedWrapup
 from callcenter.records.query import RECORDS_TABLE, WRAPUPS_TABLE
@@ -52,33 +59,42 @@ from callcenter.records.writer import OPEN_TABLE, RecordWriter
 from callcenter.settings import RecordsSettings
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from callcenter.ami.link import AmiLink
+    from callcenter.web.http import Route
 
 log = logging.getLogger(__name__)
 
 _RECENT_LIMIT = 10_000
 
 
-class RecordsComponent(Component):
-    name = "records"
+class OpenCallRestorer(Protocol):
+    """The live model's side of a restart: takes the calls a previous process left open
+    (before the first resync) and returns those it did not take."""
+
+    def restore(self, calls: Iterable[RestoredCall]) -> list[RestoredCall]: ...
+
+    def snapshot(self) -> ModelSnapshot: ...
+
+
+class RecordsRoom(Room):
+    name: ClassVar[str] = "records"
 
     def __init__(
         self,
+        host: Host,
         settings: RecordsSettings,
-        engine: AsyncEngine,
-        registry: CollectorRegistry | None = None,
         *,
-        model: LiveModel | None = None,
-        pbx_names: Collection[str] | None = None,
         customers: CustomerRoom | None = None,
         queue_logs: Mapping[str, Path] | None = None,
         short_abandon_seconds: float = 5.0,
+        restore_into: OpenCallRestorer | None = None,
+        audit: Audit | None = None,
     ) -> None:
+        self.host = host
         self.settings = settings
-        self.engine = engine
-        # Names each record's customer, and learns of each wrap-up (the screen-pop room).
+        self.engine = engine = host.engine
+        self._spawn = host.spawner(self.name)
+        # Names each record's customer, and learns of each wrap-up (the customer directory).
         self.customers = customers
         self.writer = RecordWriter(
             engine,
@@ -89,7 +105,7 @@ class RecordsComponent(Component):
             customers=customers,
         )
         # The live model open calls are restored into at start (None: nothing restored).
-        self.model = model
+        self.restore_into = restore_into
         # pbx -> its readable queue_log: what ended while we were away is recorded from it.
         self.queue_logs = dict(queue_logs or {})
         self.backfill = QueueLogBackfill(
@@ -99,7 +115,6 @@ class RecordsComponent(Component):
             short_abandon_seconds=short_abandon_seconds,
             member_interfaces=self._member_interfaces,
         )
-        self.pbx_names = pbx_names
         # (pbx, uniqueid) -> open_calls row of each call in progress (updated on answer).
         self._open: dict[tuple[str, str], Row] = {}
         # pbx -> (uniqueid, joined_at) restored at start, until that PBX's first resync ran.
@@ -107,11 +122,10 @@ class RecordsComponent(Component):
         # (pbx, uniqueid) -> (joined_at, queue, ended_at) of recent unanswered exits.
         self._recent: OrderedDict[tuple[str, str], tuple[datetime, str, datetime]] = OrderedDict()
         self.timers = WrapupTimers(settings.enforced_wrapup)
-        self._links: dict[str, AmiLink] = {}
         # (pbx, interface) -> pause reason ("" when not paused), from the live model.
         self._pause_reason: dict[tuple[str, str], str] = {}
         self._unpause_pending: dict[tuple[str, str], WrapupHold] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        registry = host.registry
         self._ended = Counter(
             "callcenter_call_records_total",
             "Queue calls ended, by outcome, handed to the writer",
@@ -126,18 +140,24 @@ class RecordsComponent(Component):
             ["pbx", "kind"],
             registry=registry,
         )
-        if registry is not None:
-            writer = self.writer
-            Gauge(
-                "callcenter_call_records_backlog",
-                "1 while call records wait in the spool for the database",
-                registry=registry,
-            ).set_function(lambda: 1.0 if writer.backlog else 0.0)
-            Gauge(
-                "callcenter_call_records_queued",
-                "Call records not yet in the spool",
-                registry=registry,
-            ).set_function(lambda: float(writer.queued))
+        writer = self.writer
+        Gauge(
+            "callcenter_call_records_backlog",
+            "1 while call records wait in the spool for the database",
+            registry=registry,
+        ).set_function(lambda: 1.0 if writer.backlog else 0.0)
+        Gauge(
+            "callcenter_call_records_queued",
+            "Call records not yet in the spool",
+            registry=registry,
+        ).set_function(lambda: float(writer.queued))
+        self.api = RecordsApi(
+            engine,
+            settings.dispositions,
+            self,
+            audit=audit,
+            follow_up_horizon_days=settings.follow_up_horizon_days,
+        )
 
     # ------------------------------------------------------------------ event path
 
@@ -169,7 +189,7 @@ class RecordsComponent(Component):
                 )
             hold = None if restarted else self.timers.call_ended(record)
             if hold is not None:
-                self._spawn(self._pause(hold, True))
+                self._spawn(self._pause(hold, True), f"wrapup-pause-{hold.pbx}")
         elif isinstance(change, MemberChanged) and change.member is not None:
             member = change.member
             self._pause_reason[(member.pbx, member.interface)] = (
@@ -240,14 +260,9 @@ class RecordsComponent(Component):
         """The agent submitted a wrap-up: an enforced wrap-up pause ends now."""
         hold = None if interface is None else self.timers.submitted(pbx, interface)
         if hold is not None:
-            self._spawn(self._pause(hold, False))
+            self._spawn(self._pause(hold, False), f"wrapup-unpause-{hold.pbx}")
 
     # ------------------------------------------------------------------ wrap-up actuator
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _pause(self, hold: WrapupHold, paused: bool) -> None:
         key = (hold.pbx, hold.interface)
@@ -256,7 +271,7 @@ class RecordsComponent(Component):
             if reason not in (None, "", WRAPUP_REASON):
                 # Someone paused them for another reason meanwhile: that pause stays.
                 return
-        link = self._links.get(hold.pbx)
+        link = self.host.links.connected(hold.pbx)
         try:
             if link is None:
                 raise ConnectionError(f"PBX {hold.pbx} not connected")
@@ -317,7 +332,7 @@ class RecordsComponent(Component):
 
     async def _restore_open_calls(self) -> None:
         """Hand the calls a previous process left open to the live model (see live/restore)."""
-        if self.model is None:
+        if self.restore_into is None:
             return
         table, records = OPEN_TABLE, RECORDS_TABLE
         recorded = exists().where(
@@ -331,15 +346,16 @@ class RecordsComponent(Component):
             # A record written by a batch that also had the call's open row is enough.
             await connection.execute(delete(table).where(recorded))
             rows = [dict(r) for r in (await connection.execute(select(table))).mappings()]
-        if self.pbx_names is not None:
-            others = [r for r in rows if r["pbx"] not in self.pbx_names]
-            if others:
-                log.warning("%d open call(s) of PBXs not configured left as they are", len(others))
-            rows = [r for r in rows if r["pbx"] in self.pbx_names]
+        # Read now, not when built: the service adds the links after building the rooms.
+        configured = set(self.host.links.names())
+        others = [r for r in rows if r["pbx"] not in configured]
+        if others:
+            log.warning("%d open call(s) of PBXs not configured left as they are", len(others))
+        rows = [r for r in rows if r["pbx"] in configured]
         if not rows:
             return
         by_key = {(r["pbx"], r["uniqueid"], r["joined_at"]): r for r in rows}
-        left_out = self.model.restore([_restored_call(r) for r in rows])
+        left_out = self.restore_into.restore([_restored_call(r) for r in rows])
         for call in left_out:
             # An older join of a channel restored with a later one: nothing will close it.
             row = by_key[(call.pbx, call.uniqueid, call.joined_at)]
@@ -357,11 +373,11 @@ class RecordsComponent(Component):
     async def on_pbx_ready(self, link: AmiLink) -> None:
         # The model's resync ran: what it closed of the restored calls it closed by now.
         self._restored.pop(link.name, None)
-        self._links[link.name] = link
         queue_log = self.queue_logs.get(link.name)
         if queue_log is not None:
             self._spawn(
-                self._backfill(link.name, queue_log, link.connected_at or datetime.now(UTC))
+                self._backfill(link.name, queue_log, link.connected_at or datetime.now(UTC)),
+                f"backfill-{link.name}",
             )
         for hold in self.timers.held(link.name):
             await self._pause(hold, True)
@@ -375,33 +391,28 @@ class RecordsComponent(Component):
         self._backfilled.labels(pbx, "corrected").inc(done.corrected)
 
     def _member_interfaces(self, pbx: str) -> dict[str, str]:
-        if self.model is None:
-            return {}
         return {
             member.name: member.interface
-            for queue in self.model.snapshot().queues
+            for queue in self.host.live.snapshot().queues
             if queue.pbx == pbx
             for member in queue.members
         }
 
     # ------------------------------------------------------------------ life cycle
 
-    def add_routes(self, app: web.Application) -> None:
-        api.add_routes(app, self)
+    def routes(self) -> Sequence[Route]:
+        return self.api.routes()
 
     async def start(self) -> None:
         await self.writer.start()  # drains the spool first: open_calls is up to date
         await self._restore_open_calls()
         await self._restore_wrapups()
         if self.settings.enforced_wrapup:
-            self._spawn(self._tick_wrapups())
+            self._spawn(self._tick_wrapups(), "wrapup-ticks")
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # What is queued goes to the database (or stays in the spool). A backfill the service
+        # cancels after this writes to the spool meanwhile, drained at the next start.
         await self.writer.stop()
 
 

@@ -11,14 +11,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from callcenter.ami.values import DIALPLAN_NAME_PATTERN, Interface, Plain
+
 Metric = Literal["longest_wait", "callers_waiting", "service_level", "predicted_wait", "no_agent"]
 TriggerLevel = Literal["warning", "surge"]
 
 # For these a *lower* value is worse: the trigger fires at or below its threshold.
 LOWER_IS_WORSE: frozenset[str] = frozenset({"service_level"})
 
-_QUEUE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
-_DIALPLAN_NAME = r"^[A-Za-z0-9_+.-]{1,80}$"
+QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
 
 
 class _Model(BaseModel):
@@ -82,9 +83,9 @@ class TriggerPolicy(_Model):
 class MemberPolicy(_Model):
     """An overflow agent (or one of a tier) brought into the queue during a surge."""
 
-    interface: str = Field(min_length=1, max_length=120)
+    interface: Interface
     penalty: int = Field(default=0, ge=0, le=1000)
-    name: str = Field(default="", max_length=120)
+    name: Plain = ""
 
 
 class MovePolicy(_Model):
@@ -92,10 +93,10 @@ class MovePolicy(_Model):
 
     # Another queue: the caller goes through `overflow-entry` (dialplan/overflow.conf), which
     # keeps the original join time and the IVR data on the channel.
-    to_queue: str | None = Field(default=None, pattern=_QUEUE_NAME)
+    to_queue: str | None = Field(default=None, pattern=QUEUE_NAME_PATTERN)
     # Or any dialplan destination (context, extension, priority 1).
-    context: str | None = Field(default=None, pattern=_DIALPLAN_NAME)
-    exten: str = Field(default="s", pattern=_DIALPLAN_NAME)
+    context: str | None = Field(default=None, pattern=DIALPLAN_NAME_PATTERN)
+    exten: str = Field(default="s", pattern=DIALPLAN_NAME_PATTERN)
     # Only callers who waited at least this long; 0 = any, longest-waiting first.
     over_seconds: float = Field(default=0.0, ge=0)
     # At most this many callers per evaluation (0 = no limit).
@@ -125,7 +126,7 @@ class ActionsPolicy(_Model):
 
 class QueuePolicy(_Model):
     # Only this PBX; empty: the queue of that name on every PBX.
-    pbx: str = ""
+    pbx: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9_-]{0,31})?$")
     enabled: bool = True
     triggers: tuple[TriggerPolicy, ...] = ()
     # Seconds in recovery (no trigger active) before the episode closes and the level is normal.
@@ -142,4 +143,4 @@ class QueuePolicy(_Model):
 
 
 def valid_queue_name(name: str) -> bool:
-    return re.fullmatch(_QUEUE_NAME, name) is not None
+    return re.fullmatch(QUEUE_NAME_PATTERN, name) is not None

@@ -16,17 +16,15 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-from aiohttp import web
+from typing import Any, ClassVar, Protocol
 
 from callcenter.ami.actions import ActionSender
-from callcenter.component import Component
+from callcenter.component import Host, PbxLink, Room
 from callcenter.live import CallEnded, Change, QueueView, UnknownQueue
 from callcenter.routing.actuator import Actuator
-from callcenter.routing.api import add_routes as add_api_routes
+from callcenter.routing.api import RoutingApi
 from callcenter.routing.engine import (
     EngineState,
     MoveCaller,
@@ -37,9 +35,8 @@ from callcenter.routing.engine import (
 from callcenter.routing.leases import Leases, new_holder_id
 from callcenter.routing.policy import QueuePolicy
 from callcenter.routing.store import LeaseLost, RoutingStore, StoredAction
-
-if TYPE_CHECKING:
-    from callcenter.service import Service
+from callcenter.settings import RoutingSettings
+from callcenter.web.http import Route
 
 log = logging.getLogger(__name__)
 
@@ -51,23 +48,41 @@ _MOVED_LIMIT = 10_000
 _UNDO = QueuePolicy(enabled=False, recovery_seconds=0)
 
 
-class RoutingComponent(Component):
-    name = "routing"
+class OverflowMarker(Protocol):
+    """The records room: marks a moved caller's record as overflowed (event path safe)."""
 
-    def __init__(self, service: Service) -> None:
-        self.service = service
-        self.settings = service.settings.routing
-        self.leases = Leases(service.engine, new_holder_id(), self.settings.lease)
-        self.store = RoutingStore(service.engine, self.leases)
+    def mark_overflowed(self, pbx: str, uniqueid: str, target: str) -> None: ...
+
+
+class RoutingRoom(Room):
+    name: ClassVar[str] = "routing"
+
+    def __init__(
+        self,
+        host: Host,
+        settings: RoutingSettings,
+        *,
+        surge_db_family: str,
+        pbx_names: list[str],
+        overflow: OverflowMarker | None = None,
+    ) -> None:
+        self.host = host
+        self.settings = settings
+        self.pbx_names = list(pbx_names)
+        self.overflow = overflow
+        self._spawn = host.spawner(self.name)
+        self.leases = Leases(host.engine, new_holder_id(), settings.lease)
+        self.store = RoutingStore(host.engine, self.leases)
         self.actuator = Actuator(
             self.store,
             self._link,
-            service.hub.publish,
+            host.publish,
             self._is_waiting,
-            service.settings.ivr.surge_db_family,
+            surge_db_family,
             self._moved,
             fence=self._fence,
         )
+        self.api = RoutingApi(self)
         self.live_policies: dict[str, dict[str, Any]] = {}
         self._policy_version: tuple[int, datetime | None] | None = None
         self._policy_checked: datetime | None = None
@@ -108,7 +123,7 @@ class RoutingComponent(Component):
 
     def target_problem(self, policy: QueuePolicy) -> tuple[int, str, str] | None:
         """Why a policy edit cannot run where it applies: (status, error id, message)."""
-        names = [pbx.name for pbx in self.service.settings.pbx]
+        names = self.pbx_names
         if policy.pbx and policy.pbx not in names:
             return 400, "unknown-pbx", f"no PBX named {policy.pbx!r} is configured"
         move = policy.actions.move_callers
@@ -124,7 +139,7 @@ class RoutingComponent(Component):
                     f"{pbx!r} is not loaded yet (not connected); try again once it is",
                 )
             try:
-                self.service.model.queue_view(pbx, move.to_queue, now)
+                self.host.live.queue_view(pbx, move.to_queue, now)
             except UnknownQueue:
                 return (
                     400,
@@ -135,8 +150,8 @@ class RoutingComponent(Component):
 
     # ------------------------------------------------------------------ life cycle
 
-    def add_routes(self, app: web.Application) -> None:
-        add_api_routes(app, self)
+    def routes(self) -> Sequence[Route]:
+        return self.api.routes()
 
     async def start(self) -> None:
         self._policy_version = await self.store.policies_version()
@@ -150,11 +165,11 @@ class RoutingComponent(Component):
             )
         if self.settings.enabled:
             log.info("routing: replica %s, lease %g s", self.leases.holder, self.settings.lease)
-            self._task = asyncio.ensure_future(self._loop())
-            self._task.set_name("routing")
+            self._task = self._spawn(self._loop(), "rounds")
 
     async def stop(self) -> None:
         # Nothing is undone on stop: a surge outlives a restart (the state is in the database).
+        # The rounds end here, not with the room's other tasks: leases are released after.
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -166,7 +181,7 @@ class RoutingComponent(Component):
                     "routing: leases not released (they expire by themselves)", exc_info=True
                 )
 
-    async def on_pbx_ready(self, link: Any) -> None:
+    async def on_pbx_ready(self, link: PbxLink) -> None:
         # Pending rows of the queues this replica holds (e.g. cut short by a reconnect); those of
         # queues it does not hold are run by their holder, or on taking them over.
         name = str(link.name)
@@ -192,9 +207,8 @@ class RoutingComponent(Component):
             moved = self._moved_calls.get((record.pbx, record.uniqueid))
             if moved is not None and moved[0] == record.queue:
                 del self._moved_calls[(record.pbx, record.uniqueid)]
-                hook = self._records_hook()
-                if hook is not None:
-                    hook(record.pbx, record.uniqueid, moved[1])
+                if self.overflow is not None:
+                    self.overflow.mark_overflowed(record.pbx, record.uniqueid, moved[1])
 
     # ------------------------------------------------------------------ the rounds
 
@@ -209,10 +223,10 @@ class RoutingComponent(Component):
     async def evaluate(self, now: datetime) -> None:
         async with self._lock:
             await self._refresh_policies(now)
-            for link in self.service.links:
+            for link in self.host.links:
                 if not link.connected or link.name not in self._ready:
                     continue
-                views = [v for v in self.service.model.queue_views(now) if v.pbx == link.name]
+                views = [v for v in self.host.live.queue_views(now) if v.pbx == link.name]
                 held = await self._hold(link.name, [v.queue for v in views], now)
                 for view in views:
                     epoch = held.get(view.queue)
@@ -309,14 +323,11 @@ class RoutingComponent(Component):
     # ------------------------------------------------------------------ helpers
 
     def _link(self, pbx: str) -> ActionSender | None:
-        for link in self.service.links:
-            if link.name == pbx and link.connected:
-                return link
-        return None
+        return self.host.links.connected(pbx)
 
     def _is_waiting(self, pbx: str, queue: str, uniqueid: str) -> bool:
         try:
-            view = self.service.model.queue_view(pbx, queue, datetime.now(UTC))
+            view = self.host.live.queue_view(pbx, queue, datetime.now(UTC))
         except UnknownQueue:
             return False
         return any(c.uniqueid == uniqueid for c in view.callers)
@@ -326,13 +337,6 @@ class RoutingComponent(Component):
         self._moved_calls[(action.pbx, action.uniqueid)] = (action.queue, target)
         while len(self._moved_calls) > _MOVED_LIMIT:
             self._moved_calls.popitem(last=False)
-
-    def _records_hook(self) -> Callable[[str, str, str], None] | None:
-        for component in self.service.components:
-            hook = getattr(component, "mark_overflowed", None)
-            if callable(hook):
-                return hook  # type: ignore[no-any-return]
-        return None
 
 
 def _durable(state: EngineState) -> tuple[Any, ...]:

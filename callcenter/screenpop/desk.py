@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from callcenter.customers.followups import FollowUp, local_date, open_follow_ups
-from callcenter.customers.index import Customer, PastCall
+from callcenter.customers.index import Customer, PastCall, account_of
 from callcenter.live import Change
 from callcenter.live.changes import (
     CallConnected,
@@ -229,8 +229,7 @@ class PopDesk:
         return []
 
     def account_of(self, ivr: Mapping[str, str]) -> str | None:
-        value = ivr.get(self.account_variable, "").strip()
-        return value or None
+        return account_of(ivr, self.account_variable)
 
     def active_for(self, interfaces: Iterable[str]) -> list[dict[str, Any]]:
         """Cards still ringing or connected on these interfaces (a page that reconnects)."""

@@ -1,5 +1,10 @@
-"""The screen-pop room in the service: the change queue, the pop worker, agent sockets,
-the agent API (pause, state) and the console page."""
+"""The screen-pop room: the change queue, the pop worker, agent sockets, the agent API
+(pause, state) and the console page.
+
+Cards are built from the customer directory (``callcenter.customers.room``), which the
+service hands over as a ``CustomerDirectory``; the directory room keeps it in step with the
+database and with every ended call, this room only reads it.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +12,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any, ClassVar, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.ami import actions
 from callcenter.ami.errors import AmiError, AmiRefused
 from callcenter.auth import users
-from callcenter.auth.identity import User, require_user
-from callcenter.auth.web import read_json, user_data, validation_error
-from callcenter.component import Component
-from callcenter.customers import api as customers_api
+from callcenter.auth.identity import User
+from callcenter.auth.permissions import Permission as P
+from callcenter.auth.room import UserData, user_data
+from callcenter.component import Host, Room
+from callcenter.customers.api import CustomerData
 from callcenter.customers.directory import REFRESH_OVERLAP, CustomerDirectory
-from callcenter.customers.repo import past_call
 from callcenter.feed.serialize import dumps, to_data
-from callcenter.live import Change
+from callcenter.live import AgentView, Change
 from callcenter.live.changes import (
     CallConnected,
     CallEnded,
@@ -38,14 +42,14 @@ from callcenter.live.changes import (
     MemberChanged,
 )
 from callcenter.logs import mask_number
-from callcenter.records.customers import SavedWrapup
 from callcenter.screenpop.crm import CircuitBreaker, CrmClient, CrmUnavailable
 from callcenter.screenpop.desk import CardRules, Delivery, Found, PopDesk
-from callcenter.web.errors import api_error
+from callcenter.settings import Disposition, ScreenPopSettings
+from callcenter.tasks import every
+from callcenter.web import http
+from callcenter.web.errors import Problem
+from callcenter.web.http import PUBLIC, Route, needs, read_body, reply, request_user
 from callcenter.web.sockets import open_socket, pump
-
-if TYPE_CHECKING:
-    from callcenter.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,12 @@ POP_CHANGES = (CallRinging, CallConnected, CallRingNoAnswer, CallerLeft, CallEnd
 # Pops whose end never arrived are dropped after this long.
 POP_MAX_AGE = timedelta(hours=6)
 SOCKET_QUEUE = 200
+
+NO_PHONE = Problem(409, "no-phone", "the user has no phone interface")
+NOT_A_MEMBER = Problem(409, "not-a-member", "the user's phone is in no queue")
+PBX_UNKNOWN = Problem(502, "pbx-unknown", "the member's PBX is not configured")
+PBX_REFUSED = Problem(502, "pbx-refused", "the PBX refused the action")
+PBX_UNAVAILABLE = Problem(502, "pbx-unavailable", "the PBX could not be reached")
 
 
 @dataclass(eq=False)
@@ -69,34 +79,117 @@ class PauseBody(BaseModel):
     reason: Annotated[str, Field(max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")] = ""
 
 
-class ScreenPopComponent(Component):
-    name = "screenpop"
+class PauseTarget(BaseModel):
+    pbx: str
+    interface: str
 
-    def __init__(self, service: Service) -> None:
-        self.service = service
-        settings = service.settings.screenpop
+
+class PauseAnswer(BaseModel):
+    paused: bool
+    reason: str
+    targets: list[PauseTarget]
+
+
+# --- the card as the agent API answers it (built by callcenter.screenpop.desk) -----------
+
+
+class CallerCard(BaseModel):
+    number: str
+    name: str
+
+
+class CallCard(BaseModel):
+    queue: str
+    joined_at: datetime
+    outcome: str
+    disposition: str | None
+    disposition_label: dict[str, str] | None
+    answered_by: str | None
+    wait_seconds: float | None
+    talk_seconds: float | None
+
+
+class OpenItemCard(BaseModel):
+    kind: Literal["follow-up"]
+    call_id: int
+    pbx: str
+    uniqueid: str
+    due: date
+    overdue: bool
+    days_overdue: int
+    disposition: str
+    disposition_label: dict[str, str] | None
+    category: str
+    notes: str
+    notes_clipped: bool
+    call_at: datetime
+    answered_by: str | None
+    wrapped_up_by: str | None
+
+
+class PopCard(BaseModel):
+    pop_id: str
+    pbx: str
+    queue: str
+    uniqueid: str
+    interface: str
+    rung_at: datetime
+    waited_seconds: float | None
+    caller: CallerCard
+    known: bool
+    matched_by: Literal["account", "phone"] | None
+    customer: CustomerData | None
+    vip_level: int | None
+    account: str | None
+    ivr: dict[str, str]
+    calls: list[CallCard]
+    open_items: list[OpenItemCard]
+    open_items_total: int
+    open_items_tracked: list[str]
+    incomplete: bool
+    crm: dict[str, Any] | None
+    state: Literal["ringing", "connected"]
+    connected_at: datetime | None
+
+
+class AgentState(BaseModel):
+    user: UserData
+    members: list[AgentView]
+    pops: list[PopCard]
+
+
+def disposition_labels(
+    dispositions: Sequence[Disposition],
+) -> MappingProxyType[str, MappingProxyType[str, str]]:
+    return MappingProxyType(
+        {d.code: MappingProxyType({"zh": d.label_zh, "en": d.label_en}) for d in dispositions}
+    )
+
+
+class ScreenPopRoom(Room):
+    name: ClassVar[str] = "screenpop"
+
+    def __init__(
+        self,
+        host: Host,
+        settings: ScreenPopSettings,
+        directory: CustomerDirectory,
+        *,
+        dispositions: Sequence[Disposition],
+        zone: tzinfo,
+    ) -> None:
+        self.host = host
         self.settings = settings
-        # Follow-up dates are days of the contact centre's calendar: the IVR's time zone.
-        zone = ZoneInfo(service.settings.ivr.timezone)
-        self.directory = CustomerDirectory(
-            service.engine,
-            settings.default_region,
-            settings.history_size,
-            follow_up_overdue_days=settings.follow_up_overdue_days,
-            zone=zone,
-        )
-        labels = MappingProxyType(
-            {
-                d.code: MappingProxyType({"zh": d.label_zh, "en": d.label_en})
-                for d in service.settings.records.dispositions
-            }
-        )
+        self.directory = directory
+        # Follow-up dates are days of the contact centre's calendar (`zone`).
         self.desk = PopDesk(
             self._lookup,
             settings.account_variable,
             settings.history_size,
             CardRules(
-                follow_up_overdue_days=settings.follow_up_overdue_days, zone=zone, labels=labels
+                follow_up_overdue_days=settings.follow_up_overdue_days,
+                zone=zone,
+                labels=disposition_labels(dispositions),
             ),
         )
         self.crm: CrmClient | None = None
@@ -109,42 +202,72 @@ class ScreenPopComponent(Component):
                     settings.crm_failure_threshold, settings.crm_open_seconds, time.monotonic
                 ),
             )
+        self._spawn = host.spawner(self.name)
         self._changes: asyncio.Queue[Change] = asyncio.Queue(50_000)
         self._sockets: set[AgentSocket] = set()
         self._by_interface: dict[str, set[AgentSocket]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._dropped_changes = 0
         self._users_seen_at = datetime.now(UTC)
 
     # --- life cycle --------------------------------------------------------------------
 
-    def add_routes(self, app: web.Application) -> None:
-        customers_api.add_routes(app, self.directory)
-        app.router.add_get("/ws/agent", self.agent_socket)
-        app.router.add_post("/api/agent/pause", self.pause)
-        app.router.add_get("/api/agent/state", self.agent_state)
-        app.router.add_get("/agent", self.console_page)
-        app.router.add_static("/agent/static", STATIC_DIR, append_version=True)
+    def routes(self) -> Sequence[Route]:
+        agent = needs(P.AGENT_SELF)
+        return [
+            http.get(
+                "/ws/agent",
+                self.agent_socket,
+                access=agent,
+                kind="socket",
+                tag="agent",
+                summary="WebSocket: the user, their cards and members, then every pop for "
+                "their phone(s)",
+            ),
+            http.post(
+                "/api/agent/pause",
+                self.pause,
+                access=agent,
+                tag="agent",
+                summary="Pause (or make ready) the user's phone in every queue of every PBX",
+                body=PauseBody,
+                response=PauseAnswer,
+                errors=(NO_PHONE, NOT_A_MEMBER, PBX_UNKNOWN, PBX_REFUSED, PBX_UNAVAILABLE),
+            ),
+            http.get(
+                "/api/agent/state",
+                self.agent_state,
+                access=agent,
+                tag="agent",
+                summary="The user, their phone's queue memberships and their open cards",
+                response=AgentState,
+            ),
+            http.get(
+                "/agent",
+                self.console_page,
+                access=PUBLIC,
+                kind="page",
+                content_type="text/html",
+                tag="agent",
+                summary="The agent console",
+            ),
+            http.static(
+                "/agent/static", STATIC_DIR, access=PUBLIC, summary="The agent console's files"
+            ),
+        ]
 
     async def start(self) -> None:
-        await self.directory.load()
-        self._spawn(self._work(), "screenpop-worker")
-        self._spawn(self._refresh_loop(), "screenpop-refresh")
+        self._spawn(self._work(), "worker")
+        self._spawn(
+            every(self.settings.refresh_seconds, self.refresh, "screen-pop refresh"), "refresh"
+        )
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         for socket in list(self._sockets):
             self._close_socket(socket)
-        if self.crm is not None:
-            await self.crm.close()
-
-    def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Pops still in the worker's queue go out without the CRM from here on.
+        crm, self.crm = self.crm, None
+        if crm is not None:
+            await crm.close()
 
     def on_change(self, change: Change) -> None:
         if not isinstance(change, POP_CHANGES):
@@ -176,17 +299,6 @@ class ScreenPopComponent(Component):
             self.directory.follow_ups_of_customer(customer),
         )
 
-    def customer_id(self, caller_number: str | None, ivr: Mapping[str, str]) -> int | None:
-        """The customer a pop finds for this caller: the records writer stores it on the
-        call record (`callcenter.records.customers.CustomerLookup`)."""
-        customer, _ = self.directory.find(caller_number or "", self.desk.account_of(ivr))
-        return None if customer is None else customer.id
-
-    def wrapup_saved(self, wrapup: SavedWrapup) -> None:
-        """A wrap-up was stored on this replica (`callcenter.records.customers.WrapupListener`):
-        the next card shows its disposition and follow-up at once."""
-        self.directory.wrapup_saved(wrapup)
-
     async def _work(self) -> None:
         while True:
             change = await self._changes.get()
@@ -197,9 +309,6 @@ class ScreenPopComponent(Component):
 
     def _handle(self, change: Change) -> None:
         deliveries = self.desk.handle(change)
-        if isinstance(change, CallEnded):
-            record = change.record
-            self.directory.record_call(record.caller_num, past_call(record))
         if isinstance(change, CallRinging):
             log.info(
                 "pop for %s on %s (%s/%s)",
@@ -209,17 +318,19 @@ class ScreenPopComponent(Component):
                 change.queue,
             )
             if self.crm is not None and deliveries:
-                self._spawn(self._pop_with_crm(change, deliveries), "screenpop-crm")
+                self._spawn(self._pop_with_crm(self.crm, change, deliveries), "crm")
                 return
         for delivery in deliveries:
             self._deliver(delivery)
 
-    async def _pop_with_crm(self, change: CallRinging, deliveries: list[Delivery]) -> None:
-        assert self.crm is not None
+    async def _pop_with_crm(
+        self, crm_client: CrmClient, change: CallRinging, deliveries: list[Delivery]
+    ) -> None:
         key = (change.pbx, change.uniqueid, change.agent_interface)
         account = self.desk.account_of(change.ivr)
         phone = self.directory.key(change.caller_num)
-        fetch = asyncio.ensure_future(self.crm.fetch(phone, account))
+        # The pop waits `crm_pop_wait_seconds` at most; the fetch goes on for a pop_update.
+        fetch = asyncio.ensure_future(crm_client.fetch(phone, account))
         crm: dict[str, Any] | None = None
         with contextlib.suppress(TimeoutError, CrmUnavailable):
             crm = await asyncio.wait_for(asyncio.shield(fetch), self.settings.crm_pop_wait_seconds)
@@ -295,7 +406,7 @@ class ScreenPopComponent(Component):
                     del self._by_interface[interface]
 
     async def agent_socket(self, request: web.Request) -> web.WebSocketResponse:
-        user = require_user(request)
+        user = request_user(request)
         response = await open_socket(request)
         socket = AgentSocket(user)
         self._register(socket)
@@ -317,25 +428,15 @@ class ScreenPopComponent(Component):
                 await response.close()
         return response
 
-    async def _refresh_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.refresh_seconds)
-            try:
-                await self.refresh()
-            except Exception:
-                log.exception("screen-pop refresh failed")
-
     async def refresh(self) -> None:
-        """Pick up changes made elsewhere (CLI, other replicas): customers, wrap-ups (the
-        calls' dispositions and follow-ups), users' phones.
+        """Pick up users changed elsewhere (CLI, other replicas): their phones, or their
+        being disabled; and drop pops whose end never arrived.
 
-        Reads only rows changed since the last refresh: a full reload of every customer
-        would hold the event loop for hundreds of milliseconds and delay pops."""
+        Reads only rows changed since the last refresh (customers and wrap-ups are the
+        directory room's own refresh)."""
         started = datetime.now(UTC)
-        await self.directory.refresh()
-        await self.directory.refresh_wrapups()
         changed = await users.users_changed_since(
-            self.service.engine, self._users_seen_at - REFRESH_OVERLAP
+            self.host.engine, self._users_seen_at - REFRESH_OVERLAP
         )
         self._users_seen_at = started
         fresh = {user.id: (user, disabled) for user, disabled in changed}
@@ -354,53 +455,41 @@ class ScreenPopComponent(Component):
     # --- agent API -----------------------------------------------------------------------
 
     def _members_of(self, user: User) -> list[dict[str, Any]]:
-        views = self.service.model.agents_view(datetime.now(UTC))
+        views = self.host.live.agents_view(datetime.now(UTC))
         mine = [v for v in views if v.interface in user.interfaces]
         return [to_data(v) for v in mine]
 
     async def agent_state(self, request: web.Request) -> web.Response:
-        user = require_user(request)
-        return web.json_response(
+        user = request_user(request)
+        return reply(
             {
                 "user": user_data(user),
                 "members": self._members_of(user),
                 "pops": self.desk.active_for(user.interfaces),
-            },
-            dumps=dumps,
+            }
         )
 
     async def pause(self, request: web.Request) -> web.Response:
-        user = require_user(request)
-        try:
-            body = PauseBody.model_validate(await read_json(request))
-        except ValidationError as exc:
-            raise validation_error(exc) from None
+        user = request_user(request)
+        body = await read_body(request, PauseBody)
         if not user.interfaces:
-            raise api_error(409, "no-phone", "this user has no phone interface to pause")
-        links = {link.name: link for link in self.service.links}
-        views = self.service.model.agents_view(datetime.now(UTC))
+            raise NO_PHONE("this user has no phone interface to pause")
+        views = self.host.live.agents_view(datetime.now(UTC))
         targets = sorted({(v.pbx, v.interface) for v in views if v.interface in user.interfaces})
         if not targets:
-            raise api_error(
-                409,
-                "not-a-member",
-                "your phone is in no queue on any PBX",
-                interfaces=list(user.interfaces),
+            raise NOT_A_MEMBER(
+                "your phone is in no queue on any PBX", interfaces=list(user.interfaces)
             )
         for pbx, interface in targets:
-            link = links.get(pbx)
+            link = self.host.links.get(pbx)
             if link is None:
-                raise api_error(502, "pbx-unknown", f"PBX {pbx!r} is not configured", pbx=pbx)
+                raise PBX_UNKNOWN(f"PBX {pbx!r} is not configured", pbx=pbx)
             try:
                 await actions.queue_pause(link, interface, body.paused, reason=body.reason)
             except AmiRefused as exc:
-                raise api_error(
-                    502, "pbx-refused", exc.message or str(exc), pbx=pbx, interface=interface
-                ) from None
+                raise PBX_REFUSED(exc.message or str(exc), pbx=pbx, interface=interface) from None
             except AmiError as exc:
-                raise api_error(
-                    502, "pbx-unavailable", str(exc), pbx=pbx, interface=interface
-                ) from None
+                raise PBX_UNAVAILABLE(str(exc), pbx=pbx, interface=interface) from None
         log.info(
             "user %s %s %s (%s)",
             user.username,
@@ -408,7 +497,7 @@ class ScreenPopComponent(Component):
             ", ".join(i for _, i in targets),
             body.reason or "no reason",
         )
-        return web.json_response(
+        return reply(
             {
                 "paused": body.paused,
                 "reason": body.reason,

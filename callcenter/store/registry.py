@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import callcenter.audit.models
 import callcenter.auth.models
 import callcenter.customers.models
 import callcenter.ivr.models
@@ -17,6 +18,7 @@ import callcenter.supervisor.models
 from callcenter.store.base import Base
 
 ROOM_MODELS = (
+    callcenter.audit.models,
     callcenter.auth.models,
     callcenter.customers.models,
     callcenter.ivr.models,

@@ -2,33 +2,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.auth.identity import STAFF, User, require_user
-from callcenter.feed.serialize import dumps, to_data
+from callcenter.ami.values import PLAIN_PATTERN, Interface, Plain
+from callcenter.auth.permissions import P
+from callcenter.feed.serialize import to_data
 from callcenter.supervisor import intervals, store
-from callcenter.supervisor.control import Control, ControlError, Outcome
-from callcenter.web.errors import api_error
-
-if TYPE_CHECKING:
-    from callcenter.supervisor.component import SupervisorComponent
+from callcenter.supervisor.control import (
+    AGENT_NOT_ON_CALL,
+    ALREADY_HANDLED,
+    ALREADY_MEMBER,
+    AMBIGUOUS_AGENT,
+    AMBIGUOUS_QUEUE,
+    NO_DYNAMIC_MEMBERSHIP,
+    NO_SUCH_AGENT,
+    NO_SUCH_CALLER,
+    NO_SUCH_MEMBER,
+    NO_SUCH_QUEUE,
+    NO_SUPERVISOR_PHONE,
+    PBX_ERROR,
+    PBX_REFUSED,
+    PBX_TIMEOUT,
+    PBX_UNAVAILABLE,
+    SAME_QUEUE,
+    Control,
+    Outcome,
+)
+from callcenter.supervisor.intervals import Interval
+from callcenter.web import http
+from callcenter.web.errors import INVALID_QUERY
+from callcenter.web.http import (
+    PUBLIC,
+    Route,
+    needs,
+    read_body,
+    read_path,
+    read_query,
+    reply,
+    request_user,
+)
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "wallboard"
 
 # Everything that ends up in an AMI header: no control characters (a CR/LF would let a
 # request add headers of its own to the action).
-_PLAIN = r"^[^\x00-\x1f\x7f]*$"
-Interface = Annotated[
-    str, Field(min_length=3, max_length=120, pattern=r"^[A-Za-z0-9]+/[^\s,|\x00-\x1f\x7f]+$")
-]
-Plain = Annotated[str, Field(max_length=120, pattern=_PLAIN)]
+_PLAIN = PLAIN_PATTERN
 Word = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.+-]+$")]
+# A queue as the live model names it (queues.conf section); an unknown one is a 404 later.
+QueueName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Asterisk's uniqueid: "1700000000.12", with the system name in front when one is set.
+UniqueId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+PbxName = Annotated[str, Field(max_length=32, pattern=_PLAIN)]
+
+# The ways every queue or member action can end without changing anything.
+_PBX = (PBX_REFUSED, PBX_ERROR, PBX_UNAVAILABLE, PBX_TIMEOUT)
+_QUEUE = (NO_SUCH_QUEUE, AMBIGUOUS_QUEUE)
+_MEMBER = (*_QUEUE, NO_SUCH_MEMBER, *_PBX)
+_CALLER = (*_QUEUE, NO_SUCH_CALLER, *_PBX)
+_AGENT = (NO_SUCH_AGENT, AMBIGUOUS_AGENT, *_PBX)
 
 
 class _Body(BaseModel):
@@ -87,6 +125,34 @@ class SpyBody(_Body):
     supervisor_interface: Interface | None = None
 
 
+# --- URL parts ---------------------------------------------------------------------------
+# The URL carries an interface encoded (PJSIP%2F1001); aiohttp hands it back decoded.
+
+
+class QueuePath(BaseModel):
+    queue: QueueName
+
+
+class MemberPath(BaseModel):
+    queue: QueueName
+    interface: Interface
+
+
+class CallerPath(BaseModel):
+    queue: QueueName
+    uniqueid: UniqueId
+
+
+class AgentPath(BaseModel):
+    interface: Interface
+
+
+class PbxQuery(BaseModel):
+    """``?pbx=NAME`` when the queue or agent exists on several PBXs (empty: any)."""
+
+    pbx: PbxName = ""
+
+
 class AuditParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user: str | None = Field(default=None, max_length=80)
@@ -96,7 +162,8 @@ class AuditParams(BaseModel):
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    # Bounded so that no number too big for SQL's OFFSET reaches the database.
+    offset: int = Field(default=0, ge=0, le=10_000_000)
 
 
 class IntervalParams(BaseModel):
@@ -107,97 +174,240 @@ class IntervalParams(BaseModel):
     pbx: str | None = Field(default=None, max_length=32)
 
 
-Model = TypeVar("Model", bound=BaseModel)
+# --- answers ----------------------------------------------------------------------------
 
 
-def _problems(exc: ValidationError) -> web.HTTPException:
-    problems = [
-        {
-            "field": ".".join(str(p) for p in e["loc"]) or "body",
-            "problem": e["msg"].removeprefix("Value error, "),
-        }
-        for e in exc.errors(include_input=False, include_url=False)
-    ]
-    first = problems[0]
-    return api_error(
-        400, "invalid-body", f"{first['field']}: {first['problem']}", problems=problems
-    )
+class ActionDone(BaseModel):
+    """A control action went through; extra keys are the action's own details (the spied
+    channel, the re-apply failures...)."""
+
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+    action: str
+    pbx: str
+    done: list[str]
 
 
-async def _body(request: web.Request, model: type[Model]) -> Model:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise api_error(400, "bad-json", "the request body must be JSON") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise _problems(exc) from None
+class AuditRow(BaseModel):
+    id: int
+    at: datetime
+    user: str
+    action: str
+    pbx: str
+    queue: str | None
+    target: str
+    parameters: dict[str, Any]
+    ok: bool
+    message: str
+    # Where the request came from (acts of users; empty for the service's own re-applies).
+    address: str | None
 
 
-def _query(request: web.Request, model: type[Model]) -> Model:
-    try:
-        return model.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise _problems(exc) from None
+class AuditPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    entries: list[AuditRow]
+
+
+class IntervalBars(BaseModel):
+    minutes: int
+    step: int
+    queue: str | None
+    intervals: list[Interval]
 
 
 async def _answer(step: Awaitable[Outcome]) -> web.Response:
-    """Runs one control step; a refusal becomes its HTTP error, with nothing changed."""
-    try:
-        outcome = await step
-    except ControlError as exc:
-        raise api_error(exc.status, exc.error, exc.message, **exc.details) from None
-    return web.json_response(
+    """Runs one control step. A refusal is a ``ControlError`` (an ``ApiError``): it leaves
+    through here as its own HTTP error, with nothing changed."""
+    outcome = await step
+    return reply(
         {
             "ok": True,
             "action": outcome.action,
             "pbx": outcome.pbx,
             "done": list(outcome.done),
             **to_data(dict(outcome.details)),
-        },
-        dumps=dumps,
+        }
     )
 
 
+def _pbx(request: web.Request) -> str | None:
+    return read_query(request, PbxQuery).pbx or None
+
+
 class SupervisorApi:
-    def __init__(self, component: SupervisorComponent) -> None:
-        self.component = component
+    def __init__(self, control: Control, engine: AsyncEngine) -> None:
+        self.control = control
+        self.engine = engine
 
-    @property
-    def control(self) -> Control:
-        return self.component.control
-
-    def add_routes(self, app: web.Application) -> None:
-        r = app.router
-        r.add_post("/api/queues/{queue}/members", self.add_member)
-        r.add_delete("/api/queues/{queue}/members/{interface}", self.remove_member)
-        r.add_post("/api/queues/{queue}/members/{interface}/pause", self.pause)
-        r.add_post("/api/queues/{queue}/members/{interface}/penalty", self.penalty)
-        r.add_post("/api/queues/{queue}/members/{interface}/ringinuse", self.ringinuse)
-        r.add_post("/api/queues/{queue}/callers/{uniqueid}/move", self.move)
-        r.add_post("/api/queues/{queue}/callers/{uniqueid}/withdraw", self.withdraw)
-        r.add_post("/api/queues/{queue}/callers/{uniqueid}/priority", self.priority)
-        r.add_post("/api/agents/{interface}/spy", self.spy)
-        r.add_post("/api/agents/{interface}/logout", self.logout)
-        r.add_get("/api/audit", self.audit)
-        r.add_get("/api/stats/intervals", self.intervals)
-        r.add_get("/wallboard", self.wallboard)
-        r.add_static("/wallboard/static", STATIC_DIR, append_version=True)
-
-    # The URL carries the interface encoded (PJSIP%2F1001); aiohttp hands it back decoded.
-
-    @staticmethod
-    def _target(request: web.Request) -> tuple[User, str, str | None]:
-        user = require_user(request, *STAFF)
-        return user, request.match_info["queue"], request.query.get("pbx") or None
+    def routes(self) -> Sequence[Route]:
+        control = needs(P.QUEUES_CONTROL)
+        tag = "supervisor"
+        member = "/api/queues/{queue}/members/{interface}"
+        caller = "/api/queues/{queue}/callers/{uniqueid}"
+        return [
+            http.post(
+                "/api/queues/{queue}/members",
+                self.add_member,
+                access=control,
+                tag=tag,
+                summary="Add a member to a queue (a dynamic member)",
+                path_params=QueuePath,
+                query=PbxQuery,
+                body=AddMemberBody,
+                response=ActionDone,
+                errors=(*_QUEUE, ALREADY_MEMBER, *_PBX),
+            ),
+            http.delete(
+                member,
+                self.remove_member,
+                access=control,
+                tag=tag,
+                summary="Remove a member from a queue",
+                path_params=MemberPath,
+                query=PbxQuery,
+                response=ActionDone,
+                errors=_MEMBER,
+            ),
+            http.post(
+                member + "/pause",
+                self.pause,
+                access=control,
+                tag=tag,
+                summary="Pause or unpause a member in a queue",
+                path_params=MemberPath,
+                query=PbxQuery,
+                body=PauseBody,
+                response=ActionDone,
+                errors=_MEMBER,
+            ),
+            http.post(
+                member + "/penalty",
+                self.penalty,
+                access=control,
+                tag=tag,
+                summary="Set a member's penalty in a queue",
+                path_params=MemberPath,
+                query=PbxQuery,
+                body=PenaltyBody,
+                response=ActionDone,
+                errors=_MEMBER,
+            ),
+            http.post(
+                member + "/ringinuse",
+                self.ringinuse,
+                access=control,
+                tag=tag,
+                summary="Ring a member who is already on a call, or not",
+                path_params=MemberPath,
+                query=PbxQuery,
+                body=RingInUseBody,
+                response=ActionDone,
+                errors=_MEMBER,
+            ),
+            http.post(
+                caller + "/move",
+                self.move,
+                access=control,
+                tag=tag,
+                summary="Move a waiting caller to another queue or a dialplan place",
+                path_params=CallerPath,
+                query=PbxQuery,
+                body=MoveBody,
+                response=ActionDone,
+                errors=(*_CALLER, SAME_QUEUE, ALREADY_HANDLED),
+            ),
+            http.post(
+                caller + "/withdraw",
+                self.withdraw,
+                access=control,
+                tag=tag,
+                summary="Withdraw a waiting caller from the queue",
+                path_params=CallerPath,
+                query=PbxQuery,
+                body=WithdrawBody,
+                response=ActionDone,
+                errors=(*_CALLER, ALREADY_HANDLED),
+            ),
+            http.post(
+                caller + "/priority",
+                self.priority,
+                access=control,
+                tag=tag,
+                summary="Change a waiting caller's priority",
+                path_params=CallerPath,
+                query=PbxQuery,
+                body=PriorityBody,
+                response=ActionDone,
+                errors=_CALLER,
+            ),
+            http.post(
+                "/api/agents/{interface}/spy",
+                self.spy,
+                access=needs(P.AGENTS_SPY),
+                tag=tag,
+                summary="Listen to, whisper to or barge into an agent's call",
+                path_params=AgentPath,
+                query=PbxQuery,
+                body=SpyBody,
+                response=ActionDone,
+                errors=(*_AGENT, NO_SUPERVISOR_PHONE, AGENT_NOT_ON_CALL),
+            ),
+            http.post(
+                "/api/agents/{interface}/logout",
+                self.logout,
+                access=control,
+                tag=tag,
+                summary="Log an agent out of every queue they joined dynamically",
+                path_params=AgentPath,
+                query=PbxQuery,
+                response=ActionDone,
+                errors=(*_AGENT, NO_DYNAMIC_MEMBERSHIP),
+            ),
+            http.get(
+                "/api/audit",
+                self.audit,
+                access=needs(P.AUDIT_READ),
+                tag=tag,
+                summary="Supervisor actions, newest first",
+                query=AuditParams,
+                response=AuditPage,
+            ),
+            http.get(
+                "/api/stats/intervals",
+                self.intervals,
+                access=needs(P.STATS_READ),
+                tag=tag,
+                summary="Calls offered, answered and abandoned per interval",
+                query=IntervalParams,
+                response=IntervalBars,
+            ),
+            # The page asks /api/me itself and shows its login form to nobody logged in.
+            http.get(
+                "/wallboard",
+                self.wallboard,
+                access=PUBLIC,
+                kind="page",
+                content_type="text/html",
+                tag=tag,
+                summary="The wallboard and supervisor console page",
+            ),
+            http.static(
+                "/wallboard/static",
+                STATIC_DIR,
+                access=PUBLIC,
+                summary="Scripts and styles of the wallboard page",
+            ),
+        ]
 
     async def add_member(self, request: web.Request) -> web.Response:
-        user, queue, pbx = self._target(request)
-        body = await _body(request, AddMemberBody)
+        queue = read_path(request, QueuePath).queue
+        pbx = _pbx(request)
+        body = await read_body(request, AddMemberBody)
         return await _answer(
             self.control.add_member(
-                user,
+                request_user(request),
                 queue,
                 pbx,
                 interface=body.interface,
@@ -210,47 +420,52 @@ class SupervisorApi:
         )
 
     async def remove_member(self, request: web.Request) -> web.Response:
-        user, queue, pbx = self._target(request)
+        path = read_path(request, MemberPath)
+        pbx = _pbx(request)
         return await _answer(
-            self.control.remove_member(user, queue, pbx, request.match_info["interface"])
+            self.control.remove_member(request_user(request), path.queue, pbx, path.interface)
         )
 
     async def pause(self, request: web.Request) -> web.Response:
-        user, queue, pbx = self._target(request)
-        body = await _body(request, PauseBody)
+        path = read_path(request, MemberPath)
+        pbx = _pbx(request)
+        body = await read_body(request, PauseBody)
         return await _answer(
             self.control.pause_member(
-                user, queue, pbx, request.match_info["interface"], body.paused, body.reason
+                request_user(request), path.queue, pbx, path.interface, body.paused, body.reason
             )
         )
 
     async def penalty(self, request: web.Request) -> web.Response:
-        user, queue, pbx = self._target(request)
-        body = await _body(request, PenaltyBody)
+        path = read_path(request, MemberPath)
+        pbx = _pbx(request)
+        body = await read_body(request, PenaltyBody)
         return await _answer(
             self.control.set_penalty(
-                user, queue, pbx, request.match_info["interface"], body.penalty
+                request_user(request), path.queue, pbx, path.interface, body.penalty
             )
         )
 
     async def ringinuse(self, request: web.Request) -> web.Response:
-        user, queue, pbx = self._target(request)
-        body = await _body(request, RingInUseBody)
+        path = read_path(request, MemberPath)
+        pbx = _pbx(request)
+        body = await read_body(request, RingInUseBody)
         return await _answer(
             self.control.set_ringinuse(
-                user, queue, pbx, request.match_info["interface"], body.ringinuse
+                request_user(request), path.queue, pbx, path.interface, body.ringinuse
             )
         )
 
     async def move(self, request: web.Request) -> web.Response:
-        user, queue, pbx = self._target(request)
-        body = await _body(request, MoveBody)
+        path = read_path(request, CallerPath)
+        pbx = _pbx(request)
+        body = await read_body(request, MoveBody)
         return await _answer(
             self.control.move_caller(
-                user,
-                queue,
+                request_user(request),
+                path.queue,
                 pbx,
-                request.match_info["uniqueid"],
+                path.uniqueid,
                 to_queue=body.to_queue,
                 context=body.context,
                 exten=body.exten,
@@ -259,51 +474,46 @@ class SupervisorApi:
         )
 
     async def withdraw(self, request: web.Request) -> web.Response:
-        user, queue, pbx = self._target(request)
-        body = await _body(request, WithdrawBody)
+        path = read_path(request, CallerPath)
+        pbx = _pbx(request)
+        body = await read_body(request, WithdrawBody)
         return await _answer(
             self.control.withdraw_caller(
-                user, queue, pbx, request.match_info["uniqueid"], body.info
+                request_user(request), path.queue, pbx, path.uniqueid, body.info
             )
         )
 
     async def priority(self, request: web.Request) -> web.Response:
-        user, queue, pbx = self._target(request)
-        body = await _body(request, PriorityBody)
+        path = read_path(request, CallerPath)
+        pbx = _pbx(request)
+        body = await read_body(request, PriorityBody)
         return await _answer(
             self.control.change_priority(
-                user, queue, pbx, request.match_info["uniqueid"], body.priority
+                request_user(request), path.queue, pbx, path.uniqueid, body.priority
             )
         )
 
     async def spy(self, request: web.Request) -> web.Response:
-        user = require_user(request, *STAFF)
-        body = await _body(request, SpyBody)
+        interface = read_path(request, AgentPath).interface
+        pbx = _pbx(request)
+        body = await read_body(request, SpyBody)
         return await _answer(
             self.control.spy(
-                user,
-                request.match_info["interface"],
-                request.query.get("pbx") or None,
-                body.mode,
-                body.supervisor_interface,
+                request_user(request), interface, pbx, body.mode, body.supervisor_interface
             )
         )
 
     async def logout(self, request: web.Request) -> web.Response:
-        user = require_user(request, *STAFF)
-        return await _answer(
-            self.control.logout_agent(
-                user, request.match_info["interface"], request.query.get("pbx") or None
-            )
-        )
+        interface = read_path(request, AgentPath).interface
+        pbx = _pbx(request)
+        return await _answer(self.control.logout_agent(request_user(request), interface, pbx))
 
     async def audit(self, request: web.Request) -> web.Response:
-        require_user(request, *STAFF)
-        params = _query(request, AuditParams)
+        params = read_query(request, AuditParams)
         if params.since and params.until and params.since >= params.until:
-            raise api_error(400, "invalid-body", "since must be before until")
+            raise INVALID_QUERY("since must be before until", field="since")
         total, rows = await store.query_audit(
-            self.component.engine,
+            self.engine,
             store.AuditQuery(
                 username=params.user,
                 action=params.action,
@@ -327,19 +537,18 @@ class SupervisorApi:
                 "parameters": row.parameters,
                 "ok": row.ok,
                 "message": row.message,
+                "address": row.address,
             }
             for row in rows
         ]
-        return web.json_response(
-            {"total": total, "limit": params.limit, "offset": params.offset, "entries": entries},
-            dumps=dumps,
+        return reply(
+            {"total": total, "limit": params.limit, "offset": params.offset, "entries": entries}
         )
 
     async def intervals(self, request: web.Request) -> web.Response:
-        require_user(request, *STAFF)
-        params = _query(request, IntervalParams)
+        params = read_query(request, IntervalParams)
         if params.step > params.minutes:
-            raise api_error(400, "invalid-body", "step must not exceed minutes")
+            raise INVALID_QUERY("step must not exceed minutes", field="step")
         # Bars end on the next step boundary, so a bar covers the same minutes on every load.
         now = datetime.now(UTC)
         step = timedelta(minutes=params.step)
@@ -348,20 +557,16 @@ class SupervisorApi:
         )
         count = max(1, params.minutes // params.step)
         since = end - step * count
-        samples = await intervals.load_samples(
-            self.component.engine, since, end, params.queue, params.pbx
-        )
+        samples = await intervals.load_samples(self.engine, since, end, params.queue, params.pbx)
         bars = intervals.bucket_calls(samples, end, params.minutes, params.step)
-        return web.json_response(
+        return reply(
             {
                 "minutes": params.minutes,
                 "step": params.step,
                 "queue": params.queue,
                 "intervals": to_data(bars),
-            },
-            dumps=dumps,
+            }
         )
 
     async def wallboard(self, request: web.Request) -> web.FileResponse:
-        # The page asks /api/me itself and shows the login form when nobody is logged in.
         return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})

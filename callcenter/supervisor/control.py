@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -24,8 +24,9 @@ from callcenter.ami import actions
 from callcenter.ami.actions import ActionSender
 from callcenter.ami.errors import AmiError, AmiRefused, AmiTimeout, AmiUnavailable
 from callcenter.auth.identity import User
+from callcenter.component import LiveReader, Publish, Resync
 from callcenter.feed.serialize import dumps
-from callcenter.live import CallerView, LiveModel, MemberChanged, MemberView, QueueView
+from callcenter.live import CallerView, MemberChanged, MemberView, QueueView
 from callcenter.supervisor import store
 from callcenter.supervisor.plan import (
     SPY_OPTIONS,
@@ -37,23 +38,51 @@ from callcenter.supervisor.plan import (
     plan_reapply,
     undo_of,
 )
+from callcenter.web.errors import ApiError, Problem
 
 log = logging.getLogger(__name__)
 
 
-class PbxLink(ActionSender, Protocol):
-    name: str
+class ActionLink(ActionSender, Protocol):
+    """What control uses of a PBX's link: its name and the AMI actions."""
+
+    @property
+    def name(self) -> str: ...
 
 
-class ControlError(Exception):
-    """A refusal with its HTTP status and machine-readable id."""
+class ControlError(ApiError):
+    """A refusal with its HTTP status and machine-readable id: the API answers it as is."""
 
-    def __init__(self, status: int, error: str, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
-        self.details = details
+
+@dataclass(frozen=True, slots=True)
+class Refusal(Problem):
+    """One way a control action can be refused, named once; raising it gives a
+    ``ControlError`` (``raise NO_SUCH_QUEUE("...")``)."""
+
+    def __call__(self, message: str, **details: Any) -> ControlError:
+        return ControlError(self.status, self.error, message, **details)
+
+
+NO_SUCH_QUEUE = Refusal(404, "no-such-queue", "no queue of that name")
+AMBIGUOUS_QUEUE = Refusal(409, "ambiguous-queue", "the queue exists on several PBXs")
+NO_SUCH_MEMBER = Refusal(404, "no-such-member", "the interface is not a member of the queue")
+NO_SUCH_CALLER = Refusal(404, "no-such-caller", "no such caller waiting in the queue")
+NO_SUCH_AGENT = Refusal(404, "no-such-agent", "the interface is in no queue")
+AMBIGUOUS_AGENT = Refusal(409, "ambiguous-agent", "the interface is on several PBXs")
+ALREADY_MEMBER = Refusal(409, "already-member", "the interface is already a member")
+NO_DYNAMIC_MEMBERSHIP = Refusal(
+    409, "no-dynamic-membership", "only a static member: it cannot be logged out over AMI"
+)
+SAME_QUEUE = Refusal(409, "same-queue", "the caller is already in that queue")
+ALREADY_HANDLED = Refusal(409, "already-handled", "the caller was already moved or withdrawn")
+NO_SUPERVISOR_PHONE = Refusal(400, "no-supervisor-phone", "no phone to ring for the supervisor")
+AGENT_NOT_ON_CALL = Refusal(409, "agent-not-on-call", "the agent is not on a call")
+PBX_REFUSED = Refusal(502, "pbx-refused", "the PBX refused the action")
+PBX_ERROR = Refusal(502, "pbx-error", "the PBX answered with an error")
+PBX_UNAVAILABLE = Refusal(503, "pbx-unavailable", "the PBX is not connected")
+PBX_TIMEOUT = Refusal(504, "pbx-timeout", "the PBX did not answer in time")
+# The same id as the HTTP layer's own 503; here nothing was left changed on the PBX.
+NOT_STORED = Refusal(503, "database-unavailable", "the database did not store the action")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +97,12 @@ class Outcome:
 
 def ami_failure(exc: AmiError, **details: Any) -> ControlError:
     if isinstance(exc, AmiRefused):
-        return ControlError(502, "pbx-refused", exc.message, pbx=exc.pbx, **details)
+        return PBX_REFUSED(exc.message, pbx=exc.pbx, **details)
     if isinstance(exc, AmiTimeout):
-        return ControlError(504, "pbx-timeout", exc.message, pbx=exc.pbx, **details)
+        return PBX_TIMEOUT(exc.message, pbx=exc.pbx, **details)
     if isinstance(exc, AmiUnavailable):
-        return ControlError(
-            503, "pbx-unavailable", f"PBX {exc.pbx} is not connected", pbx=exc.pbx, **details
-        )
-    return ControlError(502, "pbx-error", exc.message, pbx=exc.pbx, **details)
+        return PBX_UNAVAILABLE(f"PBX {exc.pbx} is not connected", pbx=exc.pbx, **details)
+    return PBX_ERROR(exc.message, pbx=exc.pbx, **details)
 
 
 async def send_member_op(link: ActionSender, op: MemberOp) -> None:
@@ -114,11 +141,11 @@ def _describe_desired(desired: DesiredMember) -> str:
 class Control:
     def __init__(
         self,
-        model: LiveModel,
-        find_link: Callable[[str], PbxLink | None],
+        model: LiveReader,
+        find_link: Callable[[str], ActionLink | None],
         engine: AsyncEngine,
-        publish: Callable[[str], None],
-        resync: Callable[[Any], Awaitable[None]],
+        publish: Publish,
+        resync: Resync,
         *,
         move_context: str,
         spy_caller_id: str,
@@ -147,13 +174,9 @@ class Control:
             if v.queue == queue and (pbx is None or v.pbx == pbx)
         ]
         if not matches:
-            raise ControlError(
-                404, "no-such-queue", f"no queue {queue!r}" + (f" on PBX {pbx!r}" if pbx else "")
-            )
+            raise NO_SUCH_QUEUE(f"no queue {queue!r}" + (f" on PBX {pbx!r}" if pbx else ""))
         if len(matches) > 1:
-            raise ControlError(
-                409,
-                "ambiguous-queue",
+            raise AMBIGUOUS_QUEUE(
                 f"queue {queue!r} exists on several PBXs; add ?pbx=NAME",
                 pbx=[v.pbx for v in matches],
             )
@@ -163,17 +186,13 @@ class Control:
         for member in view.members:
             if member.interface == interface:
                 return member
-        raise ControlError(
-            404, "no-such-member", f"{interface} is not a member of queue {view.queue!r}"
-        )
+        raise NO_SUCH_MEMBER(f"{interface} is not a member of queue {view.queue!r}")
 
     def find_caller(self, view: QueueView, uniqueid: str) -> CallerView:
         for caller in view.callers:
             if caller.uniqueid == uniqueid:
                 return caller
-        raise ControlError(
-            404, "no-such-caller", f"no caller {uniqueid} waiting in queue {view.queue!r}"
-        )
+        raise NO_SUCH_CALLER(f"no caller {uniqueid} waiting in queue {view.queue!r}")
 
     def agent_memberships(self, interface: str, pbx: str | None) -> tuple[str, list[MemberView]]:
         found: dict[str, list[MemberView]] = {}
@@ -184,25 +203,21 @@ class Control:
                 if member.interface == interface:
                     found.setdefault(view.pbx, []).append(member)
         if not found:
-            raise ControlError(
-                404,
-                "no-such-agent",
+            raise NO_SUCH_AGENT(
                 f"{interface} is in no queue" + (f" on PBX {pbx!r}" if pbx else ""),
             )
         if len(found) > 1:
-            raise ControlError(
-                409,
-                "ambiguous-agent",
+            raise AMBIGUOUS_AGENT(
                 f"{interface} is on several PBXs; add ?pbx=NAME",
                 pbx=sorted(found),
             )
         ((name, members),) = found.items()
         return name, members
 
-    def link(self, pbx: str) -> PbxLink:
+    def link(self, pbx: str) -> ActionLink:
         link = self.find_link(pbx)
         if link is None:
-            raise ControlError(503, "pbx-unavailable", f"no link to PBX {pbx!r}")
+            raise PBX_UNAVAILABLE(f"no link to PBX {pbx!r}")
         return link
 
     # ------------------------------------------------------------------ member actions
@@ -227,7 +242,7 @@ class Control:
 
     async def _member_action(
         self,
-        link: PbxLink,
+        link: ActionLink,
         user: User,
         pbx: str,
         action: str,
@@ -286,9 +301,7 @@ class Control:
                 type(exc).__name__,
             )
             undone, not_undone = await self._undo(link, done)
-            raise ControlError(
-                503,
-                "database-unavailable",
+            raise NOT_STORED(
                 "the database did not store the change, so it was undone",
                 rolled_back=undone,
                 not_rolled_back=not_undone,
@@ -302,7 +315,7 @@ class Control:
         return Outcome(action, pbx, tuple(op.describe() for op, _ in done))
 
     async def _undo(
-        self, link: PbxLink, done: Sequence[tuple[MemberOp, MemberView | None]]
+        self, link: ActionLink, done: Sequence[tuple[MemberOp, MemberView | None]]
     ) -> tuple[list[str], list[str]]:
         undone: list[str] = []
         not_undone: list[str] = []
@@ -396,9 +409,7 @@ class Control:
     ) -> Outcome:
         view = self.find_queue(queue, pbx)
         if any(m.interface == interface for m in view.members):
-            raise ControlError(
-                409, "already-member", f"{interface} is already a member of queue {queue!r}"
-            )
+            raise ALREADY_MEMBER(f"{interface} is already a member of queue {queue!r}")
         op = MemberOp(
             "add",
             queue,
@@ -480,9 +491,7 @@ class Control:
         name, members = self.agent_memberships(interface, pbx)
         dynamic = [m for m in members if m.membership == "dynamic"]
         if not dynamic:
-            raise ControlError(
-                409,
-                "no-dynamic-membership",
+            raise NO_DYNAMIC_MEMBERSHIP(
                 f"{interface} is only a static member (queues.conf): "
                 "it cannot be logged out over AMI",
                 queues=[m.queue for m in members],
@@ -515,7 +524,7 @@ class Control:
         if to_queue is not None:
             target = self.find_queue(to_queue, view.pbx)
             if target.queue == queue:
-                raise ControlError(409, "same-queue", f"the caller is already in {queue!r}")
+                raise SAME_QUEUE(f"the caller is already in {queue!r}")
             context, exten, priority = self.move_context, to_queue, 1
         assert context is not None and exten is not None
         destination = f"{context},{exten},{priority}"
@@ -577,7 +586,7 @@ class Control:
         )
         # Asterisk announces no event for a priority change: positions are re-read instead.
         try:
-            await self.resync(link)
+            await self.resync(view.pbx)
         except AmiError as exc:
             log.warning("PBX %s: resync after a priority change failed: %s", view.pbx, exc.message)
         return outcome
@@ -598,18 +607,14 @@ class Control:
                 at=self.clock(),
             )
         except (SQLAlchemyError, OSError) as exc:
-            raise ControlError(
-                503,
-                "database-unavailable",
+            raise NOT_STORED(
                 f"cannot record the {action} ({type(exc).__name__}); nothing was sent to the PBX",
             ) from None
         if not claimed:
             existing = await store.caller_claim(
                 self.engine, pbx, caller.uniqueid, caller.queue, caller.joined_at
             )
-            raise ControlError(
-                409,
-                "already-handled",
+            raise ALREADY_HANDLED(
                 f"caller {caller.uniqueid} was already handled in {caller.queue!r}",
                 by=existing.username if existing else None,
                 action=existing.action if existing else None,
@@ -685,9 +690,7 @@ class Control:
         name, _members = self.agent_memberships(interface, pbx)
         phone = supervisor_interface or (user.interfaces[0] if user.interfaces else "")
         if not phone:
-            raise ControlError(
-                400,
-                "no-supervisor-phone",
+            raise NO_SUPERVISOR_PHONE(
                 "give supervisor_interface (your phone, e.g. PJSIP/1009): "
                 "your user has no interface",
             )
@@ -697,7 +700,7 @@ class Control:
             channel = await self._channel_from_pbx(link, interface)
         parameters = {"interface": interface, "mode": mode, "supervisor_interface": phone}
         if channel is None:
-            raise ControlError(409, "agent-not-on-call", f"{interface} is not on a call")
+            raise AGENT_NOT_ON_CALL(f"{interface} is not on a call")
         try:
             await actions.originate_chanspy(
                 link, phone, channel, SPY_OPTIONS[mode], caller_id=self.spy_caller_id
@@ -729,7 +732,7 @@ class Control:
             log.error("audit row lost (database: %s): %s", type(exc).__name__, message)
         return Outcome(f"agent.{mode}", name, (message,), {"channel": channel})
 
-    async def _channel_from_pbx(self, link: PbxLink, interface: str) -> str | None:
+    async def _channel_from_pbx(self, link: ActionLink, interface: str) -> str | None:
         """The agent's bridged channel, asked of the PBX (calls answered before we started)."""
         prefix = interface.removesuffix("/n") + "-"
         try:
@@ -769,7 +772,7 @@ class Control:
             "dropped" if after is None else _describe_desired(after),
         )
 
-    async def reapply(self, link: PbxLink) -> Outcome:
+    async def reapply(self, link: ActionLink) -> Outcome:
         """Bring a (re)connected PBX back to what supervisors set (best effort per member)."""
         pbx = link.name
         desired = await store.load_desired(self.engine, pbx)

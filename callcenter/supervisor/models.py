@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.store.base import Base, BigId
@@ -37,24 +36,6 @@ class DesiredMember(Base):
     ringinuse: Mapped[bool | None] = mapped_column(Boolean)
     set_by: Mapped[str] = mapped_column(String(80))
     set_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class AuditEntry(Base):
-    """One supervisor action (or automatic re-apply), with the PBX's answer."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    username: Mapped[str] = mapped_column(String(80), index=True)
-    user_id: Mapped[int | None] = mapped_column(Integer)
-    action: Mapped[str] = mapped_column(String(40), index=True)
-    pbx: Mapped[str] = mapped_column(String(32))
-    queue: Mapped[str | None] = mapped_column(String(80), index=True)
-    target: Mapped[str] = mapped_column(String(200))
-    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    ok: Mapped[bool] = mapped_column(Boolean)
-    message: Mapped[str] = mapped_column(String(500), default="")
 
 
 class CallerAction(Base):

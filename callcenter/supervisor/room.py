@@ -1,24 +1,29 @@
-"""How the supervisor room plugs into the service."""
+"""The supervisor room: live queue control, the audit log, interval bars, the wallboard.
+
+Besides its routes it keeps the stored desired state of queue members in step with the
+PBX: member changes made outside the console (a phone's pause key, the Asterisk CLI) are
+followed into the database after a short delay, and after every (re)connect the stored
+state is re-applied to the PBX.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
-from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from callcenter.component import Component
+from callcenter.component import Host, PbxLink, Room
 from callcenter.live import CallConnected, CallEnded, Change, MemberChanged
+from callcenter.settings import SupervisorSettings
 from callcenter.supervisor.api import SupervisorApi
 from callcenter.supervisor.control import Control
 from callcenter.supervisor.plan import FOLLOWED_CAUSES
 
 if TYPE_CHECKING:
-    from callcenter.ami.link import AmiLink
-    from callcenter.service import Service
+    from callcenter.web.http import Route
 
 log = logging.getLogger(__name__)
 
@@ -30,33 +35,32 @@ FOLLOW_BACKLOG = 10_000
 FOLLOW_DELAY = 2.0
 
 
-class SupervisorComponent(Component):
-    name = "supervisor"
+class SupervisorRoom(Room):
+    name: ClassVar[str] = "supervisor"
 
-    def __init__(self, service: Service) -> None:
-        self.engine = service.engine
-        settings = service.settings.supervisor
-        # The service builds its links after its components: look them up when needed.
+    def __init__(self, host: Host, settings: SupervisorSettings) -> None:
+        # The service adds its links after building the rooms: they are looked up when needed.
+        self.links = host.links
         self.control = Control(
-            service.model,
-            lambda name: next((link for link in service.links if link.name == name), None),
-            service.engine,
-            service.hub.publish,
-            service.resync,
+            host.live,
+            host.links.get,
+            host.engine,
+            host.publish,
+            host.resync,
             move_context=settings.move_context,
             spy_caller_id=settings.spy_caller_id,
         )
-        self.api = SupervisorApi(self)
-        self._service = service
-        # PBX name -> the link session (AmiLink.reconnects) whose desired state was
+        self.api = SupervisorApi(self.control, host.engine)
+        self._spawn = host.spawner(self.name)
+        # PBX name -> the link session (PbxLink.reconnects) whose desired state was
         # re-applied: only its live member changes are followed, never the transient state
         # of a PBX that is going down, coming back or not yet re-applied.
         self._following: dict[str, int] = {}
         self._followed: asyncio.Queue[tuple[float, MemberChanged]] = asyncio.Queue(FOLLOW_BACKLOG)
         self._follower: asyncio.Task[None] | None = None
 
-    def add_routes(self, app: web.Application) -> None:
-        self.api.add_routes(app)
+    def routes(self) -> Sequence[Route]:
+        return self.api.routes()
 
     def on_change(self, change: Change) -> None:
         # Which channel each agent talks on: what ChanSpy needs to listen in.
@@ -69,7 +73,7 @@ class SupervisorComponent(Component):
             self._follow(change)
 
     def _follow(self, change: MemberChanged) -> None:
-        link = next((link for link in self._service.links if link.name == change.pbx), None)
+        link = self.links.get(change.pbx)
         # last_error is set from the moment a PBX announces its shutdown until the next login.
         if (
             link is None
@@ -118,22 +122,19 @@ class SupervisorComponent(Component):
                 self._followed.task_done()
 
     async def start(self) -> None:
-        self._follower = asyncio.ensure_future(self._follow_changes())
-        self._follower.set_name("supervisor-follow")
+        self._follower = self._spawn(self._follow_changes(), "follow")
 
     async def stop(self) -> None:
+        """Let the follower store what is queued; the service cancels it right after."""
         if self._follower is None:
             return
+        self._follower = None
         try:
             await asyncio.wait_for(self._followed.join(), FOLLOW_DELAY + 5.0)
         except TimeoutError:
             log.warning("%d member change(s) not followed before stopping", self._followed.qsize())
-        self._follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._follower
-        self._follower = None
 
-    async def on_pbx_ready(self, link: AmiLink) -> None:
+    async def on_pbx_ready(self, link: PbxLink) -> None:
         # A restarted PBX forgets dynamic members and pauses; a reconnect may have missed
         # changes. Either way the model was just resynced, so compare and re-apply.
         self._following.pop(link.name, None)

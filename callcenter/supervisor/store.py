@@ -11,8 +11,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from callcenter.audit.models import AuditEntry
 from callcenter.live import MemberView
-from callcenter.supervisor.models import AuditEntry, CallerAction, DesiredMember
+from callcenter.supervisor.models import CallerAction, DesiredMember
 from callcenter.supervisor.plan import DesiredMember as Desired
 from callcenter.supervisor.plan import desired_following
 

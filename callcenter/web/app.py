@@ -1,41 +1,38 @@
-"""The aiohttp application factory: health, metrics, and the API routes of each room."""
+"""The aiohttp application factory: every room's declared routes behind one middleware stack."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from callcenter.health import check_health
-from callcenter.web import live_api
-from callcenter.web.errors import database_unavailable
-from callcenter.web.keys import SERVICE
-
-if TYPE_CHECKING:
-    from callcenter.service import Service
+from callcenter.component import Room
+from callcenter.web.errors import api_errors, database_unavailable
+from callcenter.web.http import Authenticate, access_middleware, register
+from callcenter.web.security import add_security_headers, csrf_middleware
+from callcenter.web.sockets import SocketRegistry, track_sockets
 
 
-async def healthz(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    report = await check_health(service.links, service.engine)
-    service.metrics.database_up.set(1 if report.database["state"] == "up" else 0)
-    return web.json_response(report.as_json(), status=200 if report.ok else 503)
-
-
-async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[SERVICE].metrics.registry
-    body = generate_latest(registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def create_app(service: Service) -> web.Application:
-    # Outermost: whatever room's handler met the database away answers the same 503.
-    app = web.Application(middlewares=[database_unavailable])
-    app[SERVICE] = service
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    live_api.add_routes(app)
-    for component in service.components:
-        component.add_routes(app)
+def create_app(
+    rooms: Sequence[Room],
+    authenticate: Authenticate,
+    public_origins: Iterable[str] = (),
+    sockets: SocketRegistry | None = None,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[
+            # Outermost: every ApiError (and aiohttp's 404/405 under /api) in one shape.
+            api_errors,
+            # Other sites' pages change nothing and open no socket, logged in or not.
+            csrf_middleware(public_origins),
+            # Whatever room's handler met the database away answers the same 503.
+            database_unavailable,
+            # Who is calling, and may they call this route? Deny by default.
+            access_middleware(authenticate),
+        ]
+    )
+    app.on_response_prepare.append(add_security_headers)
+    track_sockets(app, sockets if sockets is not None else SocketRegistry())
+    for room in rooms:
+        register(app, room.routes())
     return app

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import weakref
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from callcenter.auth.sessions import COOKIE_NAME
 
 # A browser that stops answering pings is noticed within about this long and its socket closed.
 HEARTBEAT_SECONDS = 20.0
@@ -16,11 +20,62 @@ HEARTBEAT_SECONDS = 20.0
 TIMEOUT_CEIL_THRESHOLD = HEARTBEAT_SECONDS * 2
 
 
+class SocketRegistry:
+    """Every open browser socket with the session it was opened under: closed when that
+    session ends (logout, expiry, the user disabled) and when the app shuts down."""
+
+    def __init__(self) -> None:
+        # Weak: a socket whose handler returned is forgotten without bookkeeping.
+        self._sessions: weakref.WeakKeyDictionary[web.WebSocketResponse, str] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def add(self, socket: web.WebSocketResponse, session: str) -> None:
+        self._sessions[socket] = session
+
+    def sessions(self) -> set[str]:
+        return {s for s in list(self._sessions.values()) if s}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    async def close_session(self, session: str, why: str) -> int:
+        """Close every socket of one session; how many were open."""
+        doomed = [k for k, v in list(self._sessions.items()) if v == session]
+        for socket in doomed:
+            await _close(socket, WSCloseCode.POLICY_VIOLATION, why)
+        return len(doomed)
+
+    async def close_all(self, why: str) -> None:
+        for socket in list(self._sessions):
+            await _close(socket, WSCloseCode.GOING_AWAY, why)
+
+
+async def _close(socket: web.WebSocketResponse, code: int, why: str) -> None:
+    with contextlib.suppress(Exception):
+        await socket.close(code=code, message=why.encode()[:120])
+
+
+SOCKETS: web.AppKey[SocketRegistry] = web.AppKey("sockets")
+
+
 async def open_socket(request: web.Request) -> web.WebSocketResponse:
     # Spread, so that sockets opened together do not keep pinging together.
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS * random.uniform(0.8, 1.2))
     await socket.prepare(request)
+    request.app[SOCKETS].add(socket, request.cookies.get(COOKIE_NAME, ""))
     return socket
+
+
+def track_sockets(app: web.Application, registry: SocketRegistry) -> None:
+    """The app's sockets are closed when it shuts down (browsers then reconnect to another
+    replica, or to this one once it is back)."""
+    app[SOCKETS] = registry
+
+    async def close_all(app: web.Application) -> None:
+        await registry.close_all("server stopping")
+
+    app.on_shutdown.append(close_all)
 
 
 async def pump(socket: web.WebSocketResponse, outbox: asyncio.Queue[str | None]) -> None:

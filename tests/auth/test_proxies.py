@@ -48,7 +48,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
 
 async def login_from(service: ServiceProcess, forwarded_for: str, password: str) -> int:
     async with (
-        aiohttp.ClientSession(service.base_url) as session,
+        aiohttp.ClientSession(service.base_url, headers={"Origin": service.base_url}) as session,
         session.post(
             "/api/login",
             json={"username": "boss", "password": password},

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import http.server
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from callcenter.rig.sipp import AgentPhones, start_calls
 from callcenter.store.db import create_engine
 from tests.records.helpers import call_record
 from tests.service_proc import ServiceProcess
+from tests.supervisor.helpers import Browser as SupervisorBrowser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -66,27 +65,7 @@ class SleepyCrm(http.server.ThreadingHTTPServer):
 
 
 def add_user(service: ServiceProcess, username: str, *args: str) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "callcenter",
-            "user",
-            "add",
-            username,
-            "--password-stdin",
-            "--config",
-            str(service.config),
-            *args,
-        ],
-        input="tulip-ferry-orbit-52\n",
-        capture_output=True,
-        text=True,
-        cwd=service.workdir,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    service.add_user(username, "tulip-ferry-orbit-52", *args)
 
 
 @pytest.fixture
@@ -139,6 +118,7 @@ def service(rig: AsteriskRig, tmp_path: Path, crm: SleepyCrm) -> Iterator[Servic
     )
     add_user(process, "agent_a", "--name", "坐席甲", "--interface", "PJSIP/1001")
     add_user(process, "agent_b", "--name", "坐席乙", "--interface", "PJSIP/1003")
+    add_user(process, "lead", "--role", "supervisor")  # VIP level and tags are staff's to set
     asyncio.run(
         seed_overdue_follow_up(f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}", CUSTOMER_NUMBER)
     )
@@ -189,13 +169,15 @@ def test_the_ringing_agent_sees_the_customer_and_nobody_else_does(
     only_phone_1001: None,
     agent_phones: Callable[..., AgentPhones],
 ) -> None:
-    context_a, page_a = logged_in_console(browser, service, "agent_a")
+    _context_a, page_a = logged_in_console(browser, service, "agent_a")
     _context_b, page_b = logged_in_console(browser, service, "agent_b")
-    saved = context_a.request.post(
-        service.base_url + "/api/customers",
-        data={"name": "测试客户", "phones": [CUSTOMER_NUMBER], "vip_level": 4, "tags": ["金卡"]},
+    lead = SupervisorBrowser(service.base_url).login("lead", "tulip-ferry-orbit-52")
+    status, saved = lead.call(
+        "POST",
+        "/api/customers",
+        {"name": "测试客户", "phones": [CUSTOMER_NUMBER], "vip_level": 4, "tags": ["金卡"]},
     )
-    assert saved.status == 201, saved.text()
+    assert status == 201, saved
 
     agent_phones(1, first_ext=1001, ring_seconds=3.0)
     batch = start_calls(1, dial="support", caller_numbers=[CUSTOMER_NUMBER], hold_seconds=8)

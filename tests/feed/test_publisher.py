@@ -52,7 +52,9 @@ async def test_batches_keep_order_and_only_the_latest_state_of_a_member() -> Non
         feed(change)
     assert subscriber.queue.empty()  # nothing leaves before the batch is due
     await asyncio.sleep(0.05)
-    sent = [json.loads(subscriber.queue.get_nowait()) for _ in range(subscriber.queue.qsize())]
+    sent = [
+        json.loads(subscriber.queue.get_nowait() or "") for _ in range(subscriber.queue.qsize())
+    ]
     assert [(m["type"], m.get("interface") or m.get("uniqueid"), m.get("cause")) for m in sent] == [
         ("MemberChanged", "PJSIP/1001", "inuse"),
         ("CallerLeft", "1.1", None),

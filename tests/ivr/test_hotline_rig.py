@@ -6,6 +6,7 @@ The dialplan reaches the service's FastAGI on 127.0.0.1:4573 (IVR_AGI in extensi
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -179,7 +180,7 @@ def test_a_vip_is_answered_before_earlier_callers(
     )
     for number in ("13800660001", "13800660002", "13800660003"):  # the VIP joins last
         call_hotline(number, LANG_ZH + PAUSE + "1")
-        wait_for(lambda n=number: entered(ivr_rig, n), 20, f"{number} waiting")
+        wait_for(functools.partial(entered, ivr_rig, number), 20, f"{number} waiting")
     joined = [entered(ivr_rig, n)[0] for n in ("13800660001", "13800660002", "13800660003")]
     assert [f[2] for f in joined] == ["consultation"] * 3
     callids = {f[1]: f[6] for f in joined}

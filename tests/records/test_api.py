@@ -1,29 +1,43 @@
 """GET /api/calls, /api/calls/{id}, /api/calls.csv and POST /api/calls/{id}/wrapup.
 
-Requests go through a real aiohttp server on a real database; a two-line test middleware puts
-the user on the request the way the session middleware does (``request[USER]``).
+Requests go through a real aiohttp server (the service's own ``create_app``, so the declared
+access is checked) on a real database; the test's ``authenticate`` names the user from a header
+where the auth room reads the session cookie.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from pydantic import BaseModel
 
-from callcenter.auth.identity import USER, User
-from callcenter.records.component import RecordsComponent
+from callcenter.auth.identity import User
+from callcenter.live import CallEnded
+from callcenter.records.api import (
+    CallData,
+    CallPage,
+    CallWrapupData,
+    DispositionList,
+    WrapupAnswer,
+)
+from callcenter.records.customers import SavedWrapup
+from callcenter.records.query import RECORDS_TABLE, encode_cursor
+from callcenter.records.room import RecordsRoom
 from callcenter.settings import RecordsSettings
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
+from callcenter.web.app import create_app
 from tests.fixtures_pg import free_port
 from tests.records.helpers import T0, call_record
+from tests.rooms import make_host
 
 USERS = {
     "li": User(1, "li", "李", "agent", ("PJSIP/1001",)),
@@ -31,17 +45,36 @@ USERS = {
     "boss": User(3, "boss", "主管", "supervisor"),
 }
 
+# A follow-up a few days ahead (dates out of the configured horizon are refused).
+SOON = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
+
+
+class Customers:
+    """The customer directory as the records room sees it (``CustomerRoom``)."""
+
+    def __init__(self) -> None:
+        self.wrapups: list[SavedWrapup] = []
+
+    def customer_id(self, caller_number: str | None, ivr: Mapping[str, str]) -> int | None:
+        return None
+
+    def wrapup_saved(self, wrapup: SavedWrapup) -> None:
+        self.wrapups.append(wrapup)
+
 
 class Api:
-    def __init__(self, base: str, session: aiohttp.ClientSession, component: RecordsComponent):
-        self.base, self.session, self.component = base, session, component
+    def __init__(
+        self, base: str, session: aiohttp.ClientSession, room: RecordsRoom, customers: Customers
+    ):
+        self.base, self.session, self.room, self.customers = base, session, room, customers
 
     async def call(
         self, method: str, path: str, user: str | None = "boss", **kwargs: Any
     ) -> tuple[int, Any]:
-        headers = {"X-Test-User": user} if user else {}
+        # From one of our own pages, as the browser says (the cross-site check wants it).
+        headers = {"Origin": self.base} | ({"X-Test-User": user} if user else {})
         async with self.session.request(
-            method, self.base + path, headers=headers, **kwargs
+            method, self.base + path, headers=headers | kwargs.pop("headers", {}), **kwargs
         ) as response:
             if response.content_type == "application/json":
                 return response.status, await response.json()
@@ -52,20 +85,18 @@ class Api:
 async def api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     engine = create_engine(database_url)
     await upgrade_to_head(engine)
-    component = RecordsComponent(
-        RecordsSettings(spool_dir=tmp_path / "spool", batch_interval=0.01), engine
+    customers = Customers()
+    room = RecordsRoom(
+        make_host(engine),
+        RecordsSettings(spool_dir=tmp_path / "spool", batch_interval=0.01),
+        customers=customers,
     )
 
-    @web.middleware
-    async def as_user(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        request[USER] = USERS.get(request.headers.get("X-Test-User", ""))
-        return await handler(request)
+    async def authenticate(request: web.Request) -> User | None:
+        return USERS.get(request.headers.get("X-Test-User", ""))
 
-    app = web.Application(middlewares=[as_user])
-    component.add_routes(app)
-    await component.start()
+    app = create_app([room], authenticate)
+    await room.start()
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
@@ -83,32 +114,35 @@ async def api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
                 talk_seconds=None,
                 completed_by=None,
             )
-        component.on_change(
-            _ended(call_record(n, queue="support" if n < 4 else "complaints", **extra))
+        room.on_change(
+            CallEnded(call_record(n, queue="support" if n < 4 else "complaints", **extra))
         )
-    await component.writer.flush()
+    await room.writer.flush()
     try:
         async with aiohttp.ClientSession() as session:
-            yield Api(f"http://127.0.0.1:{port}", session, component)
+            yield Api(f"http://127.0.0.1:{port}", session, room, customers)
     finally:
         await runner.cleanup()
-        await component.stop()
+        await room.stop()
         await engine.dispose()
-
-
-def _ended(record: object) -> Any:
-    from callcenter.live import CallEnded
-
-    return CallEnded(record)  # type: ignore[arg-type]
 
 
 def ids(body: Any) -> list[str]:
     return [c["uniqueid"].split(".")[1] for c in body["calls"]]
 
 
+def matches(model: type[BaseModel], body: Any) -> None:
+    """The answer is what the route declares (the OpenAPI schema), key for key."""
+    model.model_validate(body)
+    assert set(body) == set(model.model_fields), set(body) ^ set(model.model_fields)
+
+
 async def test_staff_list_filters_and_pages_newest_first(api: Api) -> None:
     status, body = await api.call("GET", "/api/calls")
     assert status == 200 and ids(body) == ["5", "4", "3", "2", "1", "0"]
+    matches(CallPage, body)
+    for call in body["calls"]:
+        matches(CallData, call)
     assert body["calls"][1]["caller_name"] == "张三" and body["calls"][1]["wrapup"] is None
     _, body = await api.call("GET", "/api/calls?queue=support&agent=PJSIP/1001")
     assert ids(body) == ["2", "0"]
@@ -145,6 +179,8 @@ async def test_an_agent_sees_only_the_calls_of_their_own_phone(api: Api) -> None
     assert [r["uniqueid"] for r in rows] == ["1700000000.3", "1700000000.1"]
     status, body = await api.call("GET", "/api/calls", user=None)
     assert status == 401
+    status, body = await api.call("GET", "/api/calls.csv", user=None)
+    assert status == 401
 
 
 @pytest.mark.parametrize(
@@ -161,7 +197,7 @@ async def test_an_agent_sees_only_the_calls_of_their_own_phone(api: Api) -> None
 )
 async def test_bad_filters_get_a_clear_400(api: Api, query: str, field: str) -> None:
     status, body = await api.call("GET", "/api/calls?" + query)
-    assert status == 400 and body["error"] == "bad-filter"
+    assert status == 400 and body["error"] == "invalid-query"
     assert body["problems"][0]["field"] == field and body["message"].startswith(field)
     status, _ = await api.call("GET", "/api/calls.csv?" + query)
     assert status == 400
@@ -187,7 +223,11 @@ async def test_wrapup_is_stored_and_bad_bodies_change_nothing(api: Api) -> None:
         status, answer = await api.call("POST", f"/api/calls/{call}/wrapup", user="li", json=body)
         assert (status, answer["error"]) == (400, error)
     status, answer = await api.call(
-        "POST", f"/api/calls/{call}/wrapup", user="li", data=b"{not json"
+        "POST",
+        f"/api/calls/{call}/wrapup",
+        user="li",
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
     )
     assert (status, answer["error"]) == (400, "bad-json")
     status, answer = await api.call(
@@ -201,7 +241,7 @@ async def test_wrapup_is_stored_and_bad_bodies_change_nothing(api: Api) -> None:
     status, answer = await api.call(
         "POST", "/api/calls/abc/wrapup", user="li", json={"disposition": "resolved"}
     )
-    assert (status, answer["error"]) == (400, "bad-call-id")
+    assert (status, answer["error"]) == (400, "invalid-path")
     _, fetched = await api.call("GET", f"/api/calls/{call}", user="li")
     assert fetched["wrapup"] is None
 
@@ -212,7 +252,7 @@ async def test_wrapup_is_stored_and_bad_bodies_change_nothing(api: Api) -> None:
         json={
             "disposition": "repair-booked",
             "notes": "客户要求周五上门",
-            "follow_up_due": "2026-11-27",
+            "follow_up_due": SOON,
         },
     )
     assert status == 201 and answer["wrapup"]["category"] == "after-sales"
@@ -221,7 +261,7 @@ async def test_wrapup_is_stored_and_bad_bodies_change_nothing(api: Api) -> None:
         "disposition": "repair-booked",
         "category": "after-sales",
         "notes": "客户要求周五上门",
-        "follow_up_due": "2026-11-27",
+        "follow_up_due": SOON,
         "wrapup_at": fetched["wrapup"]["wrapup_at"],
     }
     # A second submission replaces the first.
@@ -240,9 +280,102 @@ async def test_wrapup_is_stored_and_bad_bodies_change_nothing(api: Api) -> None:
 async def test_dispositions_carry_both_languages(api: Api) -> None:
     status, body = await api.call("GET", "/api/dispositions", user="li")
     assert status == 200
+    matches(DispositionList, body)
     assert {
         "code": "complaint-logged",
         "category": "complaint",
         "label_zh": "投诉已登记",
         "label_en": "Complaint logged",
     } in body["dispositions"]
+
+
+TOO_BIG = 2**63
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": str(TOO_BIG)},
+        {"limit": "501"},
+        {"cursor": encode_cursor(T0, TOO_BIG)},
+        {"cursor": encode_cursor(T0, -1)},
+        {"customer": str(TOO_BIG)},
+        {"from": "0001-01-01T00:00:00+01:00"},
+        {"cursor": "MDAwMS0wMS0wMVQwMDowMDowMCswMTowMHwx"},  # 0001-01-01T00:00+01:00|1
+        {"queue": "sup\x00port"},
+        {"pbx": "a", "queue": "b", "limit": "1", "outcome": "answered", "caller": "1\x00"},
+    ],
+)
+async def test_out_of_range_filters_are_a_400_not_a_500(api: Api, params: dict[str, str]) -> None:
+    for path in ("/api/calls", "/api/calls.csv"):
+        status, body = await api.call("GET", path, params=params)
+        assert (status, body["error"]) == (400, "invalid-query"), (path, body)
+
+
+async def test_the_largest_id_passes_to_sql(api: Api) -> None:
+    status, body = await api.call("GET", "/api/calls", params={"customer": str(TOO_BIG - 1)})
+    assert (status, body["calls"]) == (200, [])
+    cursor = encode_cursor(T0 + timedelta(seconds=3), TOO_BIG - 1)
+    status, body = await api.call("GET", "/api/calls", params={"cursor": cursor})
+    assert status == 200 and ids(body) == ["3", "2", "1", "0"]
+
+
+@pytest.mark.parametrize("call_id", ["abc", "0", "-1", str(TOO_BIG), "1" * 40, "1.5"])
+async def test_a_call_id_out_of_range_is_an_invalid_path(api: Api, call_id: str) -> None:
+    status, body = await api.call("GET", f"/api/calls/{call_id}")
+    assert (status, body["error"]) == (400, "invalid-path")
+    assert body["problems"][0]["field"] == "id"
+    status, body = await api.call(
+        "POST", f"/api/calls/{call_id}/wrapup", json={"disposition": "resolved"}
+    )
+    assert (status, body["error"]) == (400, "invalid-path")
+
+
+async def test_the_largest_call_id_is_no_such_call(api: Api) -> None:
+    status, body = await api.call("GET", f"/api/calls/{TOO_BIG - 1}")
+    assert (status, body["error"], body["id"]) == (404, "no-such-call", TOO_BIG - 1)
+
+
+async def test_the_wrap_up_answer_and_the_call_match_their_models(api: Api) -> None:
+    _, listed = await api.call("GET", "/api/calls?agent=PJSIP/1001", user="li")
+    call = listed["calls"][0]["id"]
+    status, answer = await api.call(
+        "POST",
+        f"/api/calls/{call}/wrapup",
+        user="li",
+        json={"disposition": "resolved", "notes": "ok", "follow_up_due": SOON},
+    )
+    assert status == 201
+    matches(WrapupAnswer, answer)
+    assert answer["wrapup"]["username"] == "li"
+    _, fetched = await api.call("GET", f"/api/calls/{call}", user="li")
+    matches(CallData, fetched)
+    matches(CallWrapupData, fetched["wrapup"])
+    status, answer = await api.call(
+        "POST",
+        f"/api/calls/{call}/wrapup",
+        user="li",
+        json={"disposition": "resolved", "notes": "a\x00b"},
+    )
+    assert (status, answer["error"]) == (400, "invalid-body")
+
+
+def test_a_call_as_the_api_gives_it_has_every_column() -> None:
+    columns = {column.name for column in RECORDS_TABLE.c}
+    assert set(CallData.model_fields) == columns | {"wrapup"}
+
+
+async def test_the_customer_directory_learns_of_each_wrap_up(api: Api) -> None:
+    _, listed = await api.call("GET", "/api/calls?agent=PJSIP/1002", user="wang")
+    call = listed["calls"][0]
+    status, _ = await api.call(
+        "POST", f"/api/calls/{call['id']}/wrapup", user="wang", json={"disposition": "resolved"}
+    )
+    assert status == 201
+    [saved] = api.customers.wrapups
+    assert (saved.call_id, saved.uniqueid, saved.answered_by, saved.username) == (
+        call["id"],
+        call["uniqueid"],
+        "PJSIP/1002",
+        "wang",
+    )

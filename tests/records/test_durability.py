@@ -28,8 +28,7 @@ OUTAGE_SECONDS = 30
 
 
 def _metric(service: ServiceProcess, name: str) -> float:
-    _, body = service.get("/metrics")
-    for line in body.decode().splitlines():
+    for line in service.scrape_metrics().splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])
     return -1.0

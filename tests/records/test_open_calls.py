@@ -5,21 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.ami.link import AmiLink
+from callcenter.component import PbxLinks
 from callcenter.live import Change, LiveModel
-from callcenter.records.component import RecordsComponent
 from callcenter.records.query import RECORDS_TABLE
+from callcenter.records.room import RecordsRoom
 from callcenter.records.rows import OpenOp, RecordOp, record_row, restart_record_row
 from callcenter.records.spool import Spool
 from callcenter.records.writer import OPEN_TABLE, RecordWriter
-from callcenter.settings import RecordsSettings
+from callcenter.settings import PbxSettings, RecordsSettings
 from tests.live import amitrace as ami
 from tests.records.helpers import call_record
+from tests.rooms import make_host
 
 Q = "support"
 ALICE = ami.Agent("PJSIP/8001", "Alice")
@@ -35,16 +38,23 @@ async def rows_of(engine: AsyncEngine, table: Any) -> list[dict[str, Any]]:
         ]
 
 
-def component(engine: AsyncEngine, spool: Path, model: LiveModel) -> RecordsComponent:
-    return RecordsComponent(
+def link(name: str) -> AmiLink:
+    """A configured PBX's link (never connected here)."""
+    settings = PbxSettings(name=name, username="callcenter", secret=SecretStr("unused"))
+    return AmiLink(settings, lambda *_: None)
+
+
+def room(
+    engine: AsyncEngine, spool: Path, model: LiveModel, links: PbxLinks[AmiLink]
+) -> RecordsRoom:
+    return RecordsRoom(
+        make_host(engine, live=model, links=links),
         RecordsSettings(spool_dir=spool, batch_interval=0.01),
-        engine,
-        model=model,
-        pbx_names=["pbx-a"],
+        restore_into=model,
     )
 
 
-def feed(target: RecordsComponent, changes: list[Change]) -> list[Change]:
+def feed(target: RecordsRoom, changes: list[Change]) -> list[Change]:
     for change in changes:
         target.on_change(change)
     return changes
@@ -56,9 +66,10 @@ async def test_calls_that_ended_while_the_service_was_down_are_closed_once(
     waiting, talked, talking, done = (
         ami.Caller(f"1741000000.{n}", f"13800000{n:03d}") for n in range(1, 5)
     )
+    pbx_a = link("pbx-a")
     first_model = LiveModel()
     pbx = ami.Pbx(first_model)
-    first = component(engine, tmp_path / "spool", first_model)
+    first = room(engine, tmp_path / "spool", first_model, PbxLinks([pbx_a]))
     await first.start()
     feed(
         first,
@@ -90,7 +101,7 @@ async def test_calls_that_ended_while_the_service_was_down_are_closed_once(
     # A new process: the PBX still has `talking`; the others ended while nobody listened.
     second_model = LiveModel()
     pbx = ami.Pbx(second_model)
-    second = component(engine, tmp_path / "spool", second_model)
+    second = room(engine, tmp_path / "spool", second_model, PbxLinks([pbx_a]))
     await second.start()
     try:
         snapshot = (
@@ -99,7 +110,7 @@ async def test_calls_that_ended_while_the_service_was_down_are_closed_once(
             ami.core_show_channel(talking, application="AppQueue"),
         )
         feed(second, pbx.resync(*snapshot, now=60))
-        await second.on_pbx_ready(SimpleNamespace(name="pbx-a"))  # type: ignore[arg-type]
+        await second.on_pbx_ready(pbx_a)
         feed(second, pbx.resync(*snapshot, now=70))  # a later resync adds nothing
         feed(
             second,
@@ -139,7 +150,7 @@ async def test_calls_that_ended_while_the_service_was_down_are_closed_once(
 
     # A third start finds nothing left to close.
     third_model = LiveModel()
-    third = component(engine, tmp_path / "spool", third_model)
+    third = room(engine, tmp_path / "spool", third_model, PbxLinks([pbx_a]))
     await third.start()
     await third.stop()
     assert third_model.snapshot().calls == ()
@@ -165,12 +176,41 @@ async def test_a_replayed_open_never_resurrects_a_recorded_call(
         await writer.stop()
     assert len(await rows_of(engine, OPEN_TABLE)) == 1
     model = LiveModel()
-    restarted = RecordsComponent(RecordsSettings(spool_dir=tmp_path / "spool"), engine, model=model)
+    restarted = RecordsRoom(
+        make_host(engine, live=model, links=PbxLinks([link("rig")])),
+        RecordsSettings(spool_dir=tmp_path / "spool"),
+        restore_into=model,
+    )
     await restarted.start()
     await restarted.stop()
     assert model.snapshot().calls == ()  # its record exists: not reopened
     assert await rows_of(engine, OPEN_TABLE) == []
     assert len(await rows_of(engine, RECORDS_TABLE)) == 1
+
+
+async def test_open_calls_are_restored_for_the_pbxs_linked_by_start(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    open_columns = {c.name for c in OPEN_TABLE.c}
+    writer = RecordWriter(engine, Spool(tmp_path / "spool"), batch_interval=0.01)
+    await writer.start()
+    try:
+        for n, pbx_name in ((1, "pbx-a"), (2, "pbx-gone")):
+            row = record_row(call_record(n, pbx=pbx_name))
+            writer.submit(OpenOp({name: row[name] for name in row if name in open_columns}))
+        await writer.flush()
+    finally:
+        await writer.stop()
+    model = LiveModel()
+    links: PbxLinks[AmiLink] = PbxLinks()
+    restarted = room(engine, tmp_path / "spool", model, links)
+    # The service adds its links after building the rooms, before starting them.
+    links.add(link("pbx-a"))
+    await restarted.start()
+    await restarted.stop()
+    assert [(c.pbx, c.uniqueid) for c in model.snapshot().calls] == [("pbx-a", "1700000000.1")]
+    # The call of a PBX no longer configured is left as it is, not closed.
+    assert sorted(r["pbx"] for r in await rows_of(engine, OPEN_TABLE)) == ["pbx-a", "pbx-gone"]
 
 
 def test_a_restart_record_has_the_columns_of_a_live_one() -> None:

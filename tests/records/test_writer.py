@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.records.models import CallRecord
@@ -19,10 +19,10 @@ from tests.fixtures_pg import PostgresServer
 from tests.records.helpers import call_record
 
 
-async def stored(engine: AsyncEngine) -> list[CallRecord]:
+async def stored(engine: AsyncEngine) -> list[RowMapping]:
     async with engine.connect() as connection:
         rows = await connection.execute(select(CallRecord.__table__).order_by(CallRecord.joined_at))
-        return list(rows.mappings())  # type: ignore[arg-type]
+        return list(rows.mappings())
 
 
 async def count(engine: AsyncEngine) -> int:

@@ -73,7 +73,7 @@ def test_policies_are_staff_only_validated_stored_and_audited(service: ServicePr
 
     bad = {"triggers": [{"metric": "longest_wait", "threshold": 10, "release": 20}]}
     status, body = lead.call("PUT", path, bad)
-    assert status == 400 and body["error"] == "invalid-policy"
+    assert status == 400 and body["error"] == "invalid-body"
     assert "release" in body["problems"][0]["problem"]
     status, body = lead.call("PUT", path, raw=b"{not json")
     assert status == 400 and body["error"] == "bad-json"

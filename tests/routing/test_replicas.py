@@ -11,18 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.component import PbxLinks
 from callcenter.live import UnknownQueue
-from callcenter.live.changes import QueueView
-from callcenter.routing.component import RoutingComponent
+from callcenter.live.changes import AgentView, ModelSnapshot, QueueView
 from callcenter.routing.models import RoutingAction, RoutingEpisode
 from callcenter.routing.policy import QueuePolicy
+from callcenter.routing.room import RoutingRoom
 from callcenter.routing.store import RoutingStore
+from callcenter.settings import RoutingSettings
+from tests.rooms import make_host
 from tests.routing.views import T0, at, caller, member, view
 
 POLICY = QueuePolicy.model_validate(
@@ -83,6 +85,8 @@ class Link:
     def __init__(self, pbx: Pbx, replica: str) -> None:
         self.name = "rig"
         self.connected = True
+        self.reconnects = 1
+        self.last_error = ""
         self.pbx = pbx
         self.replica = replica
 
@@ -106,8 +110,14 @@ class Model:
         self.pbx = pbx
         self.clock = clock  # the actuator asks with the wall clock: the test's clock rules
 
-    def queue_views(self, now: datetime) -> list[QueueView]:
-        return [self.pbx.view(now)]
+    def queue_views(self, now: datetime) -> tuple[QueueView, ...]:
+        return (self.pbx.view(now),)
+
+    def agents_view(self, now: datetime) -> tuple[AgentView, ...]:
+        return ()
+
+    def snapshot(self) -> ModelSnapshot:
+        raise AssertionError("routing reads views, not snapshots")
 
     def queue_view(self, pbx: str, queue: str, now: datetime) -> QueueView:
         if (pbx, queue) != ("rig", "support"):
@@ -117,24 +127,13 @@ class Model:
 
 async def replica(
     engine: AsyncEngine, pbx: Pbx, name: str, clock: Clock, published: list[str]
-) -> RoutingComponent:
-    settings = SimpleNamespace(
-        routing=SimpleNamespace(
-            enabled=False, interval=INTERVAL, lease=3 * INTERVAL, queues={"support": POLICY}
-        ),
-        ivr=SimpleNamespace(surge_db_family="callcenter/surge"),
-        pbx=[],
+) -> RoutingRoom:
+    settings = RoutingSettings(
+        enabled=False, interval=INTERVAL, lease_seconds=3 * INTERVAL, queues={"support": POLICY}
     )
     link = Link(pbx, name)
-    service: Any = SimpleNamespace(
-        settings=settings,
-        engine=engine,
-        model=Model(pbx, clock),
-        hub=SimpleNamespace(publish=published.append),
-        links=[link],
-        components=[],
-    )
-    component = RoutingComponent(service)
+    host = make_host(engine, live=Model(pbx, clock), links=PbxLinks([link]), published=published)
+    component = RoutingRoom(host, settings, surge_db_family="callcenter/surge", pbx_names=["rig"])
     component.leases.clock = clock
     component.actuator.clock = clock
     await component.start()
@@ -145,11 +144,12 @@ async def replica(
 async def test_two_replicas_act_once_and_the_survivor_undoes_the_surge_once(
     engine: AsyncEngine,
 ) -> None:
-    pbx, clock, published = Pbx(), Clock(), []
+    pbx, clock = Pbx(), Clock()
+    published: list[str] = []
     first = await replica(engine, pbx, "A", clock, published)
     second = await replica(engine, pbx, "B", clock, published)
 
-    async def round_at(seconds: float, *replicas: RoutingComponent) -> None:
+    async def round_at(seconds: float, *replicas: RoutingRoom) -> None:
         clock.now = at(seconds)
         for component in replicas:
             await component.evaluate(clock.now)
@@ -211,7 +211,8 @@ async def test_two_replicas_act_once_and_the_survivor_undoes_the_surge_once(
 
 
 async def test_a_live_policy_edit_on_one_replica_reaches_the_other(engine: AsyncEngine) -> None:
-    pbx, clock, published = Pbx(), Clock(), []
+    pbx, clock = Pbx(), Clock()
+    published: list[str] = []
     other = await replica(engine, pbx, "B", clock, published)
     await other.evaluate(at(0))
     assert other.policy_for("rig", "support") == POLICY

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -121,7 +122,7 @@ def test_a_waiting_callers_are_moved_to_overflow_within_1_5_s_of_8_s_and_answere
     )
     try:
         ids = {
-            n: wait_for(lambda n=n: watcher.uniqueid_of(n, "support"), 10, f"{n} joined")
+            n: wait_for(functools.partial(watcher.uniqueid_of, n, "support"), 10, f"{n} joined")
             for n in numbers
         }
         for number, uniqueid in ids.items():
@@ -388,12 +389,12 @@ def test_d_callback_offer_books_a_task_or_puts_the_caller_back_in_the_queue(
         call_queue(accepts, score="1")
         call_queue(declines, score="2")
         ids = {
-            n: wait_for(lambda n=n: watcher.uniqueid_of(n, "support"), 10, f"{n} joined")
+            n: wait_for(functools.partial(watcher.uniqueid_of, n, "support"), 10, f"{n} joined")
             for n in (accepts, declines)
         }
         # Past 3 s each is redirected to overflow-callback,support: the IVR's offer.
         for number in (accepts, declines):
-            phone = wait_for(lambda n=number: in_offer(rig, n), 10, f"{number} offered")
+            phone = wait_for(functools.partial(in_offer, rig, number), 10, f"{number} offered")
             rig.rx(f"channel redirect {phone} ivr-test-phone,score,1")  # presses TEST_SCORE
 
         def task() -> list[tuple[Any, ...]]:
@@ -580,7 +581,7 @@ def test_f_two_replicas_on_one_postgresql_act_once_and_the_survivor_undoes_once(
             2, dial="support", caller_numbers=numbers, rate_per_s=2.0, hold_seconds=8.0
         )
         ids = [
-            wait_for(lambda n=n: watcher.uniqueid_of(n, "overflow"), 10, f"{n} moved")
+            wait_for(functools.partial(watcher.uniqueid_of, n, "overflow"), 10, f"{n} moved")
             for n in numbers
         ]
         first.stop()  # SIGTERM: the holder releases its lease; the other takes over

@@ -118,7 +118,9 @@ async def test_pause_and_ready_drive_the_pbx_and_refusals_change_nothing(
         assert body["interfaces"] == ["PJSIP/1009"]
         status, body = await call(boss, "POST", "/api/agent/pause", json={"paused": True})
         assert (status, body["error"]) == (409, "no-phone"), body
-        async with aiohttp.ClientSession(service.base_url) as nobody:
+        async with aiohttp.ClientSession(
+            service.base_url, headers={"Origin": service.base_url}
+        ) as nobody:
             status, body = await call(nobody, "POST", "/api/agent/pause", json={"paused": True})
             assert status == 401, body
         assert "paused" not in member_line(rig, "support", AGENT)

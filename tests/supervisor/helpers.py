@@ -73,7 +73,8 @@ class Browser:
             self.base_url + path,
             data=data,
             method=method,
-            headers={"Content-Type": "application/json"},
+            # Our own pages send their Origin; other sites' requests are refused.
+            headers={"Content-Type": "application/json", "Origin": self.base_url},
         )
         try:
             with self.opener.open(request, timeout=15) as response:

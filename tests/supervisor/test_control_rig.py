@@ -51,7 +51,8 @@ def last_audit(boss: Browser, **filters: str) -> dict[str, Any]:
     query = "&".join(f"{k}={v}" for k, v in filters.items())
     status, body = boss.call("GET", f"/api/audit?{query}&limit=1")
     assert status == 200, body
-    return body["entries"][0]
+    entry: dict[str, Any] = body["entries"][0]
+    return entry
 
 
 def test_nobody_logged_in_gets_401_and_an_agent_gets_403(console: ServiceProcess) -> None:
@@ -383,8 +384,8 @@ def test_audit_filters_by_time_and_pages(console: ServiceProcess, boss: Browser)
     status, before = boss.call("GET", f"/api/audit?action=member.pause&until={quoted}")
     assert "c" not in [e["parameters"]["reason"] for e in before["entries"]]
     status, body = boss.call("GET", "/api/audit?since=2026-11-23T08:00:00")
-    assert (status, body["error"]) == (400, "invalid-body")  # a time needs its zone
+    assert (status, body["error"]) == (400, "invalid-query")  # a time needs its zone
     status, body = boss.call("GET", "/api/stats/intervals?minutes=60&step=5")
     assert status == 200 and len(body["intervals"]) == 12
     status, body = boss.call("GET", "/api/stats/intervals?minutes=5&step=10")
-    assert (status, body["error"]) == (400, "invalid-body")
+    assert (status, body["error"]) == (400, "invalid-query")

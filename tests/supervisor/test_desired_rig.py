@@ -18,8 +18,9 @@ from tests.supervisor.helpers import Browser, add_user, member_path, queue_statu
 class FeedListener:
     """Collects /ws/live messages in a background thread."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, session: str) -> None:
         self.url = url
+        self.session = session
         self.messages: list[dict[str, Any]] = []
         self.connected = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -33,7 +34,8 @@ class FeedListener:
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        if self._thread.is_alive():  # not when the test failed before starting it
+            self._thread.join(10)
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in list(self.messages) if m.get("type") == kind]
@@ -41,7 +43,10 @@ class FeedListener:
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        async with aiohttp.ClientSession() as session, session.ws_connect(self.url) as socket:
+        async with (
+            aiohttp.ClientSession(headers={"Cookie": f"cc_session={self.session}"}) as session,
+            session.ws_connect(self.url) as socket,
+        ):
             self.connected.set()
             stopper = asyncio.ensure_future(self._stop.wait())
             while not self._stop.is_set():
@@ -62,7 +67,9 @@ def test_a_supervisors_pause_and_member_come_back_after_a_pbx_restart(
     service = ServiceProcess(tmp_path, log_level="INFO")
     add_user(service.config, "lead", "supervisor")
     service.start()
-    feed = FeedListener(service.base_url.replace("http", "ws") + "/ws/live")
+    feed = FeedListener(
+        service.base_url.replace("http", "ws") + "/ws/live", service.log_in_watcher()
+    )
     boss = Browser(service.base_url).login("lead")
     try:
         status, body = boss.call(
@@ -102,11 +109,15 @@ def test_a_supervisors_pause_and_member_come_back_after_a_pbx_restart(
         status, audit = boss.call("GET", "/api/audit?action=desired.reapply")
         assert audit["total"] == 1 and audit["entries"][0]["user"] == "system"
     finally:
-        feed.stop()
-        # Leave the PBX as the other tests expect it.
-        boss.call("POST", member_path("support", "PJSIP/1002", "pause"), {"paused": False})
-        boss.call("DELETE", member_path("overflow", "PJSIP/1005"))
-        service.stop()
+        # The service is stopped whatever fails here: one left running would re-apply its
+        # desired state to every later test's PBX.
+        try:
+            feed.stop()
+            # Leave the PBX as the other tests expect it.
+            boss.call("POST", member_path("support", "PJSIP/1002", "pause"), {"paused": False})
+            boss.call("DELETE", member_path("overflow", "PJSIP/1005"))
+        finally:
+            service.stop()
     assert queue_status("support")[0]["PJSIP/1002"]["Paused"] == "0"
     assert "PJSIP/1005" not in queue_status("overflow")[0]
 
@@ -121,7 +132,9 @@ def test_a_pause_ended_outside_the_console_is_not_brought_back_by_a_pbx_restart(
     wait_for(
         lambda: "PBX rig: desired state" in service.log_text(), 15, "desired state checked at start"
     )
-    feed = FeedListener(service.base_url.replace("http", "ws") + "/ws/live")
+    feed = FeedListener(
+        service.base_url.replace("http", "ws") + "/ws/live", service.log_in_watcher()
+    )
     boss = Browser(service.base_url).login("lead")
     agent = Browser(service.base_url).login("agent1002")
     try:
@@ -175,8 +188,10 @@ def test_a_pause_ended_outside_the_console_is_not_brought_back_by_a_pbx_restart(
             not in service.log_text()
         )
     finally:
-        feed.stop()
-        rig.rx("queue unpause member PJSIP/1002 queue support")
-        boss.call("DELETE", member_path("overflow", "PJSIP/1005"))
-        service.stop()
+        try:
+            feed.stop()
+            rig.rx("queue unpause member PJSIP/1002 queue support")
+            boss.call("DELETE", member_path("overflow", "PJSIP/1005"))
+        finally:
+            service.stop()
     assert "PJSIP/1005" not in queue_status("overflow")[0]

@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.ami.errors import AmiRefused
+from callcenter.audit.models import AuditEntry
 from callcenter.auth.identity import User
 from callcenter.live import LiveModel, parse_event
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
 from callcenter.supervisor.control import Control, ControlError
-from callcenter.supervisor.models import AuditEntry, DesiredMember
+from callcenter.supervisor.models import DesiredMember
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 BOSS = User(7, "lead", "Lead", "supervisor")
@@ -83,7 +84,7 @@ def control_with(pbx: ScriptedPbx, engine: Any) -> Control:
         assert event is not None
         model.apply(event)
 
-    async def no_resync(link: Any) -> None:
+    async def no_resync(pbx: str) -> None:
         return None
 
     return Control(

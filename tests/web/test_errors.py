@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from callcenter.web.errors import database_unavailable
+from callcenter.web.errors import api_errors, database_unavailable
 
 
-def _raising(exc: BaseException) -> web.RequestHandler:  # type: ignore[type-arg]
+def _raising(exc: BaseException) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         raise exc
 
@@ -17,7 +19,7 @@ def _raising(exc: BaseException) -> web.RequestHandler:  # type: ignore[type-arg
 
 
 async def test_unreachable_database_is_503_and_a_failing_statement_is_not() -> None:
-    app = web.Application(middlewares=[database_unavailable])
+    app = web.Application(middlewares=[api_errors, database_unavailable])
     app.router.add_get("/away", _raising(OperationalError("SELECT secret", {}, OSError())))
     app.router.add_get("/refused", _raising(ConnectionRefusedError(111, "refused")))
     app.router.add_get("/bug", _raising(IntegrityError("INSERT x", {}, ValueError())))

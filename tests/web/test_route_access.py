@@ -1,0 +1,85 @@
+"""Every route of the service, with the access it declares. A route whose access differs from
+this table (or a route not in it) fails: access is changed here, on purpose, or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from callcenter.web.http import DECLARED
+from tests.web.service_app import service_app
+
+LIVE = "live:read"
+OWN_CALLS = "calls:read-all|calls:read-own"
+CONTROL = "queues:control"
+
+EXPECTED = {
+    "GET /healthz": "public",
+    "POST /api/login": "public",
+    "POST /api/logout": "public",
+    "GET /api/me": "login",
+    "GET /api/openapi.json": "public",
+    "GET /api/docs": "public",
+    "GET /static/common/{filename}": "public",
+    "GET /api/queues": LIVE,
+    "GET /api/queues/{name}": LIVE,
+    "GET /api/agents": LIVE,
+    "GET /ws/live": "live:feed",
+    "GET /agent": "public",
+    "GET /agent/static/{filename}": "public",
+    "GET /ws/agent": "agent:self",
+    "GET /api/agent/state": "agent:self",
+    "POST /api/agent/pause": "agent:self",
+    "GET /api/customers": "customers:read",
+    "GET /api/customers/{id}": "customers:read",
+    "POST /api/customers": "customers:edit",
+    "PUT /api/customers/{id}": "customers:edit",
+    "GET /api/calls": OWN_CALLS,
+    "GET /api/calls.csv": OWN_CALLS,
+    "GET /api/calls/{id}": OWN_CALLS,
+    "POST /api/calls/{id}/wrapup": "calls:wrap-up",
+    "GET /api/dispositions": "login",
+    "POST /api/queues/{queue}/members": CONTROL,
+    "DELETE /api/queues/{queue}/members/{interface}": CONTROL,
+    "POST /api/queues/{queue}/members/{interface}/pause": CONTROL,
+    "POST /api/queues/{queue}/members/{interface}/penalty": CONTROL,
+    "POST /api/queues/{queue}/members/{interface}/ringinuse": CONTROL,
+    "POST /api/queues/{queue}/callers/{uniqueid}/move": CONTROL,
+    "POST /api/queues/{queue}/callers/{uniqueid}/withdraw": CONTROL,
+    "POST /api/queues/{queue}/callers/{uniqueid}/priority": CONTROL,
+    "POST /api/agents/{interface}/logout": CONTROL,
+    "POST /api/agents/{interface}/spy": "agents:spy",
+    "GET /api/audit": "audit:read",
+    "GET /api/stats/intervals": "stats:read",
+    "GET /wallboard": "public",
+    "GET /wallboard/static/{filename}": "public",
+    "GET /api/routing/policies": "routing:read",
+    "GET /api/routing/policies/{queue}": "routing:read",
+    "PUT /api/routing/policies/{queue}": "routing:edit",
+    "DELETE /api/routing/policies/{queue}": "routing:edit",
+    "GET /api/routing/episodes": "routing:read",
+    "GET /api/routing/episodes/{episode}/actions": "routing:read",
+}
+
+
+def actual_table(tmp_path: Path) -> dict[str, str]:
+    _, app = service_app(tmp_path)
+    declared = app[DECLARED]
+    table: dict[str, str] = {}
+    for route in app.router.routes():
+        if route.method == "HEAD":
+            continue  # aiohttp adds HEAD beside each GET and static route
+        resource = route.resource
+        assert resource is not None
+        path = resource.canonical
+        if route.method == "GET" and path.startswith(
+            ("/agent/static", "/wallboard/static", "/static/")
+        ):
+            path += "/{filename}"
+        found = declared.get(id(route))
+        table[f"{route.method} {path}"] = "UNDECLARED" if found is None else str(found.access)
+    return table
+
+
+def test_every_route_declares_the_access_in_this_table(tmp_path: Path) -> None:
+    actual = actual_table(tmp_path)
+    assert actual == EXPECTED
