@@ -5,8 +5,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.service_proc import RUNNING
-
 pytest_plugins = ["tests.fixtures_pg", "tests.fixtures_rig"]
 
 
@@ -14,6 +12,10 @@ pytest_plugins = ["tests.fixtures_pg", "tests.fixtures_rig"]
 def no_service_left_behind() -> Iterator[None]:
     """A `callcenter serve` a test module left running (a cleanup that failed half-way) is
     stopped when the module ends: it would otherwise act on every later test's PBX."""
+    # Imported here: at conftest import it would load tests.fixtures_pg before pytest can
+    # rewrite its asserts as a plugin.
+    from tests.service_proc import RUNNING
+
     yield
     for service in list(RUNNING):
         logging.getLogger(__name__).warning("stopping a service left running: %s", service.config)
