@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -90,6 +90,31 @@ class SessionStore:
             self._cache.clear()
         self._cache[key] = (user, found[1], now)
         return user
+
+    async def ended(self, tokens: Iterable[str], page: int = 500) -> set[str]:
+        """Of ``tokens``, those whose session is over (logged out, expired, user disabled):
+        one query per page of tokens, whatever the number of open sockets."""
+        by_hash = {token_hash(t): t for t in tokens if t and len(t) <= 128}
+        hashes = list(by_hash)
+        alive: set[str] = set()
+        now = self._clock()
+        for start in range(0, len(hashes), page):
+            chunk = hashes[start : start + page]
+            async with AsyncSession(self.engine) as session:
+                rows = await session.execute(
+                    select(SessionRow.token_hash)
+                    .join(UserRow, SessionRow.user_id == UserRow.id)
+                    .where(
+                        SessionRow.token_hash.in_(chunk),
+                        SessionRow.expires_at > now,
+                        UserRow.disabled.is_(False),
+                    )
+                )
+                alive.update(row[0] for row in rows)
+        ended = {by_hash[h] for h in hashes if h not in alive}
+        for token in ended:
+            self._cache.pop(token_hash(token), None)
+        return ended
 
     async def end(self, token: str) -> None:
         key = token_hash(token)
