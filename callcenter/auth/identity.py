@@ -17,7 +17,6 @@ from callcenter.auth.permissions import Permission, permissions_of
 
 Role = Literal["agent", "supervisor", "admin"]
 ROLES: tuple[Role, ...] = ("agent", "supervisor", "admin")
-STAFF: tuple[Role, ...] = ("supervisor", "admin")
 
 USER: web.RequestKey[User | None] = web.RequestKey("user")
 
@@ -32,10 +31,6 @@ class User:
     # service knows whose phone rings.
     interfaces: tuple[str, ...] = ()
     language: str = "zh"
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in STAFF
 
     @property
     def permissions(self) -> frozenset[Permission]:

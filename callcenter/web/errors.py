@@ -72,11 +72,6 @@ METHOD_NOT_ALLOWED = Problem(405, "method-not-allowed", "the route has no such m
 DATABASE_UNAVAILABLE = Problem(503, "database-unavailable", "the database cannot be reached")
 
 
-def api_error(status: int, error: str, message: str, **details: Any) -> ApiError:
-    """An error of the moment that no route lists (prefer a named ``Problem``)."""
-    return ApiError(status, error, message, **details)
-
-
 @web.middleware
 async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every ``ApiError`` becomes the JSON shape; so do aiohttp's own 404 and 405 under /api,
