@@ -57,26 +57,6 @@ from tests.rooms import make_host  # noqa: E402
 TRACES = ROOT / "tests" / "fixtures" / "ami"
 
 
-class DurablePostgres(PostgresServer):
-    """The test server with PostgreSQL's default durability (fsync, synchronous commit)."""
-
-    def start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.root / "log"),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
-
-
 def template_records() -> list[CallRecord]:
     records: list[CallRecord] = []
     for path in sorted(TRACES.glob("*.jsonl")):
@@ -206,7 +186,7 @@ async def main() -> None:
         f"{RecordsSettings().batch_interval} s"
     )
     work = Path(tempfile.mkdtemp(prefix="cc-bench-outcomes-"))
-    server = PostgresServer() if args.fast_pg else DurablePostgres()
+    server = PostgresServer(durable=not args.fast_pg)
     try:
         server.init()
         server.start()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Checks that every shared library the browser tests' binaries need is installed: Playwright's
-# bundled Node.js driver (in the virtual environment) and Debian's Chromium (/usr/bin/chromium is
-# a shell wrapper around /usr/lib/chromium/chromium). `ldd` lists what the loader cannot find;
+# Checks that every shared library the tests' binaries need is installed: Playwright's bundled
+# Node.js driver (in the virtual environment), Debian's Chromium (/usr/bin/chromium is a shell
+# wrapper around /usr/lib/chromium/chromium) and every compiled Python extension in the venv;
+# and that the commands the tests run (openssl, sipp, pg_ctl) are there. `ldd` lists what the loader cannot find;
 # each missing library is named with the Debian package to install. Exit status 1 when anything
 # is missing. Run by scripts/setup.sh after the install and by tests/security/test_fresh_machine.py.
 #
@@ -98,6 +99,19 @@ else
   fi
 fi
 
+# The compiled extensions of the locked Python packages (asyncpg, orjson, argon2, the
+# schemathesis stack's jsonschema-rs...): wheels assume the system has their libraries.
+while IFS= read -r -d '' extension; do
+  binaries+=("$extension")
+done < <(find "$venv"/lib/python3*/site-packages -name '*.so' -print0 2>/dev/null)
+# Commands the tests run besides the rig's own (which lives in its root file system).
+for command in openssl sipp pg_ctl; do
+  if ! command -v "$command" >/dev/null && ! compgen -G "/usr/lib/postgresql/*/bin/$command" >/dev/null; then
+    echo "check_libs: the $command command is missing (scripts/setup.sh installs its package)" >&2
+    problems=1
+  fi
+done
+
 missing_packages=()
 for binary in "${binaries[@]}"; do
   if ! output=$(ldd "$binary" 2>&1); then
@@ -120,4 +134,4 @@ if [ "$problems" -ne 0 ]; then
   fi
   exit 1
 fi
-echo "check_libs: every shared library of ${binaries[*]} is installed"
+echo "check_libs: every shared library of ${#binaries[@]} binaries (the Playwright driver, Chromium, the venv's compiled extensions) is installed"

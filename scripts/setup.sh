@@ -12,6 +12,7 @@ SYSTEM_PACKAGES=(
   postgresql                   # server binaries for the throw-away test database
   espeak-ng sox                # prompts generated at build time
   iproute2 procps              # ss / pgrep used by tests
+  openssl                      # throw-away certificates for the AMI-over-TLS tests
   chromium                     # headless browser for the agent-console end-to-end test
   libatomic1                   # needed by Playwright's bundled Node.js driver (not a chromium dependency)
 )

@@ -141,3 +141,30 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
             return last
         time.sleep(0.1)
     raise AssertionError(f"not {what} within {timeout} s (last: {last!r})")
+
+
+def member_event(
+    queue: str, interface: str, event: str = "QueueMemberAdded", **extra: str
+) -> dict[str, str]:
+    """An AMI member event as Asterisk 22 sends it (a paused dynamic member by default)."""
+    fields = {
+        "Event": event,
+        "Queue": queue,
+        "Interface": interface,
+        "MemberName": "Agent 1004",
+        "StateInterface": interface,
+        "Membership": "dynamic",
+        "Penalty": "2",
+        "CallsTaken": "0",
+        "LastCall": "0",
+        "LastPause": "0",
+        "LoginTime": "0",
+        "InCall": "0",
+        "Status": "1",
+        "Paused": "1",
+        "PausedReason": "training",
+        "Ringinuse": "0",
+        "Wrapuptime": "0",
+    }
+    fields.update(extra)
+    return fields

@@ -23,6 +23,7 @@ from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
 from callcenter.supervisor.control import Control, ControlError
 from callcenter.supervisor.models import DesiredMember
+from tests.supervisor.helpers import member_event
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 BOSS = User(7, "lead", "Lead", "supervisor")
@@ -43,30 +44,6 @@ class ScriptedPbx:
         if reason:
             raise AmiRefused("rig", f"{fields['Action']}: {reason}")
         return {"Response": "Success"}
-
-
-def member_event(queue: str, interface: str, **extra: str) -> dict[str, str]:
-    fields = {
-        "Event": "QueueMemberAdded",
-        "Queue": queue,
-        "Interface": interface,
-        "MemberName": "Agent 1004",
-        "StateInterface": interface,
-        "Membership": "dynamic",
-        "Penalty": "2",
-        "CallsTaken": "0",
-        "LastCall": "0",
-        "LastPause": "0",
-        "LoginTime": "0",
-        "InCall": "0",
-        "Status": "1",
-        "Paused": "1",
-        "PausedReason": "training",
-        "Ringinuse": "0",
-        "Wrapuptime": "0",
-    }
-    fields.update(extra)
-    return fields
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from callcenter.supervisor.room import SupervisorRoom
 from callcenter.web.app import create_app
 from callcenter.web.http import PUBLIC, needs
 from tests.rooms import make_host
+from tests.supervisor.helpers import member_event
 
 USERS = {
     "lead": User(7, "lead", "Lead", "supervisor"),
@@ -56,30 +57,6 @@ class ScriptedPbx:
         return [] if as_list else {"Response": "Success"}
 
 
-def member_event(event: str, queue: str, interface: str, **extra: str) -> dict[str, str]:
-    fields = {
-        "Event": event,
-        "Queue": queue,
-        "Interface": interface,
-        "MemberName": "Agent 1004",
-        "StateInterface": interface,
-        "Membership": "dynamic",
-        "Penalty": "2",
-        "CallsTaken": "0",
-        "LastCall": "0",
-        "LastPause": "0",
-        "LoginTime": "0",
-        "InCall": "0",
-        "Status": "1",
-        "Paused": "1",
-        "PausedReason": "training",
-        "Ringinuse": "0",
-        "Wrapuptime": "0",
-    }
-    fields.update(extra)
-    return fields
-
-
 def apply(model: LiveModel, fields: dict[str, str]) -> list[Change]:
     event = parse_event("rig", fields, datetime.now(UTC))
     assert event is not None
@@ -97,7 +74,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 class Console:
     def __init__(self, engine: AsyncEngine) -> None:
         self.model = LiveModel()
-        apply(self.model, member_event("QueueMemberAdded", "support", "PJSIP/1004"))
+        apply(self.model, member_event("support", "PJSIP/1004"))
         self.pbx = ScriptedPbx()
         self.links: PbxLinks[ScriptedPbx] = PbxLinks()
         self.published: list[str] = []
@@ -238,7 +215,7 @@ async def test_a_change_made_outside_the_console_is_followed_before_the_room_sto
     # Someone ends the pause on the phone: the PBX reports it, the model changes.
     changes = apply(
         console.model,
-        member_event("QueueMemberPause", "support", "PJSIP/1004", Paused="0", PausedReason=""),
+        member_event("support", "PJSIP/1004", "QueueMemberPause", Paused="0", PausedReason=""),
     )
     followed = [c for c in changes if isinstance(c, MemberChanged)]
     assert followed
