@@ -99,6 +99,7 @@ else
   fi
 fi
 
+programs=("${binaries[@]}")
 # The compiled extensions of the locked Python packages (asyncpg, orjson, argon2, the
 # schemathesis stack's jsonschema-rs...): wheels assume the system has their libraries.
 while IFS= read -r -d '' extension; do
@@ -134,4 +135,5 @@ if [ "$problems" -ne 0 ]; then
   fi
   exit 1
 fi
-echo "check_libs: every shared library of ${#binaries[@]} binaries (the Playwright driver, Chromium, the venv's compiled extensions) is installed"
+extensions=$(( ${#binaries[@]} - ${#programs[@]} ))
+echo "check_libs: every shared library of ${programs[*]} and of $extensions compiled Python extension(s) is installed"
