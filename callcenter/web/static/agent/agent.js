@@ -36,6 +36,14 @@ function showConsole(user) {
   if (!rememberedLang() && user.language) setLang(user.language, { remember: false });
   $("#login-view").hidden = true; $("#console-view").hidden = false; $("#logout").hidden = false;
   $("#who").textContent = user.display_name + " (" + user.interfaces.join(", ") + ")";
+  // VIP level and tags steer routing: staff set them, an agent sees them (the API says the same).
+  const classify = (user.permissions || []).includes("customers:classify");
+  for (const id of ["#cf-vip", "#cf-tags"]) {
+    $(id).disabled = !classify;
+    if (classify) { delete $(id).dataset.i18nTitle; $(id).title = ""; }
+    else $(id).dataset.i18nTitle = "staff_only";
+  }
+  applyI18n();
   socket.start();
 }
 $("#login-form").addEventListener("submit", async (ev) => {
