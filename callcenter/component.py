@@ -101,9 +101,6 @@ class PbxLinks(Generic[L]):
     def __iter__(self) -> Iterator[L]:
         return iter(list(self._links.values()))
 
-    def __len__(self) -> int:
-        return len(self._links)
-
 
 Publish = Callable[[str], None]
 Resync = Callable[[str], Awaitable[None]]

@@ -19,7 +19,7 @@ from callcenter.metrics import ServiceMetrics
 from callcenter.store.db import database_is_up
 from callcenter.web import http
 from callcenter.web.errors import Problem
-from callcenter.web.http import PUBLIC, Route
+from callcenter.web.http import PUBLIC, Route, reply
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class HealthRoom(Room):
     async def healthz(self, request: web.Request) -> web.Response:
         report = await check_health(self.links, self.engine)
         self.metrics.database_up.set(1 if report.database["state"] == "up" else 0)
-        return web.json_response(report.as_json(), status=200 if report.ok else 503)
+        return reply(report.as_json(), status=200 if report.ok else 503)
 
 
 class MetricsRoom(Room):

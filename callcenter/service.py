@@ -149,7 +149,6 @@ class Service:
                 self.engine,
                 directory.directory,
                 pbx_names=[p.name for p in settings.pbx],
-                follow_up_overdue_days=settings.screenpop.follow_up_overdue_days,
             ),
             records,
             SupervisorRoom(host, settings.supervisor),

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.audit.log import Audit
 from callcenter.auth import users
 from callcenter.auth.clients import client_address
-from callcenter.auth.identity import User
+from callcenter.auth.identity import USER, User
 from callcenter.auth.passwords import verify_password
 from callcenter.auth.ratelimit import LoginLimiter
 from callcenter.auth.sessions import COOKIE_NAME, SessionStore
@@ -225,7 +225,7 @@ class AuthRoom(Room):
     async def logout(self, request: web.Request) -> web.Response:
         token = request.cookies.get(COOKIE_NAME, "")
         if token:
-            user = await self.authenticate(request)
+            user = request.get(USER)  # the access middleware looked the session up already
             await self.sessions.end(token)
             if self.audit is not None and user is not None:
                 await self.audit.record(request, user, "logout", user.username)

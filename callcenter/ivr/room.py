@@ -31,16 +31,9 @@ class IvrRoom(Room):
         directory: CustomerDirectory,
         *,
         pbx_names: Sequence[str],
-        follow_up_overdue_days: int,
     ) -> None:
-        # An open complaint must mean the same to the hotline as on the agent's card: the
-        # directory's overdue window (and calendar) are the ones both use.
-        if directory.follow_up_overdue_days != follow_up_overdue_days:
-            raise ValueError(
-                f"the customer directory keeps follow-ups open for "
-                f"{directory.follow_up_overdue_days} days overdue, the IVR expects "
-                f"{follow_up_overdue_days}"
-            )
+        # An open complaint means the same to the hotline as on the agent's card: both read
+        # the one directory, with its overdue window and calendar.
         self.agi_routes = IvrRoutes(
             settings, engine, IndexedCustomerDirectory(directory), pbx_names
         )

@@ -69,9 +69,6 @@ class IvrRoutes:
         self._pending: set[asyncio.Task[str]] = set()
         self._pending_lookups: set[asyncio.Task[CustomerFacts | None]] = set()
 
-    def use_directory(self, directory: CustomerDirectory) -> None:
-        self._directory = directory
-
     def handlers(self) -> dict[str, Handler]:
         return {
             "lookup": self.lookup,

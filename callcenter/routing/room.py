@@ -36,6 +36,7 @@ from callcenter.routing.leases import Leases, new_holder_id
 from callcenter.routing.policy import QueuePolicy
 from callcenter.routing.store import LeaseLost, RoutingStore, StoredAction
 from callcenter.settings import RoutingSettings
+from callcenter.tasks import every
 from callcenter.web.http import Route
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,8 @@ class RoutingRoom(Room):
             )
         if self.settings.enabled:
             log.info("routing: replica %s, lease %g s", self.leases.holder, self.settings.lease)
-            self._task = self._spawn(self._loop(), "rounds")
+            rounds = every(self.settings.interval, self._round, "routing round")
+            self._task = self._spawn(rounds, "rounds")
 
     async def stop(self) -> None:
         # Nothing is undone on stop: a surge outlives a restart (the state is in the database).
@@ -212,13 +214,8 @@ class RoutingRoom(Room):
 
     # ------------------------------------------------------------------ the rounds
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.interval)
-            try:
-                await self.evaluate(datetime.now(UTC))
-            except Exception:
-                log.exception("routing round failed")
+    async def _round(self) -> None:
+        await self.evaluate(datetime.now(UTC))
 
     async def evaluate(self, now: datetime) -> None:
         async with self._lock:

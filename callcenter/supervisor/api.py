@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.ami.values import PLAIN_PATTERN, Interface, Plain
-from callcenter.auth.permissions import P
+from callcenter.auth.permissions import P, Permission
 from callcenter.feed.serialize import to_data
 from callcenter.supervisor import intervals, store
 from callcenter.supervisor.control import (
@@ -37,9 +37,10 @@ from callcenter.supervisor.control import (
 )
 from callcenter.supervisor.intervals import Interval
 from callcenter.web import http
-from callcenter.web.errors import INVALID_QUERY
+from callcenter.web.errors import INVALID_QUERY, Handler, Problem
 from callcenter.web.http import (
     PUBLIC,
+    Method,
     Route,
     needs,
     read_body,
@@ -242,128 +243,124 @@ class SupervisorApi:
         self.engine = engine
 
     def routes(self) -> Sequence[Route]:
-        control = needs(P.QUEUES_CONTROL)
         tag = "supervisor"
         member = "/api/queues/{queue}/members/{interface}"
         caller = "/api/queues/{queue}/callers/{uniqueid}"
+
+        def action(
+            method: Method,
+            path: str,
+            handler: Handler,
+            summary: str,
+            where: type[BaseModel],
+            errors: tuple[Problem, ...],
+            body: type[BaseModel] | None = None,
+            access: Permission = P.QUEUES_CONTROL,
+        ) -> Route:
+            """A control action: ``?pbx=``, the target in the path, one ``ActionDone``."""
+            return http.route(
+                method,
+                path,
+                handler,
+                access=needs(access),
+                tag=tag,
+                summary=summary,
+                path_params=where,
+                query=PbxQuery,
+                body=body,
+                response=ActionDone,
+                errors=errors,
+            )
+
         return [
-            http.post(
+            action(
+                "POST",
                 "/api/queues/{queue}/members",
                 self.add_member,
-                access=control,
-                tag=tag,
-                summary="Add a member to a queue (a dynamic member)",
-                path_params=QueuePath,
-                query=PbxQuery,
-                body=AddMemberBody,
-                response=ActionDone,
-                errors=(*_QUEUE, ALREADY_MEMBER, *_PBX),
+                "Add a member to a queue (a dynamic member)",
+                QueuePath,
+                (*_QUEUE, ALREADY_MEMBER, *_PBX),
+                AddMemberBody,
             ),
-            http.delete(
+            action(
+                "DELETE",
                 member,
                 self.remove_member,
-                access=control,
-                tag=tag,
-                summary="Remove a member from a queue",
-                path_params=MemberPath,
-                query=PbxQuery,
-                response=ActionDone,
-                errors=_MEMBER,
+                "Remove a member from a queue",
+                MemberPath,
+                _MEMBER,
             ),
-            http.post(
+            action(
+                "POST",
                 member + "/pause",
                 self.pause,
-                access=control,
-                tag=tag,
-                summary="Pause or unpause a member in a queue",
-                path_params=MemberPath,
-                query=PbxQuery,
-                body=PauseBody,
-                response=ActionDone,
-                errors=_MEMBER,
+                "Pause or unpause a member in a queue",
+                MemberPath,
+                _MEMBER,
+                PauseBody,
             ),
-            http.post(
+            action(
+                "POST",
                 member + "/penalty",
                 self.penalty,
-                access=control,
-                tag=tag,
-                summary="Set a member's penalty in a queue",
-                path_params=MemberPath,
-                query=PbxQuery,
-                body=PenaltyBody,
-                response=ActionDone,
-                errors=_MEMBER,
+                "Set a member's penalty in a queue",
+                MemberPath,
+                _MEMBER,
+                PenaltyBody,
             ),
-            http.post(
+            action(
+                "POST",
                 member + "/ringinuse",
                 self.ringinuse,
-                access=control,
-                tag=tag,
-                summary="Ring a member who is already on a call, or not",
-                path_params=MemberPath,
-                query=PbxQuery,
-                body=RingInUseBody,
-                response=ActionDone,
-                errors=_MEMBER,
+                "Ring a member who is already on a call, or not",
+                MemberPath,
+                _MEMBER,
+                RingInUseBody,
             ),
-            http.post(
+            action(
+                "POST",
                 caller + "/move",
                 self.move,
-                access=control,
-                tag=tag,
-                summary="Move a waiting caller to another queue or a dialplan place",
-                path_params=CallerPath,
-                query=PbxQuery,
-                body=MoveBody,
-                response=ActionDone,
-                errors=(*_CALLER, SAME_QUEUE, ALREADY_HANDLED),
+                "Move a waiting caller to another queue or a dialplan place",
+                CallerPath,
+                (*_CALLER, SAME_QUEUE, ALREADY_HANDLED),
+                MoveBody,
             ),
-            http.post(
+            action(
+                "POST",
                 caller + "/withdraw",
                 self.withdraw,
-                access=control,
-                tag=tag,
-                summary="Withdraw a waiting caller from the queue",
-                path_params=CallerPath,
-                query=PbxQuery,
-                body=WithdrawBody,
-                response=ActionDone,
-                errors=(*_CALLER, ALREADY_HANDLED),
+                "Withdraw a waiting caller from the queue",
+                CallerPath,
+                (*_CALLER, ALREADY_HANDLED),
+                WithdrawBody,
             ),
-            http.post(
+            action(
+                "POST",
                 caller + "/priority",
                 self.priority,
-                access=control,
-                tag=tag,
-                summary="Change a waiting caller's priority",
-                path_params=CallerPath,
-                query=PbxQuery,
-                body=PriorityBody,
-                response=ActionDone,
-                errors=_CALLER,
+                "Change a waiting caller's priority",
+                CallerPath,
+                _CALLER,
+                PriorityBody,
             ),
-            http.post(
+            action(
+                "POST",
                 "/api/agents/{interface}/spy",
                 self.spy,
-                access=needs(P.AGENTS_SPY),
-                tag=tag,
-                summary="Listen to, whisper to or barge into an agent's call",
-                path_params=AgentPath,
-                query=PbxQuery,
-                body=SpyBody,
-                response=ActionDone,
-                errors=(*_AGENT, NO_SUPERVISOR_PHONE, AGENT_NOT_ON_CALL),
+                "Listen to, whisper to or barge into an agent's call",
+                AgentPath,
+                (*_AGENT, NO_SUPERVISOR_PHONE, AGENT_NOT_ON_CALL),
+                SpyBody,
+                access=P.AGENTS_SPY,
             ),
-            http.post(
+            action(
+                "POST",
                 "/api/agents/{interface}/logout",
                 self.logout,
-                access=control,
-                tag=tag,
-                summary="Log an agent out of every queue they joined dynamically",
-                path_params=AgentPath,
-                query=PbxQuery,
-                response=ActionDone,
-                errors=(*_AGENT, NO_DYNAMIC_MEMBERSHIP),
+                "Log an agent out of every queue they joined dynamically",
+                AgentPath,
+                (*_AGENT, NO_DYNAMIC_MEMBERSHIP),
             ),
             http.get(
                 "/api/audit",

@@ -13,8 +13,8 @@ problem is a 400 in the one error shape (``callcenter/web/errors.py``), never a 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -98,7 +98,6 @@ class Route:
     # For static routes: the directory served under ``path``.
     directory: Path | None = None
     description: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

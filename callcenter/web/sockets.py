@@ -36,9 +36,6 @@ class SocketRegistry:
     def sessions(self) -> set[str]:
         return {s for s in list(self._sessions.values()) if s}
 
-    def __len__(self) -> int:
-        return len(self._sessions)
-
     async def close_session(self, session: str, why: str) -> int:
         """Close every socket of one session; how many were open."""
         doomed = [k for k, v in list(self._sessions.items()) if v == session]

@@ -48,7 +48,6 @@ async def test_lookups_answer_from_the_directory_in_memory(sqlite: AsyncEngine) 
         sqlite,
         directory,
         pbx_names=["rig"],
-        follow_up_overdue_days=30,
     )
     assert room.routes() == ()
     await room.start()
@@ -66,16 +65,3 @@ async def test_lookups_answer_from_the_directory_in_memory(sqlite: AsyncEngine) 
         assert later.variables["CC_VIP"] == "1"
     finally:
         await room.stop()
-
-
-def test_the_hotline_and_the_card_share_one_overdue_window(sqlite: AsyncEngine) -> None:
-    directory = CustomerDirectory(sqlite, "CN", 5, follow_up_overdue_days=30, zone=ZONE)
-    with pytest.raises(ValueError, match="30 days overdue"):
-        IvrRoom(
-            IvrSettings(),
-            ANY_PORT,
-            sqlite,
-            directory,
-            pbx_names=["rig"],
-            follow_up_overdue_days=7,
-        )
