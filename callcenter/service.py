@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -52,6 +53,9 @@ from callcenter.web.sockets import TIMEOUT_CEIL_THRESHOLD, SocketRegistry
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+# A room slower than this to stop is named in the log (a stop should be quick and bounded).
+SLOW_STOP_SECONDS = 2.0
+HTTP_SHUTDOWN_SECONDS = 5.0
 
 
 class Service:
@@ -194,15 +198,20 @@ class Service:
         self.gc_pauses.install()
 
     async def stop(self) -> None:
+        started = time.monotonic()
         for link in self.links:
             await link.stop()
         await self._own.cancel()
         for room in reversed(self.rooms):
+            begun = time.monotonic()
             try:
                 await room.stop()
             except Exception:
                 log.exception("%s did not stop cleanly", room.name)
             await self.tasks.group(room.name).cancel()
+            took = time.monotonic() - begun
+            if took > SLOW_STOP_SECONDS:
+                log.warning("room %s took %.1f s to stop", room.name, took)
         await self.tasks.cancel_all()  # anything spawned under another name
         self.gc_pauses.remove()
         self.feed.close()
@@ -210,11 +219,15 @@ class Service:
         for runner in reversed(self._runners):
             await runner.cleanup()
         await self.engine.dispose()
-        log.info("stopped")
+        log.info("stopped in %.1f s", time.monotonic() - started)
 
     async def _listen(self, app: web.Application, host: str, port: int) -> None:
         runner = web.AppRunner(
-            app, handle_signals=False, timeout_ceil_threshold=TIMEOUT_CEIL_THRESHOLD
+            app,
+            handle_signals=False,
+            timeout_ceil_threshold=TIMEOUT_CEIL_THRESHOLD,
+            # Requests still running at stop get this long (aiohttp's default is a minute).
+            shutdown_timeout=HTTP_SHUTDOWN_SECONDS,
         )
         await runner.setup()
         self._runners.append(runner)

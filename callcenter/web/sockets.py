@@ -18,6 +18,8 @@ HEARTBEAT_SECONDS = 20.0
 # then ping in the same loop turn, and pops behind 2,000 pings wait; the service passes this
 # to its runner so heartbeats keep their own times.
 TIMEOUT_CEIL_THRESHOLD = HEARTBEAT_SECONDS * 2
+# How long the service waits for browsers to answer a close when it shuts down.
+CLOSE_SECONDS = 2.0
 
 
 class SocketRegistry:
@@ -44,8 +46,16 @@ class SocketRegistry:
         return len(doomed)
 
     async def close_all(self, why: str) -> None:
-        for socket in list(self._sessions):
-            await _close(socket, WSCloseCode.GOING_AWAY, why)
+        """Close every socket at once; a browser that does not answer the close is not
+        waited for longer than CLOSE_SECONDS."""
+        closing = [
+            asyncio.ensure_future(_close(s, WSCloseCode.GOING_AWAY, why))
+            for s in list(self._sessions)
+        ]
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=CLOSE_SECONDS)
+            for task in late:
+                task.cancel()
 
 
 async def _close(socket: web.WebSocketResponse, code: int, why: str) -> None:
