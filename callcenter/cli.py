@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from callcenter.auth.identity import ROLES
 from callcenter.logs import configure_logging
 from callcenter.settings import ConfigError, Settings, load_settings
 
@@ -223,7 +224,7 @@ def user() -> None:
 @click.argument("username")
 @click.option(
     "--role",
-    type=click.Choice(["agent", "supervisor", "admin"]),
+    type=click.Choice(ROLES),
     default="agent",
     show_default=True,
 )

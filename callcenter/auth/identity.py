@@ -9,14 +9,23 @@ the user read it with ``callcenter.web.http.request_user``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from aiohttp import web
 
 from callcenter.auth.permissions import Permission, permissions_of
 
-Role = Literal["agent", "supervisor", "admin"]
-ROLES: tuple[Role, ...] = ("agent", "supervisor", "admin")
+Role = Literal[
+    "agent",
+    "team_leader",
+    "qa_evaluator",
+    "supervisor",
+    "planner",
+    "admin",
+    "security_admin",
+    "audit_admin",
+]
+ROLES: tuple[Role, ...] = get_args(Role)
 
 USER: web.RequestKey[User | None] = web.RequestKey("user")
 

@@ -73,6 +73,12 @@ def hash_password(password: str, username: str | None = None) -> str:
     return _hasher.hash(password)
 
 
+def hash_pin(pin: str) -> str:
+    """The Argon2id hash of a phone PIN (digits only; its guessing is throttled per agent
+    number, so the password policy does not apply)."""
+    return _hasher.hash(pin)
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None

@@ -33,6 +33,21 @@ class Permission(enum.StrEnum):
     ROUTING_READ = "routing:read"
     ROUTING_EDIT = "routing:edit"
     METRICS_READ = "metrics:read"
+    # Teams, their members and agents' states and skills (the wallboard's agents by team).
+    TEAMS_READ = "teams:read"
+    # Scope: every team's queues and agents. Without it, a user sees and steers only the
+    # teams they lead or belong to (``callcenter.agents.scope``).
+    TEAMS_ALL = "teams:all"
+    # Steer agents: force a sign-out, change an agent's skills live.
+    AGENTS_STEER = "agents:steer"
+    # Define teams, not-ready codes, agent numbers and skills of anyone.
+    TEAMS_EDIT = "teams:edit"
+    # Users and the roles they hold (the security administrator's one job).
+    USERS_ADMIN = "users:admin"
+    # Review and score calls (the quality evaluator).
+    QA_REVIEW = "qa:review"
+    # Shifts, forecasts and staffing plans (the workforce planner).
+    PLANNING_EDIT = "planning:edit"
 
 
 P = Permission
@@ -47,23 +62,57 @@ _AGENT = frozenset(
         P.CUSTOMERS_EDIT,
     }
 )
-_SUPERVISOR = _AGENT | {
+# First line's team leader: steers their own teams' queues and agents only.
+_TEAM_LEADER = _AGENT | {
     P.CALLERS_SEE,
     P.LIVE_FEED,
     P.CALLS_READ_ALL,
-    P.CUSTOMERS_CLASSIFY,
     P.QUEUES_CONTROL,
     P.AGENTS_SPY,
-    P.AUDIT_READ,
+    P.AGENTS_STEER,
     P.STATS_READ,
+    P.TEAMS_READ,
     P.ROUTING_READ,
+}
+# The floor's supervisor (seed 003's management tier): every team, and the floor's set-up
+# (teams, not-ready codes, skills).
+_SUPERVISOR = _TEAM_LEADER | {
+    P.TEAMS_ALL,
+    P.TEAMS_EDIT,
+    P.CUSTOMERS_CLASSIFY,
+    P.AUDIT_READ,
     P.ROUTING_EDIT,
 }
+_QA_EVALUATOR = frozenset(
+    {
+        P.LIVE_READ,
+        P.CALLS_READ_ALL,
+        P.CUSTOMERS_READ,
+        P.QA_REVIEW,
+        P.STATS_READ,
+        P.TEAMS_READ,
+        P.TEAMS_ALL,
+    }
+)
+_PLANNER = frozenset(
+    {P.LIVE_READ, P.STATS_READ, P.TEAMS_READ, P.TEAMS_ALL, P.ROUTING_READ, P.PLANNING_EDIT}
+)
+# Separation of duties (等保 three-administrator model): the security administrator manages
+# accounts and roles and nothing else; the audit administrator only reads the audit trail.
+_SECURITY_ADMIN = frozenset({P.USERS_ADMIN, P.TEAMS_READ, P.TEAMS_ALL})
+_AUDIT_ADMIN = frozenset({P.AUDIT_READ})
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
     "agent": _AGENT,
+    "team_leader": frozenset(_TEAM_LEADER),
+    "qa_evaluator": _QA_EVALUATOR,
     "supervisor": frozenset(_SUPERVISOR),
+    "planner": _PLANNER,
+    # Everything: small sites. Sites that need separation of duties give nobody this role
+    # and use security_admin and audit_admin instead.
     "admin": frozenset(Permission),
+    "security_admin": _SECURITY_ADMIN,
+    "audit_admin": _AUDIT_ADMIN,
 }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.audit.log import Audit
 from callcenter.auth import users
+from callcenter.auth.admin import UsersAdminApi
 from callcenter.auth.clients import client_address
 from callcenter.auth.identity import USER, User
 from callcenter.auth.passwords import verify_password
@@ -101,6 +102,7 @@ class AuthRoom(Room):
 
     def routes(self) -> Sequence[Route]:
         return [
+            *UsersAdminApi(self.sessions, self.audit).routes(),
             http.post(
                 "/api/login",
                 self.login,

@@ -116,6 +116,31 @@ class SessionStore:
             self._cache.pop(token_hash(token), None)
         return ended
 
+    async def users_with_sessions(self, user_ids: Iterable[int]) -> set[int]:
+        """Of these users, those with at least one session open now (enabled users)."""
+        wanted = list(set(user_ids))
+        alive: set[int] = set()
+        now = self._clock()
+        for start in range(0, len(wanted), 500):
+            async with AsyncSession(self.engine) as session:
+                rows = await session.execute(
+                    select(SessionRow.user_id)
+                    .join(UserRow, SessionRow.user_id == UserRow.id)
+                    .where(
+                        SessionRow.user_id.in_(wanted[start : start + 500]),
+                        SessionRow.expires_at > now,
+                        UserRow.disabled.is_(False),
+                    )
+                    .distinct()
+                )
+                alive.update(row[0] for row in rows)
+        return alive
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop the cached sessions of a user whose rows were just deleted."""
+        for key in [k for k, (user, _, _) in self._cache.items() if user.id == user_id]:
+            del self._cache[key]
+
     async def end(self, token: str) -> None:
         key = token_hash(token)
         self._cache.pop(key, None)

@@ -145,6 +145,22 @@ async def disable_user(engine: AsyncEngine, username: str) -> None:
         await session.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
 
 
+async def set_role(engine: AsyncEngine, user_id: int, role: str) -> tuple[str, str]:
+    """Give the user another role and end their sessions; returns (username, old role)."""
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    async with AsyncSession(engine) as session, session.begin():
+        row = await session.get(UserRow, user_id)
+        if row is None:
+            raise UserError(f"no user {user_id}")
+        # Read inside the transaction: the row's attributes expire at its commit.
+        username, before = row.username, row.role
+        row.role = role
+        row.updated_at = datetime.now(UTC)
+        await session.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
+    return username, before
+
+
 async def _get(session: AsyncSession, username: str) -> UserRow:
     row = (
         await session.execute(select(UserRow).where(UserRow.username == username))

@@ -180,7 +180,7 @@ async def test_customers_need_a_login_and_validate(client: aiohttp.ClientSession
 async def test_agent_socket_and_pause_need_a_session(client: aiohttp.ClientSession) -> None:
     async with client.get("/ws/agent") as response:
         assert response.status == 401
-    async with client.post("/api/agent/pause", json={"paused": True}) as response:
+    async with client.post("/api/agent/not-ready", json={"code": "break"}) as response:
         assert response.status == 401
     assert await login(client, "boss", "violet-anchor-bakery") in (200, 429)
 
