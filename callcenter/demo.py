@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from callcenter.agents.store import load_teams, save_team
 from callcenter.auth.users import add_user, list_users, set_password
 from callcenter.logs import configure_logging
 from callcenter.rig import AMI_HOST, AMI_PORT, AMI_SECRET, AMI_USERNAME, AsteriskRig, ensure_rootfs
@@ -82,7 +85,11 @@ async def _demo_users(settings: Settings, agents: int) -> None:
     try:
         await upgrade_to_head(engine)
         existing = {user.username for user, _ in await list_users(engine)}
-        wanted = [("supervisor", "supervisor", "主管 Supervisor", ())] + [
+        wanted = [
+            ("supervisor", "supervisor", "主管 Supervisor", ()),
+            ("leader", "team_leader", "组长 Team leader", ()),
+            ("admin", "admin", "管理员 Admin", ()),
+        ] + [
             (f"agent{ext}", "agent", f"坐席 Agent {ext}", (f"PJSIP/{ext}",))
             for ext in range(FIRST_AGENT_EXT, FIRST_AGENT_EXT + agents)
         ]
@@ -98,8 +105,28 @@ async def _demo_users(settings: Settings, agents: int) -> None:
                     display_name=name,
                     interfaces=interfaces,
                 )
+        await _demo_team(engine)
     finally:
         await engine.dispose()
+
+
+async def _demo_team(engine: AsyncEngine) -> None:
+    """One team serving the demo's queue, led by `leader`, with every demo agent in it."""
+    if await load_teams(engine):
+        return
+    users = {user.username: user.id for user, _ in await list_users(engine)}
+    async with AsyncSession(engine) as session, session.begin():
+        await save_team(
+            session,
+            None,
+            name="first-line",
+            label_zh="一线",
+            label_en="First line",
+            queues=["support"],
+            members=[uid for name, uid in users.items() if name.startswith("agent")],
+            leaders=[users["leader"]],
+            at=datetime.now(UTC),
+        )
 
 
 def _print_urls(port: int, agents: int, metrics_port: int = 9464) -> None:
@@ -109,6 +136,7 @@ def _print_urls(port: int, agents: int, metrics_port: int = 9464) -> None:
         "\ncallcenter demo is running: Asterisk 22 (rig), the service on SQLite, "
         f"{agents} SIPp agent phones and a caller every few seconds into queue 'support'.\n"
         f"  wallboard       {base}/wallboard   (supervisor / {DEMO_PASSWORD})\n"
+        f"  admin           {base}/admin       (admin / {DEMO_PASSWORD})\n"
         f"  agent console   {base}/agent       (agent{FIRST_AGENT_EXT} … agent{last} / "
         f"{DEMO_PASSWORD})\n"
         f"  queues (live)   {base}/api/queues\n"

@@ -382,6 +382,69 @@ class RoutingSettings(_Section):
         return self.lease_seconds if self.lease_seconds is not None else 3 * self.interval
 
 
+class NotReadyCodeSeed(_Section):
+    """A not-ready code created at first start (admins edit codes on /admin after that)."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    label_zh: str = Field(min_length=1, max_length=80)
+    label_en: str = Field(min_length=1, max_length=80)
+    paid: bool = True
+    limit_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    max_agents: int | None = Field(default=None, ge=1, le=10_000)
+
+
+DEFAULT_CODES = (
+    NotReadyCodeSeed(code="break", label_zh="小休", label_en="Break", limit_seconds=900),
+    NotReadyCodeSeed(
+        code="lunch",
+        label_zh="午餐",
+        label_en="Lunch",
+        paid=False,
+        limit_seconds=3600,
+        max_agents=5,
+    ),
+    NotReadyCodeSeed(code="training", label_zh="培训", label_en="Training"),
+    NotReadyCodeSeed(code="meeting", label_zh="会议", label_en="Meeting", limit_seconds=3600),
+    NotReadyCodeSeed(code="outbound", label_zh="回访外呼", label_en="Outbound follow-up"),
+)
+
+
+class AgentsSettings(_Section):
+    """Agents and teams: sign-in at any phone, skills, coded states, after-call work."""
+
+    # Queues that serve one language: only agents with that language skill join them.
+    queue_languages: dict[str, Literal["zh", "en"]] = Field(default_factory=dict)
+    # After-call work by Asterisk: queue -> its `wrapuptime` seconds in queues.conf. The
+    # console and the wallboard show those seconds as ACW. A queue is either here or in
+    # records.enforced_wrapup (the service's own wrap-up), never both.
+    asterisk_wrapup: dict[str, int] = Field(default_factory=dict)
+    # Not-ready codes created at the first start when there are none yet.
+    initial_codes: tuple[NotReadyCodeSeed, ...] = DEFAULT_CODES
+    # Seconds between checks of codes held over their limit, and of console sign-ins whose
+    # web session has ended (those agents are signed out).
+    check_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Wrong PINs at the phone's sign-in feature code, per agent number, before it is locked
+    # for the window.
+    pin_max_failures: int = Field(default=5, ge=1, le=100)
+    pin_window_seconds: float = Field(default=900.0, gt=0)
+
+    @field_validator("queue_languages", "asterisk_wrapup")
+    @classmethod
+    def _queue_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = [name for name in value if not valid_queue_name(name)]
+        if bad:
+            raise ValueError(f"not a queue name: {', '.join(map(repr, bad))}")
+        return value
+
+    @field_validator("asterisk_wrapup")
+    @classmethod
+    def _wrapup_seconds(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(q for q, seconds in value.items() if not 1 <= seconds <= 3600)
+        if bad:
+            raise ValueError(f"wrap-up seconds must be 1..3600 (queue(s) {', '.join(bad)})")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
@@ -398,6 +461,7 @@ class Settings(BaseSettings):
     records: RecordsSettings = RecordsSettings()
     supervisor: SupervisorSettings = SupervisorSettings()
     routing: RoutingSettings = RoutingSettings()
+    agents: AgentsSettings = AgentsSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("pbx")
@@ -408,6 +472,16 @@ class Settings(BaseSettings):
         if duplicates:
             raise ValueError(f"duplicate PBX name(s): {', '.join(duplicates)}")
         return value
+
+    @model_validator(mode="after")
+    def _one_wrapup_per_queue(self) -> Settings:
+        both = sorted(set(self.records.enforced_wrapup) & set(self.agents.asterisk_wrapup))
+        if both:
+            raise ValueError(
+                f"queue(s) {', '.join(both)} in both records.enforced_wrapup and "
+                "agents.asterisk_wrapup: choose the service's wrap-up or Asterisk's, not both"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -212,3 +212,11 @@ async def db_put(link: ActionSender, family: str, key: str, value: str) -> None:
 async def db_del(link: ActionSender, family: str, key: str) -> None:
     """Delete an AstDB entry; a missing one is refused ("Database entry not found")."""
     await link.send({"Action": "DBDel", "Family": family, "Key": key})
+
+
+async def device_state(link: ActionSender, interface: str) -> str:
+    """The PBX's state of a device (``NOT_INUSE``, ``UNAVAILABLE``, ``INVALID`` for one it
+    does not know...), read through the DEVICE_STATE function: AMI's Getvar evaluates a
+    function without a channel."""
+    message = await link.send({"Action": "Getvar", "Variable": f"DEVICE_STATE({interface})"})
+    return str(_fields(message).get("Value", "")).strip().upper()

@@ -1,9 +1,11 @@
-"""The screen-pop room: the change queue, the pop worker, agent sockets, the agent API
-(pause, state) and the console page.
+"""The screen-pop room: the change queue, the pop worker, agent sockets, the agent's state
+API and the console page.
 
 Cards are built from the customer directory (``callcenter.customers.room``), which the
 service hands over as a ``CustomerDirectory``; the directory room keeps it in step with the
-database and with every ended call, this room only reads it.
+database and with every ended call, this room only reads it. Which phones are an agent's
+comes from the agents room's ``Seats`` (fixed phones and the one they signed in at), so pops
+follow an agent to any desk.
 """
 
 from __future__ import annotations
@@ -12,18 +14,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from callcenter.ami import actions
-from callcenter.ami.errors import AmiError, AmiRefused
+from callcenter.agents.seats import SeatsView
 from callcenter.auth import users
 from callcenter.auth.identity import User
 from callcenter.auth.permissions import Permission as P
@@ -47,8 +48,7 @@ from callcenter.screenpop.desk import CardRules, Delivery, Found, PopDesk
 from callcenter.settings import Disposition, ScreenPopSettings
 from callcenter.tasks import every
 from callcenter.web import http
-from callcenter.web.errors import Problem
-from callcenter.web.http import PUBLIC, Route, needs, read_body, reply, request_user
+from callcenter.web.http import PUBLIC, Route, needs, reply, request_user
 from callcenter.web.sockets import open_socket, pump
 
 log = logging.getLogger(__name__)
@@ -59,35 +59,13 @@ POP_CHANGES = (CallRinging, CallConnected, CallRingNoAnswer, CallerLeft, CallEnd
 POP_MAX_AGE = timedelta(hours=6)
 SOCKET_QUEUE = 200
 
-NO_PHONE = Problem(409, "no-phone", "the user has no phone interface")
-NOT_A_MEMBER = Problem(409, "not-a-member", "the user's phone is in no queue")
-PBX_UNKNOWN = Problem(502, "pbx-unknown", "the member's PBX is not configured")
-PBX_REFUSED = Problem(502, "pbx-refused", "the PBX refused the action")
-PBX_UNAVAILABLE = Problem(502, "pbx-unavailable", "the PBX could not be reached")
-
 
 @dataclass(eq=False)
 class AgentSocket:
     user: User
     queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(SOCKET_QUEUE))
-
-
-class PauseBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    paused: bool
-    # It becomes an AMI header: a CR/LF would let the request add headers of its own.
-    reason: Annotated[str, Field(max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")] = ""
-
-
-class PauseTarget(BaseModel):
-    pbx: str
-    interface: str
-
-
-class PauseAnswer(BaseModel):
-    paused: bool
-    reason: str
-    targets: list[PauseTarget]
+    # The phones the socket is indexed under (the user's seats when it was last indexed).
+    phones: tuple[str, ...] = ()
 
 
 # --- the card as the agent API answers it (built by callcenter.screenpop.desk) -----------
@@ -177,8 +155,10 @@ class ScreenPopRoom(Room):
         *,
         dispositions: Sequence[Disposition],
         zone: tzinfo,
+        seats: SeatsView,
     ) -> None:
         self.host = host
+        self.seats = seats
         self.settings = settings
         self.directory = directory
         # Follow-up dates are days of the contact centre's calendar (`zone`).
@@ -206,6 +186,8 @@ class ScreenPopRoom(Room):
         self._changes: asyncio.Queue[Change] = asyncio.Queue(50_000)
         self._sockets: set[AgentSocket] = set()
         self._by_interface: dict[str, set[AgentSocket]] = {}
+        self._by_user: dict[int, set[AgentSocket]] = {}
+        seats.follow(self._moved, self._told)
         self._dropped_changes = 0
         self._users_seen_at = datetime.now(UTC)
 
@@ -222,16 +204,6 @@ class ScreenPopRoom(Room):
                 tag="agent",
                 summary="WebSocket: the user, their cards and members, then every pop for "
                 "their phone(s)",
-            ),
-            http.post(
-                "/api/agent/pause",
-                self.pause,
-                access=agent,
-                tag="agent",
-                summary="Pause (or make ready) the user's phone in every queue of every PBX",
-                body=PauseBody,
-                response=PauseAnswer,
-                errors=(NO_PHONE, NOT_A_MEMBER, PBX_UNKNOWN, PBX_REFUSED, PBX_UNAVAILABLE),
             ),
             http.get(
                 "/api/agent/state",
@@ -380,12 +352,36 @@ class ScreenPopRoom(Room):
 
     def _register(self, socket: AgentSocket) -> None:
         self._sockets.add(socket)
+        self._by_user.setdefault(socket.user.id, set()).add(socket)
         self._index(socket)
 
     def _unregister(self, socket: AgentSocket) -> None:
         if socket in self._sockets:
             self._sockets.discard(socket)
+            mine = self._by_user.get(socket.user.id)
+            if mine is not None:
+                mine.discard(socket)
+                if not mine:
+                    del self._by_user[socket.user.id]
             self._unindex(socket)
+
+    def _moved(self, user_id: int) -> None:
+        """The agent signed in or out somewhere: their pops follow, their page is told."""
+        for socket in list(self._by_user.get(user_id, ())):
+            self._unindex(socket)
+            self._index(socket)
+            self._send(socket, {"type": "members", "members": self._members_of(socket.user)})
+
+    def _told(self, user_id: int, message: Mapping[str, Any]) -> None:
+        for socket in list(self._by_user.get(user_id, ())):
+            self._send(socket, message)
+
+    def _send(self, socket: AgentSocket, message: Mapping[str, Any]) -> None:
+        try:
+            socket.queue.put_nowait(dumps(message))
+        except asyncio.QueueFull:
+            log.warning("agent %s's page too slow; closing its socket", socket.user.username)
+            self._close_socket(socket)
 
     def _close_socket(self, socket: AgentSocket) -> None:
         self._unregister(socket)
@@ -394,11 +390,12 @@ class ScreenPopRoom(Room):
         socket.queue.put_nowait(None)
 
     def _index(self, socket: AgentSocket) -> None:
-        for interface in socket.user.interfaces:
+        socket.phones = self.seats.phones(socket.user)
+        for interface in socket.phones:
             self._by_interface.setdefault(interface, set()).add(socket)
 
     def _unindex(self, socket: AgentSocket) -> None:
-        for interface in socket.user.interfaces:
+        for interface in socket.phones:
             sockets = self._by_interface.get(interface)
             if sockets is not None:
                 sockets.discard(socket)
@@ -416,7 +413,7 @@ class ScreenPopRoom(Room):
                     {
                         "type": "hello",
                         "user": user_data(user),
-                        "pops": self.desk.active_for(user.interfaces),
+                        "pops": self.desk.active_for(self.seats.phones(user)),
                         "members": self._members_of(user),
                     }
                 )
@@ -456,7 +453,8 @@ class ScreenPopRoom(Room):
 
     def _members_of(self, user: User) -> list[dict[str, Any]]:
         views = self.host.live.agents_view(datetime.now(UTC))
-        mine = [v for v in views if v.interface in user.interfaces]
+        phones = self.seats.phones(user)
+        mine = [v for v in views if v.interface in phones]
         return [to_data(v) for v in mine]
 
     async def agent_state(self, request: web.Request) -> web.Response:
@@ -465,43 +463,7 @@ class ScreenPopRoom(Room):
             {
                 "user": user_data(user),
                 "members": self._members_of(user),
-                "pops": self.desk.active_for(user.interfaces),
-            }
-        )
-
-    async def pause(self, request: web.Request) -> web.Response:
-        user = request_user(request)
-        body = await read_body(request, PauseBody)
-        if not user.interfaces:
-            raise NO_PHONE("this user has no phone interface to pause")
-        views = self.host.live.agents_view(datetime.now(UTC))
-        targets = sorted({(v.pbx, v.interface) for v in views if v.interface in user.interfaces})
-        if not targets:
-            raise NOT_A_MEMBER(
-                "your phone is in no queue on any PBX", interfaces=list(user.interfaces)
-            )
-        for pbx, interface in targets:
-            link = self.host.links.get(pbx)
-            if link is None:
-                raise PBX_UNKNOWN(f"PBX {pbx!r} is not configured", pbx=pbx)
-            try:
-                await actions.queue_pause(link, interface, body.paused, reason=body.reason)
-            except AmiRefused as exc:
-                raise PBX_REFUSED(exc.message or str(exc), pbx=pbx, interface=interface) from None
-            except AmiError as exc:
-                raise PBX_UNAVAILABLE(str(exc), pbx=pbx, interface=interface) from None
-        log.info(
-            "user %s %s %s (%s)",
-            user.username,
-            "paused" if body.paused else "unpaused",
-            ", ".join(i for _, i in targets),
-            body.reason or "no reason",
-        )
-        return reply(
-            {
-                "paused": body.paused,
-                "reason": body.reason,
-                "targets": [{"pbx": p, "interface": i} for p, i in targets],
+                "pops": self.desk.active_for(self.seats.phones(user)),
             }
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import callcenter.agents.models
 import callcenter.audit.models
 import callcenter.auth.models
 import callcenter.customers.models
@@ -18,6 +19,7 @@ import callcenter.supervisor.models
 from callcenter.store.base import Base
 
 ROOM_MODELS = (
+    callcenter.agents.models,
     callcenter.audit.models,
     callcenter.auth.models,
     callcenter.customers.models,

@@ -78,11 +78,8 @@ async def test_pause_and_ready_drive_the_pbx_and_refusals_change_nothing(
         members = await eventually(lambda: my_members(wang), 15, "Agent 1001 in the model")
         assert [(m["pbx"], m["interface"]) for m in members] == [("rig", AGENT)]
 
-        status, body = await call(
-            wang, "POST", "/api/agent/pause", json={"paused": True, "reason": "training"}
-        )
+        status, body = await call(wang, "POST", "/api/agent/not-ready", json={"code": "training"})
         assert status == 200, body
-        assert body["targets"] == [{"pbx": "rig", "interface": AGENT}]
         assert "paused:training" in member_line(rig, "support", AGENT)
 
         async def paused_in_model() -> bool:
@@ -92,17 +89,17 @@ async def test_pause_and_ready_drive_the_pbx_and_refusals_change_nothing(
 
         await eventually(paused_in_model, 10, "the pause seen back from the PBX")
 
-        # A reason that would add AMI headers of its own is refused before the PBX.
+        # A code that would add AMI headers of its own is refused before the PBX, and so is
+        # a code nobody defined.
         status, body = await call(
-            wang,
-            "POST",
-            "/api/agent/pause",
-            json={"paused": False, "reason": "x\r\nAction: Originate"},
+            wang, "POST", "/api/agent/not-ready", json={"code": "x\r\nAction: Originate"}
         )
         assert status == 400, body
+        status, body = await call(wang, "POST", "/api/agent/not-ready", json={"code": "nap"})
+        assert (status, body["error"]) == (404, "no-such-code"), body
         assert "paused:training" in member_line(rig, "support", AGENT)
 
-        status, body = await call(wang, "POST", "/api/agent/pause", json={"paused": False})
+        status, body = await call(wang, "POST", "/api/agent/ready", json={})
         assert status == 200, body
         assert "paused" not in member_line(rig, "support", AGENT)
 
@@ -113,15 +110,17 @@ async def test_pause_and_ready_drive_the_pbx_and_refusals_change_nothing(
 
         zhao, boss = await logged_in(service, "zhao"), await logged_in(service, "boss")
         sessions += [zhao, boss]
-        status, body = await call(zhao, "POST", "/api/agent/pause", json={"paused": True})
-        assert (status, body["error"]) == (409, "not-a-member"), body
-        assert body["interfaces"] == ["PJSIP/1009"]
-        status, body = await call(boss, "POST", "/api/agent/pause", json={"paused": True})
-        assert (status, body["error"]) == (409, "no-phone"), body
+        for nowhere in (zhao, boss):  # a phone in no queue, and no phone at all
+            status, body = await call(
+                nowhere, "POST", "/api/agent/not-ready", json={"code": "break"}
+            )
+            assert (status, body["error"]) == (409, "not-signed-in"), body
         async with aiohttp.ClientSession(
             service.base_url, headers={"Origin": service.base_url}
         ) as nobody:
-            status, body = await call(nobody, "POST", "/api/agent/pause", json={"paused": True})
+            status, body = await call(
+                nobody, "POST", "/api/agent/not-ready", json={"code": "break"}
+            )
             assert status == 401, body
         assert "paused" not in member_line(rig, "support", AGENT)
     finally:

@@ -1,5 +1,5 @@
 """The screen-pop room on its own: declared routes and access, a pop on the agent's socket and
-in the agent state (checked against the declared answer), the pause and its refusals.
+in the agent state (checked against the declared answer).
 
 A real live model, SQLite store, customer directory, task group and HTTP stack; only the PBX
 is a scripted stand-in and who is logged in is read from a test header.
@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.agents.seats import NoSeats
 from callcenter.ami.errors import AmiRefused
 from callcenter.auth.identity import User
 from callcenter.auth.permissions import P
@@ -28,7 +29,7 @@ from callcenter.customers.directory import CustomerDirectory
 from callcenter.customers.repo import past_call
 from callcenter.live import LiveModel, parse_event
 from callcenter.records.customers import SavedWrapup
-from callcenter.screenpop.room import AgentState, PauseAnswer, PopCard, ScreenPopRoom
+from callcenter.screenpop.room import AgentState, PopCard, ScreenPopRoom
 from callcenter.settings import RecordsSettings, ScreenPopSettings
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
@@ -127,6 +128,7 @@ async def desk(sqlite: AsyncEngine) -> AsyncIterator[Desk]:
         directory,
         dispositions=RecordsSettings().dispositions,
         zone=ZONE,
+        seats=NoSeats(),
     )
 
     async def authenticate(request: web.Request) -> User | None:
@@ -145,7 +147,6 @@ def test_routes_declare_who_may_call_them(desk: Desk) -> None:
     access = {(route.key, route.kind): route.access for route in desk.room.routes()}
     assert access == {
         ("GET /ws/agent", "socket"): agent,
-        ("POST /api/agent/pause", "api"): agent,
         ("GET /api/agent/state", "api"): agent,
         ("GET /agent", "page"): PUBLIC,
         ("GET /agent/static/{filename:.*}", "static"): PUBLIC,
@@ -223,34 +224,6 @@ async def test_stopping_closes_the_agent_sockets(desk: Desk) -> None:
     closing = await socket.receive(timeout=5)
     assert closing.type.name in ("CLOSE", "CLOSED", "CLOSING"), closing
     await socket.close()
-
-
-async def test_pause_drives_the_pbx_and_refusals_are_named(desk: Desk) -> None:
-    status, body = await desk.call(
-        "agent", "POST", "/api/agent/pause", json={"paused": True, "reason": "training"}
-    )
-    assert status == 200, body
-    assert PauseAnswer.model_validate(body).targets[0].interface == AGENT
-    assert desk.pbx.sent == [
-        {"Action": "QueuePause", "Interface": AGENT, "Paused": "true", "Reason": "training"}
-    ]
-
-    status, body = await desk.call(
-        "agent", "POST", "/api/agent/pause", json={"paused": False, "reason": "x\r\nAction: X"}
-    )
-    assert (status, body["error"]) == (400, "invalid-body")
-    status, body = await desk.call("stray", "POST", "/api/agent/pause", json={"paused": True})
-    assert (status, body["error"], body["interfaces"]) == (409, "not-a-member", ["PJSIP/1009"])
-    status, body = await desk.call("lead", "POST", "/api/agent/pause", json={"paused": True})
-    assert (status, body["error"]) == (409, "no-phone")
-    status, body = await desk.call("nobody", "POST", "/api/agent/pause", json={"paused": True})
-    assert (status, body["error"]) == (401, "not-logged-in")
-
-    desk.pbx.refuse = "Interface not found"
-    status, body = await desk.call("agent", "POST", "/api/agent/pause", json={"paused": True})
-    assert (status, body["error"], body["pbx"]) == (502, "pbx-refused", "rig")
-    assert body["message"] == "Interface not found"
-    assert len(desk.pbx.sent) == 1
 
 
 async def test_work_runs_in_the_rooms_own_tasks(desk: Desk) -> None:

@@ -158,7 +158,7 @@ def test_a_pause_ended_outside_the_console_is_not_brought_back_by_a_pbx_restart(
             },
         )
         assert status == 200, body
-        status, body = agent.call("POST", "/api/agent/pause", {"paused": False})
+        status, body = agent.call("POST", "/api/agent/ready", {})
         assert status == 200, body
         rig.rx("queue unpause member PJSIP/1005 queue overflow")
         wait_for(

@@ -28,7 +28,25 @@ EXPECTED = {
     "GET /agent/static/{filename}": "public",
     "GET /ws/agent": "agent:self",
     "GET /api/agent/state": "agent:self",
-    "POST /api/agent/pause": "agent:self",
+    "GET /api/agent/desk": "agent:self",
+    "POST /api/agent/sign-in": "agent:self",
+    "POST /api/agent/sign-out": "agent:self",
+    "POST /api/agent/ready": "agent:self",
+    "POST /api/agent/not-ready": "agent:self",
+    "GET /api/roster": "teams:read",
+    "PUT /api/agents/{user_id}/skills": "agents:steer|teams:edit",
+    "POST /api/agents/{user_id}/sign-out": "agents:steer",
+    "GET /api/agents/{user_id}/states": "teams:read",
+    "POST /api/teams": "teams:edit",
+    "PUT /api/teams/{team_id}": "teams:edit",
+    "DELETE /api/teams/{team_id}": "teams:edit",
+    "PUT /api/not-ready-codes/{code}": "teams:edit",
+    "PUT /api/agents/{user_id}/profile": "teams:edit",
+    "GET /admin": "public",
+    "GET /admin/static/{filename}": "public",
+    "GET /api/users": "users:admin",
+    "PUT /api/users/{user_id}/role": "users:admin",
+    "GET /api/roles": "teams:edit|users:admin",
     "GET /api/customers": "customers:read",
     "GET /api/customers/{id}": "customers:read",
     "POST /api/customers": "customers:edit",
@@ -72,7 +90,7 @@ def actual_table(tmp_path: Path) -> dict[str, str]:
         assert resource is not None
         path = resource.canonical
         if route.method == "GET" and path.startswith(
-            ("/agent/static", "/wallboard/static", "/static/")
+            ("/agent/static", "/wallboard/static", "/admin/static", "/static/")
         ):
             path += "/{filename}"
         found = declared.get(id(route))

@@ -1,0 +1,1 @@
+"""Agents and teams: teams and their queues, skills, sign-in at any phone, coded states."""

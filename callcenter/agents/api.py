@@ -1,0 +1,734 @@
+"""HTTP adapter of the agents room: the agent's own desk, the roster of teams for
+supervisors and team leaders, and the admin's teams, codes and agent numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.agents import store
+from callcenter.agents.desk import (
+    CODE_FULL,
+    NO_SUCH_AGENT,
+    NO_SUCH_CODE,
+    NO_SUCH_SKILL_QUEUE,
+    NOT_SIGNED_IN,
+    NOT_STORED,
+    OUTSIDE_YOUR_TEAMS,
+    PBX_PROBLEMS,
+    SIGN_IN_PROBLEMS,
+    AgentDesk,
+    code_data,
+    state_data,
+)
+from callcenter.agents.skills import MAX_LEVEL, MIN_LEVEL, SKILL_PATTERN
+from callcenter.agents.store import Code
+from callcenter.ami.values import Interface
+from callcenter.auth.identity import User
+from callcenter.auth.passwords import hash_pin
+from callcenter.auth.permissions import P
+from callcenter.feed.serialize import to_data
+from callcenter.web import http
+from callcenter.web.errors import Problem
+from callcenter.web.http import (
+    PUBLIC,
+    Route,
+    needs,
+    read_body,
+    read_path,
+    read_query,
+    reply,
+    request_user,
+)
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "admin"
+_TEXT = r"^[^\x00-\x1f\x7f]*$"
+Label = Annotated[str, Field(min_length=1, max_length=80, pattern=_TEXT)]
+QueueName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f,|]+$")]
+UserId = Annotated[int, Field(ge=1, le=2**53)]
+
+NO_SUCH_TEAM = Problem(404, "no-such-team", "no team of that id")
+TEAM_NAME_TAKEN = Problem(409, "team-name-taken", "another team has that name")
+NO_SUCH_USER = Problem(404, "no-such-user", "a user named in the team does not exist")
+NUMBER_TAKEN = Problem(409, "agent-number-taken", "another agent has that number")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SignInBody(_Body):
+    interface: Interface
+    pbx: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")] | None = (
+        None
+    )
+
+
+class Empty(_Body):
+    pass
+
+
+class NotReadyBody(_Body):
+    code: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class SignOutBody(_Body):
+    reason: Annotated[str, Field(max_length=120, pattern=_TEXT)] = ""
+
+
+class SkillsBody(_Body):
+    skills: dict[str, Annotated[int, Field(ge=MIN_LEVEL, le=MAX_LEVEL)]] = Field(max_length=200)
+
+    @field_validator("skills")
+    @classmethod
+    def _names(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [name for name in value if not SKILL_PATTERN.match(name)]
+        if bad:
+            raise ValueError(
+                f"not a skill: {', '.join(map(repr, bad[:5]))} (queue:<name> or lang:zh/en)"
+            )
+        return value
+
+
+class TeamBody(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=_TEXT)]
+    label_zh: Annotated[str, Field(max_length=120, pattern=_TEXT)] = ""
+    label_en: Annotated[str, Field(max_length=120, pattern=_TEXT)] = ""
+    queues: list[QueueName] = Field(default_factory=list, max_length=200)
+    leaders: list[UserId] = Field(default_factory=list, max_length=1000)
+    members: list[UserId] = Field(default_factory=list, max_length=5000)
+
+
+class CodeBody(_Body):
+    label_zh: Label
+    label_en: Label
+    paid: bool = True
+    limit_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
+    max_agents: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    active: bool = True
+
+
+class ProfileBody(_Body):
+    agent_number: Annotated[str, Field(pattern=r"^[0-9]{1,16}$")] | None = None
+    # None keeps the PIN there is; 4-8 digits.
+    pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] | None = None
+
+
+class UserPath(BaseModel):
+    user_id: UserId
+
+
+class TeamPath(BaseModel):
+    team_id: UserId
+
+
+class CodePath(BaseModel):
+    code: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class HistoryQuery(BaseModel):
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+class SeatData(BaseModel):
+    pbx: str
+    interface: str
+    via: str
+    since: datetime | None
+
+
+class StateData(BaseModel):
+    state: str
+    code: str
+    reason: str
+    since: datetime | None
+    limit_seconds: int | None
+    over_limit: bool
+
+
+class CodeData(BaseModel):
+    code: str
+    label_zh: str
+    label_en: str
+    paid: bool
+    limit_seconds: int | None
+    max_agents: int | None
+    active: bool
+
+
+class MembershipData(BaseModel):
+    pbx: str
+    queue: str
+    penalty: int
+    paused: bool
+    paused_reason: str
+    state: str
+
+
+class DeskAnswer(BaseModel):
+    user_id: int
+    signed_in: SeatData | None
+    state: StateData
+    codes: list[CodeData]
+    skills: dict[str, int]
+    queues: list[MembershipData]
+    pbxs: list[str]
+
+
+class TeamData(BaseModel):
+    id: int
+    name: str
+    label_zh: str
+    label_en: str
+    queues: list[str]
+    leaders: list[int]
+    members: list[int]
+
+
+class RosterAgent(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+    teams: list[int]
+    signed_in: SeatData | None
+    state: StateData
+    skills: dict[str, int]
+    agent_number: str | None
+
+
+class RosterAnswer(BaseModel):
+    teams: list[TeamData]
+    agents: list[RosterAgent]
+    codes: list[CodeData]
+    queues: list[str]
+    scope: str
+
+
+class SkillsAnswer(BaseModel):
+    user_id: int
+    skills: dict[str, int]
+    applied: list[str]
+    failed: list[str]
+
+
+class StateRowData(BaseModel):
+    state: str
+    code: str
+    reason: str
+    paid: bool
+    pbx: str
+    interface: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+class HistoryAnswer(BaseModel):
+    states: list[StateRowData]
+
+
+class Deleted(BaseModel):
+    deleted: bool
+
+
+class ProfileAnswer(BaseModel):
+    user_id: int
+    agent_number: str | None
+    pin_set: bool
+
+
+class AgentsApi:
+    def __init__(self, desk: AgentDesk) -> None:
+        self.desk = desk
+
+    def routes(self) -> Sequence[Route]:
+        agent = needs(P.AGENT_SELF)
+        tag = "agents"
+        return [
+            http.get(
+                "/api/agent/desk",
+                self.my_desk,
+                access=agent,
+                tag=tag,
+                summary="The user's seat, state, codes, skills and queue memberships",
+                response=DeskAnswer,
+            ),
+            http.post(
+                "/api/agent/sign-in",
+                self.sign_in,
+                access=agent,
+                tag=tag,
+                summary="Sign in at a phone: join the queues of one's skills there",
+                body=SignInBody,
+                response=DeskAnswer,
+                errors=(*SIGN_IN_PROBLEMS, NOT_STORED),
+            ),
+            http.post(
+                "/api/agent/sign-out",
+                self.sign_out,
+                access=agent,
+                tag=tag,
+                summary="Sign out: leave every queue at the phone",
+                body=Empty,
+                response=DeskAnswer,
+                errors=(NOT_SIGNED_IN, NOT_STORED),
+            ),
+            http.post(
+                "/api/agent/ready",
+                self.ready,
+                access=agent,
+                tag=tag,
+                summary="Ready for calls (ends a not-ready code)",
+                body=Empty,
+                response=DeskAnswer,
+                errors=(NOT_SIGNED_IN, *PBX_PROBLEMS),
+            ),
+            http.post(
+                "/api/agent/not-ready",
+                self.not_ready,
+                access=agent,
+                tag=tag,
+                summary="Not ready, with a code (break, lunch...)",
+                body=NotReadyBody,
+                response=DeskAnswer,
+                errors=(NOT_SIGNED_IN, NO_SUCH_CODE, CODE_FULL, NOT_STORED, *PBX_PROBLEMS),
+            ),
+            http.get(
+                "/api/roster",
+                self.roster,
+                access=needs(P.TEAMS_READ),
+                tag=tag,
+                summary="Teams and their agents with state, seat and skills (one's scope)",
+                response=RosterAnswer,
+            ),
+            http.put(
+                "/api/agents/{user_id}/skills",
+                self.set_skills,
+                access=needs(P.AGENTS_STEER, P.TEAMS_EDIT),
+                tag=tag,
+                summary="Set an agent's skills; applied at once to the phone they sit at",
+                path_params=UserPath,
+                body=SkillsBody,
+                response=SkillsAnswer,
+                errors=(NO_SUCH_AGENT, NO_SUCH_SKILL_QUEUE, OUTSIDE_YOUR_TEAMS, NOT_STORED),
+            ),
+            http.post(
+                "/api/agents/{user_id}/sign-out",
+                self.force_sign_out,
+                access=needs(P.AGENTS_STEER),
+                tag=tag,
+                summary="Sign an agent out of their phone (a supervisor's decision)",
+                path_params=UserPath,
+                body=SignOutBody,
+                response=DeskAnswer,
+                errors=(NO_SUCH_AGENT, OUTSIDE_YOUR_TEAMS, NOT_SIGNED_IN, NOT_STORED),
+            ),
+            http.get(
+                "/api/agents/{user_id}/states",
+                self.history,
+                access=needs(P.TEAMS_READ),
+                tag=tag,
+                summary="An agent's states over a period (default: the last 24 hours)",
+                path_params=UserPath,
+                query=HistoryQuery,
+                response=HistoryAnswer,
+                errors=(NO_SUCH_AGENT, OUTSIDE_YOUR_TEAMS),
+            ),
+            http.post(
+                "/api/teams",
+                self.create_team,
+                access=needs(P.TEAMS_EDIT),
+                tag=tag,
+                summary="Create a team",
+                body=TeamBody,
+                response=TeamData,
+                status=201,
+                errors=(TEAM_NAME_TAKEN, NO_SUCH_USER, NOT_STORED),
+            ),
+            http.put(
+                "/api/teams/{team_id}",
+                self.update_team,
+                access=needs(P.TEAMS_EDIT),
+                tag=tag,
+                summary="Replace a team's name, labels, queues, leaders and members",
+                path_params=TeamPath,
+                body=TeamBody,
+                response=TeamData,
+                errors=(NO_SUCH_TEAM, TEAM_NAME_TAKEN, NO_SUCH_USER, NOT_STORED),
+            ),
+            http.delete(
+                "/api/teams/{team_id}",
+                self.delete_team,
+                access=needs(P.TEAMS_EDIT),
+                tag=tag,
+                summary="Delete a team (its agents stay)",
+                path_params=TeamPath,
+                response=Deleted,
+                errors=(NO_SUCH_TEAM,),
+            ),
+            http.put(
+                "/api/not-ready-codes/{code}",
+                self.save_code,
+                access=needs(P.TEAMS_EDIT),
+                tag=tag,
+                summary="Create or change a not-ready code",
+                path_params=CodePath,
+                body=CodeBody,
+                response=CodeData,
+                errors=(NOT_STORED,),
+            ),
+            http.put(
+                "/api/agents/{user_id}/profile",
+                self.save_profile,
+                access=needs(P.TEAMS_EDIT),
+                tag=tag,
+                summary="An agent's number and PIN for signing in at a phone's feature code",
+                path_params=UserPath,
+                body=ProfileBody,
+                response=ProfileAnswer,
+                errors=(NO_SUCH_AGENT, NUMBER_TAKEN, NOT_STORED),
+            ),
+            http.get(
+                "/admin",
+                self.admin_page,
+                access=PUBLIC,
+                kind="page",
+                content_type="text/html",
+                tag=tag,
+                summary="The admin page: teams, codes, agents, users and roles",
+            ),
+            http.static(
+                "/admin/static",
+                STATIC_DIR,
+                access=PUBLIC,
+                summary="Scripts and styles of the admin page",
+            ),
+        ]
+
+    # --- the agent's own desk ------------------------------------------------------------
+
+    def desk_data(self, user: User) -> dict[str, Any]:
+        desk = self.desk
+        now = desk.clock()
+        status = desk.status.get(user.id)
+        phone = desk.phone_of(user.id)
+        members = desk.members.get(phone, {}) if phone is not None else {}
+        return {
+            "user_id": user.id,
+            "signed_in": _seat(status),
+            "state": state_data(status, desk.codes, now),
+            "codes": [code_data(c) for c in desk.codes.values() if c.active],
+            "skills": desk.skills.get(user.id, {}),
+            "queues": [
+                {
+                    "pbx": m.pbx,
+                    "queue": m.queue,
+                    "penalty": m.penalty,
+                    "paused": m.paused,
+                    "paused_reason": m.paused_reason,
+                    "state": m.state,
+                }
+                for m in sorted(members.values(), key=lambda m: m.queue)
+            ],
+            "pbxs": list(desk.pbx_names),
+        }
+
+    async def my_desk(self, request: web.Request) -> web.Response:
+        return reply(self.desk_data(request_user(request)))
+
+    async def sign_in(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        body = await read_body(request, SignInBody)
+        await self.desk.sign_in(user, user.id, body.interface, body.pbx, "console")
+        return reply(self.desk_data(user))
+
+    async def sign_out(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        await read_body(request, Empty)
+        await self.desk.sign_out(user, user.id, "signed out")
+        return reply(self.desk_data(user))
+
+    async def ready(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        await read_body(request, Empty)
+        await self.desk.ready(user)
+        return reply(self.desk_data(user))
+
+    async def not_ready(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        body = await read_body(request, NotReadyBody)
+        await self.desk.not_ready(user, body.code)
+        return reply(self.desk_data(user))
+
+    # --- supervisors and team leaders ----------------------------------------------------
+
+    async def roster(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        desk = self.desk
+        scope = desk.scope_of(user)
+        now = desk.clock()
+        teams = [t for t in desk.teams if scope.has_team(t.id)]
+        agents = [
+            {
+                "user_id": u.id,
+                "username": u.username,
+                "display_name": u.display_name,
+                "role": u.role,
+                "teams": [t.id for t in desk.teams if t.has(u.id)],
+                "signed_in": _seat(desk.status.get(u.id)),
+                "state": state_data(desk.status.get(u.id), desk.codes, now),
+                "skills": desk.skills.get(u.id, {}),
+                "agent_number": desk.numbers.get(u.id),
+            }
+            for u in sorted(desk.users.values(), key=lambda u: u.display_name)
+            if u.id not in desk.disabled
+            and scope.has_user(u.id)
+            and (u.may(P.AGENT_SELF) or u.id in desk.status)
+        ]
+        return reply(
+            {
+                "teams": [_team(t) for t in teams],
+                "agents": agents,
+                "codes": [code_data(c) for c in desk.codes.values()],
+                "queues": sorted(
+                    desk.all_queues() if scope.everything else desk.all_queues() & scope.queues
+                ),
+                "scope": "all" if scope.everything else "teams",
+            }
+        )
+
+    def _in_scope(self, actor: User, user_id: int) -> User:
+        user = self.desk.user(user_id)
+        if not self.desk.scope_of(actor).has_user(user_id):
+            raise OUTSIDE_YOUR_TEAMS(f"{user.display_name} is not in your teams")
+        return user
+
+    async def set_skills(self, request: web.Request) -> web.Response:
+        user_id = read_path(request, UserPath).user_id
+        body = await read_body(request, SkillsBody)
+        applied, failed = await self.desk.set_skills(request_user(request), user_id, body.skills)
+        return reply(
+            {"user_id": user_id, "skills": body.skills, "applied": applied, "failed": failed}
+        )
+
+    async def force_sign_out(self, request: web.Request) -> web.Response:
+        actor = request_user(request)
+        user_id = read_path(request, UserPath).user_id
+        body = await read_body(request, SignOutBody)
+        user = self._in_scope(actor, user_id)
+        await self.desk.sign_out(actor, user_id, body.reason or f"signed out by {actor.username}")
+        return reply(self.desk_data(user))
+
+    async def history(self, request: web.Request) -> web.Response:
+        user_id = read_path(request, UserPath).user_id
+        query = read_query(request, HistoryQuery)
+        self._in_scope(request_user(request), user_id)
+        until = query.until or self.desk.clock()
+        since = query.since or until - timedelta(hours=24)
+        rows = await store.state_history(self.desk.engine, user_id, since, until)
+        return reply(
+            {
+                "states": [
+                    {
+                        "state": r.state,
+                        "code": r.code,
+                        "reason": r.reason,
+                        "paid": r.paid,
+                        "pbx": r.pbx,
+                        "interface": r.interface,
+                        "started_at": to_data(r.started_at),
+                        "ended_at": to_data(r.ended_at),
+                    }
+                    for r in rows
+                ]
+            }
+        )
+
+    # --- admin -------------------------------------------------------------------------
+
+    async def create_team(self, request: web.Request) -> web.Response:
+        body = await read_body(request, TeamBody)
+        team_id = await self._save_team(request_user(request), None, body)
+        return reply(self._team_answer(team_id), status=201)
+
+    async def update_team(self, request: web.Request) -> web.Response:
+        team_id = read_path(request, TeamPath).team_id
+        body = await read_body(request, TeamBody)
+        if not any(t.id == team_id for t in self.desk.teams):
+            await self.desk.refresh_shared(force=True)
+            if not any(t.id == team_id for t in self.desk.teams):
+                raise NO_SUCH_TEAM(f"no team {team_id}")
+        await self._save_team(request_user(request), team_id, body)
+        return reply(self._team_answer(team_id))
+
+    async def _save_team(self, actor: User, team_id: int | None, body: TeamBody) -> int:
+        desk = self.desk
+        wanted = set(body.members) | set(body.leaders)
+        missing = sorted(wanted - await store.user_ids(desk.engine, wanted))
+        if missing:
+            raise NO_SUCH_USER(f"no user(s) {', '.join(map(str, missing))}", users=missing)
+        before = next((t for t in desk.teams if t.id == team_id), None)
+        try:
+            async with AsyncSession(desk.engine) as session, session.begin():
+                saved = await store.save_team(
+                    session,
+                    team_id,
+                    name=body.name,
+                    label_zh=body.label_zh,
+                    label_en=body.label_en,
+                    queues=body.queues,
+                    members=body.members,
+                    leaders=body.leaders,
+                    at=desk.clock(),
+                )
+                session.add(
+                    desk._entry(
+                        actor,
+                        "team.save",
+                        None,
+                        "",
+                        body.name,
+                        True,
+                        f"team {body.name}",
+                        {
+                            "before": None if before is None else _team(before),
+                            "after": body.model_dump(),
+                        },
+                    )
+                )
+        except IntegrityError:
+            raise TEAM_NAME_TAKEN(f"a team named {body.name!r} exists already") from None
+        except SQLAlchemyError as exc:
+            raise NOT_STORED(f"the team was not stored ({type(exc).__name__})") from None
+        await desk.refresh_shared(force=True)
+        return saved
+
+    def _team_answer(self, team_id: int) -> dict[str, Any]:
+        team = next(t for t in self.desk.teams if t.id == team_id)
+        return _team(team)
+
+    async def delete_team(self, request: web.Request) -> web.Response:
+        team_id = read_path(request, TeamPath).team_id
+        desk = self.desk
+        async with AsyncSession(desk.engine) as session, session.begin():
+            deleted = await store.delete_team(session, team_id)
+            if deleted:
+                session.add(
+                    desk._entry(
+                        request_user(request), "team.delete", None, "", str(team_id), True, ""
+                    )
+                )
+        if not deleted:
+            raise NO_SUCH_TEAM(f"no team {team_id}")
+        await desk.refresh_shared(force=True)
+        return reply({"deleted": True})
+
+    async def save_code(self, request: web.Request) -> web.Response:
+        name = read_path(request, CodePath).code
+        body = await read_body(request, CodeBody)
+        code = Code(
+            name,
+            body.label_zh,
+            body.label_en,
+            body.paid,
+            body.limit_seconds,
+            body.max_agents,
+            body.active,
+        )
+        desk = self.desk
+        try:
+            async with AsyncSession(desk.engine) as session, session.begin():
+                before = await store.save_code(session, code, desk.clock())
+                session.add(
+                    desk._entry(
+                        request_user(request),
+                        "code.save",
+                        None,
+                        "",
+                        name,
+                        True,
+                        f"not-ready code {name}",
+                        {
+                            "before": None if before is None else code_data(before),
+                            "after": code_data(code),
+                        },
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise NOT_STORED(f"the code was not stored ({type(exc).__name__})") from None
+        await desk.refresh_shared(force=True)
+        return reply(code_data(code))
+
+    async def save_profile(self, request: web.Request) -> web.Response:
+        user_id = read_path(request, UserPath).user_id
+        body = await read_body(request, ProfileBody)
+        desk = self.desk
+        user = desk.user(user_id)
+        pin_hash = None if body.pin is None else hash_pin(body.pin)
+        try:
+            async with AsyncSession(desk.engine) as session, session.begin():
+                await store.save_profile(
+                    session,
+                    user_id,
+                    body.agent_number,
+                    pin_hash,
+                    desk.clock(),
+                    keep_pin=body.pin is None,
+                )
+                session.add(
+                    desk._entry(
+                        request_user(request),
+                        "agent.profile",
+                        user,
+                        "",
+                        "",
+                        True,
+                        f"agent number {body.agent_number or '-'}"
+                        + ("; PIN changed" if body.pin else ""),
+                    )
+                )
+        except IntegrityError:
+            raise NUMBER_TAKEN(f"agent number {body.agent_number} is taken") from None
+        except SQLAlchemyError as exc:
+            raise NOT_STORED(f"the profile was not stored ({type(exc).__name__})") from None
+        await desk.refresh_shared(force=True)
+        return reply(
+            {"user_id": user_id, "agent_number": body.agent_number, "pin_set": body.pin is not None}
+        )
+
+    async def admin_page(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def _seat(status: store.Status | None) -> dict[str, Any] | None:
+    if status is None or status.pbx is None or status.interface is None:
+        return None
+    return {
+        "pbx": status.pbx,
+        "interface": status.interface,
+        "via": status.via,
+        "since": to_data(status.signed_in_at),
+    }
+
+
+def _team(team: Any) -> dict[str, Any]:
+    return {
+        "id": team.id,
+        "name": team.name,
+        "label_zh": team.label_zh,
+        "label_en": team.label_en,
+        "queues": sorted(team.queues),
+        "leaders": sorted(team.leaders),
+        "members": sorted(team.members),
+    }

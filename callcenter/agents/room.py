@@ -1,0 +1,106 @@
+"""The agents room: teams, skills, sign-in at any phone, coded agent states.
+
+It offers two ports to its siblings: ``TeamScopes`` (what a user may see and steer, for the
+supervisor and live-view rooms) and ``Seats`` (who sits at which phone, for the screen-pop
+room), and FastAGI routes (the phone's sign-in feature code) to the IVR room's server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from callcenter.agents.api import AgentsApi
+from callcenter.agents.desk import AgentDesk, UsersWithSessions
+from callcenter.agents.phone import PhoneRoutes
+from callcenter.agents.scope import Scope
+from callcenter.agents.seats import Seats
+from callcenter.agents.store import Code, seed_codes
+from callcenter.auth.identity import User
+from callcenter.component import Host, PbxLink, Room
+from callcenter.ivr.agi import Handler
+from callcenter.live import CallConnected, CallEnded, Change, Correction, MemberChanged
+from callcenter.settings import AgentsSettings
+from callcenter.tasks import every
+
+if TYPE_CHECKING:
+    from callcenter.web.http import Route
+
+log = logging.getLogger(__name__)
+
+
+class AgentsRoom(Room):
+    name: ClassVar[str] = "agents"
+
+    def __init__(
+        self,
+        host: Host,
+        settings: AgentsSettings,
+        *,
+        pbx_names: Sequence[str],
+        users_with_sessions: UsersWithSessions,
+    ) -> None:
+        self.settings = settings
+        self.seats = Seats()
+        self.desk = AgentDesk(
+            host.engine,
+            host.live,
+            host.links,
+            host.publish,
+            settings,
+            seats=self.seats,
+            pbx_names=pbx_names,
+        )
+        self.api = AgentsApi(self.desk)
+        self.phone = PhoneRoutes(self.desk)
+        self._users_with_sessions = users_with_sessions
+        self._spawn = host.spawner(self.name)
+
+    # --- ports ---------------------------------------------------------------------------
+
+    def scope_of(self, user: User) -> Scope:
+        return self.desk.scope_of(user)
+
+    def agi_routes(self) -> Mapping[str, Handler]:
+        return self.phone.handlers()
+
+    # --- room ------------------------------------------------------------------------------
+
+    def routes(self) -> Sequence[Route]:
+        return self.api.routes()
+
+    def on_change(self, change: Change) -> None:
+        desk = self.desk
+        if isinstance(change, MemberChanged):
+            desk.member_changed(change.pbx, change.queue, change.interface, change.member)
+        elif isinstance(change, CallConnected):
+            desk.call_connected(change.pbx, change.agent_interface)
+        elif isinstance(change, Correction) and change.kind.startswith(("member_", "queue_")):
+            # A resync fixed the model behind the events' back: read the PBX's part again.
+            desk.rebuild_members(change.pbx)
+        elif isinstance(change, CallEnded):
+            record = change.record
+            if record.answered_by:
+                desk.call_ended(record.pbx, record.answered_by, record.queue, record.ended_at)
+
+    async def start(self) -> None:
+        seeds = [
+            Code(c.code, c.label_zh, c.label_en, c.paid, c.limit_seconds, c.max_agents)
+            for c in self.settings.initial_codes
+        ]
+        created = await seed_codes(self.desk.engine, seeds, self.desk.clock())
+        if created:
+            log.info("created %d not-ready code(s) (first start)", created)
+        await self.desk.load()
+        self.desk.rebuild_members()
+        self._spawn(self.desk.work_states(), "states")
+        self._spawn(every(self.settings.check_seconds, self._check, "agents check"), "check")
+
+    async def _check(self) -> None:
+        await self.desk.refresh()
+        await self.desk.check_limits()
+        await self.desk.sign_out_sessionless(self._users_with_sessions)
+
+    async def on_pbx_ready(self, link: PbxLink) -> None:
+        await self.desk.reapply(link)
