@@ -5,6 +5,10 @@ queue call makes several member changes within a fraction of a second. So change
 for ``interval`` seconds: a newer ``MemberChanged`` of the same member replaces the one
 waiting, every other change is sent, in order, and each is serialised once, off the AMI
 event path. With nobody subscribed nothing is kept or serialised at all.
+
+Whoever is subscribed, a change is still serialised once. When a subscriber follows only
+some queues (a team leader's), the hub is also told which queue each change is about, read
+from the change itself (``queue_of``), so that no text is parsed back.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 
 from callcenter.feed.hub import Hub
 from callcenter.feed.serialize import change_json
-from callcenter.live import Change, MemberChanged
+from callcenter.live import CallEnded, CallerJoined, Change, Correction, MemberChanged
 
 DEFAULT_INTERVAL = 0.05
 
@@ -44,8 +48,13 @@ class FeedPublisher:
         self._timer = None
         pending, self._pending = self._pending, []
         self._member_slots.clear()
-        for change in pending:
-            self._hub.publish(change_json(change))
+        publish = self._hub.publish
+        if self._hub.narrowed:
+            for change in pending:
+                publish(change_json(change), queue_of(change))
+        else:
+            for change in pending:
+                publish(change_json(change))
 
     def close(self) -> None:
         if self._timer is not None:
@@ -53,3 +62,23 @@ class FeedPublisher:
             self._timer = None
         self._pending.clear()
         self._member_slots.clear()
+
+
+def queue_of(change: Change) -> str | None:
+    """The queue a change is about; None for one about no queue (an ignored event)."""
+    if isinstance(change, CallerJoined):
+        return change.caller.queue
+    if isinstance(change, CallEnded):
+        return change.record.queue
+    if isinstance(change, Correction):
+        # A correction's state before or after it names its queue (a member, a caller, a
+        # call); a queue's own corrections and member ones also hold it in their key.
+        for state in (change.after, change.before):
+            queue = getattr(state, "queue", None)
+            if isinstance(queue, str):
+                return queue
+        if change.kind.startswith(("queue_", "member_")) and len(change.key) > 1:
+            return change.key[1]
+        return None
+    queue = getattr(change, "queue", None)
+    return queue if isinstance(queue, str) else None

@@ -1,4 +1,10 @@
-"""The live views room: read API of the live model and the ``/ws/live`` change feed."""
+"""The live views room: read API of the live model and the ``/ws/live`` change feed.
+
+A user without ``teams:all`` (a team leader) sees their teams only: the queues in their
+scope, the agents who are members of those queues or whose phones are in it, and on the
+feed the changes of those queues (and those about no queue, a PBX link's state). A queue
+outside the scope is answered like an unknown one: its existence is not given away.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import ClassVar
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from callcenter.agents.scope import Scope, TeamScopes
 from callcenter.auth.permissions import Permission as P
 from callcenter.clock import utc_now
 from callcenter.component import LiveReader, Room
@@ -62,12 +69,30 @@ def masked(view: QueueView) -> QueueView:
     )
 
 
+def visible_queues(views: Sequence[QueueView], scope: Scope) -> tuple[QueueView, ...]:
+    if scope.everything:
+        return tuple(views)
+    return tuple(view for view in views if scope.has_queue(view.queue))
+
+
+def visible_agents(agents: Sequence[AgentView], scope: Scope) -> tuple[AgentView, ...]:
+    """Agents whose phone is in the scope, or who are members of a queue in it."""
+    if scope.everything:
+        return tuple(agents)
+    return tuple(
+        agent
+        for agent in agents
+        if scope.has_interface(agent.interface) or any(map(scope.has_queue, agent.queues))
+    )
+
+
 class LiveViewRoom(Room):
     name: ClassVar[str] = "live"
 
-    def __init__(self, live: LiveReader, hub: Hub) -> None:
+    def __init__(self, live: LiveReader, hub: Hub, scopes: TeamScopes) -> None:
         self.live = live
         self.hub = hub
+        self.scopes = scopes
 
     def routes(self) -> Sequence[Route]:
         return [
@@ -109,18 +134,22 @@ class LiveViewRoom(Room):
         ]
 
     async def list_queues(self, request: web.Request) -> web.Response:
-        views = self.live.queue_views(utc_now())
-        if not request_user(request).may(P.CALLERS_SEE):
+        user = request_user(request)
+        views = visible_queues(self.live.queue_views(utc_now()), self.scopes.scope_of(user))
+        if not user.may(P.CALLERS_SEE):
             views = tuple(masked(view) for view in views)
         return reply({"queues": to_data(views)})
 
     async def get_queue(self, request: web.Request) -> web.Response:
         name = read_path(request, QueuePath).name
         pbx = read_query(request, PbxQuery).pbx
+        user = request_user(request)
         now = utc_now()
+        # Out of the user's scope: the same answer as a queue that does not exist.
+        in_scope = self.scopes.scope_of(user).has_queue(name)
         matches = [
             v
-            for v in self.live.queue_views(now)
+            for v in (self.live.queue_views(now) if in_scope else ())
             if v.queue == name and (pbx is None or v.pbx == pbx)
         ]
         if not matches:
@@ -134,19 +163,23 @@ class LiveViewRoom(Room):
             view = self.live.queue_view(matches[0].pbx, name, now)
         except UnknownQueue:
             raise NO_SUCH_QUEUE(f"no queue {name!r}") from None
-        if not request_user(request).may(P.CALLERS_SEE):
+        if not user.may(P.CALLERS_SEE):
             view = masked(view)
         return reply(to_data(view))
 
     async def list_agents(self, request: web.Request) -> web.Response:
-        return reply({"agents": to_data(self.live.agents_view(utc_now()))})
+        scope = self.scopes.scope_of(request_user(request))
+        return reply({"agents": to_data(visible_agents(self.live.agents_view(utc_now()), scope))})
 
     async def live_feed(self, request: web.Request) -> web.WebSocketResponse:
-        """Sends the current queues first, then every change as it happens."""
+        """Sends the current queues first, then every change as it happens (a scoped user:
+        those of the queues in their scope, as the scope was when the socket opened)."""
+        scope = self.scopes.scope_of(request_user(request))
         socket = await open_socket(request)
-        subscriber = self.hub.subscribe()
+        subscriber = self.hub.subscribe(None if scope.everything else scope.has_queue)
         try:
-            snapshot = {"type": "snapshot", "queues": to_data(self.live.queue_views(utc_now()))}
+            views = visible_queues(self.live.queue_views(utc_now()), scope)
+            snapshot = {"type": "snapshot", "queues": to_data(views)}
             await socket.send_str(dumps(snapshot))
             await pump(socket, subscriber.queue)
         finally:

@@ -27,6 +27,7 @@ from callcenter.supervisor.control import (
     NO_SUCH_MEMBER,
     NO_SUCH_QUEUE,
     NO_SUPERVISOR_PHONE,
+    OUTSIDE_YOUR_TEAMS,
     PBX_ERROR,
     PBX_REFUSED,
     PBX_TIMEOUT,
@@ -62,12 +63,13 @@ QueueName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\x00-
 UniqueId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 PbxName = Annotated[str, Field(max_length=32, pattern=_PLAIN)]
 
-# The ways every queue or member action can end without changing anything.
+# The ways every queue or member action can end without changing anything. A user without
+# ``teams:all`` acting on another team's queue or agent: OUTSIDE_YOUR_TEAMS (control.py).
 _PBX = (PBX_REFUSED, PBX_ERROR, PBX_UNAVAILABLE, PBX_TIMEOUT)
-_QUEUE = (NO_SUCH_QUEUE, AMBIGUOUS_QUEUE)
+_QUEUE = (OUTSIDE_YOUR_TEAMS, NO_SUCH_QUEUE, AMBIGUOUS_QUEUE)
 _MEMBER = (*_QUEUE, NO_SUCH_MEMBER, *_PBX)
 _CALLER = (*_QUEUE, NO_SUCH_CALLER, *_PBX)
-_AGENT = (NO_SUCH_AGENT, AMBIGUOUS_AGENT, *_PBX)
+_AGENT = (OUTSIDE_YOUR_TEAMS, NO_SUCH_AGENT, AMBIGUOUS_AGENT, *_PBX)
 
 
 class _Body(BaseModel):

@@ -6,6 +6,11 @@ audit row. A multi-step action that fails midway undoes the steps already done (
 and so does a database failure after the PBX accepted everything: nothing is left half-done.
 One-shot caller actions (move, withdraw) are claimed in the database *before* the PBX is
 asked, so a second click or a second replica cannot act twice on one caller.
+
+Before all of that, the user's team scope (``callcenter.agents.scope``): a user without
+``teams:all`` acts only on the queues of their teams, and on agents who are in their teams
+or members of one of those queues. Anything else is refused (403 ``outside-your-teams``)
+whether it exists or not, so a refusal tells nothing about other teams' queues.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from callcenter.agents.scope import Scope, TeamScopes
 from callcenter.ami import actions
 from callcenter.ami.actions import ActionSender
 from callcenter.ami.errors import AmiError, AmiRefused, AmiTimeout, AmiUnavailable
@@ -63,6 +69,9 @@ class Refusal(Problem):
         return ControlError(self.status, self.error, message, **details)
 
 
+OUTSIDE_YOUR_TEAMS = Refusal(
+    403, "outside-your-teams", "the queue or agent is not one of your teams'"
+)
 NO_SUCH_QUEUE = Refusal(404, "no-such-queue", "no queue of that name")
 AMBIGUOUS_QUEUE = Refusal(409, "ambiguous-queue", "the queue exists on several PBXs")
 NO_SUCH_MEMBER = Refusal(404, "no-such-member", "the interface is not a member of the queue")
@@ -147,6 +156,7 @@ class Control:
         publish: Publish,
         resync: Resync,
         *,
+        scopes: TeamScopes,
         move_context: str,
         spy_caller_id: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -156,6 +166,7 @@ class Control:
         self.engine = engine
         self.publish = publish
         self.resync = resync
+        self.scopes = scopes
         self.move_context = move_context
         self.spy_caller_id = spy_caller_id
         self.clock = clock
@@ -164,6 +175,34 @@ class Control:
         # Members a supervisor action is changing right now, by (pbx, queue, interface): the
         # PBX's events about them are that action's echo, not a change made elsewhere.
         self.acting: Counter[tuple[str, str, str]] = Counter()
+
+    # ------------------------------------------------------------------ scope
+
+    def check_queues(self, user: User, *queues: str) -> None:
+        """Refuses unless every queue is in the user's scope (checked before any lookup)."""
+        scope = self.scopes.scope_of(user)
+        for queue in queues:
+            if not scope.has_queue(queue):
+                raise OUTSIDE_YOUR_TEAMS(
+                    f"queue {queue!r} is not one of your teams' queues", queue=queue
+                )
+
+    def check_agent(self, user: User, interface: str, pbx: str | None) -> Scope:
+        """Refuses unless the agent's phone is in the user's scope or the agent is a member
+        of a queue in it; the scope, for what the action may then touch."""
+        scope = self.scopes.scope_of(user)
+        if scope.has_interface(interface) or any(
+            scope.has_queue(view.queue)
+            for view in self.model.queue_views(self.clock())
+            if pbx is None or view.pbx == pbx
+            for member in view.members
+            if member.interface == interface
+        ):
+            return scope
+        raise OUTSIDE_YOUR_TEAMS(
+            f"{interface} is neither in your teams nor in one of their queues",
+            interface=interface,
+        )
 
     # ------------------------------------------------------------------ lookups
 
@@ -407,6 +446,7 @@ class Control:
         reason: str,
         state_interface: str,
     ) -> Outcome:
+        self.check_queues(user, queue)
         view = self.find_queue(queue, pbx)
         if any(m.interface == interface for m in view.members):
             raise ALREADY_MEMBER(f"{interface} is already a member of queue {queue!r}")
@@ -438,6 +478,7 @@ class Control:
     async def remove_member(
         self, user: User, queue: str, pbx: str | None, interface: str
     ) -> Outcome:
+        self.check_queues(user, queue)
         view = self.find_queue(queue, pbx)
         member = self.find_member(view, interface)
         op = MemberOp("remove", queue, interface)
@@ -448,6 +489,7 @@ class Control:
     async def pause_member(
         self, user: User, queue: str, pbx: str | None, interface: str, paused: bool, reason: str
     ) -> Outcome:
+        self.check_queues(user, queue)
         view = self.find_queue(queue, pbx)
         member = self.find_member(view, interface)
         op = MemberOp("pause", queue, interface, paused=paused, reason=reason if paused else "")
@@ -462,6 +504,7 @@ class Control:
     async def set_penalty(
         self, user: User, queue: str, pbx: str | None, interface: str, penalty: int
     ) -> Outcome:
+        self.check_queues(user, queue)
         view = self.find_queue(queue, pbx)
         member = self.find_member(view, interface)
         op = MemberOp("penalty", queue, interface, penalty=penalty)
@@ -476,6 +519,7 @@ class Control:
     async def set_ringinuse(
         self, user: User, queue: str, pbx: str | None, interface: str, ringinuse: bool
     ) -> Outcome:
+        self.check_queues(user, queue)
         view = self.find_queue(queue, pbx)
         member = self.find_member(view, interface)
         op = MemberOp("ringinuse", queue, interface, ringinuse=ringinuse)
@@ -488,7 +532,11 @@ class Control:
         )
 
     async def logout_agent(self, user: User, interface: str, pbx: str | None) -> Outcome:
+        scope = self.check_agent(user, interface, pbx)
         name, members = self.agent_memberships(interface, pbx)
+        if not scope.has_interface(interface):
+            # Let in as a member of the user's queues, not of their teams: only those queues.
+            members = [m for m in members if scope.has_queue(m.queue)]
         dynamic = [m for m in members if m.membership == "dynamic"]
         if not dynamic:
             raise NO_DYNAMIC_MEMBERSHIP(
@@ -519,6 +567,14 @@ class Control:
         exten: str | None,
         priority: int,
     ) -> Outcome:
+        # The dialplan place that queues a caller (what a move to a queue uses) names the
+        # queue in its extension: a move there is a move to that queue.
+        if to_queue is not None:
+            self.check_queues(user, queue, to_queue)
+        elif context == self.move_context and exten is not None:
+            self.check_queues(user, queue, exten)
+        else:
+            self.check_queues(user, queue)
         view = self.find_queue(queue, pbx)
         caller = self.find_caller(view, uniqueid)
         if to_queue is not None:
@@ -547,6 +603,7 @@ class Control:
     async def withdraw_caller(
         self, user: User, queue: str, pbx: str | None, uniqueid: str, info: str
     ) -> Outcome:
+        self.check_queues(user, queue)
         view = self.find_queue(queue, pbx)
         caller = self.find_caller(view, uniqueid)
         parameters = {"uniqueid": uniqueid, "info": info}
@@ -568,6 +625,7 @@ class Control:
     async def change_priority(
         self, user: User, queue: str, pbx: str | None, uniqueid: str, priority: int
     ) -> Outcome:
+        self.check_queues(user, queue)
         view = self.find_queue(queue, pbx)
         caller = self.find_caller(view, uniqueid)
         parameters = {"uniqueid": uniqueid, "priority": priority}
@@ -687,6 +745,7 @@ class Control:
         mode: SpyMode,
         supervisor_interface: str | None,
     ) -> Outcome:
+        self.check_agent(user, interface, pbx)
         name, _members = self.agent_memberships(interface, pbx)
         phone = supervisor_interface or (user.interfaces[0] if user.interfaces else "")
         if not phone:

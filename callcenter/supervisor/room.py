@@ -1,5 +1,8 @@
 """The supervisor room: live queue control, the audit log, interval bars, the wallboard.
 
+A user without ``teams:all`` steers only their teams' queues and agents (``scopes``, a
+``callcenter.agents.scope.TeamScopes``; see ``control.py``).
+
 Besides its routes it keeps the stored desired state of queue members in step with the
 PBX: member changes made outside the console (a phone's pause key, the Asterisk CLI) are
 followed into the database after a short delay, and after every (re)connect the stored
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from callcenter.agents.scope import TeamScopes
 from callcenter.component import Host, PbxLink, Room
 from callcenter.live import CallConnected, CallEnded, Change, MemberChanged
 from callcenter.settings import SupervisorSettings
@@ -38,7 +42,7 @@ FOLLOW_DELAY = 2.0
 class SupervisorRoom(Room):
     name: ClassVar[str] = "supervisor"
 
-    def __init__(self, host: Host, settings: SupervisorSettings) -> None:
+    def __init__(self, host: Host, settings: SupervisorSettings, scopes: TeamScopes) -> None:
         # The service adds its links after building the rooms: they are looked up when needed.
         self.links = host.links
         self.control = Control(
@@ -47,6 +51,7 @@ class SupervisorRoom(Room):
             host.engine,
             host.publish,
             host.resync,
+            scopes=scopes,
             move_context=settings.move_context,
             spy_caller_id=settings.spy_caller_id,
         )

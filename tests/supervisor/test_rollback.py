@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.agents.scope import EveryTeam
 from callcenter.ami.errors import AmiRefused
 from callcenter.audit.models import AuditEntry
 from callcenter.auth.identity import User
@@ -70,6 +71,7 @@ def control_with(pbx: ScriptedPbx, engine: Any) -> Control:
         engine,
         lambda text: None,
         no_resync,
+        scopes=EveryTeam(),
         move_context="hotline-select",
         spy_caller_id="Supervisor",
         clock=lambda: NOW,

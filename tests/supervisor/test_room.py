@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from callcenter.agents.scope import Scope, Team, scope_of
 from callcenter.auth.identity import User
 from callcenter.auth.permissions import P
 from callcenter.component import PbxLinks
@@ -27,17 +29,35 @@ from callcenter.store.migrate import upgrade_to_head
 from callcenter.supervisor import room as room_module
 from callcenter.supervisor import store
 from callcenter.supervisor.api import ActionDone, AuditPage, IntervalBars
+from callcenter.supervisor.control import OUTSIDE_YOUR_TEAMS
+from callcenter.supervisor.models import CallerAction
 from callcenter.supervisor.plan import FOLLOWED_BY
 from callcenter.supervisor.room import SupervisorRoom
 from callcenter.web.app import create_app
 from callcenter.web.http import PUBLIC, needs
+from tests.live import amitrace as ami
 from tests.rooms import make_host
 from tests.supervisor.helpers import member_event
 
 USERS = {
     "lead": User(7, "lead", "Lead", "supervisor"),
     "agent": User(8, "agent1", "Agent 1", "agent", ("PJSIP/1001",)),
+    "teamlead": User(9, "teamlead", "Team lead", "team_leader", ("PJSIP/1009",)),
 }
+# The team leader (9) leads "front", which serves "support"; agent 8 (PJSIP/1001) is in it.
+# "billing" belongs to another team.
+TEAMS = (
+    Team(1, "front", "一线", "Front", frozenset({"support"}), frozenset({8}), frozenset({9})),
+    Team(2, "money", "账务", "Billing", frozenset({"billing"}), frozenset({10}), frozenset({11})),
+)
+PHONES = {8: ("PJSIP/1001",), 9: ("PJSIP/1009",), 10: ("PJSIP/1005",)}
+
+
+class FixedTeams:
+    """The agents room's scopes, from fixed teams and phones."""
+
+    def scope_of(self, user: User) -> Scope:
+        return scope_of(user, TEAMS, PHONES)
 
 
 class ScriptedPbx:
@@ -79,7 +99,7 @@ class Console:
         self.links: PbxLinks[ScriptedPbx] = PbxLinks()
         self.published: list[str] = []
         self.host = make_host(engine, live=self.model, links=self.links, published=self.published)
-        self.room = SupervisorRoom(self.host, SupervisorSettings())
+        self.room = SupervisorRoom(self.host, SupervisorSettings(), FixedTeams())
         # As in the service: the links are added after the rooms were built.
         self.links.add(self.pbx)
 
@@ -104,6 +124,7 @@ ORIGIN = "http://console.test"
 NOBODY = {"Origin": ORIGIN}
 LEAD = {**NOBODY, "X-Test-User": "lead"}
 AGENT = {**NOBODY, "X-Test-User": "agent"}
+TEAM_LEAD = {**NOBODY, "X-Test-User": "teamlead"}
 PAUSE = "/api/queues/support/members/PJSIP%2F1004/pause"
 
 
@@ -124,6 +145,8 @@ def test_every_route_is_declared_with_its_access(engine: AsyncEngine) -> None:
             assert route.response is not None, route.key
             assert route.errors or route.method == "GET", route.key
             assert ("{" in route.path) == (route.path_params is not None), route.key
+            # Every control action may be refused for being outside the user's teams.
+            assert (OUTSIDE_YOUR_TEAMS in route.errors) == (route.method != "GET"), route.key
 
 
 async def test_a_pause_is_sent_stored_audited_and_answered_in_its_shape(
@@ -226,3 +249,96 @@ async def test_a_change_made_outside_the_console_is_followed_before_the_room_sto
     assert (desired.paused, desired.set_by) == (False, FOLLOWED_BY)
     assert desired.set_at is not None
     assert desired.set_at > datetime.now(UTC) - timedelta(minutes=1)
+
+
+def two_teams(console: Console) -> None:
+    """support: PJSIP/1004 and a caller 1.4; billing (another team's): PJSIP/1004 too,
+    PJSIP/1005 (that team's) and PJSIP/1001 (the team leader's own agent), a caller 1.5."""
+    for queue, interface in (
+        ("billing", "PJSIP/1004"),
+        ("billing", "PJSIP/1005"),
+        ("billing", "PJSIP/1001"),
+    ):
+        apply(console.model, member_event(queue, interface))
+    now = datetime.now(UTC)
+    apply(console.model, ami.join(now, "support", ami.Caller("1.4", "13800138004"), 1, 1))
+    apply(console.model, ami.join(now, "billing", ami.Caller("1.5", "13800138005"), 1, 1))
+
+
+async def test_a_team_leader_is_refused_everything_outside_their_teams(
+    console: Console,
+) -> None:
+    two_teams(console)
+    billing = "/api/queues/billing/members/PJSIP%2F1005"
+    cases: list[tuple[str, str, Any]] = [
+        ("POST", "/api/queues/billing/members", {"interface": "PJSIP/1009"}),
+        ("DELETE", billing, None),
+        ("POST", billing + "/pause", {"paused": True}),
+        ("POST", billing + "/penalty", {"penalty": 3}),
+        ("POST", billing + "/ringinuse", {"ringinuse": True}),
+        ("POST", "/api/queues/billing/callers/1.5/move", {"to_queue": "support"}),
+        ("POST", "/api/queues/billing/callers/1.5/withdraw", {}),
+        ("POST", "/api/queues/billing/callers/1.5/priority", {"priority": 5}),
+        # Into another team's queue: by name, or through the dialplan place of the queues.
+        ("POST", "/api/queues/support/callers/1.4/move", {"to_queue": "billing"}),
+        (
+            "POST",
+            "/api/queues/support/callers/1.4/move",
+            {"context": "hotline-select", "exten": "billing"},
+        ),
+        ("POST", "/api/agents/PJSIP%2F1005/spy", {"mode": "listen"}),
+        ("POST", "/api/agents/PJSIP%2F1005/logout", None),
+        # Whether it exists or not: the answer tells nothing of other teams.
+        ("POST", "/api/queues/nosuch/members/PJSIP%2F1004/pause", {"paused": True}),
+        ("POST", "/api/agents/PJSIP%2F1099/logout", None),
+    ]
+    async with TestClient(TestServer(console.app())) as client:
+        for method, path, payload in cases:
+            response = await client.request(method, path, json=payload, headers=TEAM_LEAD)
+            body = await response.json()
+            assert (response.status, body["error"]) == (403, "outside-your-teams"), (path, body)
+            assert body["message"]
+    assert console.pbx.sent == []  # nothing reached the PBX...
+    assert await store.load_desired(console.host.engine, "rig") == []  # ...nor the database
+    total, _ = await store.query_audit(console.host.engine, store.AuditQuery())
+    assert total == 0
+    async with AsyncSession(console.host.engine) as session:
+        assert await session.scalar(select(func.count()).select_from(CallerAction)) == 0
+
+
+async def test_a_team_leader_steers_their_own_queues_and_agents(console: Console) -> None:
+    two_teams(console)
+    async with TestClient(TestServer(console.app())) as client:
+        response = await client.post(PAUSE, json={"paused": True}, headers=TEAM_LEAD)
+        assert response.status == 200, await response.json()
+        response = await client.post(
+            "/api/queues/support/callers/1.4/withdraw", json={}, headers=TEAM_LEAD
+        )
+        assert response.status == 200, await response.json()
+        assert [(f["Action"], f["Queue"]) for f in console.pbx.sent] == [
+            ("QueuePause", "support"),
+            ("QueueWithdrawCaller", "support"),
+        ]
+        console.pbx.sent.clear()
+
+        # An agent let in as a member of the leader's queue leaves only that queue...
+        response = await client.post("/api/agents/PJSIP%2F1004/logout", headers=TEAM_LEAD)
+        done = ActionDone.model_validate(await response.json())
+        assert done.done == ["remove PJSIP/1004 in support"], done
+        assert [(f["Action"], f["Queue"]) for f in console.pbx.sent] == [("QueueRemove", "support")]
+        console.pbx.sent.clear()
+        # ...one of the leader's own team, from wherever they are.
+        response = await client.post("/api/agents/PJSIP%2F1001/logout", headers=TEAM_LEAD)
+        assert response.status == 200, await response.json()
+        assert [(f["Action"], f["Queue"]) for f in console.pbx.sent] == [("QueueRemove", "billing")]
+        # Listening in is let through to the next check (that agent is on no call).
+        response = await client.post(
+            "/api/agents/PJSIP%2F1001/spy", json={"mode": "listen"}, headers=TEAM_LEAD
+        )
+        assert (response.status, (await response.json())["error"]) == (409, "agent-not-on-call")
+
+        # The floor's supervisor steers every team's queues.
+        response = await client.post(
+            "/api/queues/billing/members/PJSIP%2F1005/pause", json={"paused": True}, headers=LEAD
+        )
+        assert response.status == 200, await response.json()
