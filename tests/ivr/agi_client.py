@@ -23,6 +23,7 @@ async def call_route(
     *,
     uniqueid: str = "1700.1",
     callerid: str = "13800990001",
+    channel: str = "PJSIP/caller-00000001",
     timeout: float = 5.0,
 ) -> AgiCall:
     """Run one AGI request the way res_agi does and collect the commands it received."""
@@ -30,7 +31,7 @@ async def call_route(
         "agi_network": "yes",
         "agi_network_script": route,
         "agi_request": f"agi://x/{route}",
-        "agi_channel": "PJSIP/caller-00000001",
+        "agi_channel": channel,
         "agi_language": "en",
         "agi_type": "PJSIP",
         "agi_uniqueid": uniqueid,

@@ -80,6 +80,23 @@ def call_hotline(
     extra: dict[str, str] | None = None,
 ) -> None:
     """One caller from ``number`` who dials the IVR hotline and presses ``keys``."""
+    call_local(
+        "Local/400@local-callers", number, keys, hold=hold, delay=delay, score=score, extra=extra
+    )
+
+
+def call_local(
+    channel: str,
+    number: str,
+    keys: str,
+    *,
+    hold: int = 60,
+    delay: float = 1.0,
+    score: str = "",
+    extra: dict[str, str] | None = None,
+) -> None:
+    """A Local ``channel`` (``Local/<exten>@<context>``) whose ``;2`` half runs that dialplan
+    while the ``;1`` half presses ``keys``. ``extra`` channel variables reach both halves."""
     variables = {
         "TEST_KEYS": keys,
         "TEST_HOLD": str(hold),
@@ -90,7 +107,7 @@ def call_hotline(
     answer = ami_action(
         [
             ("Action", "Originate"),
-            ("Channel", "Local/400@local-callers"),
+            ("Channel", channel),
             ("Context", "ivr-test-phone"),
             ("Exten", "s"),
             ("Priority", "1"),
@@ -110,9 +127,10 @@ def channels(rig: AsteriskRig) -> list[list[str]]:
     ]
 
 
-def hang_up_test_calls(rig: AsteriskRig) -> None:
+def hang_up_test_calls(rig: AsteriskRig, prefix: str = "Local/400@local-callers") -> None:
+    """Hang up every channel whose name starts with ``prefix`` (by default: the hotline's)."""
     for fields in channels(rig):
-        if fields[0].startswith("Local/400@local-callers"):
+        if fields[0].startswith(prefix):
             rig.rx(f"channel request hangup {fields[0]}")
 
 

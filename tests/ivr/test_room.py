@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.customers.directory import CustomerDirectory
 from callcenter.customers.index import Customer
 from callcenter.customers.repo import past_call
+from callcenter.ivr.agi import AgiChannel, AgiRequest
 from callcenter.ivr.room import IvrRoom
 from callcenter.settings import FastAgiSettings, IvrSettings
 from callcenter.store.db import create_engine
@@ -65,3 +66,44 @@ async def test_lookups_answer_from_the_directory_in_memory(sqlite: AsyncEngine) 
         assert later.variables["CC_VIP"] == "1"
     finally:
         await room.stop()
+
+
+async def _echo(request: AgiRequest, channel: AgiChannel) -> None:
+    await channel.set_variable("ECHO", "|".join(request.args))
+
+
+async def test_extra_routes_are_served_beside_the_ivr_routes(sqlite: AsyncEngine) -> None:
+    directory = CustomerDirectory(sqlite, "CN", 5, follow_up_overdue_days=30, zone=ZONE)
+    room = IvrRoom(
+        IvrSettings(route_timeout_ms=3000),
+        ANY_PORT,
+        sqlite,
+        directory,
+        pbx_names=["rig"],
+        extra_routes={"agent-sign-in": _echo},
+    )
+    await room.start()
+    try:
+        port = room.server.bound_port
+        extra = await call_route(port, "agent-sign-in", ["rig", "8001"])
+        assert extra.variables == {"ECHO": "rig|8001"}
+        own = await call_route(port, "hours", ["rig"])
+        assert set(own.variables) == {"IVR_HOURS"}
+    finally:
+        await room.stop()
+
+
+@pytest.mark.parametrize("name", ["lookup", "survey", "bad name"])
+async def test_an_extra_route_that_clashes_or_cannot_be_called_is_refused(
+    sqlite: AsyncEngine, name: str
+) -> None:
+    directory = CustomerDirectory(sqlite, "CN", 5, follow_up_overdue_days=30, zone=ZONE)
+    with pytest.raises(ValueError, match=name.split()[0]):
+        IvrRoom(
+            IvrSettings(),
+            ANY_PORT,
+            sqlite,
+            directory,
+            pbx_names=["rig"],
+            extra_routes={"agent-sign-out": _echo, name: _echo},
+        )
