@@ -52,6 +52,7 @@ from callcenter.settings import RecordsSettings  # noqa: E402
 from callcenter.store.db import create_engine  # noqa: E402
 from callcenter.store.migrate import upgrade_to_head  # noqa: E402
 from tests.fixtures_pg import PostgresServer  # noqa: E402
+from tests.records.helpers import Seated  # noqa: E402
 from tests.rooms import make_host  # noqa: E402
 
 TRACES = ROOT / "tests" / "fixtures" / "ami"
@@ -138,7 +139,9 @@ def scaled(templates: list[CallRecord], calls: int) -> list[Change]:
 async def run(url: str, label: str, changes: list[Change], work: Path) -> None:
     engine = create_engine(url)
     await upgrade_to_head(engine)
-    room = RecordsRoom(make_host(engine), RecordsSettings(spool_dir=work / f"spool-{label}"))
+    room = RecordsRoom(
+        make_host(engine), RecordsSettings(spool_dir=work / f"spool-{label}"), seats=Seated()
+    )
     await room.start()
     # Sustained: submit at full speed in slices, yielding to the loop like the AMI reader does.
     started = time.perf_counter()

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from callcenter import __version__
+from callcenter.agents.room import AgentsRoom
 from callcenter.ami import actions
 from callcenter.ami.errors import AmiRefused
 from callcenter.ami.filters import event_filters
@@ -123,6 +124,12 @@ class Service:
         # Days of the contact centre's calendar (follow-up dates, opening hours): one zone.
         zone = ZoneInfo(settings.ivr.timezone)
         directory = CustomerDirectoryRoom(host, settings.screenpop, zone=zone, audit=self.audit)
+        agents = AgentsRoom(
+            host,
+            settings.agents,
+            pbx_names=[p.name for p in settings.pbx],
+            users_with_sessions=self.auth.sessions.users_with_sessions,
+        )
         records = RecordsRoom(
             host,
             settings.records,
@@ -131,21 +138,24 @@ class Service:
             short_abandon_seconds=settings.live.short_abandon_seconds,
             restore_into=self.model,
             audit=self.audit,
+            seats=agents.seats,
         )
         self.metrics_room = MetricsRoom(self.metrics.registry, settings.http.metrics_token)
         rooms: list[Room] = [
             self.auth,
-            LiveViewRoom(self.model, self.hub),
+            LiveViewRoom(self.model, self.hub, agents),
             HealthRoom(self.links, self.engine, self.metrics),
             SharedAssetsRoom(),
             *([self.metrics_room] if settings.http.metrics_port == 0 else []),
             directory,
+            agents,
             ScreenPopRoom(
                 host,
                 settings.screenpop,
                 directory.directory,
                 dispositions=settings.records.dispositions,
                 zone=zone,
+                seats=agents.seats,
             ),
             IvrRoom(
                 settings.ivr,
@@ -153,9 +163,10 @@ class Service:
                 self.engine,
                 directory.directory,
                 pbx_names=[p.name for p in settings.pbx],
+                extra_routes=agents.agi_routes(),
             ),
             records,
-            SupervisorRoom(host, settings.supervisor),
+            SupervisorRoom(host, settings.supervisor, agents),
             RoutingRoom(
                 host,
                 settings.routing,

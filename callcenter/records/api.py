@@ -8,7 +8,9 @@ POST /api/calls/{id}/wrapup  {disposition, notes?, follow_up_due?}
 GET  /api/dispositions     the configured disposition codes with both labels
 
 A user holding ``calls:read-all`` sees (and wraps up) every call; one holding only
-``calls:read-own`` (an agent) only the calls their own phone(s) answered (`User.interfaces`).
+``calls:read-own`` (an agent) only their own: the calls answered while they were signed in at
+the answering phone (``answered_by_user``, hot-desking) and those their fixed phone(s) answered
+(`User.interfaces`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from callcenter.records.query import (
     RECORDS_TABLE,
     WRAPUPS_TABLE,
     CallFilters,
+    OwnCalls,
     call_json,
     calls_query,
     encode_cursor,
@@ -57,7 +60,7 @@ from callcenter.web.http import (
 log = logging.getLogger(__name__)
 
 NOT_YOUR_CALLS = Problem(403, "not-your-calls", "an agent sees only their own phone's calls")
-NOT_YOUR_CALL = Problem(403, "not-your-call", "the call was answered by another phone")
+NOT_YOUR_CALL = Problem(403, "not-your-call", "the call was answered by someone else")
 NO_SUCH_CALL = Problem(404, "no-such-call", "no call with that id")
 UNKNOWN_DISPOSITION = Problem(400, "unknown-disposition", "no disposition with that code")
 NOT_ANSWERED = Problem(409, "not-answered", "only an answered call has a wrap-up")
@@ -83,6 +86,7 @@ CSV_COLUMNS = (
     "overflow_queue",
     "answered_by",
     "answered_by_name",
+    "answered_by_user",
     "ring_no_answer_count",
     "agents_rung",
     "position_at_join",
@@ -146,6 +150,8 @@ class CallData(BaseModel):
     ring_no_answer_count: int
     answered_by: str | None
     answered_by_name: str | None
+    # The user signed in at that phone when it answered (null: nobody, or not known).
+    answered_by_user: int | None
     outcome: str
     completed_by: str | None
     evidence: str | None
@@ -197,13 +203,19 @@ class WrapupSink(Protocol):
         """The customer index learns of the wrap-up."""
 
 
-def _scope(user: User, filters: CallFilters) -> tuple[str, ...] | None:
-    """The interfaces a user who may not read every call is limited to (None: no limit)."""
+def _own(user: User) -> OwnCalls | None:
+    """The calls a user who may not read every call is limited to (None: no limit)."""
     if user.may(P.CALLS_READ_ALL):
         return None
-    if filters.agent is not None and filters.agent not in user.interfaces:
+    return OwnCalls(user.id, user.interfaces)
+
+
+def _scope(user: User, filters: CallFilters) -> OwnCalls | None:
+    """`_own`, refusing a phone filter for a phone that is not one of the user's."""
+    own = _own(user)
+    if own is not None and filters.agent is not None and filters.agent not in user.interfaces:
         raise NOT_YOUR_CALLS("an agent sees only the calls of their own phone", agent=filters.agent)
-    return user.interfaces
+    return own
 
 
 def _read_filters(request: web.Request) -> CallFilters:
@@ -344,8 +356,9 @@ class RecordsApi:
             row = (await connection.execute(statement)).mappings().first()
         if row is None:
             raise NO_SUCH_CALL(f"there is no call {call_id}", id=call_id)
-        if not user.may(P.CALLS_READ_ALL) and row["answered_by"] not in user.interfaces:
-            raise NOT_YOUR_CALL("an agent sees only the calls of their own phone", id=call_id)
+        own = _own(user)
+        if own is not None and not own.covers(row):
+            raise NOT_YOUR_CALL("an agent sees only the calls they answered", id=call_id)
         return dict(row)
 
     async def get_call(self, request: web.Request) -> web.Response:

@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.records.query import RECORDS_TABLE
@@ -152,7 +153,12 @@ class QueueLogBackfill:
         table = RECORDS_TABLE
         async with self.engine.begin() as connection:
             for record_id, visit, row in corrections:
-                values = {name: row[name] for name in _CORRECTED}
+                values: dict[str, Any] = {name: row[name] for name in _CORRECTED}
+                # Who sat at the phone is kept only if the queue_log names the same phone.
+                values["answered_by_user"] = case(
+                    (table.c.answered_by == row["answered_by"], table.c.answered_by_user),
+                    else_=None,
+                )
                 if visit.overflow_queue is not None:
                     values.update(outcome="overflowed", overflow_queue=visit.overflow_queue[:80])
                 await connection.execute(

@@ -1,5 +1,5 @@
-"""The records room's tables: the call records and their wrap-ups (migrations 0001, 0003
-and 0009) and the queue calls still open (migration 0007).
+"""The records room's tables: the call records and their wrap-ups (migrations 0001, 0003,
+0009 and 0014) and the queue calls still open (migrations 0007 and 0014).
 
 An open call is written when it joins (and again when it is answered) and removed in the same
 transaction that stores its record, so after a crash the next process knows every call that was
@@ -70,6 +70,9 @@ class CallRecord(Base):
     wrapup_seconds: Mapped[int | None]
     overflow_queue: Mapped[str | None] = mapped_column(String(80))
     customer_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    # From 0014: the user signed in at the answering phone when it answered (hot-desking);
+    # None for a phone nobody was signed in at, and for calls backfilled from the queue_log.
+    answered_by_user: Mapped[int | None] = mapped_column(BigId, index=True)
 
 
 class CallWrapup(Base):
@@ -113,6 +116,7 @@ class OpenCall(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     answered_by: Mapped[str | None] = mapped_column(String(120))
     answered_by_name: Mapped[str | None] = mapped_column(String(120))
+    answered_by_user: Mapped[int | None] = mapped_column(BigId)
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     agents_rung: Mapped[list[str]] = mapped_column(JSON, default=list)
     ivr_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

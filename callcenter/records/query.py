@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Select, Table, and_, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, or_, select
 
 from callcenter.records.models import CallRecord, CallWrapup
 from callcenter.records.rows import OUTCOMES
@@ -20,6 +22,28 @@ MAX_ROW_ID = 2**63 - 1
 NO_NUL = r"^[^\x00]*$"
 RECORDS_TABLE: Table = CallRecord.__table__  # type: ignore[assignment]
 WRAPUPS_TABLE: Table = CallWrapup.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnCalls:
+    """The calls of one user who may read only their own: those answered while they were
+    signed in at the answering phone (``answered_by_user``, hot-desking) and those answered by
+    one of their fixed phones (``User.interfaces``)."""
+
+    user_id: int
+    interfaces: tuple[str, ...]
+
+    def condition(self) -> ColumnElement[bool]:
+        table = RECORDS_TABLE
+        return or_(
+            table.c.answered_by_user == self.user_id,
+            table.c.answered_by.in_(self.interfaces),
+        )
+
+    def covers(self, call: Mapping[str, Any]) -> bool:
+        return call["answered_by_user"] == self.user_id or (
+            call["answered_by"] is not None and call["answered_by"] in self.interfaces
+        )
 
 
 class CallFilters(BaseModel):
@@ -97,8 +121,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise ValueError("not a cursor this API gave out") from None
 
 
-def calls_query(filters: CallFilters, agent_interfaces: tuple[str, ...] | None) -> Select[Any]:
-    """Newest first; `agent_interfaces` not None limits to the calls those phones answered."""
+def calls_query(filters: CallFilters, own: OwnCalls | None) -> Select[Any]:
+    """Newest first; `own` not None limits to that user's own calls."""
     table = RECORDS_TABLE
     wrapups = WRAPUPS_TABLE
     conditions = []
@@ -117,8 +141,8 @@ def calls_query(filters: CallFilters, agent_interfaces: tuple[str, ...] | None) 
             conditions.append(column == value)
     if filters.outcome:
         conditions.append(table.c.outcome.in_(filters.outcome))
-    if agent_interfaces is not None:
-        conditions.append(table.c.answered_by.in_(agent_interfaces))
+    if own is not None:
+        conditions.append(own.condition())
     if filters.cursor is not None:
         joined, row_id = decode_cursor(filters.cursor)
         conditions.append(

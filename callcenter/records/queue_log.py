@@ -172,6 +172,8 @@ def visit_row(
             None if visit.agent is None else interfaces.get(visit.agent, visit.agent), "answered_by"
         ),
         "answered_by_name": fit_column(visit.agent, "answered_by_name"),
+        # The queue_log does not say who was signed in at the phone.
+        "answered_by_user": None,
         "outcome": visit.outcome,
         "completed_by": visit.completed_by,
         "evidence": QUEUE_LOG_EVIDENCE,

@@ -3,8 +3,9 @@ calls still open (restored into the live model after a restart), enforced wrap-u
 queue_log backfill, and the call-records API (``callcenter/records/api.py``).
 
 It uses the service through the ``Host`` only: the engine, the live model (read), the PBX links,
-the metrics registry and its own spawn. Two ports are its own: ``customers`` (the customer
-index, ``CustomerRoom``) and ``restore_into`` (``OpenCallRestorer``, the live model's restore).
+the metrics registry and its own spawn. Three ports are its own: ``customers`` (the customer
+index, ``CustomerRoom``), ``restore_into`` (``OpenCallRestorer``, the live model's restore) and
+``seats`` (``SeatHolder``, the agents room: who is signed in at the phone that answers).
 The routing room reaches it through its own overflow port (``mark_overflowed``).
 """
 
@@ -29,6 +30,7 @@ from callcenter.live import (
     CallEnded,
     CallerJoined,
     CallerView,
+    CallRecord,
     Change,
     Correction,
     MemberChanged,
@@ -48,6 +50,7 @@ from callcenter.records.rows import (
     RecordOp,
     Row,
     answered_row,
+    fit_column,
     mask_number,
     open_row,
     record_row,
@@ -76,6 +79,14 @@ class OpenCallRestorer(Protocol):
     def snapshot(self) -> ModelSnapshot: ...
 
 
+class SeatHolder(Protocol):
+    """The agents room's side of hot-desking: who sits at a phone now."""
+
+    def holder(self, pbx: str, interface: str) -> int | None:
+        """The user signed in at `interface` of `pbx` now (None: nobody signed in there)."""
+        ...
+
+
 class RecordsRoom(Room):
     name: ClassVar[str] = "records"
 
@@ -89,6 +100,7 @@ class RecordsRoom(Room):
         short_abandon_seconds: float = 5.0,
         restore_into: OpenCallRestorer | None = None,
         audit: Audit | None = None,
+        seats: SeatHolder,
     ) -> None:
         self.host = host
         self.settings = settings
@@ -96,6 +108,8 @@ class RecordsRoom(Room):
         self._spawn = host.spawner(self.name)
         # Names each record's customer, and learns of each wrap-up (the customer directory).
         self.customers = customers
+        # Who is signed in at the phone that answers a call: its record names that user.
+        self.seats = seats
         self.writer = RecordWriter(
             engine,
             Spool(settings.spool_dir),
@@ -164,8 +178,8 @@ class RecordsRoom(Room):
     def on_change(self, change: Change) -> None:
         if isinstance(change, CallEnded):
             record = change.record
-            self._open.pop((record.pbx, record.uniqueid), None)
-            row = record_row(record)
+            opened = self._open.pop((record.pbx, record.uniqueid), None)
+            row = record_row(record, answered_by_user=self._answered_by_user(record, opened))
             restarted = self._closed_by_restart(
                 record.pbx, record.uniqueid, record.joined_at, record.evidence
             )
@@ -197,7 +211,11 @@ class RecordsRoom(Room):
             )
         elif isinstance(change, CallConnected):
             key = (change.pbx, change.uniqueid)
-            opened = self._open[key] = answered_row(self._open.get(key), change)
+            # Who sat at the phone when it answered (signing out later changes nothing).
+            user = self.seats.holder(change.pbx, change.agent_interface)
+            opened = self._open[key] = answered_row(
+                self._open.get(key), change, answered_by_user=user
+            )
             self.writer.submit(OpenOp(opened))
         elif isinstance(change, Correction) and change.kind == "caller_added":
             # A caller the model adopted from a resync (joined while we were not listening).
@@ -215,6 +233,19 @@ class RecordsRoom(Room):
                 self.writer.submit(
                     OverflowOp(caller.pbx, caller.uniqueid, previous[0], caller.queue)
                 )
+
+    def _answered_by_user(self, record: CallRecord, opened: Row | None) -> int | None:
+        """The user signed in at the answering phone when it answered: as noted when the call
+        connected (kept in open_calls across a restart); for a call whose answer was not seen
+        (answered while no process listened), whoever sits at that phone now."""
+        if record.answered_by is None:
+            return None
+        if opened is not None and opened.get("answered_by") == fit_column(
+            record.answered_by, "answered_by"
+        ):
+            user: int | None = opened.get("answered_by_user")
+            return user
+        return self.seats.holder(record.pbx, record.answered_by)
 
     def _opened(self, caller: CallerView) -> None:
         row = self._open[(caller.pbx, caller.uniqueid)] = open_row(caller)

@@ -47,6 +47,7 @@ OPEN_COLUMNS = (
     "answered_at",
     "answered_by",
     "answered_by_name",
+    "answered_by_user",
     "wait_seconds",
     "agents_rung",
     "ivr_data",
@@ -117,8 +118,9 @@ def fit_column(value: str | None, column: str) -> str | None:
     return value if value is None else value[: _WIDTHS[column]]
 
 
-def record_row(record: CallRecord) -> Row:
-    """The call_records columns of one finished call."""
+def record_row(record: CallRecord, *, answered_by_user: int | None = None) -> Row:
+    """The call_records columns of one finished call; `answered_by_user` is the user who was
+    signed in at the answering phone when it answered (None: nobody, or not answered)."""
     return {
         "pbx": fit_column(record.pbx, "pbx"),
         "uniqueid": fit_column(record.uniqueid, "uniqueid"),
@@ -137,6 +139,7 @@ def record_row(record: CallRecord) -> Row:
         "ring_no_answer_count": record.ring_no_answer_count,
         "answered_by": fit_column(record.answered_by, "answered_by"),
         "answered_by_name": fit_column(record.answered_by_name, "answered_by_name"),
+        "answered_by_user": None if record.answered_by is None else answered_by_user,
         "outcome": outcome_of(record),
         "completed_by": record.completed_by,
         "evidence": fit_column(record.evidence, "evidence"),
@@ -166,14 +169,16 @@ def open_row(caller: CallerView) -> Row:
         "answered_at": None,
         "answered_by": None,
         "answered_by_name": None,
+        "answered_by_user": None,
         "wait_seconds": None,
         "agents_rung": [],
         "ivr_data": dict(caller.ivr),
     }
 
 
-def answered_row(row: Row | None, change: CallConnected) -> Row:
-    """`row` (None: a call not seen joining) once `change` connected it to an agent."""
+def answered_row(row: Row | None, change: CallConnected, *, answered_by_user: int | None) -> Row:
+    """`row` (None: a call not seen joining) once `change` connected it to an agent;
+    `answered_by_user` is the user signed in at that phone now (None: nobody)."""
     if row is None:
         # The live model adopts such a call with the same join time (Asterisk's hold time).
         row = {
@@ -197,6 +202,7 @@ def answered_row(row: Row | None, change: CallConnected) -> Row:
         "answered_at": change.at,
         "answered_by": fit_column(change.agent_interface, "answered_by"),
         "answered_by_name": fit_column(change.member_name, "answered_by_name"),
+        "answered_by_user": answered_by_user,
         "wait_seconds": change.waited_seconds,
         "agents_rung": agents,
     }
@@ -263,6 +269,8 @@ def decode(line: bytes) -> Op:
         data = json.loads(line)
         if data["op"] in ("record", "open"):
             row = dict(data["row"])
+            # A line spooled before migration 0014 (every row of a batch has the same columns).
+            row.setdefault("answered_by_user", None)
             for column in _DATETIME_COLUMNS:
                 if row.get(column) is not None:
                     row[column] = _aware(row[column])

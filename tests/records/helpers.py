@@ -1,11 +1,13 @@
-"""Call records as the live model emits them, for the writer's tests and the bench."""
+"""Call records as the live model emits them, for the writer's tests and the bench, and the
+agents room's seats as the records room sees them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from callcenter.live.changes import CallRecord
+from callcenter.live.changes import CallConnected, CallRecord
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -41,3 +43,34 @@ def call_record(n: int, **overrides: object) -> CallRecord:
         ivr={"CC_MENU": "1"},
     )
     return replace(record, **overrides)  # type: ignore[arg-type]
+
+
+def connected(record: CallRecord) -> CallConnected:
+    """The CallConnected the live model emits when `record`'s call is answered."""
+    assert record.answered_by is not None and record.answered_at is not None
+    return CallConnected(
+        at=record.answered_at,
+        pbx=record.pbx,
+        queue=record.queue,
+        uniqueid=record.uniqueid,
+        agent_interface=record.answered_by,
+        member_name=record.answered_by_name or record.answered_by,
+        agent_channel=f"{record.answered_by}-00000001",
+        agent_uniqueid=f"{record.uniqueid}9",
+        caller_num=record.caller_num,
+        caller_name=record.caller_name,
+        waited_seconds=record.wait_seconds,
+        ring_seconds=1,
+        ivr=record.ivr,
+    )
+
+
+class Seated:
+    """Who sits at which phone (the records room's ``SeatHolder``): nobody unless told."""
+
+    def __init__(self, seated: Mapping[tuple[str, str], int] | None = None) -> None:
+        # (pbx, interface) -> user id
+        self.seated = dict(seated or {})
+
+    def holder(self, pbx: str, interface: str) -> int | None:
+        return self.seated.get((pbx, interface))

@@ -36,13 +36,16 @@ from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
 from callcenter.web.app import create_app
 from tests.fixtures_pg import free_port
-from tests.records.helpers import T0, call_record
+from tests.records.helpers import T0, Seated, call_record, connected
 from tests.rooms import make_host
 
 USERS = {
     "li": User(1, "li", "李", "agent", ("PJSIP/1001",)),
     "wang": User(2, "wang", "王", "agent", ("PJSIP/1002",)),
     "boss": User(3, "boss", "主管", "supervisor"),
+    # No fixed phone: they sign in at whatever phone is free (hot-desking).
+    "zhao": User(4, "zhao", "赵", "agent"),
+    "sun": User(5, "sun", "孙", "agent"),
 }
 
 # A follow-up a few days ahead (dates out of the configured horizon are refused).
@@ -64,9 +67,15 @@ class Customers:
 
 class Api:
     def __init__(
-        self, base: str, session: aiohttp.ClientSession, room: RecordsRoom, customers: Customers
+        self,
+        base: str,
+        session: aiohttp.ClientSession,
+        room: RecordsRoom,
+        customers: Customers,
+        seats: Seated,
     ):
         self.base, self.session, self.room, self.customers = base, session, room, customers
+        self.seats = seats
 
     async def call(
         self, method: str, path: str, user: str | None = "boss", **kwargs: Any
@@ -86,10 +95,12 @@ async def api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     engine = create_engine(database_url)
     await upgrade_to_head(engine)
     customers = Customers()
+    seats = Seated()
     room = RecordsRoom(
         make_host(engine),
         RecordsSettings(spool_dir=tmp_path / "spool", batch_interval=0.01),
         customers=customers,
+        seats=seats,
     )
 
     async def authenticate(request: web.Request) -> User | None:
@@ -120,7 +131,7 @@ async def api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     await room.writer.flush()
     try:
         async with aiohttp.ClientSession() as session:
-            yield Api(f"http://127.0.0.1:{port}", session, room, customers)
+            yield Api(f"http://127.0.0.1:{port}", session, room, customers, seats)
     finally:
         await runner.cleanup()
         await room.stop()
@@ -181,6 +192,60 @@ async def test_an_agent_sees_only_the_calls_of_their_own_phone(api: Api) -> None
     assert status == 401
     status, body = await api.call("GET", "/api/calls.csv", user=None)
     assert status == 401
+
+
+async def test_a_hot_desking_agent_sees_and_wraps_up_the_calls_they_answered(api: Api) -> None:
+    phone = ("rig", "PJSIP/1003")
+    mine = call_record(6, answered_by="PJSIP/1003", answered_by_name="Agent 1003")
+    theirs = call_record(7, answered_by="PJSIP/1003", answered_by_name="Agent 1003")
+    # Zhao (no fixed phone) sits at 1003 when call 6 is answered there...
+    api.seats.seated[phone] = USERS["zhao"].id
+    api.room.on_change(connected(mine))
+    # ...and leaves it to Sun before the call ends: the call stays Zhao's.
+    api.seats.seated[phone] = USERS["sun"].id
+    api.room.on_change(CallEnded(mine))
+    api.room.on_change(connected(theirs))
+    del api.seats.seated[phone]
+    api.room.on_change(CallEnded(theirs))
+    await api.room.writer.flush()
+
+    status, body = await api.call("GET", "/api/calls", user="zhao")
+    assert status == 200 and ids(body) == ["6"]
+    assert body["calls"][0]["answered_by_user"] == USERS["zhao"].id
+    _, body = await api.call("GET", "/api/calls", user="sun")
+    assert ids(body) == ["7"] and body["calls"][0]["answered_by_user"] == USERS["sun"].id
+    # Fixed phones are still their owners' own; staff see every call, with or without a user.
+    _, body = await api.call("GET", "/api/calls", user="li")
+    assert ids(body) == ["4", "2", "0"]
+    _, body = await api.call("GET", "/api/calls")
+    assert ids(body) == ["7", "6", "5", "4", "3", "2", "1", "0"]
+    assert [c["answered_by_user"] for c in body["calls"]][:3] == [5, 4, None]
+    for call in body["calls"]:
+        matches(CallData, call)
+    by_id = {c["uniqueid"]: c["id"] for c in body["calls"]}
+    own, other = by_id["1700000000.6"], by_id["1700000000.7"]
+
+    status, body = await api.call("GET", f"/api/calls/{own}", user="zhao")
+    assert status == 200 and body["answered_by"] == "PJSIP/1003"
+    status, body = await api.call("GET", f"/api/calls/{other}", user="zhao")
+    assert (status, body["error"]) == (403, "not-your-call")
+    status, body = await api.call(
+        "POST", f"/api/calls/{other}/wrapup", user="zhao", json={"disposition": "resolved"}
+    )
+    assert (status, body["error"]) == (403, "not-your-call")
+    status, body = await api.call(
+        "POST", f"/api/calls/{own}/wrapup", user="zhao", json={"disposition": "resolved"}
+    )
+    assert status == 201 and body["wrapup"]["username"] == "zhao"
+    [saved] = api.customers.wrapups
+    assert (saved.call_id, saved.answered_by, saved.username) == (own, "PJSIP/1003", "zhao")
+    _, body = await api.call("GET", f"/api/calls/{own}", user="zhao")
+    assert body["wrapup"]["disposition"] == "resolved"
+
+    status, text = await api.call("GET", "/api/calls.csv", user="zhao")
+    assert status == 200
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [(r["uniqueid"], r["answered_by_user"]) for r in rows] == [("1700000000.6", "4")]
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from callcenter.records.spool import Spool
 from callcenter.records.writer import OPEN_TABLE, RecordWriter
 from callcenter.settings import PbxSettings, RecordsSettings
 from tests.live import amitrace as ami
-from tests.records.helpers import call_record
+from tests.records.helpers import Seated, call_record
 from tests.rooms import make_host
 
 Q = "support"
@@ -51,6 +51,7 @@ def room(
         make_host(engine, live=model, links=links),
         RecordsSettings(spool_dir=spool, batch_interval=0.01),
         restore_into=model,
+        seats=Seated(),
     )
 
 
@@ -180,6 +181,7 @@ async def test_a_replayed_open_never_resurrects_a_recorded_call(
         make_host(engine, live=model, links=PbxLinks([link("rig")])),
         RecordsSettings(spool_dir=tmp_path / "spool"),
         restore_into=model,
+        seats=Seated(),
     )
     await restarted.start()
     await restarted.stop()

@@ -101,6 +101,8 @@ def test_the_row_names_interfaces_where_known_and_flags_short_abandons() -> None
         ["PJSIP/1001"],
     )
     assert (row["evidence"], row["outcome"], row["talk_seconds"]) == ("queue_log", "answered", 7.0)
+    # The queue_log does not say who was signed in at the phone.
+    assert row["answered_by_user"] is None
     gone = visit_row("rig", abandoned, {}, short_abandon_seconds=5)
     assert (gone["outcome"], gone["short_abandon"], gone["position_at_exit"]) == (
         "abandoned",
@@ -131,7 +133,8 @@ async def test_backfill_writes_what_is_missing_once_and_leaves_live_records_alon
     await writer.start()
     try:
         # The live service recorded one of the calls (its join time is the AMI event's), and
-        # a restart closed another one without knowing how it ended.
+        # a restart closed two others without knowing how they ended (one it thought
+        # answered at a phone someone else answered: who sat there is dropped).
         visits = read_visits(lines("mixed"), EPOCH)
         (live,) = [v for v in visits if v.caller == "13800000603"]
         live_row = {
@@ -147,10 +150,21 @@ async def test_backfill_writes_what_is_missing_once_and_leaves_live_records_alon
             "wait_seconds": 9.0,
             "position_at_exit": None,
             "joined_at": guessed.entered + timedelta(milliseconds=250),
+            "answered_by": "PJSIP/1009",
+            "answered_by_user": 9,
+        }
+        (talked,) = [v for v in visits if v.caller == "13800000601"]
+        talked_row = {
+            **visit_row("rig", talked, {"Agent 1001": "PJSIP/1001"}, 5),
+            "evidence": "service_restart",
+            "talk_seconds": None,
+            "joined_at": talked.entered + timedelta(milliseconds=100),
+            "answered_by_user": 42,
         }
         writer.submit(RecordOp(live_row))
         writer.submit(RecordOp(guessed_row))
-        assert await backfill.once("rig", text, listening_since) == Backfilled(4, 1)
+        writer.submit(RecordOp(talked_row))
+        assert await backfill.once("rig", text, listening_since) == Backfilled(3, 2)
         await writer.flush()
         # A second replica (or the next reconnect) reads the same file: nothing more.
         assert await backfill.once("rig", text, listening_since) == Backfilled(0, 0)
@@ -176,12 +190,17 @@ async def test_backfill_writes_what_is_missing_once_and_leaves_live_records_alon
         3,
     )
     assert corrected["joined_at"] == guessed_row["joined_at"]
+    assert (corrected["answered_by"], corrected["answered_by_user"]) == (None, None)
     first = next(r for r in mine if r["caller_number"] == "13800000601")
-    assert (first["answered_by"], first["outcome"], first["joined_at"]) == (
+    assert (first["answered_by"], first["outcome"], first["talk_seconds"]) == (
         "PJSIP/1001",
         "answered",
-        at(1795447573),
+        7.0,
     )
+    # The queue_log names the same phone: who sat there when it answered stays.
+    assert (first["joined_at"], first["answered_by_user"]) == (talked_row["joined_at"], 42)
+    added = next(r for r in mine if r["caller_number"] == "13800000602")
+    assert added["answered_by_user"] is None
     assert [r["caller_number"] for r in rows if r["pbx"] == "other"] == ["13800000604"]
 
 
