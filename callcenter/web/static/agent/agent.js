@@ -1,16 +1,28 @@
-// The agent console: login, ready/pause, the screen-pop card, the customer form.
+// The agent console: login, signing in at a phone, the state menu (ready / not-ready codes),
+// the screen-pop card, the customer form.
 import {
   $, $$, el, api, liveSocket, t, getLang, setLang, rememberedLang, applyI18n, onLangChange,
   bindLangButton, showLinkState,
 } from "/static/common/common.js";
 import "./i18n.js";
 
-const state = { user: null, pops: new Map(), current: null, timer: null };
+const state = {
+  user: null, pops: new Map(), current: null, timer: null,
+  // GET /api/agent/desk: where the agent is signed in, their state, the codes they may pick.
+  desk: null,
+  // The state whose over-limit alert came on the socket (its `since`), and the last refusal
+  // of a sign-in or state change ({ key, message }), kept to re-render on a language switch.
+  alertedSince: null, signinError: null, stateError: null, busy: false,
+};
 
 // --- the agent socket (reconnects with jittered back-off; a lost session shows the login) ----
 const socket = liveSocket("/ws/agent", {
   onMessage: (msg) => handle(msg),
-  onState: (s) => showLinkState($("#link-state"), s),
+  onState: (s) => {
+    showLinkState($("#link-state"), s);
+    // (Re)connected: what changed while the socket was down comes from the desk.
+    if (s === "open") loadDesk();
+  },
   beforeRetry: async () => {
     try { await api("GET", "/api/me"); } catch (e) {
       if (e.status === 401) { showLogin(); return false; }
@@ -21,11 +33,11 @@ const socket = liveSocket("/ws/agent", {
 
 // --- language -------------------------------------------------------------------------------
 bindLangButton($("#lang"));
-onLangChange(() => { renderStatus(); renderCard(); });
+onLangChange(() => { renderDesk(); renderCard(); });
 
 // --- login ----------------------------------------------------------------------------------
 function showLogin() {
-  state.user = null;
+  state.user = null; state.desk = null;
   socket.stop();
   $("#login-view").hidden = false; $("#console-view").hidden = true; $("#logout").hidden = true;
   $("#who").textContent = "";
@@ -35,7 +47,8 @@ function showConsole(user) {
   // The profile's language until the user picks one on this browser.
   if (!rememberedLang() && user.language) setLang(user.language, { remember: false });
   $("#login-view").hidden = true; $("#console-view").hidden = false; $("#logout").hidden = false;
-  $("#who").textContent = user.display_name + " (" + user.interfaces.join(", ") + ")";
+  $("#who").textContent = user.display_name;
+  $("#signin-interface").value = rememberedInterface() || (user.interfaces || [])[0] || "";
   // VIP level and tags steer routing: staff set them, an agent sees them (the API says the same).
   const classify = (user.permissions || []).includes("customers:classify");
   for (const id of ["#cf-vip", "#cf-tags"]) {
@@ -44,6 +57,9 @@ function showConsole(user) {
     else $(id).dataset.i18nTitle = "staff_only";
   }
   applyI18n();
+  state.signinError = state.stateError = null;
+  renderDesk();
+  loadDesk();
   socket.start();
 }
 $("#login-form").addEventListener("submit", async (ev) => {
@@ -70,7 +86,6 @@ function handle(msg) {
       state.pops.clear();
       msg.pops.forEach((p) => state.pops.set(p.pop_id, p));
       state.current = msg.pops.length ? msg.pops[msg.pops.length - 1].pop_id : state.current;
-      showMembers(msg.members);
       break;
     case "pop":
       state.pops.set(msg.pop.pop_id, msg.pop);
@@ -98,40 +113,288 @@ function handle(msg) {
       if (pop) { pop.state = "ended"; pop.ended_at = msg.at; setRecent(pop, "call_ended"); }
       break;
     }
-    case "member":
-      memberStates.set(msg.pbx + "|" + msg.queue, msg);
-      renderStatus();
-      break;
+    case "agent_state":
+      // The state changed (here, from the phone, by a supervisor or by the PBX): show it at
+      // once, then read the desk again for where they are signed in and the codes' counts.
+      if (state.desk) { state.desk.state = msg.state; renderDesk(); }
+      scheduleDesk();
+      return;
+    case "state_over_limit":
+      state.alertedSince = msg.since;
+      renderDesk();
+      return;
+    default:
+      return;
   }
   renderCard();
 }
 
-// --- ready / paused -------------------------------------------------------------------------
-const memberStates = new Map();
-function showMembers(members) {
-  memberStates.clear();
-  members.forEach((m) => m.queues.forEach((q) => memberStates.set(m.pbx + "|" + q,
-    { paused: m.paused, paused_reason: m.paused_reason, state: m.state })));
-  renderStatus();
+// --- signing in at a phone, and the state menu ------------------------------------------------
+const IFACE_KEY = "cc.agent.interface";
+function rememberedInterface() {
+  try { return localStorage.getItem(IFACE_KEY); } catch (_) { return null; }
 }
-function renderStatus() {
-  const all = [...memberStates.values()].filter((m) => !m.removed);
-  const node = $("#agent-status");
-  if (!all.length) { node.dataset.i18n = "unknown"; node.textContent = t("unknown"); return; }
-  const paused = all.every((m) => m.paused);
-  node.dataset.i18n = paused ? "paused" : all[0].state;
-  node.textContent = t(node.dataset.i18n) + (paused && all[0].paused_reason ? " (" + all[0].paused_reason + ")" : "");
+function rememberInterface(value) {
+  try { localStorage.setItem(IFACE_KEY, value); } catch (_) { /* private mode */ }
 }
-async function setPaused(paused) {
-  $("#status-error").textContent = "";
+
+let deskTimer = null;
+function scheduleDesk() {
+  if (deskTimer) return;
+  deskTimer = setTimeout(() => { deskTimer = null; loadDesk(); }, 300);
+}
+async function loadDesk() {
+  if (!state.user) return;
   try {
-    await api("POST", "/api/agent/pause", { paused, reason: paused ? $("#pause-reason").value : "" });
+    state.desk = await api("GET", "/api/agent/desk");
   } catch (e) {
-    $("#status-error").textContent = e.message;
+    if (e.status === 401) { showLogin(); return; }
+    return;
+  }
+  renderDesk();
+}
+
+// A refusal in the user's language, with the server's own words after it.
+const KNOWN_ERRORS = new Set(["phone-taken", "signed-in-elsewhere", "no-such-phone", "no-queues",
+  "pbx-required", "no-such-pbx", "not-signed-in", "no-such-code", "code-full", "network",
+  "forbidden", "database-unavailable", "invalid-body"]);
+function refusal(e) {
+  let key = KNOWN_ERRORS.has(e.error) ? "err_" + e.error : "err_other";
+  if (String(e.error).startsWith("pbx-")) key = "err_pbx";
+  return { key, message: e.message || "" };
+}
+function showRefusal(node, error) {
+  if (!error) { node.textContent = ""; return; }
+  node.replaceChildren(el("strong", {}, t(error.key)));
+  if (error.message) node.append(" ", el("span", { class: "server-says" }, t("server_says") + error.message));
+}
+
+function label2(item) {
+  // Labels the admin gave in both languages: the user's, else the other one, else the code.
+  return (getLang() === "en" ? item.label_en || item.label_zh : item.label_zh || item.label_en) || item.code;
+}
+function codeOf(code) {
+  return ((state.desk && state.desk.codes) || []).find((c) => c.code === code) || null;
+}
+function duration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${two(m)}:${two(r)}` : `${two(m)}:${two(r)}`;
+}
+function minutes(seconds) {
+  return seconds % 60 === 0 ? t("n_min").replace("{n}", seconds / 60) : t("n_s").replace("{n}", seconds);
+}
+function stateName(st) {
+  if (!st) return t("unknown");
+  const name = t("st_" + st.state);
+  if (st.state !== "not-ready") return name;
+  if (st.code === "other") return name + " · " + (st.reason || t("code_other"));
+  const code = codeOf(st.code);
+  return name + " · " + (code ? label2(code) : st.code || t("code_other"));
+}
+function elapsed(st) { return st && st.since ? (Date.now() - Date.parse(st.since)) / 1000 : 0; }
+function isOverLimit(st) {
+  if (!st || st.state !== "not-ready") return false;
+  if (st.over_limit || (state.alertedSince && state.alertedSince === st.since)) return true;
+  return st.limit_seconds != null && elapsed(st) > st.limit_seconds;
+}
+
+function renderDesk() {
+  renderPhone(); renderState(); renderMenu();
+  showRefusal($("#signin-error"), state.signinError);
+  showRefusal($("#status-error"), state.stateError);
+}
+
+function renderPhone() {
+  const desk = state.desk;
+  const on = desk && desk.signed_in;
+  const pbxs = (desk && desk.pbxs) || [];
+  const select = $("#signin-pbx");
+  if (select.dataset.values !== pbxs.join(",")) {
+    const keep = select.value;
+    select.dataset.values = pbxs.join(",");
+    select.replaceChildren(...pbxs.map((p) => el("option", { value: p }, p)));
+    if (pbxs.includes(keep)) select.value = keep;
+  }
+  $("#signin-pbx-field").hidden = pbxs.length <= 1;
+  const where = $("#signed-in-at");
+  if (!desk) {
+    where.textContent = "";
+  } else if (on) {
+    const at = on.since ? new Date(on.since).toLocaleTimeString(getLang() === "zh" ? "zh-CN" : "en-GB",
+      { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }) : "";
+    where.className = "signed-in-at on";
+    where.replaceChildren(
+      el("span", { class: "dot", "aria-hidden": "true" }),
+      t("signed_in_at") + " ",
+      el("strong", { class: "iface" }, on.interface),
+      pbxs.length > 1 ? " (" + on.pbx + ")" : "",
+      at ? " · " + t("since") + " " + at : "",
+      on.via === "phone" ? " · " + t("via_phone") : "");
+    if (document.activeElement !== $("#signin-interface")) $("#signin-interface").value = on.interface;
+    if (pbxs.includes(on.pbx)) select.value = on.pbx;
+  } else {
+    where.className = "signed-in-at off";
+    where.replaceChildren(el("span", { class: "dot", "aria-hidden": "true" }), t("not_signed_in"));
+  }
+  // The queues the sign-in joined (from the agent's skills), best level first.
+  const queues = on ? [...((desk && desk.queues) || [])].sort((a, b) => a.penalty - b.penalty) : [];
+  $("#my-queues").hidden = !queues.length;
+  $("#my-queues").textContent = queues.length
+    ? t("my_queues") + queues.map((q) => q.queue + (pbxs.length > 1 ? "@" + q.pbx : "")).join(", ") : "";
+  $("#signin-interface").readOnly = Boolean(on);
+  $("#signin").disabled = state.busy || Boolean(on) || !desk;
+  $("#signout").disabled = state.busy || !on;
+}
+
+function renderState() {
+  const st = state.desk ? state.desk.state : null;
+  const over = isOverLimit(st);
+  const now = $("#state-now");
+  now.className = "state-now state-" + (st ? st.state : "signed-out") + (over ? " over" : "");
+  // Written only when it changes: the name is a polite live region.
+  const name = stateName(st);
+  if ($("#agent-status").textContent !== name) $("#agent-status").textContent = name;
+  delete $("#agent-status").dataset.i18n;
+  $(".state-clock-wrap").hidden = !(st && st.since);
+  $("#state-clock").textContent = duration(elapsed(st));
+  const limit = st && st.state === "not-ready" && st.limit_seconds != null ? st.limit_seconds : null;
+  $("#state-limit").textContent = limit === null ? "" : t("limit").replace("{t}", minutes(limit));
+  const alert = $("#over-limit");
+  if (over) {
+    const code = codeOf(st.code);
+    // Written once per state and language: a screen reader hears the alert once, not every
+    // second (the running time is on the clock, not in the alert).
+    const key = st.since + "|" + getLang();
+    if (alert.hidden || alert.dataset.key !== key) {
+      alert.dataset.key = key;
+      const text = (limit === null ? t("over_limit_nolimit") : t("over_limit_msg"))
+        .replace("{code}", code ? label2(code) : st.code)
+        .replace("{t}", limit === null ? "" : minutes(limit));
+      alert.replaceChildren(el("span", { class: "icon", "aria-hidden": "true" }, "⚠"),
+        el("span", {}, el("strong", {}, t("over_limit")), " ", text));
+    }
+    alert.hidden = false;
+  } else {
+    alert.hidden = true;
+    alert.dataset.key = "";
+  }
+  document.title = (over ? "⚠ " : "") + t("title") + " · " + name;
+  $("#state-hint").hidden = Boolean(state.desk && state.desk.signed_in);
+}
+
+function codeMeta(c) {
+  const parts = [t(c.paid ? "paid" : "unpaid")];
+  if (c.limit_seconds != null) parts.push(t("limit").replace("{t}", minutes(c.limit_seconds)));
+  if (c.max_agents != null) {
+    // The desk may count who is in the code now (in_use); otherwise only the cap is known.
+    parts.push(c.in_use == null ? t("max_agents").replace("{max}", c.max_agents)
+      : t("in_use").replace("{n}", c.in_use).replace("{max}", c.max_agents));
+  }
+  return parts.join(" · ");
+}
+
+function renderMenu() {
+  const desk = state.desk;
+  const st = desk ? desk.state : null;
+  // Not disabled while a request runs (a disabled button drops the keyboard focus): the menu
+  // says it is busy and pick() ignores a second choice meanwhile.
+  const off = !desk || !desk.signed_in;
+  $("#state-menu").setAttribute("aria-busy", state.busy ? "true" : "false");
+  const option = (code, labelText, meta, pressed, extra) => el("button", {
+    type: "button", class: "state-option" + (extra || ""), "data-code": code,
+    "aria-pressed": pressed ? "true" : "false", disabled: off ? "" : null,
+    onclick: () => pick(code),
+  }, el("span", { class: "opt-label" }, labelText), meta ? el("span", { class: "opt-meta" }, meta) : null);
+  const codes = ((desk && desk.codes) || []).filter((c) => c.active !== false);
+  const buttons = [option("", t("ready"), t("ready_hint"), st && st.state === "ready", " ready")];
+  for (const c of codes) {
+    const full = c.max_agents != null && c.in_use != null && c.in_use >= c.max_agents;
+    buttons.push(option(c.code, label2(c), codeMeta(c),
+      st && st.state === "not-ready" && st.code === c.code, full ? " full" : ""));
+  }
+  // Keep focus where it was when the menu is drawn again.
+  const focused = document.activeElement && document.activeElement.closest("#state-menu")
+    ? document.activeElement.dataset.code : null;
+  $("#state-menu").replaceChildren(...buttons);
+  if (focused !== null) {
+    const again = $$("#state-menu button").find((b) => b.dataset.code === focused);
+    if (again && !again.disabled) again.focus();
   }
 }
-$("#ready").addEventListener("click", () => setPaused(false));
-$("#pause").addEventListener("click", () => setPaused(true));
+
+// Arrow keys move between the state options (Tab still leaves the group).
+$("#state-menu").addEventListener("keydown", (ev) => {
+  const keys = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+  if (!(ev.key in keys) && ev.key !== "Home" && ev.key !== "End") return;
+  const buttons = $$("#state-menu button:not([disabled])");
+  const at = buttons.indexOf(document.activeElement);
+  if (at < 0 || !buttons.length) return;
+  ev.preventDefault();
+  let next = ev.key === "Home" ? 0 : ev.key === "End" ? buttons.length - 1 : at + keys[ev.key];
+  next = (next + buttons.length) % buttons.length;
+  buttons[next].focus();
+});
+
+async function pick(code) {
+  if (state.busy) return;
+  state.stateError = null;
+  state.busy = true; renderDesk();
+  try {
+    state.desk = code
+      ? await api("POST", "/api/agent/not-ready", { code })
+      : await api("POST", "/api/agent/ready", {});
+  } catch (e) {
+    if (e.status === 401) { showLogin(); return; }
+    state.stateError = refusal(e);
+  } finally {
+    state.busy = false;
+  }
+  renderDesk();
+}
+
+$("#signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const iface = $("#signin-interface").value.trim();
+  if (!iface) return;
+  const body = { interface: iface };
+  if (!$("#signin-pbx-field").hidden && $("#signin-pbx").value) body.pbx = $("#signin-pbx").value;
+  state.signinError = null; state.stateError = null;
+  state.busy = true; renderDesk();
+  try {
+    state.desk = await api("POST", "/api/agent/sign-in", body);
+    rememberInterface(iface);
+  } catch (e) {
+    if (e.status === 401) { showLogin(); return; }
+    state.signinError = refusal(e);
+  } finally {
+    state.busy = false;
+  }
+  renderDesk();
+  if (state.signinError) $("#signin-interface").focus();
+  // Signed in: the keyboard goes on to the state menu, at the state the agent is in.
+  else ($("#state-menu button[aria-pressed=true]") || $("#state-menu button")).focus();
+});
+
+$("#signout").addEventListener("click", async () => {
+  state.signinError = null; state.stateError = null;
+  state.busy = true; renderDesk();
+  try {
+    state.desk = await api("POST", "/api/agent/sign-out", {});
+  } catch (e) {
+    if (e.status === 401) { showLogin(); return; }
+    state.signinError = refusal(e);
+    if (e.error === "not-signed-in") scheduleDesk();
+  } finally {
+    state.busy = false;
+  }
+  renderDesk();
+  $("#signin-interface").focus();
+});
+
+// Every second: the time in state and, past a code's limit, the alert.
+setInterval(() => { if (state.user && state.desk) renderState(); }, 1000);
 
 // --- the card -------------------------------------------------------------------------------
 function text(id, value) { $("#" + id).textContent = value == null || value === "" ? "—" : String(value); }

@@ -1,7 +1,8 @@
 // The supervisor wallboard: live queue figures, agents and callers over /ws/live, with the
-// control actions of /api/queues/... and /api/agents/... Plain JS (an ES module), no build step.
+// control actions of /api/queues/... and /api/agents/...; agents by team (GET /api/roster)
+// with their coded states, skills and a forced sign-out. Plain JS (an ES module), no build step.
 import {
-  $, $$, el, api, liveSocket, t, setLang, rememberedLang, applyI18n, onLangChange,
+  $, $$, el, api, liveSocket, t, getLang, setLang, rememberedLang, applyI18n, onLangChange,
   bindLangButton, showLinkState,
 } from "/static/common/common.js";
 import "./i18n.js";
@@ -9,6 +10,8 @@ import "./i18n.js";
 const state = {
   user: null, queues: [], callStarts: new Map(), levels: new Map(), routing: [],
   refreshTimer: null, barsTimer: null,
+  // GET /api/roster, and the over-limit alerts the feed sent (user id -> the state's since).
+  roster: null, rosterTimer: null, overLimit: new Map(),
 };
 
 // --- helpers --------------------------------------------------------------------------------
@@ -22,7 +25,11 @@ function clock(seconds) {
   return `${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 }
 const since = (iso) => (Date.now() - Date.parse(iso)) / 1000;
-const isStaff = (user) => ["supervisor", "admin"].includes(user.role);
+// The wallboard is for whoever may follow the live feed (team leaders, supervisors, admins);
+// what each part shows or offers then follows the user's other permissions.
+const holds = (user, permission) => Boolean(user && (user.permissions || []).includes(permission));
+const isStaff = (user) => holds(user, "live:feed");
+const may = (permission) => holds(state.user, permission);
 
 function showResult(ok, text) {
   const node = $("#action-result");
@@ -60,7 +67,7 @@ const socket = liveSocket("/ws/live", {
 // --- login ----------------------------------------------------------------------------------
 
 function showLogin(message) {
-  state.user = null;
+  state.user = null; state.roster = null;
   socket.stop();
   $("#login-view").hidden = false; $("#board-view").hidden = true; $("#logout").hidden = true;
   $("#who").textContent = "";
@@ -71,8 +78,10 @@ function showBoard(user) {
   state.user = user;
   $("#login-view").hidden = true; $("#board-view").hidden = false; $("#logout").hidden = false;
   $("#who").textContent = `${user.display_name} (${user.role})`;
+  $("#teams-section").hidden = !may("teams:read");
   socket.start();
   refresh();
+  loadRoster();
   loadBars();
   loadRouting();
 }
@@ -121,7 +130,7 @@ $("#logout").addEventListener("click", async () => {
 
 bindLangButton($("#lang"));
 onLangChange(() => {
-  render(); renderRouting(); fillReasons();
+  render(); renderRouting(); fillReasons(); renderRoster();
   if (state.user) loadBars();
 });
 
@@ -148,6 +157,11 @@ function onMessage(msg) {
     case "DesiredStateApplied":
       if ((msg.applied || []).length) showResult(true, `${t("reapplied")}: ${msg.applied.join("; ")}`);
       pushRouting(msg); break;
+    case "AgentState":
+      noteAgentState(msg); return;
+    case "AgentStateOverLimit":
+      state.overLimit.set(msg.user_id, msg.since);
+      renderRoster(); scheduleRoster(); return;
     case "CallRinging": case "CallRingNoAnswer": case "Ignored": return;
     default: break;
   }
@@ -256,7 +270,7 @@ function renderAgents() {
       row.cells[1].textContent = m.name && m.name !== m.interface ? `${m.name} (${m.interface})` : m.interface;
       row.cells[2].textContent = t(m.state);
       row.cells[2].className = `state-${m.state}`;
-      row.cells[3].textContent = m.paused ? (m.paused_reason || "—") : "";
+      row.cells[3].textContent = m.paused ? pauseReason(m.paused_reason) : "";
       const started = state.callStarts.get(key(q.pbx, m.interface));
       row.cells[4].dataset.start = m.in_call && started ? String(started) : "";
       row.cells[4].textContent = m.in_call ? (started ? clock((Date.now() - started) / 1000) : "●") : "";
@@ -267,6 +281,12 @@ function renderAgents() {
     }
   }
   for (const row of [...body.rows]) if (!seen.has(row.dataset.id)) row.remove();
+}
+
+// A pause reason that is a not-ready code shows as the code's label in the user's language.
+function pauseReason(reason) {
+  const code = reason && ((state.roster && state.roster.codes) || []).find((c) => c.code === reason);
+  return code ? label2(code, code.code) : reason || "—";
 }
 
 function buildAgentRow(body, q, m, id) {
@@ -314,6 +334,341 @@ $("#add-member").addEventListener("submit", (ev) => {
     interface: $("#add-interface").value.trim(), name: $("#add-name").value.trim(),
     penalty: Number($("#add-penalty").value || 0) });
 });
+
+// --- agents by team ------------------------------------------------------------------------
+
+const STATES = ["ready", "on-call", "acw", "not-ready", "signed-out"];
+const LEVELS = [1, 2, 3, 4, 5];
+const LANGS = ["zh", "en"];
+
+function scheduleRoster() {
+  if (state.rosterTimer) return;
+  state.rosterTimer = setTimeout(() => { state.rosterTimer = null; loadRoster(); }, 300);
+}
+
+function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
+
+async function loadRoster() {
+  if (!may("teams:read")) return;
+  try {
+    state.roster = await api("GET", "/api/roster");
+  } catch (e) {
+    if (e.status === 401) { showLogin(""); return; }
+    setText($("#roster-error"), `${t("roster_failed")} (${e.status}): ${e.message}`);
+    return;
+  }
+  setText($("#roster-error"), "");
+  renderRoster();
+  renderAgents();
+}
+
+// A feed message: the agent's new state at once, the rest at the next roster read.
+function noteAgentState(msg) {
+  const r = state.roster;
+  const agent = r && r.agents.find((a) => a.user_id === msg.user_id);
+  if (agent) {
+    agent.state = msg.state;
+    if (Array.isArray(msg.teams)) agent.teams = msg.teams;
+    if (msg.interface === null) agent.signed_in = null;
+    else if (msg.interface && (!agent.signed_in || agent.signed_in.interface !== msg.interface)) {
+      agent.signed_in = { pbx: msg.pbx, interface: msg.interface, via: "", since: null };
+    }
+    renderRoster();
+  }
+  scheduleRoster();
+}
+
+// Labels the admin gave in both languages: the user's, else the other one, else the name.
+function label2(item, fallback) {
+  return (getLang() === "en" ? item.label_en || item.label_zh : item.label_zh || item.label_en) || fallback;
+}
+function durationText(seconds) {
+  const s = Math.max(0, Math.floor(seconds)), h = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, "0"), ss = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+function stateText(st) {
+  if (!st) return "—";
+  const name = t(`st_${st.state}`);
+  if (st.state !== "not-ready") return name;
+  if (st.code === "other") return `${name} · ${st.reason || t("code_other")}`;
+  const code = ((state.roster && state.roster.codes) || []).find((c) => c.code === st.code);
+  return `${name} · ${code ? label2(code, code.code) : st.code || t("code_other")}`;
+}
+function isOver(agent) {
+  const st = agent.state;
+  if (!st || st.state !== "not-ready") return false;
+  if (st.over_limit || state.overLimit.get(agent.user_id) === st.since) return true;
+  return st.limit_seconds != null && since(st.since) > st.limit_seconds;
+}
+
+// Per team (in the user's scope), its agents; then, for a user who sees every team, the
+// agents of no team.
+function teamGroups(r) {
+  const groups = r.teams.map((team) => {
+    const ids = new Set([...(team.members || []), ...(team.leaders || [])]);
+    const agents = r.agents.filter((a) => ids.has(a.user_id) || (a.teams || []).includes(team.id));
+    return { key: String(team.id), team, agents };
+  });
+  if (r.scope === "all") {
+    const inTeam = new Set(groups.flatMap((g) => g.agents.map((a) => a.user_id)));
+    const none = r.agents.filter((a) => !(a.teams || []).length && !inTeam.has(a.user_id));
+    groups.push({ key: "none", team: null, agents: none });
+  }
+  for (const g of groups) {
+    g.agents = [...g.agents].sort((a, b) =>
+      (a.display_name || a.username).localeCompare(b.display_name || b.username, getLang()));
+  }
+  return groups;
+}
+
+function renderRoster() {
+  const r = state.roster;
+  const box = $("#teams");
+  if (!r) { box.replaceChildren(); setText($("#roster-summary"), ""); $("#no-teams").hidden = true; return; }
+  const groups = teamGroups(r).filter((g) => g.team || g.agents.length);
+  const counts = Object.fromEntries(STATES.map((s) => [s, 0]));
+  for (const a of r.agents) if (a.state && a.state.state in counts) counts[a.state.state] += 1;
+  setText($("#roster-summary"), STATES.map((s) => `${t(`st_${s}`)} ${counts[s]}`).join(" · "));
+  const seen = new Set();
+  let previous = null;
+  for (const group of groups) {
+    seen.add(group.key);
+    let section = box.querySelector(`section.team[data-team="${CSS.escape(group.key)}"]`);
+    if (!section) section = buildTeam(group);
+    // Keep the server's order (moving a node only when it is out of place keeps the focus).
+    const wanted = previous ? previous.nextElementSibling : box.firstElementChild;
+    if (wanted !== section) box.insertBefore(section, wanted);
+    previous = section;
+    updateTeam(section, group);
+  }
+  for (const section of [...box.children]) if (!seen.has(section.dataset.team)) section.remove();
+  $("#no-teams").hidden = groups.length > 0;
+}
+
+function buildTeam(group) {
+  const id = `team-${group.key}`;
+  const steer = may("agents:steer");
+  const head = (key, cls) => el("th", { scope: "col", class: cls, "data-i18n": key }, t(key));
+  return el("section", { class: "team", "data-team": group.key, "aria-labelledby": `${id}-title` },
+    el("h3", { id: `${id}-title` }, el("span", { class: "team-name" }), " ",
+      el("span", { class: "team-queues muted" }), " ", el("span", { class: "team-counts" })),
+    el("table", { class: "team-agents" },
+      el("thead", {}, el("tr", {}, head("agent"), head("state"), head("time_in_state", "num"),
+        head("phone"), steer ? head("actions") : null)),
+      el("tbody")));
+}
+
+function updateTeam(section, group) {
+  const { team } = group;
+  setText($(".team-name", section), team ? label2(team, team.name) : t("no_team"));
+  setText($(".team-queues", section), team && team.queues.length ? `(${team.queues.join(", ")})` : "");
+  const n = (s) => group.agents.filter((a) => a.state && a.state.state === s).length;
+  const over = group.agents.filter(isOver).length;
+  setText($(".team-counts", section),
+    `${t("st_ready")} ${n("ready")} · ${t("st_on-call")} ${n("on-call")} · ${t("st_not-ready")} ${n("not-ready")}` +
+    (over ? ` · ⚠ ${t("over_limit")} ${over}` : ""));
+  $(".team-counts", section).classList.toggle("alarm", over > 0);
+  const body = section.querySelector("tbody");
+  const seen = new Set();
+  let previous = null;
+  for (const agent of group.agents) {
+    const key = `${group.key}-${agent.user_id}`;
+    seen.add(key);
+    let row = body.querySelector(`tr.agent[data-key="${CSS.escape(key)}"]`);
+    if (!row) row = buildTeamAgentRow(key, agent);
+    const editor = row.nextElementSibling && row.nextElementSibling.classList.contains("skills-row")
+      ? row.nextElementSibling : null;
+    const wanted = previous ? previous.nextElementSibling : body.firstElementChild;
+    if (wanted !== row) {
+      body.insertBefore(row, wanted);
+      if (editor) row.after(editor);
+    }
+    if (editor) seen.add(editor.dataset.key);
+    previous = editor || row;
+    updateAgentRow(row, agent, team);
+  }
+  if (!group.agents.length) {
+    seen.add("empty");
+    if (!body.querySelector("tr.empty")) {
+      body.append(el("tr", { class: "empty", "data-key": "empty" },
+        el("td", { colspan: may("agents:steer") ? "5" : "4", class: "muted", "data-i18n": "no_agents" },
+          t("no_agents"))));
+    }
+  }
+  for (const row of [...body.rows]) if (!seen.has(row.dataset.key)) row.remove();
+}
+
+function buildTeamAgentRow(key, agent) {
+  const steer = may("agents:steer");
+  const row = el("tr", { class: "agent", "data-key": key, "data-user-id": String(agent.user_id),
+                         "data-username": agent.username },
+    el("td", { class: "who" }, el("span", { class: "name" }), " ",
+      el("span", { class: "login muted" }), el("span", { class: "badge leader", hidden: "" })),
+    el("td", { class: "state-cell" }, el("span", { class: "st" }),
+      el("span", { class: "over-flag", hidden: "" }, "⚠ ", el("span", { class: "over-word" }))),
+    el("td", { class: "num live-since" }),
+    el("td", { class: "phone" }));
+  if (steer) {
+    const editorId = `skills-${key}`;
+    row.append(el("td", { class: "actions" },
+      el("button", { type: "button", class: "edit-skills", "aria-expanded": "false",
+                     "aria-controls": editorId, onclick: () => toggleSkills(row, editorId) },
+        el("span", { "data-i18n": "skills" }, t("skills"))),
+      " ",
+      el("button", { type: "button", class: "force-signout", onclick: () => forceSignOut(row) },
+        el("span", { "data-i18n": "force_signout" }, t("force_signout")))));
+  }
+  return row;
+}
+
+function updateAgentRow(row, agent, team) {
+  row.agent = agent;
+  const st = agent.state || { state: "signed-out" };
+  setText($(".name", row), agent.display_name || agent.username);
+  setText($(".login", row), agent.display_name && agent.display_name !== agent.username ? agent.username : "");
+  const leader = Boolean(team && (team.leaders || []).includes(agent.user_id));
+  $(".badge.leader", row).hidden = !leader;
+  setText($(".badge.leader", row), leader ? t("leader") : "");
+  const stNode = $(".st", row);
+  stNode.className = `st st-${st.state}`;
+  setText(stNode, stateText(st));
+  row.dataset.state = st.state;
+  row.dataset.since = st.since || "";
+  const on = agent.signed_in;
+  setText($(".phone", row), on ? on.interface : "—");
+  $(".phone", row).title = on ? `${on.pbx} · ${on.via || ""}` : "";
+  const signOut = $(".force-signout", row);
+  if (signOut) signOut.disabled = !on;
+  const name = agent.display_name || agent.username;
+  for (const [cls, key] of [["edit-skills", "skills_of"], ["force-signout", "force_signout_of"]]) {
+    const b = $(`.${cls}`, row);
+    if (b) b.setAttribute("aria-label", t(key).replace("{name}", name));
+  }
+  tickAgentRow(row);
+}
+
+// Every second: the time in state, and the over-limit highlight once a limit is passed.
+function tickAgentRow(row) {
+  const agent = row.agent;
+  if (!agent) return;
+  const cell = $("td.live-since", row);
+  setText(cell, row.dataset.since ? durationText(since(row.dataset.since)) : "—");
+  const over = isOver(agent);
+  row.classList.toggle("over-limit", over);
+  const flag = $(".over-flag", row);
+  flag.hidden = !over;
+  setText($(".over-word", flag), over ? t("over_limit") : "");
+}
+
+// --- skills editor (agents:steer) -----------------------------------------------------------
+
+function toggleSkills(row, editorId) {
+  const button = $(".edit-skills", row);
+  const open = document.getElementById(editorId);
+  if (open) {
+    open.remove();
+    button.setAttribute("aria-expanded", "false");
+    button.focus();
+    return;
+  }
+  const editor = buildSkillsEditor(row, editorId);
+  row.after(editor);
+  button.setAttribute("aria-expanded", "true");
+  $("select", editor)?.focus();
+}
+
+function levelOptions(selected) {
+  return [el("option", { value: "", "data-i18n": "no_skill" }, t("no_skill")),
+    ...LEVELS.map((n) => el("option", { value: String(n), selected: n === selected ? "" : null,
+      "data-i18n": `level_${n}` }, t(`level_${n}`)))];
+}
+
+function buildSkillsEditor(row, editorId) {
+  const agent = row.agent;
+  const skills = agent.skills || {};
+  const queues = [...new Set([...(state.roster.queues || []),
+    ...Object.keys(skills).filter((s) => s.startsWith("queue:")).map((s) => s.slice(6))])].sort();
+  const field = (skill, text, i18nKey) => {
+    const id = `${editorId}-${skill.replace(/[^a-zA-Z0-9_-]/g, "_")}`;
+    return el("div", { class: "skill" },
+      el("label", { for: id, "data-i18n": i18nKey }, text),
+      el("select", { id, "data-skill": skill }, ...levelOptions(skills[skill])));
+  };
+  const result = el("p", { class: "skills-result", role: "status" });
+  const name = agent.display_name || agent.username;
+  const form = el("form", { class: "skills-editor", "aria-label": t("skills_of").replace("{name}", name) },
+    el("fieldset", {}, el("legend", { "data-i18n": "queue_skills" }, t("queue_skills")),
+      queues.length ? el("div", { class: "skill-grid" }, ...queues.map((q) => field(`queue:${q}`, q)))
+        : el("p", { class: "muted", "data-i18n": "no_queues" }, t("no_queues"))),
+    el("fieldset", {}, el("legend", { "data-i18n": "languages" }, t("languages")),
+      el("div", { class: "skill-grid" }, ...LANGS.map((l) => field(`lang:${l}`, t(`lang_${l}`), `lang_${l}`)))),
+    el("p", { class: "hint muted", "data-i18n": "levels_hint" }, t("levels_hint")),
+    el("div", { class: "editor-buttons" },
+      el("button", { type: "submit", class: "save-skills", "data-i18n": "save" }, t("save")),
+      el("button", { type: "button", class: "close-skills", "data-i18n": "close",
+                     onclick: () => toggleSkills(row, editorId) }, t("close"))),
+    result);
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); saveSkills(row, form, result); });
+  return el("tr", { class: "skills-row", id: editorId, "data-key": `${row.dataset.key}-skills` },
+    el("td", { colspan: "5" }, form));
+}
+
+function describeItem(item) {
+  if (typeof item === "string") return item;
+  if (item && typeof item === "object") {
+    const where = [item.pbx, item.queue, item.interface].filter(Boolean).join(" ");
+    const what = item.error || item.message || item.reason || "";
+    return [where, what].filter(Boolean).join(": ") || JSON.stringify(item);
+  }
+  return String(item);
+}
+
+async function saveSkills(row, form, result) {
+  const skills = {};
+  for (const select of $$("select[data-skill]", form)) {
+    if (select.value) skills[select.dataset.skill] = Number(select.value);
+  }
+  const save = $(".save-skills", form);
+  save.disabled = true;
+  result.className = "skills-result";
+  result.textContent = t("saving");
+  let answer;
+  try {
+    answer = await api("PUT", `/api/agents/${enc(row.dataset.userId)}/skills`, { skills });
+  } catch (e) {
+    result.className = "skills-result error";
+    result.textContent = `${t("failed")} (${e.status}): ${e.message}`;
+    save.disabled = false;
+    return;
+  }
+  save.disabled = false;
+  if (row.agent) row.agent.skills = answer.skills;
+  const applied = answer.applied || [], failed = answer.failed || [];
+  result.className = "skills-result" + (failed.length ? " error" : " ok");
+  // Words through data-i18n: a language switch translates the result too.
+  const words = (key) => el("span", { "data-i18n": key }, t(key));
+  result.replaceChildren(el("strong", {}, words("saved")));
+  if (applied.length) result.append(el("br"), words("applied"), `: ${applied.map(describeItem).join("; ")}`);
+  if (failed.length) result.append(el("br"), words("not_applied"), `: ${failed.map(describeItem).join("; ")}`);
+  if (!applied.length && !failed.length) result.append(" ", words("nothing_live"));
+  scheduleRoster();
+}
+
+async function forceSignOut(row) {
+  const agent = row.agent;
+  if (!agent) return;
+  const name = agent.display_name || agent.username;
+  const where = agent.signed_in ? agent.signed_in.interface : "";
+  if (!confirm(t("confirm_signout").replace("{name}", name).replace("{phone}", where))) return;
+  try {
+    await api("POST", `/api/agents/${enc(agent.user_id)}/sign-out`, { reason: "" });
+    showResult(true, `${t("ok")}: ${t("signed_out_msg").replace("{name}", name)}`);
+  } catch (e) {
+    showResult(false, `${t("failed")} (${e.status}): ${e.message}`);
+  }
+  scheduleRoster();
+}
 
 // --- routing panel --------------------------------------------------------------------------
 
@@ -388,8 +743,10 @@ setInterval(() => {
   $$("td.live-call").forEach((c) => {
     if (c.dataset.start) c.textContent = clock((Date.now() - Number(c.dataset.start)) / 1000);
   });
+  $$("#teams tr.agent").forEach(tickAgentRow);
 }, 1000);
 setInterval(() => { if (state.user) loadBars(); }, 60000);
+setInterval(() => { if (state.user) loadRoster(); }, 15000);
 
 const reasons = el("datalist", { id: "pause-reasons" });
 document.body.append(reasons);

@@ -1,0 +1,493 @@
+"""End to end in headless Chromium, on the rig's Asterisk: an agent signs in at a phone from
+the console (and is refused a phone another agent holds), the state menu puts them not-ready
+with a code and back (the PBX pauses and unpauses the phone), a code held past its limit
+raises the alert; the admin page creates a team, a code and an agent number; the wallboard
+shows agents by team, live, with the skills editor and the forced sign-out.
+
+Set CALLCENTER_SHOTS to a folder to keep screenshots of every page in both languages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from callcenter.rig.asterisk import AsteriskRig
+from tests.service_proc import ServiceProcess
+from tests.supervisor.helpers import PASSWORD, queue_status, wait_for
+from tests.supervisor.helpers import Browser as Client
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Phones of the rig that are in no queue of queues.conf: a sign-in adds them.
+PHONE_A = "PJSIP/1003"
+PHONE_B = "PJSIP/1004"
+QUEUE = "support"
+USERS = [
+    ("boss", "admin", "管理员老周"),
+    ("lead", "supervisor", "班长老陈"),
+    ("agent_a", "agent", "坐席甲"),
+    ("agent_b", "agent", "坐席乙"),
+    ("tl", "team_leader", "组长小林"),
+]
+SHOTS = os.environ.get("CALLCENTER_SHOTS")
+
+
+def shoot(page: Page, name: str) -> None:
+    """Screenshots of the page in its language and in the other one (back again after)."""
+    if not SHOTS:
+        return
+    folder = Path(SHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        lang = page.evaluate("document.documentElement.lang")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(folder / f"{name}-{lang}.png"), full_page=True)
+        page.click("#lang")
+    page.wait_for_timeout(300)
+
+
+@pytest.fixture(scope="module")
+def service(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    process = ServiceProcess(tmp_path_factory.mktemp("agents-pages"), log_level="INFO")
+    for username, role, name in USERS:
+        process.add_user(username, PASSWORD, "--role", role, "--name", name, "--language", "zh")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        for phone in (PHONE_A, PHONE_B):
+            rig.rx(f"queue remove member {phone} from {QUEUE}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture(scope="module")
+def admin(service: ServiceProcess) -> Client:
+    return Client(service.base_url).login("boss")
+
+
+def roster(admin: Client) -> dict[str, Any]:
+    status, body = admin.call("GET", "/api/roster")
+    assert status == 200, body
+    return dict(body)
+
+
+@pytest.fixture(scope="module")
+def ids(service: ServiceProcess, admin: Client) -> dict[str, int]:
+    """Users by name; both agents have the skill of the support queue, and the rig's queues
+    are known (a sign-in needs the PBX)."""
+    wait_for(lambda: QUEUE in roster(admin)["queues"], 20, "the rig's queues known")
+    users = {a["username"]: int(a["user_id"]) for a in roster(admin)["agents"]}
+    for name in ("agent_a", "agent_b"):
+        status, body = admin.call(
+            "PUT", f"/api/agents/{users[name]}/skills", {"skills": {f"queue:{QUEUE}": 5}}
+        )
+        assert status == 200, body
+    return users
+
+
+@pytest.fixture
+def everyone_signed_out(admin: Client, ids: dict[str, int]) -> Iterator[None]:
+    yield
+    for name in ("agent_a", "agent_b"):
+        status, body = admin.call("POST", f"/api/agents/{ids[name]}/sign-out", {"reason": ""})
+        assert status in (200, 409), body
+
+
+# What the pages did wrong in the browser: a script error, or anything the Content Security
+# Policy refused (an inline style or script would be). Every test ends with none.
+PAGE_PROBLEMS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def no_page_problems() -> Iterator[None]:
+    PAGE_PROBLEMS.clear()
+    yield
+    assert PAGE_PROBLEMS == []
+
+
+def log_in(browser: Browser, service: ServiceProcess, path: str, username: str) -> Page:
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    page.on("pageerror", lambda error: PAGE_PROBLEMS.append(f"{path}: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            PAGE_PROBLEMS.append(f"{path}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    page.goto(service.base_url + path)
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    return page
+
+
+def console(browser: Browser, service: ServiceProcess, username: str) -> Page:
+    page = log_in(browser, service, "/agent", username)
+    expect(page.locator("#console-view")).to_be_visible(timeout=10_000)
+    expect(page.locator("#link-state")).to_have_class("pill on", timeout=10_000)
+    expect(page.locator("#signed-in-at")).not_to_be_empty(timeout=10_000)
+    return page
+
+
+def desk(username: str, service: ServiceProcess) -> dict[str, Any]:
+    status, body = Client(service.base_url).login(username).call("GET", "/api/agent/desk")
+    assert status == 200, body
+    return dict(body)
+
+
+def member(phone: str) -> dict[str, str] | None:
+    return queue_status(QUEUE)[0].get(phone)
+
+
+def test_an_agent_signs_in_at_a_phone_and_is_refused_one_another_holds(
+    service: ServiceProcess,
+    browser: Browser,
+    ids: dict[str, int],
+    everyone_signed_out: None,
+) -> None:
+    other = Client(service.base_url).login("agent_b")
+    status, body = other.call("POST", "/api/agent/sign-in", {"interface": PHONE_A})
+    assert status == 200, body
+
+    page = console(browser, service, "agent_a")
+    expect(page.locator("#signed-in-at")).to_have_text("未签入任何话机")
+    expect(page.locator("#signin-pbx-field")).to_be_hidden()  # one PBX: no choice to make
+    expect(page.locator("#state-menu button").first).to_be_disabled()
+    expect(page.locator("#signout")).to_be_disabled()
+
+    page.fill("#signin-interface", PHONE_A)
+    page.click("#signin")
+    refusal = page.locator("#signin-error")
+    expect(refusal).to_contain_text("该话机已有其他坐席签入。", timeout=10_000)
+    expect(refusal).to_contain_text("服务器")  # the server's own words follow
+    expect(refusal).to_contain_text(f"坐席乙 is signed in at {PHONE_A}")
+    shoot(page, "agent-refused")
+    page.click("#lang")
+    expect(refusal).to_contain_text("Another agent is signed in at this phone.")
+    expect(refusal).to_contain_text("Server: 坐席乙")
+    page.click("#lang")
+    assert desk("agent_a", service)["signed_in"] is None
+
+    page.fill("#signin-interface", PHONE_B)
+    page.click("#signin")
+    expect(page.locator("#signed-in-at")).to_contain_text(f"已签入 {PHONE_B}", timeout=10_000)
+    expect(refusal).to_be_empty()
+    expect(page.locator("#signin")).to_be_disabled()
+    expect(page.locator("#signout")).to_be_enabled()
+    expect(page.locator("#agent-status")).to_have_text("就绪")
+    seat = desk("agent_a", service)["signed_in"]
+    assert (seat["pbx"], seat["interface"], seat["via"]) == ("rig", PHONE_B, "console")
+    wait_for(lambda: member(PHONE_B), 10, f"{PHONE_B} a member of {QUEUE} on the PBX")
+    expect(page.locator("#my-queues")).to_contain_text(QUEUE, timeout=10_000)
+    shoot(page, "agent-signed-in")
+
+    page.click("#signout")
+    expect(page.locator("#signed-in-at")).to_have_text("未签入任何话机", timeout=10_000)
+    expect(page.locator("#agent-status")).to_have_text("已签出")
+    assert desk("agent_a", service)["signed_in"] is None
+    wait_for(lambda: member(PHONE_B) is None, 10, f"{PHONE_B} out of {QUEUE} on the PBX")
+
+
+def test_the_state_menu_puts_the_agent_not_ready_with_a_code_and_back_to_ready(
+    service: ServiceProcess,
+    browser: Browser,
+    admin: Client,
+    ids: dict[str, int],
+    everyone_signed_out: None,
+) -> None:
+    # A code of one second, to see the over-limit alert without waiting.
+    short = {"label_zh": "速去速回", "label_en": "Quick step", "paid": False, "limit_seconds": 1}
+    status, body = admin.call("PUT", "/api/not-ready-codes/quick", {**short, "active": True})
+    assert status == 200, body
+    try:
+        page = console(browser, service, "agent_a")
+        page.fill("#signin-interface", PHONE_B)
+        page.click("#signin")
+        expect(page.locator("#agent-status")).to_have_text("就绪", timeout=10_000)
+        ready = page.locator('#state-menu button[data-code=""]')
+        lunch = page.locator('#state-menu button[data-code="lunch"]')
+        expect(ready).to_have_attribute("aria-pressed", "true")
+        # Label, pay and limit of each code in the user's language.
+        expect(lunch).to_contain_text("午餐")
+        expect(lunch).to_contain_text("无薪 · 限时 60 分钟 · 最多 5 人")
+
+        # By keyboard: sign-in left the focus on the state the agent is in; the arrows move
+        # along the menu (ready, break, lunch...), Enter picks.
+        expect(ready).to_be_focused()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        expect(lunch).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("#agent-status")).to_have_text("未就绪 · 午餐", timeout=10_000)
+        expect(lunch).to_have_attribute("aria-pressed", "true")
+        expect(lunch).to_be_focused()  # the menu drawn again keeps the focus where it was
+        expect(ready).to_have_attribute("aria-pressed", "false")
+        state = desk("agent_a", service)["state"]
+        assert (state["state"], state["code"], state["limit_seconds"]) == (
+            "not-ready",
+            "lunch",
+            3600,
+        )
+        wait_for(
+            lambda: (m := member(PHONE_B)) and m["Paused"] == "1" and m["PausedReason"] == "lunch",
+            10,
+            f"{PHONE_B} paused for lunch on the PBX",
+        )
+        expect(page.locator("#state-clock")).not_to_have_text("00:00", timeout=5_000)  # runs
+        expect(page.locator("#over-limit")).to_be_hidden()
+        shoot(page, "agent-not-ready")
+
+        ready.click()
+        expect(page.locator("#agent-status")).to_have_text("就绪", timeout=10_000)
+        expect(ready).to_have_attribute("aria-pressed", "true")
+        assert desk("agent_a", service)["state"]["state"] == "ready"
+        wait_for(lambda: (m := member(PHONE_B)) and m["Paused"] == "0", 10, f"{PHONE_B} unpaused")
+
+        page.click('#state-menu button[data-code="quick"]')
+        alert = page.locator("#over-limit")
+        expect(alert).to_be_visible(timeout=10_000)
+        expect(alert).to_contain_text("已超时")
+        expect(alert).to_contain_text("“速去速回”限时 1 秒")
+        expect(page.locator("#state-now")).to_have_class("state-now state-not-ready over")
+        assert page.title().startswith("⚠")
+        # The service sees it too (and alerts the console over the socket).
+        wait_for(lambda: desk("agent_a", service)["state"]["over_limit"], 10, "over the limit")
+        shoot(page, "agent-over-limit")
+        page.click("#lang")
+        expect(alert).to_contain_text("Over the limit!")
+        expect(page.locator("#agent-status")).to_have_text("Not ready · Quick step")
+        page.click("#lang")
+
+        ready.click()
+        expect(alert).to_be_hidden(timeout=10_000)
+        expect(page.locator("#agent-status")).to_have_text("就绪")
+    finally:
+        status, body = admin.call("PUT", "/api/not-ready-codes/quick", {**short, "active": False})
+        assert status == 200, body
+
+
+def test_the_admin_page_creates_a_team_a_code_and_an_agent_number(
+    service: ServiceProcess, browser: Browser, admin: Client, ids: dict[str, int]
+) -> None:
+    page = log_in(browser, service, "/admin", "boss")
+    for tab in ("teams", "codes", "agents", "users"):
+        expect(page.locator(f"#tab-{tab}")).to_be_visible(timeout=10_000)
+    expect(page.locator("#tab-teams")).to_have_attribute("aria-selected", "true")
+    # The tabs are a tab list: the arrow keys move along them.
+    page.focus("#tab-teams")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#tab-codes")).to_be_focused()
+    expect(page.locator("#panel-codes")).to_be_visible()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#panel-teams")).to_be_visible()
+
+    # A team: labels, a queue, a leader and a member.
+    page.click("#new-team")
+    expect(page.locator("#team-name")).to_be_focused()
+    page.fill("#team-name", "hotline-b")
+    page.fill("#team-label-zh", "热线二组")
+    page.fill("#team-label-en", "Hotline B")
+    page.locator(f'#team-queues input[value="{QUEUE}"]').check()
+    page.locator(f'#people tr[data-user-id="{ids["agent_a"]}"] input.is-member').check()
+    page.locator(f'#people tr[data-user-id="{ids["lead"]}"] input.is-leader').check()
+    shoot(page, "admin-team-editor")
+    page.click("#team-form button[type=submit]")
+    row = page.locator('#teams-table tr[data-name="hotline-b"]')
+    expect(row).to_contain_text("热线二组", timeout=10_000)
+    expect(row).to_contain_text("班长老陈")
+    expect(page.locator("#result")).to_have_text("班组 hotline-b 已保存")
+    team = next(t for t in roster(admin)["teams"] if t["name"] == "hotline-b")
+    assert (team["label_zh"], team["label_en"], team["queues"]) == (
+        "热线二组",
+        "Hotline B",
+        [QUEUE],
+    )
+    assert (team["leaders"], team["members"]) == ([ids["lead"]], [ids["agent_a"]])
+    shoot(page, "admin-teams")
+
+    # A not-ready code: unpaid, 20 minutes, at most 3 agents.
+    page.click("#tab-codes")
+    page.click("#new-code")
+    page.fill("#code-code", "coaching")
+    page.fill("#code-label-zh", "辅导")
+    page.fill("#code-label-en", "Coaching")
+    page.fill("#code-limit", "20")
+    page.fill("#code-max", "3")
+    page.uncheck("#code-paid")
+    page.click("#code-form button[type=submit]")
+    code_row = page.locator('#codes-table tr[data-code="coaching"]')
+    expect(code_row).to_contain_text("辅导", timeout=10_000)
+    expect(code_row).to_contain_text("20 分钟")
+    expect(code_row).to_contain_text("无薪")
+    code = next(c for c in roster(admin)["codes"] if c["code"] == "coaching")
+    assert code == {
+        "code": "coaching",
+        "label_zh": "辅导",
+        "label_en": "Coaching",
+        "paid": False,
+        "limit_seconds": 1200,
+        "max_agents": 3,
+        "active": True,
+    }
+    shoot(page, "admin-codes")
+
+    # An agent number and PIN for the phone's feature code, and skills.
+    page.click("#tab-agents")
+    page.click(f'#agents-table tr[data-user-id="{ids["agent_b"]}"] button.edit')
+    page.fill("#agent-number", "8002")
+    page.fill("#agent-pin", "2580")
+    page.select_option("#agent-skill-lang_en", "3")
+    shoot(page, "admin-agent-editor")
+    page.click("#agent-form button[type=submit]")
+    agent_row = page.locator(f'#agents-table tr[data-user-id="{ids["agent_b"]}"]')
+    expect(agent_row.locator("td.agent-number")).to_have_text("8002", timeout=10_000)
+    expect(agent_row.locator("td.skills")).to_contain_text("英语 3")
+    agent = next(a for a in roster(admin)["agents"] if a["user_id"] == ids["agent_b"])
+    assert agent["agent_number"] == "8002"
+    assert agent["skills"] == {f"queue:{QUEUE}": 5, "lang:en": 3}
+
+    # Users and their roles; the roles table read-only; one's own role not changeable.
+    page.click("#tab-users")
+    expect(page.locator("#roles-table tbody tr")).to_have_count(8)
+    expect(page.locator('#users-table tr[data-username="boss"] select.role')).to_be_disabled()
+    shoot(page, "admin-users")
+    user_row = page.locator('#users-table tr[data-username="lead"]')
+    for role, label in (("team_leader", "组长"), ("supervisor", "主管")):
+        user_row.locator("select.role").select_option(role)
+        page.once("dialog", lambda dialog: dialog.accept())
+        user_row.locator("button.apply-role").click()
+        expect(page.locator("#result")).to_have_text(f"lead 的角色已改为“{label}”", timeout=10_000)
+        status, users = admin.call("GET", "/api/users")
+        assert status == 200, users
+        assert next(u["role"] for u in users["users"] if u["username"] == "lead") == role
+
+
+def test_an_agent_sees_no_admin_section(service: ServiceProcess, browser: Browser) -> None:
+    page = log_in(browser, service, "/admin", "agent_b")
+    expect(page.locator("#no-rights")).to_be_visible(timeout=10_000)
+    expect(page.locator("[role=tab]:visible")).to_have_count(0)
+
+
+def test_the_wallboard_shows_agents_by_team_live(
+    service: ServiceProcess,
+    browser: Browser,
+    admin: Client,
+    ids: dict[str, int],
+    everyone_signed_out: None,
+) -> None:
+    status, team = admin.call(
+        "POST",
+        "/api/teams",
+        {
+            "name": "floor-c",
+            "label_zh": "三组",
+            "label_en": "Floor C",
+            "queues": [QUEUE],
+            "leaders": [ids["lead"], ids["tl"]],
+            "members": [ids["agent_a"], ids["agent_b"]],
+        },
+    )
+    assert status == 201, team
+    short = {"label_zh": "一秒", "label_en": "One second", "paid": True, "limit_seconds": 1}
+    status, body = admin.call("PUT", "/api/not-ready-codes/blink", {**short, "active": True})
+    assert status == 200, body
+    agent_a = Client(service.base_url).login("agent_a")
+    agent_b = Client(service.base_url).login("agent_b")
+    try:
+        for client, phone in ((agent_a, PHONE_A), (agent_b, PHONE_B)):
+            status, body = client.call("POST", "/api/agent/sign-in", {"interface": phone})
+            assert status == 200, body
+        status, body = agent_a.call("POST", "/api/agent/not-ready", {"code": "lunch"})
+        assert status == 200, body
+
+        page = log_in(browser, service, "/wallboard", "lead")
+        expect(page.locator("#teams-section")).to_be_visible(timeout=10_000)
+        section = page.locator(f'#teams section.team[data-team="{team["id"]}"]')
+        expect(section.locator("h3")).to_contain_text("三组", timeout=10_000)
+        row_a = section.locator('tr.agent[data-username="agent_a"]')
+        row_b = section.locator('tr.agent[data-username="agent_b"]')
+        expect(row_a.locator(".st")).to_have_text("未就绪 · 午餐")
+        expect(row_a.locator("td.phone")).to_have_text(PHONE_A)
+        expect(row_a.locator("td.live-since")).not_to_have_text("—")
+        expect(row_b.locator(".st")).to_have_text("就绪")
+        expect(
+            section.locator(f'tr.agent[data-user-id="{ids["lead"]}"] .badge.leader')
+        ).to_have_text("组长")
+        # Users in no team, for a supervisor who sees every team.
+        expect(page.locator('#teams section.team[data-team="none"] h3')).to_contain_text("未分组")
+        page.evaluate("window.notReloaded = true")
+
+        # Changes arrive over the feed: back to ready, then a code held past its limit.
+        status, body = agent_a.call("POST", "/api/agent/ready", {})
+        assert status == 200, body
+        expect(row_a.locator(".st")).to_have_text("就绪", timeout=10_000)
+        status, body = agent_b.call("POST", "/api/agent/not-ready", {"code": "blink"})
+        assert status == 200, body
+        expect(row_b.locator(".st")).to_have_text("未就绪 · 一秒", timeout=10_000)
+        expect(row_b).to_have_class("agent over-limit", timeout=10_000)
+        expect(row_b.locator(".over-flag")).to_have_text("⚠ 超时")
+        assert page.evaluate("window.notReloaded") is True
+        shoot(page, "wallboard-teams")
+
+        # Skills: support at level 3 is penalty 2 on the phone agent A sits at, at once.
+        row_a.locator("button.edit-skills").click()
+        editor = page.locator(f"#skills-{team['id']}-{ids['agent_a']}")
+        expect(editor).to_be_visible()
+        expect(row_a.locator("button.edit-skills")).to_have_attribute("aria-expanded", "true")
+        editor.locator(f'select[data-skill="queue:{QUEUE}"]').select_option("3")
+        editor.locator('select[data-skill="lang:zh"]').select_option("5")
+        editor.locator("button.save-skills").click()
+        result = editor.locator(".skills-result")
+        expect(result).to_contain_text("已保存", timeout=10_000)
+        expect(result).to_contain_text("已生效")
+        wait_for(lambda: (m := member(PHONE_A)) and m["Penalty"] == "2", 10, "penalty 2 on the PBX")
+        skills = next(a for a in roster(admin)["agents"] if a["user_id"] == ids["agent_a"])
+        assert skills["skills"] == {f"queue:{QUEUE}": 3, "lang:zh": 5}
+        shoot(page, "wallboard-skills")
+
+        # A forced sign-out, after a confirmation.
+        page.once("dialog", lambda dialog: dialog.accept())
+        row_a.locator("button.force-signout").click()
+        expect(row_a.locator(".st")).to_have_text("已签出", timeout=10_000)
+        expect(row_a.locator("td.phone")).to_have_text("—")
+        expect(page.locator("#action-result")).to_contain_text("坐席甲 已签出")
+        assert desk("agent_a", service)["signed_in"] is None
+        wait_for(lambda: member(PHONE_A) is None, 10, f"{PHONE_A} out of {QUEUE}")
+
+        # A team leader sees their own teams only: no "No team".
+        leader = log_in(browser, service, "/wallboard", "tl")
+        own = leader.locator(f'#teams section.team[data-team="{team["id"]}"]')
+        expect(own.locator('tr.agent[data-username="agent_b"] .st')).to_have_text(
+            "未就绪 · 一秒", timeout=10_000
+        )
+        expect(leader.locator("#teams section.team")).to_have_count(1)
+    finally:
+        admin.call("PUT", "/api/not-ready-codes/blink", {**short, "active": False})
+        admin.call("DELETE", f"/api/teams/{team['id']}")
