@@ -340,18 +340,7 @@ async def claim_phone(
     ).scalar_one_or_none()
     if holder is not None and holder != user_id:
         raise PhoneTaken(holder)
-    row = await _locked_status(session, user_id)
-    if row is None:
-        row = AgentStatusRow(
-            user_id=user_id,
-            state=StateName.SIGNED_OUT.value,
-            code="",
-            reason="",
-            since=at,
-            wanted_code="",
-            alerted=False,
-        )
-        session.add(row)
+    row = await ensure_status(session, user_id, at)
     if row.interface != interface or row.pbx != pbx:
         row.signed_in_at = at
     row.pbx, row.interface, row.via = pbx, interface, via
