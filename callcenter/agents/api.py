@@ -158,6 +158,8 @@ class StateData(BaseModel):
 
 
 class CodeData(BaseModel):
+    # Agents in the code now (or who chose it), as this service instance knows.
+    in_use: int
     code: str
     label_zh: str
     label_en: str
@@ -184,6 +186,8 @@ class DeskAnswer(BaseModel):
     skills: dict[str, int]
     queues: list[MembershipData]
     pbxs: list[str]
+    # The server's clock: pages count time in state from it, not from the browser's.
+    now: datetime
 
 
 class TeamData(BaseModel):
@@ -206,6 +210,7 @@ class RosterAgent(BaseModel):
     state: StateData
     skills: dict[str, int]
     agent_number: str | None
+    pin_set: bool
 
 
 class RosterAnswer(BaseModel):
@@ -214,6 +219,7 @@ class RosterAnswer(BaseModel):
     codes: list[CodeData]
     queues: list[str]
     scope: str
+    now: datetime
 
 
 class SkillsAnswer(BaseModel):
@@ -428,7 +434,7 @@ class AgentsApi:
             "user_id": user.id,
             "signed_in": _seat(status),
             "state": state_data(status, desk.codes, now),
-            "codes": [code_data(c) for c in desk.codes.values() if c.active],
+            "codes": [code_data(c, desk.in_code(c.code)) for c in desk.codes.values() if c.active],
             "skills": desk.skills.get(user.id, {}),
             "queues": [
                 {
@@ -442,6 +448,7 @@ class AgentsApi:
                 for m in sorted(members.values(), key=lambda m: m.queue)
             ],
             "pbxs": list(desk.pbx_names),
+            "now": to_data(now),
         }
 
     async def my_desk(self, request: web.Request) -> web.Response:
@@ -489,7 +496,8 @@ class AgentsApi:
                 "signed_in": _seat(desk.status.get(u.id)),
                 "state": state_data(desk.status.get(u.id), desk.codes, now),
                 "skills": desk.skills.get(u.id, {}),
-                "agent_number": desk.numbers.get(u.id),
+                "agent_number": desk.numbers.get(u.id, (None, False))[0],
+                "pin_set": desk.numbers.get(u.id, (None, False))[1],
             }
             for u in sorted(desk.users.values(), key=lambda u: u.display_name)
             if u.id not in desk.disabled
@@ -500,11 +508,12 @@ class AgentsApi:
             {
                 "teams": [_team(t) for t in teams],
                 "agents": agents,
-                "codes": [code_data(c) for c in desk.codes.values()],
+                "codes": [code_data(c, desk.in_code(c.code)) for c in desk.codes.values()],
                 "queues": sorted(
                     desk.all_queues() if scope.everything else desk.all_queues() & scope.queues
                 ),
                 "scope": "all" if scope.everything else "teams",
+                "now": to_data(now),
             }
         )
 
@@ -668,7 +677,7 @@ class AgentsApi:
         except SQLAlchemyError as exc:
             raise NOT_STORED(f"the code was not stored ({type(exc).__name__})") from None
         await desk.refresh_shared(force=True)
-        return reply(code_data(code))
+        return reply(code_data(code, desk.in_code(code.code)))
 
     async def save_profile(self, request: web.Request) -> web.Response:
         user_id = read_path(request, UserPath).user_id

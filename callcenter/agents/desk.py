@@ -125,8 +125,9 @@ def state_data(status: Status | None, codes: Mapping[str, Code], now: datetime) 
     }
 
 
-def code_data(code: Code) -> dict[str, Any]:
+def code_data(code: Code, in_use: int = 0) -> dict[str, Any]:
     return {
+        "in_use": in_use,
         "code": code.code,
         "label_zh": code.label_zh,
         "label_en": code.label_en,
@@ -168,7 +169,8 @@ class AgentDesk:
         self.teams: list[Team] = []
         self.codes: dict[str, Code] = {}
         self.skills: dict[int, dict[str, int]] = {}
-        self.numbers: dict[int, str | None] = {}
+        # Agent number and whether a PIN is set, by user.
+        self.numbers: dict[int, tuple[str | None, bool]] = {}
         self.status: dict[int, Status] = {}
         # Memberships of each phone, by (pbx, interface) then queue, from the live model.
         self.members: dict[tuple[str, str], dict[str, MemberView]] = {}
@@ -253,6 +255,15 @@ class AgentDesk:
         self.seats.sit(status.user_id, status.pbx, status.interface)
         if before is None or (before.pbx, before.interface) != (status.pbx, status.interface):
             self.mark(status.user_id)
+
+    def in_code(self, code: str) -> int:
+        """Agents in a not-ready code now, or who chose it (as this replica knows)."""
+        return sum(
+            1
+            for status in self.status.values()
+            if status.wanted_code == code
+            or (status.state.state is StateName.NOT_READY and status.state.code == code)
+        )
 
     def user(self, user_id: int) -> User:
         found = self.users.get(user_id)

@@ -163,11 +163,11 @@ async def replace_skills(session: AsyncSession, user_id: int, skills: Mapping[st
     await session.flush()
 
 
-async def load_profiles(engine: AsyncEngine) -> dict[int, str | None]:
-    """Agent number of every user who has a profile."""
+async def load_profiles(engine: AsyncEngine) -> dict[int, tuple[str | None, bool]]:
+    """Agent number of every user who has a profile, and whether a PIN goes with it."""
     async with AsyncSession(engine) as session:
         rows = (await session.execute(select(AgentProfileRow))).scalars().all()
-    return {row.user_id: row.agent_number for row in rows}
+    return {row.user_id: (row.agent_number, row.pin_hash is not None) for row in rows}
 
 
 async def save_profile(

@@ -581,6 +581,8 @@ async def test_a_code_at_its_max_agents_is_full(floor: Floor) -> None:
     assert (status, body["error"]) == (409, "code-full"), body
     assert body["max_agents"] == 1
     assert floor.pbx.take() == []
+    codes = {c["code"]: c for c in (await floor.desk("li"))["codes"]}
+    assert (codes["coaching"]["in_use"], codes["coaching"]["max_agents"]) == (1, 1)
     # wang back: the place is free again.
     floor.paused(DESK, ["billing", "support"], "coaching")
     await floor.settled("wang", "not-ready", "coaching")
