@@ -713,7 +713,11 @@ class AgentsApi:
             raise NOT_STORED(f"the profile was not stored ({type(exc).__name__})") from None
         await desk.refresh_shared(force=True)
         return reply(
-            {"user_id": user_id, "agent_number": body.agent_number, "pin_set": body.pin is not None}
+            {
+                "user_id": user_id,
+                "agent_number": body.agent_number,
+                "pin_set": desk.numbers.get(user_id, (None, False))[1],
+            }
         )
 
     async def admin_page(self, request: web.Request) -> web.FileResponse:

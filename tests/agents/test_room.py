@@ -882,3 +882,21 @@ async def test_after_a_pbx_restart_signed_in_agents_are_put_back_with_their_code
     ]
     (entry, _) = await floor.audit("agent.restore")
     assert entry.username == "system" and entry.message == "2 agents"
+
+
+async def test_an_agent_number_and_pin_are_kept_until_changed(floor: Floor) -> None:
+    path = f"/api/agents/{floor.id('wang')}/profile"
+    status, body = await floor.call("root", "PUT", path, {"agent_number": "8001", "pin": "2580"})
+    assert (status, body["pin_set"]) == (200, True), body
+    # A new number without a PIN keeps the PIN there is.
+    status, body = await floor.call("root", "PUT", path, {"agent_number": "8002", "pin": None})
+    assert (status, body["agent_number"], body["pin_set"]) == (200, "8002", True), body
+    status, body = await floor.call(
+        "root", "PUT", f"/api/agents/{floor.id('li')}/profile", {"agent_number": "8002"}
+    )
+    assert (status, body["error"]) == (409, "agent-number-taken"), body
+    status, body = await floor.call("root", "PUT", path, {"agent_number": "8003", "pin": "12"})
+    assert (status, body["error"]) == (400, "invalid-body"), body
+    status, roster = await floor.call("root", "GET", "/api/roster")
+    wang = next(a for a in roster["agents"] if a["username"] == "wang")
+    assert (wang["agent_number"], wang["pin_set"]) == ("8002", True)

@@ -1,8 +1,11 @@
 """End to end in headless Chromium, on the rig's Asterisk: an agent signs in at a phone from
 the console (and is refused a phone another agent holds), the state menu puts them not-ready
-with a code and back (the PBX pauses and unpauses the phone), a code held past its limit
-raises the alert; the admin page creates a team, a code and an agent number; the wallboard
-shows agents by team, live, with the skills editor and the forced sign-out.
+with a code and back (the PBX pauses and unpauses the phone), shows how many agents a
+capped code holds and refuses a full one, a code held past its limit raises the alert; the
+admin page creates a team, a code and an agent number with a PIN; the wallboard shows agents by
+team, live, with the skills editor, a supervisor's pause with a code and the forced sign-out.
+The console and the wallboard run on a browser clock an hour fast: their clocks count from the
+server's.
 
 Set CALLCENTER_SHOTS to a folder to keep screenshots of every page in both languages.
 """
@@ -10,7 +13,9 @@ Set CALLCENTER_SHOTS to a folder to keep screenshots of every page in both langu
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +50,10 @@ USERS = [
     ("tl", "team_leader", "组长小林"),
 ]
 SHOTS = os.environ.get("CALLCENTER_SHOTS")
+# A browser whose clock is wrong by this much: the pages count time from the server's clock.
+CLOCK_AHEAD = timedelta(hours=1)
+# A time in state of under a minute ("00:07"), not an hour more ("1:00:07").
+UNDER_A_MINUTE = re.compile(r"^00:[0-5]\d$")
 
 
 def shoot(page: Page, name: str) -> None:
@@ -130,8 +139,19 @@ def no_page_problems() -> Iterator[None]:
     assert PAGE_PROBLEMS == []
 
 
-def log_in(browser: Browser, service: ServiceProcess, path: str, username: str) -> Page:
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+def log_in(
+    browser: Browser,
+    service: ServiceProcess,
+    path: str,
+    username: str,
+    clock_ahead: timedelta | None = None,
+) -> Page:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    if clock_ahead is not None:
+        # The page's Date runs this far ahead of the server's (timers run as usual).
+        context.clock.install(time=datetime.now(UTC) + clock_ahead)
+        context.clock.resume()
+    page = context.new_page()
     page.on("pageerror", lambda error: PAGE_PROBLEMS.append(f"{path}: {error}"))
     page.on(
         "console",
@@ -148,8 +168,13 @@ def log_in(browser: Browser, service: ServiceProcess, path: str, username: str) 
     return page
 
 
-def console(browser: Browser, service: ServiceProcess, username: str) -> Page:
-    page = log_in(browser, service, "/agent", username)
+def console(
+    browser: Browser,
+    service: ServiceProcess,
+    username: str,
+    clock_ahead: timedelta | None = None,
+) -> Page:
+    page = log_in(browser, service, "/agent", username, clock_ahead)
     expect(page.locator("#console-view")).to_be_visible(timeout=10_000)
     expect(page.locator("#link-state")).to_have_class("pill on", timeout=10_000)
     expect(page.locator("#signed-in-at")).not_to_be_empty(timeout=10_000)
@@ -222,25 +247,65 @@ def test_the_state_menu_puts_the_agent_not_ready_with_a_code_and_back_to_ready(
     ids: dict[str, int],
     everyone_signed_out: None,
 ) -> None:
-    # A code of one second, to see the over-limit alert without waiting.
+    # A code of one second, to see the over-limit alert without waiting; a code for one agent
+    # at a time, which agent B takes.
     short = {"label_zh": "速去速回", "label_en": "Quick step", "paid": False, "limit_seconds": 1}
     status, body = admin.call("PUT", "/api/not-ready-codes/quick", {**short, "active": True})
     assert status == 200, body
+    solo_code = {"label_zh": "单人辅导", "label_en": "One-to-one", "paid": True, "max_agents": 1}
+    status, body = admin.call("PUT", "/api/not-ready-codes/solo", {**solo_code, "active": True})
+    assert status == 200, body
     try:
-        page = console(browser, service, "agent_a")
+        other = Client(service.base_url).login("agent_b")
+        status, body = other.call("POST", "/api/agent/sign-in", {"interface": PHONE_A})
+        assert status == 200, body
+        status, body = other.call("POST", "/api/agent/not-ready", {"code": "solo"})
+        assert status == 200, body
+
+        page = console(browser, service, "agent_a", clock_ahead=CLOCK_AHEAD)
         page.fill("#signin-interface", PHONE_B)
         page.click("#signin")
         expect(page.locator("#agent-status")).to_have_text("就绪", timeout=10_000)
         ready = page.locator('#state-menu button[data-code=""]')
         lunch = page.locator('#state-menu button[data-code="lunch"]')
+        solo = page.locator('#state-menu button[data-code="solo"]')
         expect(ready).to_have_attribute("aria-pressed", "true")
-        # Label, pay and limit of each code in the user's language.
+        expect(ready).to_be_focused()  # sign-in left the focus on the state the agent is in
+        # Label, pay, limit and, for a capped code, agents in it of how many it allows, in the
+        # user's language.
         expect(lunch).to_contain_text("午餐")
-        expect(lunch).to_contain_text("无薪 · 限时 60 分钟 · 最多 5 人")
+        expect(lunch).to_contain_text("无薪 · 限时 60 分钟 · 0/5 人")
+        expect(lunch).not_to_contain_text("已满")
+        # Agent B holds the only place of "solo": full, not to be picked, and a screen reader
+        # hears why (in words, not as a fraction).
+        expect(solo).to_contain_text("带薪 · 1/1 人")
+        expect(solo).to_contain_text("已满")
+        expect(solo).to_have_class(re.compile(r"\bfull\b"))
+        expect(solo).to_be_disabled()
+        expect(solo).to_have_accessible_name(re.compile("已有 1 人.上限 1 人"))
+        full_words = re.compile("^已满.已有 1 人.上限 1 人.暂不可选$")
+        expect(solo).to_have_accessible_description(full_words)
+        # Still in the keyboard's path (its description is heard there); a click or Enter
+        # does nothing.
+        solo.focus()
+        expect(solo).to_be_focused()
+        page.keyboard.press("Enter")
+        solo.click(force=True)
+        page.wait_for_timeout(500)
+        expect(page.locator("#agent-status")).to_have_text("就绪")
+        expect(page.locator("#status-error")).to_be_empty()
+        assert desk("agent_a", service)["state"]["state"] == "ready"
+        shoot(page, "agent-state-menu")
+        page.click("#lang")
+        expect(lunch).to_contain_text("unpaid · limit 60 min · 0/5 agents")
+        expect(solo).to_contain_text("full")
+        expect(solo).to_have_accessible_description(
+            "Full: 1 of 1 places taken; it cannot be chosen now"
+        )
+        page.click("#lang")
 
-        # By keyboard: sign-in left the focus on the state the agent is in; the arrows move
-        # along the menu (ready, break, lunch...), Enter picks.
-        expect(ready).to_be_focused()
+        # By keyboard: the arrows move along the menu (ready, break, lunch...), Enter picks.
+        ready.focus()
         page.keyboard.press("ArrowRight")
         page.keyboard.press("ArrowRight")
         expect(lunch).to_be_focused()
@@ -248,6 +313,7 @@ def test_the_state_menu_puts_the_agent_not_ready_with_a_code_and_back_to_ready(
         expect(page.locator("#agent-status")).to_have_text("未就绪 · 午餐", timeout=10_000)
         expect(lunch).to_have_attribute("aria-pressed", "true")
         expect(lunch).to_be_focused()  # the menu drawn again keeps the focus where it was
+        expect(lunch).to_contain_text("1/5 人")  # the agent holds one of its five places
         expect(ready).to_have_attribute("aria-pressed", "false")
         state = desk("agent_a", service)["state"]
         assert (state["state"], state["code"], state["limit_seconds"]) == (
@@ -261,6 +327,8 @@ def test_the_state_menu_puts_the_agent_not_ready_with_a_code_and_back_to_ready(
             f"{PHONE_B} paused for lunch on the PBX",
         )
         expect(page.locator("#state-clock")).not_to_have_text("00:00", timeout=5_000)  # runs
+        # From the server's clock: seconds, not the hour the browser's clock is ahead.
+        expect(page.locator("#state-clock")).to_have_text(UNDER_A_MINUTE)
         expect(page.locator("#over-limit")).to_be_hidden()
         shoot(page, "agent-not-ready")
 
@@ -290,6 +358,10 @@ def test_the_state_menu_puts_the_agent_not_ready_with_a_code_and_back_to_ready(
         expect(page.locator("#agent-status")).to_have_text("就绪")
     finally:
         status, body = admin.call("PUT", "/api/not-ready-codes/quick", {**short, "active": False})
+        assert status == 200, body
+        status, body = admin.call(
+            "PUT", "/api/not-ready-codes/solo", {**solo_code, "active": False}
+        )
         assert status == 200, body
 
 
@@ -348,6 +420,7 @@ def test_the_admin_page_creates_a_team_a_code_and_an_agent_number(
     expect(code_row).to_contain_text("无薪")
     code = next(c for c in roster(admin)["codes"] if c["code"] == "coaching")
     assert code == {
+        "in_use": 0,
         "code": "coaching",
         "label_zh": "辅导",
         "label_en": "Coaching",
@@ -360,7 +433,10 @@ def test_the_admin_page_creates_a_team_a_code_and_an_agent_number(
 
     # An agent number and PIN for the phone's feature code, and skills.
     page.click("#tab-agents")
-    page.click(f'#agents-table tr[data-user-id="{ids["agent_b"]}"] button.edit')
+    edit_b = f'#agents-table tr[data-user-id="{ids["agent_b"]}"] button.edit'
+    page.click(edit_b)
+    pin_status = page.locator("#agent-pin-status")
+    expect(pin_status).to_have_text("未设置 PIN")
     page.fill("#agent-number", "8002")
     page.fill("#agent-pin", "2580")
     page.select_option("#agent-skill-lang_en", "3")
@@ -371,7 +447,19 @@ def test_the_admin_page_creates_a_team_a_code_and_an_agent_number(
     expect(agent_row.locator("td.skills")).to_contain_text("英语 3")
     agent = next(a for a in roster(admin)["agents"] if a["user_id"] == ids["agent_b"])
     assert agent["agent_number"] == "8002"
+    assert agent["pin_set"] is True
     assert agent["skills"] == {f"queue:{QUEUE}": 5, "lang:en": 3}
+    # The editor says a PIN is set (never what it is), next to the PIN field; a screen reader
+    # hears it with the field.
+    page.click(edit_b)
+    expect(pin_status).to_have_text("已设置 PIN")
+    expect(page.locator("#agent-pin")).to_have_value("")
+    expect(page.locator("#agent-pin")).to_have_accessible_description(re.compile("^已设置 PIN"))
+    shoot(page, "admin-agent-pin")
+    page.click("#lang")
+    expect(pin_status).to_have_text("PIN set")
+    page.click("#lang")
+    page.click("#agent-form button.cancel")
 
     # Users and their roles; the roles table read-only; one's own role not changeable.
     page.click("#tab-users")
@@ -427,7 +515,7 @@ def test_the_wallboard_shows_agents_by_team_live(
         status, body = agent_a.call("POST", "/api/agent/not-ready", {"code": "lunch"})
         assert status == 200, body
 
-        page = log_in(browser, service, "/wallboard", "lead")
+        page = log_in(browser, service, "/wallboard", "lead", clock_ahead=CLOCK_AHEAD)
         expect(page.locator("#teams-section")).to_be_visible(timeout=10_000)
         section = page.locator(f'#teams section.team[data-team="{team["id"]}"]')
         expect(section.locator("h3")).to_contain_text("三组", timeout=10_000)
@@ -436,6 +524,8 @@ def test_the_wallboard_shows_agents_by_team_live(
         expect(row_a.locator(".st")).to_have_text("未就绪 · 午餐")
         expect(row_a.locator("td.phone")).to_have_text(PHONE_A)
         expect(row_a.locator("td.live-since")).not_to_have_text("—")
+        # From the server's clock: seconds, not the hour the browser's clock is ahead.
+        expect(row_a.locator("td.live-since")).to_have_text(UNDER_A_MINUTE)
         expect(row_b.locator(".st")).to_have_text("就绪")
         expect(
             section.locator(f'tr.agent[data-user-id="{ids["lead"]}"] .badge.leader')
@@ -455,6 +545,45 @@ def test_the_wallboard_shows_agents_by_team_live(
         expect(row_b.locator(".over-flag")).to_have_text("⚠ 超时")
         assert page.evaluate("window.notReloaded") is True
         shoot(page, "wallboard-teams")
+
+        # A supervisor's pause, from the queue members: an active code, or "other…" and words.
+        member_row = page.locator(f'#agents tr[data-queue={QUEUE}][data-interface="{PHONE_A}"]')
+        choice = member_row.locator("select.reason-choice")
+        typed = member_row.locator("input.reason")
+        expect(choice.locator('option[value="lunch"]')).to_have_text("午餐", timeout=10_000)
+        expect(choice.locator('option[value="quick"]')).to_have_count(0)  # retired
+        expect(choice.locator("option").last).to_have_text("其他…")
+        expect(choice).to_have_accessible_name(f"{PHONE_A} / {QUEUE} 的暂停原因")
+        expect(typed).to_be_hidden()
+        choice.select_option("lunch")
+        member_row.locator("button.pause").click()
+        wait_for(
+            lambda: (m := member(PHONE_A)) and m["Paused"] == "1" and m["PausedReason"] == "lunch",
+            10,
+            f"{PHONE_A} paused for lunch on the PBX",
+        )
+        expect(row_a.locator(".st")).to_have_text("未就绪 · 午餐", timeout=10_000)
+        expect(member_row.locator("td").nth(3)).to_have_text("午餐", timeout=10_000)
+        choice.select_option(label="其他…")
+        expect(typed).to_be_visible()
+        expect(typed).to_be_focused()
+        typed.fill("培训 coaching")
+        member_row.locator("button.pause").click()
+        wait_for(
+            lambda: (m := member(PHONE_A)) and m["PausedReason"] == "培训 coaching",
+            10,
+            f"{PHONE_A} paused with the typed reason on the PBX",
+        )
+        expect(row_a.locator(".st")).to_have_text("未就绪 · 培训 coaching", timeout=10_000)
+        shoot(page, "wallboard-pause-reason")
+        page.click("#lang")
+        expect(choice.locator('option[value="lunch"]')).to_have_text("Lunch")
+        expect(choice.locator("option").last).to_have_text("other…")
+        expect(typed).to_be_visible()  # the choice stays through a language switch
+        page.click("#lang")
+        member_row.locator("button.unpause").click()
+        wait_for(lambda: (m := member(PHONE_A)) and m["Paused"] == "0", 10, f"{PHONE_A} unpaused")
+        expect(row_a.locator(".st")).to_have_text("就绪", timeout=10_000)
 
         # Skills: support at level 3 is penalty 2 on the phone agent A sits at, at once.
         row_a.locator("button.edit-skills").click()

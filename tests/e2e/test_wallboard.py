@@ -70,6 +70,7 @@ def test_a_supervisor_pauses_an_agent_from_the_wallboard(
     row = page.locator('#agents tr[data-queue=support][data-interface="PJSIP/1002"]')
     expect(row).to_be_visible()
     try:
+        row.locator("select.reason-choice").select_option(label="其他…")
         row.locator("input.reason").fill("辅导 coaching")
         row.locator("button.pause").click()
         wait_for(

@@ -258,6 +258,7 @@ function refreshFormTitles() {
     ? t("edit_code").replace("{x}", code.dataset.code) : t("new_code");
   const agent = $("#agent-form");
   $("#agent-form-title").textContent = t("edit_agent").replace("{x}", agent.dataset.name || "");
+  renderPinStatus();
   for (const tr of $$("#people tbody tr")) {
     const who = $("th", tr).textContent;
     $(".is-member", tr).setAttribute("aria-label", t("member_x").replace("{x}", who));
@@ -413,9 +414,18 @@ function levelSelect(id, skill, selected) {
       selected: n === selected ? "" : null }, t(`level_${n}`))));
 }
 
+// Whether the agent has a PIN (GET /api/roster says; the PIN itself is never shown).
+function renderPinStatus() {
+  const node = $("#agent-pin-status");
+  const set = $("#agent-form").dataset.pinSet === "true";
+  node.className = "pin-status " + (set ? "set" : "unset");
+  node.textContent = t(set ? "pin_set" : "pin_unset");
+}
+
 function editAgent(a) {
   const form = $("#agent-form");
   form.dataset.name = a.display_name || a.username;
+  form.dataset.pinSet = a.pin_set ? "true" : "false";
   $("#agent-id").value = String(a.user_id);
   $("#agent-number").value = a.agent_number || "";
   $("#agent-pin").value = "";

@@ -13,7 +13,26 @@ const state = {
   // The state whose over-limit alert came on the socket (its `since`), and the last refusal
   // of a sign-in or state change ({ key, message }), kept to re-render on a language switch.
   alertedSince: null, signinError: null, stateError: null, busy: false,
+  // The server's clock minus the browser's (ms), from the `now` of each desk answer: the
+  // running clocks count from the server's time, whatever the browser's clock says.
+  clockOffset: 0,
 };
+
+// --- the server's clock ---------------------------------------------------------------------
+function serverNow() { return Date.now() + state.clockOffset; }
+// The server read its clock between the request going out and the answer coming back: the
+// middle of the two is the best guess of the browser's time at that instant.
+function noteServerClock(answer, sentAt) {
+  const server = answer && answer.now ? Date.parse(answer.now) : NaN;
+  if (!Number.isNaN(server)) state.clockOffset = server - (sentAt + Date.now()) / 2;
+}
+// A call whose answer is the desk (GET /api/agent/desk and the actions): keeps the offset.
+async function deskApi(method, path, body) {
+  const sentAt = Date.now();
+  const answer = await api(method, path, body);
+  noteServerClock(answer, sentAt);
+  return answer;
+}
 
 // --- the agent socket (reconnects with jittered back-off; a lost session shows the login) ----
 const socket = liveSocket("/ws/agent", {
@@ -146,7 +165,7 @@ function scheduleDesk() {
 async function loadDesk() {
   if (!state.user) return;
   try {
-    state.desk = await api("GET", "/api/agent/desk");
+    state.desk = await deskApi("GET", "/api/agent/desk");
   } catch (e) {
     if (e.status === 401) { showLogin(); return; }
     return;
@@ -193,7 +212,7 @@ function stateName(st) {
   const code = codeOf(st.code);
   return name + " · " + (code ? label2(code) : st.code || t("code_other"));
 }
-function elapsed(st) { return st && st.since ? (Date.now() - Date.parse(st.since)) / 1000 : 0; }
+function elapsed(st) { return st && st.since ? (serverNow() - Date.parse(st.since)) / 1000 : 0; }
 function isOverLimit(st) {
   if (!st || st.state !== "not-ready") return false;
   if (st.over_limit || (state.alertedSince && state.alertedSince === st.since)) return true;
@@ -284,15 +303,22 @@ function renderState() {
   $("#state-hint").hidden = Boolean(state.desk && state.desk.signed_in);
 }
 
+// A code with a cap and as many agents in it as the cap allows (the server refuses it).
+function isFull(c) { return c.max_agents != null && c.in_use != null && c.in_use >= c.max_agents; }
+function fillCounts(key, c) { return t(key).replace("{n}", c.in_use).replace("{max}", c.max_agents); }
+
+// Pay, limit and, for a capped code, how many agents are in it of how many it allows: "2/5"
+// on screen, words for a screen reader (which may read "2/5" as a fraction).
 function codeMeta(c) {
   const parts = [t(c.paid ? "paid" : "unpaid")];
   if (c.limit_seconds != null) parts.push(t("limit").replace("{t}", minutes(c.limit_seconds)));
   if (c.max_agents != null) {
-    // The desk may count who is in the code now (in_use); otherwise only the cap is known.
     parts.push(c.in_use == null ? t("max_agents").replace("{max}", c.max_agents)
-      : t("in_use").replace("{n}", c.in_use).replace("{max}", c.max_agents));
+      : el("span", { class: "usage" },
+        el("span", { "aria-hidden": "true" }, fillCounts("in_use", c)),
+        el("span", { class: "sr-only" }, fillCounts("in_use_sr", c))));
   }
-  return parts.join(" · ");
+  return parts.flatMap((part, i) => (i ? [" · ", part] : [part]));
 }
 
 function renderMenu() {
@@ -306,14 +332,29 @@ function renderMenu() {
     type: "button", class: "state-option" + (extra || ""), "data-code": code,
     "aria-pressed": pressed ? "true" : "false", disabled: off ? "" : null,
     onclick: () => pick(code),
-  }, el("span", { class: "opt-label" }, labelText), meta ? el("span", { class: "opt-meta" }, meta) : null);
+  }, el("span", { class: "opt-label" }, labelText),
+  ...(meta ? [el("span", { class: "opt-meta" }, ...[].concat(meta))] : []));
   const codes = ((desk && desk.codes) || []).filter((c) => c.active !== false);
   const buttons = [option("", t("ready"), t("ready_hint"), st && st.state === "ready", " ready")];
+  const notes = [];
   for (const c of codes) {
-    const full = c.max_agents != null && c.in_use != null && c.in_use >= c.max_agents;
-    buttons.push(option(c.code, label2(c), codeMeta(c),
-      st && st.state === "not-ready" && st.code === c.code, full ? " full" : ""));
+    const mine = Boolean(st && st.state === "not-ready" && st.code === c.code);
+    const button = option(c.code, label2(c), codeMeta(c), mine, "");
+    // Full, and not the code the agent is in: not to be picked. aria-disabled rather than
+    // disabled: the button keeps its place in the keyboard's path, and a screen reader says
+    // why it is unavailable (its description).
+    if (!mine && isFull(c)) {
+      const note = "full-note-" + c.code;
+      notes.push(el("span", { id: note }, fillCounts("code_full_sr", c)));
+      button.classList.add("full");
+      button.setAttribute("aria-disabled", "true");
+      button.setAttribute("aria-describedby", note);
+      button.title = fillCounts("code_full_sr", c);
+      button.append(el("span", { class: "opt-full" }, t("code_full")));
+    }
+    buttons.push(button);
   }
+  $("#state-menu-notes").replaceChildren(...notes);
   // Keep focus where it was when the menu is drawn again.
   const focused = document.activeElement && document.activeElement.closest("#state-menu")
     ? document.activeElement.dataset.code : null;
@@ -339,12 +380,16 @@ $("#state-menu").addEventListener("keydown", (ev) => {
 
 async function pick(code) {
   if (state.busy) return;
+  // A full code (aria-disabled, still focusable) does nothing; its description says why.
+  const chosen = codeOf(code);
+  const st = state.desk && state.desk.state;
+  if (code && chosen && isFull(chosen) && !(st && st.state === "not-ready" && st.code === code)) return;
   state.stateError = null;
   state.busy = true; renderDesk();
   try {
     state.desk = code
-      ? await api("POST", "/api/agent/not-ready", { code })
-      : await api("POST", "/api/agent/ready", {});
+      ? await deskApi("POST", "/api/agent/not-ready", { code })
+      : await deskApi("POST", "/api/agent/ready", {});
   } catch (e) {
     if (e.status === 401) { showLogin(); return; }
     state.stateError = refusal(e);
@@ -363,7 +408,7 @@ $("#signin-form").addEventListener("submit", async (ev) => {
   state.signinError = null; state.stateError = null;
   state.busy = true; renderDesk();
   try {
-    state.desk = await api("POST", "/api/agent/sign-in", body);
+    state.desk = await deskApi("POST", "/api/agent/sign-in", body);
     rememberInterface(iface);
   } catch (e) {
     if (e.status === 401) { showLogin(); return; }
@@ -381,7 +426,7 @@ $("#signout").addEventListener("click", async () => {
   state.signinError = null; state.stateError = null;
   state.busy = true; renderDesk();
   try {
-    state.desk = await api("POST", "/api/agent/sign-out", {});
+    state.desk = await deskApi("POST", "/api/agent/sign-out", {});
   } catch (e) {
     if (e.status === 401) { showLogin(); return; }
     state.signinError = refusal(e);
@@ -395,6 +440,12 @@ $("#signout").addEventListener("click", async () => {
 
 // Every second: the time in state and, past a code's limit, the alert.
 setInterval(() => { if (state.user && state.desk) renderState(); }, 1000);
+// The codes' counts change as other agents come and go (the socket tells only of one's own
+// state): read the desk again now and then while the page is in view, and when it comes back.
+setInterval(() => {
+  if (state.user && state.desk && state.desk.signed_in && !document.hidden && !state.busy) loadDesk();
+}, 30000);
+document.addEventListener("visibilitychange", () => { if (!document.hidden && state.user) scheduleDesk(); });
 
 // --- the card -------------------------------------------------------------------------------
 function text(id, value) { $("#" + id).textContent = value == null || value === "" ? "—" : String(value); }
@@ -430,7 +481,7 @@ function renderCard() {
   if (pop.state === "connected" && pop.connected_at) {
     timer.hidden = false;
     const tick = () => {
-      const s = Math.max(0, Math.floor((Date.now() - Date.parse(pop.connected_at)) / 1000));
+      const s = Math.max(0, Math.floor((serverNow() - Date.parse(pop.connected_at)) / 1000));
       timer.textContent = String(Math.floor(s / 60)).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0");
     };
     tick(); state.timer = setInterval(tick, 1000);

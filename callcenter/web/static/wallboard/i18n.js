@@ -20,7 +20,8 @@ registerTexts({
     reason_placeholder: "原因", ok: "已完成", failed: "失败", confirm_remove: "确认移出",
     confirm_withdraw: "确认把此来电撤出队列？", confirm_logout: "确认把该坐席签出所有队列？",
     reapplied: "PBX 重启后已恢复班长设置", level: "级别", other_lang: "English",
-    r_break: "休息", r_lunch: "午餐", r_training: "培训", r_meeting: "会议",
+    reason_none: "（无原因）", reason_other: "其他…", pause_reason_of: "{x} 的暂停原因",
+    other_reason_of: "{x} 的其他暂停原因",
     // agents by team
     agents_by_team: "按班组查看坐席", no_team: "未分组", no_teams: "暂无班组",
     no_agents: "本组暂无坐席", roster_failed: "无法读取班组名单", time_in_state: "本状态时长",
@@ -58,8 +59,8 @@ registerTexts({
     confirm_withdraw: "Withdraw this caller from the queue?",
     confirm_logout: "Log this agent out of every queue?",
     reapplied: "Supervisor settings restored after a PBX restart", level: "level",
-    other_lang: "中文", r_break: "Break", r_lunch: "Lunch", r_training: "Training",
-    r_meeting: "Meeting",
+    other_lang: "中文", reason_none: "(no reason)", reason_other: "other…",
+    pause_reason_of: "Pause reason for {x}", other_reason_of: "Other pause reason for {x}",
     // agents by team
     agents_by_team: "Agents by team", no_team: "No team", no_teams: "No teams yet",
     no_agents: "No agents in this team", roster_failed: "Could not read the roster",

@@ -12,6 +12,9 @@ const state = {
   refreshTimer: null, barsTimer: null,
   // GET /api/roster, and the over-limit alerts the feed sent (user id -> the state's since).
   roster: null, rosterTimer: null, overLimit: new Map(),
+  // The server's clock minus the browser's (ms), from the `now` of each roster answer: the
+  // running clocks count from the server's time, whatever the browser's clock says.
+  clockOffset: 0,
 };
 
 // --- helpers --------------------------------------------------------------------------------
@@ -24,7 +27,14 @@ function clock(seconds) {
   const s = Math.floor(seconds), m = Math.floor(s / 60);
   return `${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 }
-const since = (iso) => (Date.now() - Date.parse(iso)) / 1000;
+const serverNow = () => Date.now() + state.clockOffset;
+const since = (iso) => (serverNow() - Date.parse(iso)) / 1000;
+// The server read its clock between the request going out and the answer coming back: the
+// middle of the two is the best guess of the browser's time at that instant.
+function noteServerClock(answer, sentAt) {
+  const server = answer && answer.now ? Date.parse(answer.now) : NaN;
+  if (!Number.isNaN(server)) state.clockOffset = server - (sentAt + Date.now()) / 2;
+}
 // The wallboard is for whoever may follow the live feed (team leaders, supervisors, admins);
 // what each part shows or offers then follows the user's other permissions.
 const holds = (user, permission) => Boolean(user && (user.permissions || []).includes(permission));
@@ -130,7 +140,7 @@ $("#logout").addEventListener("click", async () => {
 
 bindLangButton($("#lang"));
 onLangChange(() => {
-  render(); renderRouting(); fillReasons(); renderRoster();
+  render(); renderRouting(); renderRoster();
   if (state.user) loadBars();
 });
 
@@ -273,9 +283,10 @@ function renderAgents() {
       row.cells[3].textContent = m.paused ? pauseReason(m.paused_reason) : "";
       const started = state.callStarts.get(key(q.pbx, m.interface));
       row.cells[4].dataset.start = m.in_call && started ? String(started) : "";
-      row.cells[4].textContent = m.in_call ? (started ? clock((Date.now() - started) / 1000) : "●") : "";
+      row.cells[4].textContent = m.in_call ? (started ? clock((serverNow() - started) / 1000) : "●") : "";
       row.cells[5].textContent = String(m.calls_taken);
       row.querySelector("input.penalty").placeholder = String(m.penalty);
+      fillReasonChoices(row, m.interface, q.queue);
       row.querySelector(".spy").hidden = !m.in_call;
       row.dataset.paused = m.paused ? "1" : "0";
     }
@@ -289,10 +300,44 @@ function pauseReason(reason) {
   return code ? label2(code, code.code) : reason || "—";
 }
 
+// The reason to pause with: an active not-ready code (its label in the user's language, the
+// code as the value), or "other…", which shows a free-text reason.
+const OTHER = "*other"; // no code looks like this (codes are [a-z0-9][a-z0-9_-]*)
+
+function activeCodes() {
+  return ((state.roster && state.roster.codes) || []).filter((c) => c.active);
+}
+
+function fillReasonChoices(row, iface, queue) {
+  const choice = $("select.reason-choice", row), text = $("input.reason", row);
+  const who = `${iface} / ${queue}`;
+  choice.setAttribute("aria-label", t("pause_reason_of").replace("{x}", who));
+  text.setAttribute("aria-label", t("other_reason_of").replace("{x}", who));
+  const codes = activeCodes();
+  const signature = [getLang(), ...codes.map((c) => `${c.code}:${label2(c, c.code)}`)].join("|");
+  if (choice.dataset.signature === signature) return;
+  choice.dataset.signature = signature;
+  const keep = choice.value;
+  choice.replaceChildren(
+    el("option", { value: "" }, t("reason_none")),
+    ...codes.map((c) => el("option", { value: c.code }, label2(c, c.code))),
+    el("option", { value: OTHER }, t("reason_other")));
+  // What was chosen stays chosen (a retired code falls back to no reason).
+  choice.value = [...choice.options].some((o) => o.value === keep) ? keep : "";
+  text.hidden = choice.value !== OTHER;
+}
+
 function buildAgentRow(body, q, m, id) {
   const base = `/api/queues/${enc(q.queue)}/members/${enc(m.interface)}`;
-  const reason = el("input", { class: "reason", list: "pause-reasons",
+  const reason = el("input", { class: "reason", maxlength: "120", hidden: "",
     "data-i18n-placeholder": "reason_placeholder", placeholder: t("reason_placeholder") });
+  const choice = el("select", { class: "reason-choice" }, el("option", { value: "" }, t("reason_none")),
+    el("option", { value: OTHER }, t("reason_other")));
+  choice.addEventListener("change", () => {
+    reason.hidden = choice.value !== OTHER;
+    if (!reason.hidden) reason.focus();
+  });
+  const chosenReason = () => (choice.value === OTHER ? reason.value.trim() : choice.value);
   const penalty = el("input", { class: "penalty", type: "number", min: "0", max: "1000" });
   const spy = (mode) => button(mode, mode, () =>
     act("POST", `/api/agents/${enc(m.interface)}/spy${qs(q.pbx)}`, { mode }));
@@ -301,9 +346,9 @@ function buildAgentRow(body, q, m, id) {
     el("td", { class: "num" }),
     el("td", {}, penalty, button("set-penalty", "set", () =>
       act("POST", `${base}/penalty${qs(q.pbx)}`, { penalty: Number(penalty.value || 0) }))),
-    el("td", {}, reason,
+    el("td", {}, choice, reason,
       button("pause", "pause", () =>
-        act("POST", `${base}/pause${qs(q.pbx)}`, { paused: true, reason: reason.value.trim() })),
+        act("POST", `${base}/pause${qs(q.pbx)}`, { paused: true, reason: chosenReason() })),
       button("unpause", "unpause", () =>
         act("POST", `${base}/pause${qs(q.pbx)}`, { paused: false })),
       button("remove", "remove", () => {
@@ -314,6 +359,7 @@ function buildAgentRow(body, q, m, id) {
       }),
       el("span", { class: "spy" }, spy("listen"), spy("whisper"), spy("barge"))));
   body.append(row);
+  fillReasonChoices(row, m.interface, q.queue);
   return row;
 }
 
@@ -350,8 +396,10 @@ function setText(node, text) { if (node.textContent !== text) node.textContent =
 
 async function loadRoster() {
   if (!may("teams:read")) return;
+  const sentAt = Date.now();
   try {
     state.roster = await api("GET", "/api/roster");
+    noteServerClock(state.roster, sentAt);
   } catch (e) {
     if (e.status === 401) { showLogin(""); return; }
     setText($("#roster-error"), `${t("roster_failed")} (${e.status}): ${e.message}`);
@@ -733,27 +781,19 @@ async function loadBars() {
   }));
 }
 
-// --- every second: clock, waits and call times move without a server round trip ------------
+// --- every second: clock, waits and call times move (on the server's time), no round trip ---
 
 setInterval(() => {
-  $("#clock").textContent = new Date().toLocaleTimeString();
+  $("#clock").textContent = new Date(serverNow()).toLocaleTimeString();
   $$("td.live-wait").forEach((c) => {
     if (c.dataset.since) c.textContent = clock(since(c.dataset.since));
   });
   $$("td.live-call").forEach((c) => {
-    if (c.dataset.start) c.textContent = clock((Date.now() - Number(c.dataset.start)) / 1000);
+    if (c.dataset.start) c.textContent = clock((serverNow() - Number(c.dataset.start)) / 1000);
   });
   $$("#teams tr.agent").forEach(tickAgentRow);
 }, 1000);
 setInterval(() => { if (state.user) loadBars(); }, 60000);
 setInterval(() => { if (state.user) loadRoster(); }, 15000);
-
-const reasons = el("datalist", { id: "pause-reasons" });
-document.body.append(reasons);
-function fillReasons() {
-  reasons.replaceChildren(
-    ...["r_break", "r_lunch", "r_training", "r_meeting"].map((k) => el("option", { value: t(k) })));
-}
-fillReasons();
 
 start();
