@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+from callcenter.agents.admin_api import AdminApi
 from callcenter.agents.api import AgentsApi
 from callcenter.agents.desk import AgentDesk, UsersWithSessions
 from callcenter.agents.phone import PhoneRoutes
@@ -53,6 +54,7 @@ class AgentsRoom(Room):
             pbx_names=pbx_names,
         )
         self.api = AgentsApi(self.desk)
+        self.admin = AdminApi(self.desk)
         self.phone = PhoneRoutes(self.desk)
         self._users_with_sessions = users_with_sessions
         self._spawn = host.spawner(self.name)
@@ -68,7 +70,7 @@ class AgentsRoom(Room):
     # --- room ------------------------------------------------------------------------------
 
     def routes(self) -> Sequence[Route]:
-        return self.api.routes()
+        return [*self.api.routes(), *self.admin.routes()]
 
     def on_change(self, change: Change) -> None:
         desk = self.desk
