@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -34,10 +35,29 @@ def _bin_dir() -> Path:
     return Path(candidates[-1]).parent
 
 
+# Listening ports for tests come from below the kernel's ephemeral range (32768-60999):
+# a port the kernel picked with bind(0) is free when asked, but an outgoing connection (a
+# client of PostgreSQL, AMI, HTTP) may take it as its own local port before the service
+# binds it, and the service then fails with "address already in use" (seen in CI). Above
+# SIPp's media ports (20000-29990, UDP) and Asterisk's RTP (10000-10999).
+_PORTS = range(30000, 32700)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 nothing listens on, not handed out before in this run."""
+    for _ in range(500):
+        port = random.choice(_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free TCP port in 30000-32699")
 
 
 class PostgresServer:
