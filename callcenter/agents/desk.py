@@ -28,11 +28,9 @@ from callcenter.agents.problems import (
     NOT_STORED,
     OUTSIDE_YOUR_TEAMS,
     PBX_REQUIRED,
-    PBX_UNAVAILABLE,
     PHONE_RESULTS,
     PHONE_TAKEN,
     SIGNED_IN_ELSEWHERE,
-    pbx_failure,
 )
 from callcenter.agents.seats import Seats
 from callcenter.agents.skills import Membership, Plan, plan_memberships
@@ -43,6 +41,7 @@ from callcenter.agents.store import Code, Status
 from callcenter.agents.tracker import StateTracker
 from callcenter.ami import actions
 from callcenter.ami.errors import AmiError, AmiRefused, AmiUnavailable
+from callcenter.ami.problems import PBX_UNAVAILABLE, pbx_failure
 from callcenter.audit.models import AuditEntry
 from callcenter.auth.identity import User
 from callcenter.auth.passwords import verify_password

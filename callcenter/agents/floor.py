@@ -20,7 +20,6 @@ from callcenter.agents.problems import NO_SUCH_AGENT
 from callcenter.agents.scope import EVERYTHING, Scope, Team, scope_of
 from callcenter.agents.seats import Seats
 from callcenter.agents.states import (
-    OTHER,
     AgentState,
     StateName,
     derive,
@@ -82,6 +81,8 @@ class Floor:
         self._status_seen_at: datetime | None = None
         self._marks: dict[str, tuple[int, datetime | None]] = {}
         self._dirty: set[int] = set()
+        # PBXs whose memberships a resync corrected: rebuilt in the state worker's next round.
+        self._stale: set[str] = set()
         self._wake = asyncio.Event()
 
     # ------------------------------------------------------------------ memory
@@ -178,11 +179,7 @@ class Floor:
 
     def phones_of(self, user_id: int) -> tuple[str, ...]:
         user = self.users.get(user_id)
-        fixed = user.interfaces if user is not None else ()
-        status = self.status.get(user_id)
-        if status is not None and status.interface is not None:
-            return (*fixed, status.interface) if status.interface not in fixed else fixed
-        return fixed
+        return () if user is None else self.seats.phones(user)
 
     def owner(self, pbx: str, interface: str) -> int | None:
         """Who the phone belongs to now: the agent signed in there, else the user whose fixed
@@ -221,6 +218,12 @@ class Floor:
                 self.members.setdefault((queue.pbx, member.interface), {})[queue.queue] = member
         for user_id in self.users:
             self.mark(user_id)
+
+    def members_stale(self, pbx: str) -> None:
+        """A resync corrected the model: the state worker reads this PBX's part again once
+        in its next round, however many corrections the resync made."""
+        self._stale.add(pbx)
+        self._wake.set()
 
     def member_changed(self, pbx: str, queue: str, interface: str, view: MemberView | None) -> None:
         phone = (pbx, interface)
@@ -273,7 +276,7 @@ class Floor:
         return derive(
             signed_in,
             members,
-            [c for c in self.codes if c != OTHER],
+            self.codes,
             self.acw_until.get(user_id),
             self.clock(),
             on_call=phone in self.on_call if phone is not None else False,

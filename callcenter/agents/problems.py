@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from callcenter.ami.errors import AmiError, AmiRefused, AmiTimeout, AmiUnavailable
-from callcenter.web.errors import ApiError, Problem
+from callcenter.ami.problems import PBX_REFUSED, PBX_TIMEOUT, PBX_UNAVAILABLE
+from callcenter.web.errors import Problem
 
 PHONE_TAKEN = Problem(409, "phone-taken", "another agent is signed in at that phone")
 SIGNED_IN_ELSEWHERE = Problem(
@@ -21,9 +19,6 @@ CODE_FULL = Problem(409, "code-full", "the code has as many agents as it allows"
 NO_SUCH_AGENT = Problem(404, "no-such-agent", "no user of that id")
 NO_SUCH_SKILL_QUEUE = Problem(404, "no-such-queue", "no PBX has a queue of that name")
 OUTSIDE_YOUR_TEAMS = Problem(403, "outside-your-teams", "that agent or queue is not in your teams")
-PBX_REFUSED = Problem(502, "pbx-refused", "the PBX refused the action")
-PBX_UNAVAILABLE = Problem(503, "pbx-unavailable", "the PBX is not connected")
-PBX_TIMEOUT = Problem(504, "pbx-timeout", "the PBX did not answer in time")
 NOT_STORED = Problem(503, "database-unavailable", "the database did not store the change")
 
 SIGN_IN_PROBLEMS = (
@@ -46,13 +41,3 @@ PHONE_RESULTS = {
     NO_QUEUES.error: "no-queues",
     NOT_SIGNED_IN.error: "not-signed-in",
 }
-
-
-def pbx_failure(exc: AmiError, **details: Any) -> ApiError:
-    if isinstance(exc, AmiRefused):
-        return PBX_REFUSED(exc.message, pbx=exc.pbx, **details)
-    if isinstance(exc, AmiTimeout):
-        return PBX_TIMEOUT(exc.message, pbx=exc.pbx, **details)
-    if isinstance(exc, AmiUnavailable):
-        return PBX_UNAVAILABLE(f"PBX {exc.pbx} is not connected", pbx=exc.pbx, **details)
-    return PBX_REFUSED(exc.message, pbx=exc.pbx, **details)

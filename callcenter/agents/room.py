@@ -80,7 +80,7 @@ class AgentsRoom(Room):
             desk.call_connected(change.pbx, change.agent_interface)
         elif isinstance(change, Correction) and change.kind.startswith(("member_", "queue_")):
             # A resync fixed the model behind the events' back: read the PBX's part again.
-            desk.rebuild_members(change.pbx)
+            desk.members_stale(change.pbx)
         elif isinstance(change, CallEnded):
             record = change.record
             if record.answered_by:

@@ -46,10 +46,6 @@ class Seats:
         """The user signed in at this phone now (None: nobody signed in there)."""
         return self._holder.get((pbx, interface))
 
-    def seat_of(self, user_id: int) -> tuple[str, str] | None:
-        """(pbx, interface) where the user is signed in."""
-        return self._seat.get(user_id)
-
     def follow(self, moved: Moved, told: Told) -> None:
         self._moved.append(moved)
         self._told.append(told)

@@ -66,6 +66,9 @@ class StateTracker(Floor):
         while True:
             await self._wake.wait()
             self._wake.clear()
+            stale, self._stale = self._stale, set()
+            for pbx in stale:
+                self.rebuild_members(pbx)
             dirty, self._dirty = self._dirty, set()
             try:
                 await self.store_states(dirty)
@@ -78,9 +81,6 @@ class StateTracker(Floor):
                 self._dirty |= dirty
                 await asyncio.sleep(1.0)
                 self._wake.set()
-
-    async def store_state(self, user_id: int) -> None:
-        await self.store_states({user_id})
 
     async def store_states(self, user_ids: Iterable[int]) -> None:
         changed: list[tuple[int, AgentState]] = []

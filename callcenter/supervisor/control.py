@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from callcenter.agents.scope import Scope, TeamScopes
 from callcenter.ami import actions
 from callcenter.ami.actions import ActionSender
-from callcenter.ami.errors import AmiError, AmiRefused, AmiTimeout, AmiUnavailable
+from callcenter.ami.errors import AmiError
+from callcenter.ami.problems import PbxProblems, pbx_failure
 from callcenter.auth.identity import User
 from callcenter.component import LiveReader, Publish, Resync
 from callcenter.feed.serialize import dumps
@@ -104,14 +105,12 @@ class Outcome:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-def ami_failure(exc: AmiError, **details: Any) -> ControlError:
-    if isinstance(exc, AmiRefused):
-        return PBX_REFUSED(exc.message, pbx=exc.pbx, **details)
-    if isinstance(exc, AmiTimeout):
-        return PBX_TIMEOUT(exc.message, pbx=exc.pbx, **details)
-    if isinstance(exc, AmiUnavailable):
-        return PBX_UNAVAILABLE(f"PBX {exc.pbx} is not connected", pbx=exc.pbx, **details)
-    return PBX_ERROR(exc.message, pbx=exc.pbx, **details)
+SUPERVISOR_PBX_PROBLEMS = PbxProblems(PBX_REFUSED, PBX_UNAVAILABLE, PBX_TIMEOUT, PBX_ERROR)
+
+
+def ami_failure(exc: AmiError, **details: Any) -> ApiError:
+    """The supervisor's own PBX refusals (``ControlError``s) for a failed action."""
+    return pbx_failure(exc, SUPERVISOR_PBX_PROBLEMS, **details)
 
 
 async def send_member_op(link: ActionSender, op: MemberOp) -> None:
