@@ -9,8 +9,9 @@ room imports ``service.py`` or reaches into another room. See ``docs/architectur
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -23,6 +24,8 @@ from callcenter.tasks import Spawn, Tasks
 if TYPE_CHECKING:
     from callcenter.ami.link import AmiLink
     from callcenter.web.http import Route
+
+log = logging.getLogger(__name__)
 
 
 class LiveReader(Protocol):
@@ -104,6 +107,28 @@ class PbxLinks(Generic[L]):
 
 Publish = Callable[[str], None]
 Resync = Callable[[str], Awaitable[None]]
+# (PBX name, the event's fields, when it was received): on the event path, enqueue only.
+AmiTap = Callable[[str, Mapping[str, str], datetime], None]
+
+
+class AmiTaps:
+    """Raw AMI events for the rooms that need more than the live model's changes (the
+    callback dialler follows its own channels). Every event of every PBX passes through each
+    tap, on the event path: a tap checks cheaply whether the event is its own and only
+    enqueues. A tap that raises is logged and the others still get the event."""
+
+    def __init__(self) -> None:
+        self._taps: list[AmiTap] = []
+
+    def add(self, tap: AmiTap) -> None:
+        self._taps.append(tap)
+
+    def __call__(self, pbx: str, fields: Mapping[str, str], received_at: datetime) -> None:
+        for tap in self._taps:
+            try:
+                tap(pbx, fields, received_at)
+            except Exception:
+                log.exception("AMI tap %r failed on %s", tap, fields.get("Event"))
 
 
 @dataclass(frozen=True)
@@ -119,6 +144,8 @@ class Host:
     resync: Resync
     registry: CollectorRegistry
     tasks: Tasks
+    # Raw AMI events (the service calls them after the live model's ingest).
+    ami_taps: AmiTaps = field(default_factory=AmiTaps)
 
     def spawner(self, room: str) -> Spawn:
         """The room's own ``spawn``: its tasks are tracked, logged on a crash, and

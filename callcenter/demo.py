@@ -137,6 +137,7 @@ def _print_urls(port: int, agents: int, metrics_port: int = 9464) -> None:
         f"{agents} SIPp agent phones and a caller every few seconds into queue 'support'.\n"
         f"  wallboard       {base}/wallboard   (supervisor / {DEMO_PASSWORD})\n"
         f"  admin           {base}/admin       (admin / {DEMO_PASSWORD})\n"
+        f"  work items      {base}/work        (supervisor / {DEMO_PASSWORD})\n"
         f"  agent console   {base}/agent       (agent{FIRST_AGENT_EXT} … agent{last} / "
         f"{DEMO_PASSWORD})\n"
         f"  queues (live)   {base}/api/queues\n"

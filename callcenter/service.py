@@ -50,6 +50,8 @@ from callcenter.web.app import create_app
 from callcenter.web.assets import SharedAssetsRoom
 from callcenter.web.openapi import ApiDocsRoom
 from callcenter.web.sockets import TIMEOUT_CEIL_THRESHOLD, SocketRegistry
+from callcenter.work.calendar import BusinessCalendar
+from callcenter.work.room import WorkRoom
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +112,7 @@ class Service:
             self.links.add(
                 AmiLink(
                     pbx,
-                    self.ingest.on_ami_event,
+                    self._on_ami_event,
                     on_ready=self.on_pbx_ready,
                     on_state=self.on_link_state,
                     event_filters=event_filters(live.ivr_variable_prefix),
@@ -129,6 +131,13 @@ class Service:
             settings.agents,
             pbx_names=[p.name for p in settings.pbx],
             users_with_sessions=self.auth.sessions.users_with_sessions,
+        )
+        work = WorkRoom(
+            host,
+            settings.work,
+            BusinessCalendar.from_ivr(settings.ivr),
+            agents,
+            audit=self.audit,
         )
         records = RecordsRoom(
             host,
@@ -149,6 +158,7 @@ class Service:
             *([self.metrics_room] if settings.http.metrics_port == 0 else []),
             directory,
             agents,
+            work,
             ScreenPopRoom(
                 host,
                 settings.screenpop,
@@ -163,7 +173,11 @@ class Service:
                 self.engine,
                 directory.directory,
                 pbx_names=[p.name for p in settings.pbx],
-                extra_routes=agents.agi_routes(),
+                extra_routes={
+                    **agents.agi_routes(),
+                    **work.agi_routes(settings.ivr.route_timeout_ms),
+                },
+                callbacks=work,
             ),
             records,
             SupervisorRoom(host, settings.supervisor, agents),
@@ -248,6 +262,11 @@ class Service:
         self.ingest.tick(datetime.now(UTC))
 
     # --- AMI ---------------------------------------------------------------------------
+
+    def _on_ami_event(self, pbx: str, fields: dict[str, str], received_at: datetime) -> None:
+        """Every event: the live model first, then the rooms' raw taps (enqueue only)."""
+        self.ingest.on_ami_event(pbx, fields, received_at)
+        self.host.ami_taps(pbx, fields, received_at)
 
     async def resync(self, pbx: str) -> None:
         """Rebuild this PBX's part of the model from the PBX's own view."""

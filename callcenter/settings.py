@@ -295,6 +295,10 @@ class IvrSettings(_Section):
     )
     # Whole days closed (public holidays), in the local zone.
     holidays: list[date] = Field(default_factory=list)
+    # Make-up working days (调休): dates open with `make_up_hours` whatever their weekday
+    # (a Saturday worked to bridge a holiday). A date both here and in holidays is refused.
+    make_up_days: list[date] = Field(default_factory=list)
+    make_up_hours: list[str] = Field(default_factory=lambda: ["09:00-18:00"])
     # Queue() priority per customer VIP level (a level not listed gets the priority of the
     # highest level listed below it; 0 = no VIP).
     vip_priorities: dict[int, int] = Field(default_factory=lambda: {1: 5, 2: 10, 3: 20})
@@ -325,12 +329,37 @@ class IvrSettings(_Section):
             if day not in WEEKDAYS:
                 raise ValueError(f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
             for span in spans:
-                if not _HOURS_SPAN.fullmatch(span):
-                    raise ValueError(f"{day}: {span!r} is not HH:MM-HH:MM")
-                start, end = span.split("-")
-                if start >= end:
-                    raise ValueError(f"{day}: {span!r} ends before it starts")
+                cls._check_span(day, span)
         return value
+
+    @field_validator("make_up_hours")
+    @classmethod
+    def _valid_make_up_hours(cls, value: list[str]) -> list[str]:
+        for span in value:
+            cls._check_span("make_up_hours", span)
+        return value
+
+    @staticmethod
+    def _check_span(where: str, span: str) -> None:
+        # One rule for weekday and make-up spans: the IVR and the business calendar parse
+        # both the same way.
+        if not _HOURS_SPAN.fullmatch(span):
+            raise ValueError(f"{where}: {span!r} is not HH:MM-HH:MM")
+        start, end = span.split("-")
+        if start >= end:
+            raise ValueError(f"{where}: {span!r} ends before it starts")
+
+    @model_validator(mode="after")
+    def _holiday_or_make_up(self) -> IvrSettings:
+        # A date both closed and worked is a typing error; guessing which was meant would
+        # promise customers a deadline on a day nobody is in (or turn callers away).
+        both = sorted(set(self.holidays) & set(self.make_up_days))
+        if both:
+            raise ValueError(
+                "date(s) both in holidays and make_up_days: "
+                + ", ".join(day.isoformat() for day in both)
+            )
+        return self
 
 
 class SupervisorSettings(_Section):
@@ -445,6 +474,168 @@ class AgentsSettings(_Section):
         return value
 
 
+_DURATION = re.compile(r"^[1-9][0-9]{0,4}(m|h|d|wh|wd)$")
+WORK_KINDS = ("follow-up", "callback", "complaint", "inquiry")
+WORK_PRIORITIES = ("urgent", "high", "normal", "low")
+
+
+class WorkCategory(_Section):
+    """A category of work item; `priority` (if set) is the least priority an item of it gets:
+    seed 003 puts account security and major complaints first."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    label_zh: str = Field(min_length=1, max_length=80)
+    label_en: str = Field(min_length=1, max_length=80)
+    priority: Literal["urgent", "high", "normal", "low"] | None = None
+
+
+DEFAULT_WORK_CATEGORIES = (
+    WorkCategory(
+        code="account-security", label_zh="账户安全", label_en="Account security", priority="urgent"
+    ),
+    WorkCategory(
+        code="major-complaint", label_zh="重大投诉", label_en="Major complaint", priority="urgent"
+    ),
+    WorkCategory(code="service", label_zh="服务", label_en="Service"),
+    WorkCategory(code="billing", label_zh="账单费用", label_en="Billing"),
+    WorkCategory(code="product", label_zh="产品", label_en="Product"),
+    WorkCategory(code="delivery", label_zh="物流配送", label_en="Delivery"),
+    WorkCategory(code="technical", label_zh="技术问题", label_en="Technical"),
+    WorkCategory(code="callback", label_zh="回电", label_en="Callback"),
+    WorkCategory(code="satisfaction", label_zh="满意度回访", label_en="Satisfaction call"),
+    WorkCategory(code="other", label_zh="其他", label_en="Other"),
+)
+
+
+class DeadlineRule(_Section):
+    """The promise for items of a kind and priority ("*" = any). Durations: "30m", "2h",
+    "3d" (as the clock runs), "4wh" (working hours), "2wd" (working days: the end of the
+    working day that many working days on), by the business calendar of the IVR's hours,
+    holidays and make-up days."""
+
+    kind: Literal["follow-up", "callback", "complaint", "inquiry", "*"] = "*"
+    priority: Literal["urgent", "high", "normal", "low", "*"] = "*"
+    first_response: str | None = Field(default=None, pattern=_DURATION.pattern)
+    resolution: str = Field(pattern=_DURATION.pattern)
+
+
+DEFAULT_DEADLINES = (
+    DeadlineRule(kind="complaint", priority="urgent", first_response="2h", resolution="24h"),
+    DeadlineRule(kind="complaint", priority="high", first_response="4wh", resolution="2wd"),
+    DeadlineRule(kind="complaint", first_response="1wd", resolution="3wd"),
+    DeadlineRule(kind="callback", priority="urgent", resolution="1h"),
+    DeadlineRule(kind="callback", resolution="4wh"),
+    DeadlineRule(priority="urgent", first_response="2h", resolution="8wh"),
+    DeadlineRule(priority="high", resolution="1wd"),
+    DeadlineRule(resolution="2wd"),
+)
+
+
+class EscalationTier(_Section):
+    """At this share of the promised time, the item escalates to this tier: the owner (a
+    warning), the leader of the item's team, or every holder of the manager role."""
+
+    share: float = Field(gt=0, le=10)
+    to: Literal["owner", "team-leader", "manager"]
+
+
+class Department(_Section):
+    """A department outside the tool (technical, logistics...): items reach it by e-mail
+    and/or a webhook, with a reply link that adds its answer to the item's timeline."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    label_zh: str = Field(min_length=1, max_length=80)
+    label_en: str = Field(min_length=1, max_length=80)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    webhook: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+
+
+class SmtpSettings(_Section):
+    """The mail relay for department requests and scheduled reports (none: no mail)."""
+
+    host: str | None = None
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = "callcenter@localhost"
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class CallbackSettings(_Section):
+    """Callbacks the service dials: agent first, then the customer."""
+
+    enabled: bool = True
+    # Seconds between scheduler rounds (due callbacks, offers that ran out, attempts).
+    interval: float = Field(default=5.0, gt=0, le=300)
+    # Where the agent's leg is sent to dial the customer: extension = the customer's
+    # number, in this context of the customer's PBX (its outbound route).
+    outbound_context: str = Field(default="callcenter-callback", pattern=r"^[A-Za-z0-9_-]+$")
+    # Caller ID the customer sees (the hotline number).
+    caller_id: str = Field(default="", max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")
+    # Seconds the agent's phone rings before the attempt counts as missed by the agent.
+    agent_ring_seconds: int = Field(default=20, ge=5, le=120)
+    # Seconds an offer stays on an agent's console before it goes to someone else.
+    offer_seconds: int = Field(default=60, ge=5, le=900)
+    # Tries at the customer (no answer, busy, failed) before the item is closed as
+    # unreachable, and minutes between them.
+    attempts: int = Field(default=3, ge=1, le=20)
+    retry_minutes: float = Field(default=10.0, ge=0.05, le=1440)
+    # Callbacks are dialled only while no more than this many callers wait in the item's
+    # queue (a surge never makes callbacks compete with waiting callers).
+    max_waiting: int = Field(default=0, ge=0)
+    # Queues whose callbacks ring the agent at once (no preview to accept).
+    auto_dial_queues: list[str] = Field(default_factory=list)
+
+
+class WorkSettings(_Section):
+    """Work items: follow-ups, callbacks, complaints and inquiries."""
+
+    categories: tuple[WorkCategory, ...] = DEFAULT_WORK_CATEGORIES
+    # First rule that matches (kind, priority) wins: list specific rules before "*" ones.
+    deadlines: tuple[DeadlineRule, ...] = DEFAULT_DEADLINES
+    escalation: tuple[EscalationTier, ...] = (
+        EscalationTier(share=0.8, to="owner"),
+        EscalationTier(share=1.0, to="team-leader"),
+        EscalationTier(share=1.5, to="manager"),
+    )
+    # The role whose holders are the manager tier (seed 003's management).
+    manager_role: str = "supervisor"
+    # Seconds between escalation sweeps.
+    sweep_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Team (by name) whose pool gets items nobody else is named for: IVR callbacks of a
+    # queue no team serves, satisfaction calls. None: the first team serving the queue.
+    default_team: str | None = None
+    # Share (0..1) of resolved complaints that get a satisfaction return call (seed 003),
+    # for this team's pool (default: the complaint's team).
+    satisfaction_share: float = Field(default=0.0, ge=0, le=1)
+    satisfaction_team: str | None = None
+    departments: tuple[Department, ...] = ()
+    # Days a department's reply link stays valid.
+    reply_days: int = Field(default=14, ge=1, le=365)
+    # Public base URL of this service for reply links (e.g. https://cc.example.com).
+    public_url: str = Field(default="http://localhost:8080", pattern=r"^https?://[^\s]+$")
+    smtp: SmtpSettings = SmtpSettings()
+    callbacks: CallbackSettings = CallbackSettings()
+
+    @model_validator(mode="after")
+    def _known_codes(self) -> WorkSettings:
+        codes = [c.code for c in self.categories]
+        if len(set(codes)) != len(codes):
+            raise ValueError("work.categories: duplicate code")
+        if not any(r.kind == "*" and r.priority == "*" for r in self.deadlines):
+            raise ValueError('work.deadlines needs a rule for kind "*" and priority "*"')
+        shares = [t.share for t in self.escalation]
+        if shares != sorted(shares) or len(set(shares)) != len(shares):
+            raise ValueError("work.escalation: tiers in rising order of share")
+        departments = [d.code for d in self.departments]
+        if len(set(departments)) != len(departments):
+            raise ValueError("work.departments: duplicate code")
+        for department in self.departments:
+            if department.email is None and department.webhook is None:
+                raise ValueError(f"department {department.code}: give an email or a webhook")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
@@ -462,6 +653,7 @@ class Settings(BaseSettings):
     supervisor: SupervisorSettings = SupervisorSettings()
     routing: RoutingSettings = RoutingSettings()
     agents: AgentsSettings = AgentsSettings()
+    work: WorkSettings = WorkSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("pbx")
@@ -501,6 +693,9 @@ class Settings(BaseSettings):
         password = _password_in_url(self.database.url.get_secret_value())
         if password:
             values.append(password)
+        for secret in (self.http.metrics_token, self.work.smtp.password):
+            if secret is not None:
+                values.append(secret.get_secret_value())
         return [v for v in values if v]
 
 

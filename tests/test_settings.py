@@ -96,7 +96,8 @@ def test_secrets_from_the_settings_are_masked_in_log_lines(tmp_path: Path) -> No
     config = tmp_path / "c.toml"
     config.write_text(
         f'[database]\nurl = "postgresql://cc:dbpass-{SECRET}@db/cc"\n'
-        f'[[pbx]]\nname = "a"\nusername = "cc"\nsecret = "{SECRET}"\n',
+        f'[[pbx]]\nname = "a"\nusername = "cc"\nsecret = "{SECRET}"\n'
+        f'[work.smtp]\nhost = "relay"\nusername = "cc"\npassword = "relay-pw-5150"\n',
         encoding="utf-8",
     )
     with pytest.raises(ConfigError):
@@ -108,10 +109,11 @@ def test_secrets_from_the_settings_are_masked_in_log_lines(tmp_path: Path) -> No
         logging.INFO,
         __file__,
         1,
-        "login with %s failed (%s)",
-        (SECRET, f"dbpass-{SECRET}"),
+        "login with %s failed (%s, %s)",
+        (SECRET, f"dbpass-{SECRET}", "relay-pw-5150"),
         None,
     )
     masking.filter(record)
     assert SECRET not in record.getMessage()
+    assert "relay-pw-5150" not in record.getMessage()
     assert "***" in record.getMessage()

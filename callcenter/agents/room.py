@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from callcenter.agents.admin_api import AdminApi
 from callcenter.agents.api import AgentsApi
 from callcenter.agents.desk import AgentDesk, UsersWithSessions
 from callcenter.agents.phone import PhoneRoutes
-from callcenter.agents.scope import Scope
+from callcenter.agents.scope import Scope, Team
 from callcenter.agents.seats import Seats
+from callcenter.agents.states import StateName
 from callcenter.agents.store import Code, seed_codes
 from callcenter.auth.identity import User
 from callcenter.component import Host, PbxLink, Room
@@ -24,6 +25,7 @@ from callcenter.ivr.agi import Handler
 from callcenter.live import CallConnected, CallEnded, Change, Correction, MemberChanged
 from callcenter.settings import AgentsSettings
 from callcenter.tasks import every
+from callcenter.work.ports import ReadyAgent
 
 if TYPE_CHECKING:
     from callcenter.web.http import Route
@@ -63,6 +65,35 @@ class AgentsRoom(Room):
 
     def scope_of(self, user: User) -> Scope:
         return self.desk.scope_of(user)
+
+    # WorkForce (the work-items room): teams, users, who is ready, the consoles.
+
+    def teams(self) -> Sequence[Team]:
+        return tuple(self.desk.teams)
+
+    def active_user(self, user_id: int) -> User | None:
+        if user_id in self.desk.disabled:
+            return None
+        return self.desk.users.get(user_id)
+
+    def active_users(self) -> Sequence[User]:
+        disabled = self.desk.disabled
+        return [user for uid, user in self.desk.users.items() if uid not in disabled]
+
+    def ready_agents(self) -> Sequence[ReadyAgent]:
+        ready = [
+            ReadyAgent(status.user_id, status.pbx, status.interface, status.since)
+            for status in self.desk.status.values()
+            if status.pbx is not None
+            and status.interface is not None
+            and status.state.state is StateName.READY
+            and status.user_id not in self.desk.disabled
+        ]
+        ready.sort(key=lambda agent: agent.since)
+        return ready
+
+    def tell(self, user_id: int, message: Mapping[str, Any]) -> None:
+        self.seats.tell(user_id, message)
 
     def agi_routes(self) -> Mapping[str, Handler]:
         return self.phone.handlers()

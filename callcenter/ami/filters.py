@@ -21,6 +21,10 @@ def event_filters(ivr_variable_prefix: str) -> tuple[str, ...]:
         "Event: Hangup[[:space:]]",
         # Sent before the hang-ups of a PBX shutdown: its callers did not abandon.
         "Event: SoftHangupRequest",
+        # The callback dialler (callcenter/work/dialer.py) follows its Originates: the agent's
+        # leg answered or not, and the customer's leg's DialStatus.
+        "Event: OriginateResponse",
+        "Event: DialEnd",
         "Event: FullyBooted",
         "Event: Shutdown",
         # Only the VarSets that tell a timeout from an abandon, and the IVR's data.

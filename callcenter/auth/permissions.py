@@ -48,6 +48,11 @@ class Permission(enum.StrEnum):
     QA_REVIEW = "qa:review"
     # Shifts, forecasts and staffing plans (the workforce planner).
     PLANNING_EDIT = "planning:edit"
+    # Work items (follow-ups, callbacks, complaints): one's own and one's teams' pools.
+    WORK_OWN = "work:own"
+    # Every work item in one's scope (all teams, or the teams one leads): filters, counts,
+    # bulk reassign, escalations.
+    WORK_SUPERVISE = "work:supervise"
 
 
 P = Permission
@@ -60,6 +65,7 @@ _AGENT = frozenset(
         P.CALLS_WRAP_UP,
         P.CUSTOMERS_READ,
         P.CUSTOMERS_EDIT,
+        P.WORK_OWN,
     }
 )
 # First line's team leader: steers their own teams' queues and agents only.
@@ -73,6 +79,7 @@ _TEAM_LEADER = _AGENT | {
     P.STATS_READ,
     P.TEAMS_READ,
     P.ROUTING_READ,
+    P.WORK_SUPERVISE,
 }
 # The floor's supervisor (seed 003's management tier): every team, and the floor's set-up
 # (teams, not-ready codes, skills).

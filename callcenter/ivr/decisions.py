@@ -29,20 +29,45 @@ class Hours(StrEnum):
 
 @dataclass(frozen=True)
 class Schedule:
-    """Business hours in local time: open spans per weekday, and closed whole days."""
+    """Business hours in local time: open spans per weekday, closed whole days (holidays),
+    and make-up working days (调休) open with their own spans whatever their weekday."""
 
     zone: ZoneInfo
     spans: Mapping[str, Sequence[tuple[time, time | None]]]  # end None = midnight
     holidays: frozenset[date]
+    # Defaults keep schedules built before make-up days existed meaning what they meant.
+    make_up_days: frozenset[date] = frozenset()
+    make_up_spans: Sequence[tuple[time, time | None]] = ()
 
     @classmethod
     def from_config(
-        cls, timezone: str, hours: Mapping[str, Sequence[str]], holidays: Sequence[date]
+        cls,
+        timezone: str,
+        hours: Mapping[str, Sequence[str]],
+        holidays: Sequence[date],
+        make_up_days: Sequence[date] = (),
+        make_up_hours: Sequence[str] = (),
     ) -> Schedule:
         spans = {
             day: tuple(_parse_span(span) for span in day_spans) for day, day_spans in hours.items()
         }
-        return cls(ZoneInfo(timezone), spans, frozenset(holidays))
+        return cls(
+            ZoneInfo(timezone),
+            spans,
+            frozenset(holidays),
+            frozenset(make_up_days),
+            tuple(_parse_span(span) for span in make_up_hours),
+        )
+
+    def spans_on(self, day: date) -> Sequence[tuple[time, time | None]]:
+        """The local open spans of a date: none on a holiday, the make-up spans on a make-up
+        day, else its weekday's. A holiday wins over a make-up day (the settings refuse a
+        date that is both, but a closed answer is the safer one for a hand-built schedule)."""
+        if day in self.holidays:
+            return ()
+        if day in self.make_up_days:
+            return self.make_up_spans
+        return self.spans.get(WEEKDAYS[day.weekday()], ())
 
 
 def _parse_span(span: str) -> tuple[time, time | None]:
@@ -51,12 +76,13 @@ def _parse_span(span: str) -> tuple[time, time | None]:
 
 
 def hours_at(now: datetime, schedule: Schedule) -> Hours:
-    """Open, closed or holiday at the aware instant ``now``."""
+    """Open, closed or holiday at the aware instant ``now``. A make-up day (调休) is open in
+    the make-up hours whatever its weekday, so a worked Saturday is not answered "closed"."""
     local = now.astimezone(schedule.zone)
     if local.date() in schedule.holidays:
         return Hours.HOLIDAY
     clock = local.time().replace(tzinfo=None)
-    for start, end in schedule.spans.get(WEEKDAYS[local.weekday()], ()):
+    for start, end in schedule.spans_on(local.date()):
         if start <= clock and (end is None or clock < end):
             return Hours.OPEN
     return Hours.CLOSED

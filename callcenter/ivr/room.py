@@ -20,7 +20,7 @@ from callcenter.component import Room
 from callcenter.customers.directory import CustomerDirectory
 from callcenter.ivr.agi import FastAgiServer, Handler, route_problem
 from callcenter.ivr.directory import IndexedCustomerDirectory
-from callcenter.ivr.routes import IvrRoutes
+from callcenter.ivr.routes import CallbackBook, IvrRoutes
 from callcenter.settings import FastAgiSettings, IvrSettings
 
 
@@ -36,11 +36,13 @@ class IvrRoom(Room):
         *,
         pbx_names: Sequence[str],
         extra_routes: Mapping[str, Handler] = MappingProxyType({}),
+        callbacks: CallbackBook | None = None,
     ) -> None:
         # An open complaint means the same to the hotline as on the agent's card: both read
         # the one directory, with its overdue window and calendar.
+        # Callbacks callers book are dialled by the work-items room (``callbacks``).
         self.agi_routes = IvrRoutes(
-            settings, engine, IndexedCustomerDirectory(directory), pbx_names
+            settings, engine, IndexedCustomerDirectory(directory), pbx_names, callbacks=callbacks
         )
         routes = self.agi_routes.handlers()
         clashes = sorted(set(routes) & set(extra_routes))

@@ -8,6 +8,11 @@ Dialplan arguments (the first is always the PBX name, ``${IVR_PBX}``):
   lookup   PBX, caller number, account, chosen language
   hours    PBX
   callback PBX, queue, linkedid, account, language   (caller and uniqueid from the AGI env)
+
+A callback is booked through the ``CallbackBook`` port (the work-items room): a callback item
+with its ticket and dialling schedule; the caller's ``CallbackRequest`` row stays the record of
+the ask. The route answers IVR_CALLBACK (ok / failed) and, when booked, IVR_TICKET (the item's
+ticket number, for the dialplan to read out).
   survey   PBX, score, member interface, member name, queue, linkedid
 """
 
@@ -17,7 +22,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -39,11 +46,33 @@ from callcenter.ivr.decisions import (
     safe_value,
 )
 from callcenter.ivr.directory import CustomerDirectory
-from callcenter.ivr.models import CallbackRequest, CallbackTask, SurveyResult
+from callcenter.ivr.models import CallbackRequest, SurveyResult
 from callcenter.logs import mask_number
 from callcenter.settings import IvrSettings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackBooking:
+    """A caller asked in the IVR to be called back (one per caller channel)."""
+
+    pbx: str
+    uniqueid: str
+    number: str
+    queue: str
+    language: str
+    account: str | None
+    linkedid: str | None
+    # When the first try is due (``ivr.callback_due_minutes`` after the ask).
+    due_at: datetime
+
+
+class CallbackBook(Protocol):
+    """Books the callback a caller asked for (the work-items room); idempotent per caller
+    channel. Returns the item's ticket number."""
+
+    async def book_callback(self, booking: CallbackBooking) -> str: ...
 
 
 class IvrRoutes:
@@ -54,14 +83,23 @@ class IvrRoutes:
         directory: CustomerDirectory,
         pbx_names: Sequence[str],
         clock: Clock = utc_now,
+        callbacks: CallbackBook | None = None,
     ) -> None:
         self._settings = settings
+        # None: nothing can dial a callback, so none is promised (the caller is queued).
+        self._callbacks = callbacks
         self._engine = engine
         self._directory = directory
         self._pbx_names = tuple(pbx_names)
         self._clock = clock
         self._budget = settings.route_timeout_ms / 1000
-        self._schedule = Schedule.from_config(settings.timezone, settings.hours, settings.holidays)
+        self._schedule = Schedule.from_config(
+            settings.timezone,
+            settings.hours,
+            settings.holidays,
+            settings.make_up_days,
+            settings.make_up_hours,
+        )
         self._policy = PriorityPolicy(
             settings.vip_priorities, settings.complaint_priority, settings.default_language
         )
@@ -170,11 +208,13 @@ class IvrRoutes:
             language=normalise_language(request.arg(4)) or self._settings.default_language,
             requested_at=now,
         )
+        ticket: str | None = None
         try:
             # Not shielded: a request that is not stored in time is rolled back, and the
             # caller, told nothing was booked, waits in the queue instead.
             async with asyncio.timeout(self._budget):
-                outcome = await self._store_callback(callback, now)
+                ticket = await self._store_callback(callback, now)
+            outcome = "ok" if ticket is not None else "failed"
         except TimeoutError:
             log.warning(
                 "IVR callback for %s not stored within %d ms",
@@ -188,36 +228,43 @@ class IvrRoutes:
             )
             outcome = "failed"
         log.info(
-            "IVR callback pbx=%s uniqueid=%s queue=%s number=%s: %s",
+            "IVR callback pbx=%s uniqueid=%s queue=%s number=%s: %s ticket=%s",
             pbx,
             uniqueid,
             queue,
             mask_number(number),
             outcome,
+            ticket,
         )
-        await channel.set_variable("IVR_CALLBACK", outcome)
+        variables = {"IVR_CALLBACK": outcome}
+        if outcome == "ok" and ticket:
+            variables["IVR_TICKET"] = safe_value(ticket, 12)
+        await channel.set_variables(variables)
 
-    async def _store_callback(self, callback: CallbackRequest, now: datetime) -> str:
-        due = now + timedelta(minutes=self._settings.callback_due_minutes)
+    async def _store_callback(self, callback: CallbackRequest, now: datetime) -> str | None:
+        """The request row (once per caller channel), then the callback item booked through
+        the work room; the item's ticket, or None when nothing can dial it."""
+        if self._callbacks is None:
+            log.warning("IVR callback asked but no callback service is wired: not promised")
+            return None
+        booking = CallbackBooking(
+            pbx=callback.pbx,
+            uniqueid=callback.uniqueid,
+            number=callback.caller_number,
+            queue=callback.queue,
+            language=callback.language,
+            account=callback.account,
+            linkedid=callback.linkedid,
+            due_at=now + timedelta(minutes=self._settings.callback_due_minutes),
+        )
         try:
             async with AsyncSession(self._engine) as session, session.begin():
                 session.add(callback)
-                await session.flush()
-                session.add(
-                    CallbackTask(
-                        request_id=callback.id,
-                        pbx=callback.pbx,
-                        queue=callback.queue,
-                        number=callback.caller_number,
-                        status="open",
-                        due_at=due,
-                        created_at=now,
-                    )
-                )
         except IntegrityError:
-            # The same caller channel asked already (AGI retried): one request, one task.
-            return "ok"
-        return "ok"
+            # The same caller channel asked already (AGI retried): one request; the booking
+            # below answers the item made the first time.
+            pass
+        return await self._callbacks.book_callback(booking)
 
     # --- survey --------------------------------------------------------------------------
 

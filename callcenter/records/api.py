@@ -1,7 +1,8 @@
 """HTTP API of call records: list, one call, wrap-up, CSV export.
 
-GET  /api/calls            filters (from, to, pbx, queue, agent, outcome, caller, customer),
-                           newest first, `limit` + opaque `cursor` (next_cursor in the answer)
+GET  /api/calls            filters (from, to, pbx, uniqueid, queue, agent, outcome, caller,
+                           customer), newest first, `limit` + opaque `cursor` (next_cursor
+                           in the answer)
 GET  /api/calls.csv        the same filters, every matching call, UTF-8 with BOM (Excel)
 GET  /api/calls/{id}       one call with its wrap-up
 POST /api/calls/{id}/wrapup  {disposition, notes?, follow_up_due?}
@@ -152,6 +153,8 @@ class CallData(BaseModel):
     answered_by_name: str | None
     # The user signed in at that phone when it answered (null: nobody, or not known).
     answered_by_user: int | None
+    # "inbound" (a queue call) or "outbound" (a callback attempt of the work-items room).
+    direction: str
     outcome: str
     completed_by: str | None
     evidence: str | None

@@ -73,6 +73,9 @@ class CallRecord(Base):
     # From 0014: the user signed in at the answering phone when it answered (hot-desking);
     # None for a phone nobody was signed in at, and for calls backfilled from the queue_log.
     answered_by_user: Mapped[int | None] = mapped_column(BigId, index=True)
+    # From 0015: "inbound" (a queue call) or "outbound" (a callback attempt, written by the
+    # work-items room: its outcome is the attempt's, its queue the callback item's).
+    direction: Mapped[str] = mapped_column(String(8), default="inbound", server_default="inbound")
 
 
 class CallWrapup(Base):

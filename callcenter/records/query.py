@@ -54,6 +54,9 @@ class CallFilters(BaseModel):
     since: datetime | None = Field(default=None, alias="from")
     until: datetime | None = Field(default=None, alias="to")
     pbx: str | None = Field(default=None, max_length=32, pattern=NO_NUL)
+    # The caller channel's Uniqueid (exact): the console finds the record of the call that
+    # just ended (its pop names the PBX and the Uniqueid).
+    uniqueid: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     queue: str | None = Field(default=None, max_length=80, pattern=NO_NUL)
     # queue-member interface
     agent: str | None = Field(default=None, max_length=120, pattern=NO_NUL)
@@ -132,6 +135,7 @@ def calls_query(filters: CallFilters, own: OwnCalls | None) -> Select[Any]:
         conditions.append(table.c.joined_at < filters.until)
     for column, value in (
         (table.c.pbx, filters.pbx),
+        (table.c.uniqueid, filters.uniqueid),
         (table.c.queue, filters.queue),
         (table.c.answered_by, filters.agent),
         (table.c.caller_number, filters.caller),

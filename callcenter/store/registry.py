@@ -16,6 +16,7 @@ import callcenter.ivr.models
 import callcenter.records.models
 import callcenter.routing.models
 import callcenter.supervisor.models
+import callcenter.work.models
 from callcenter.store.base import Base
 
 ROOM_MODELS = (
@@ -27,6 +28,7 @@ ROOM_MODELS = (
     callcenter.records.models,
     callcenter.routing.models,
     callcenter.supervisor.models,
+    callcenter.work.models,
 )
 
 metadata: MetaData = Base.metadata

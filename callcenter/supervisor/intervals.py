@@ -87,7 +87,12 @@ def bucket_calls(
 async def load_samples(
     engine: AsyncEngine, since: datetime, until: datetime, queue: str | None, pbx: str | None
 ) -> list[CallSample]:
-    conditions = [CallRecord.joined_at >= since, CallRecord.joined_at < until]
+    # Queue calls only: callback attempts (outbound records) are no offered calls.
+    conditions = [
+        CallRecord.joined_at >= since,
+        CallRecord.joined_at < until,
+        CallRecord.direction == "inbound",
+    ]
     if queue:
         conditions.append(CallRecord.queue == queue)
     if pbx:

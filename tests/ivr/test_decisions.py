@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from callcenter.ivr.decisions import (
     CustomerFacts,
@@ -19,6 +20,7 @@ from callcenter.ivr.decisions import (
     safe_value,
     vip_priority,
 )
+from callcenter.settings import IvrSettings
 
 SCHEDULE = Schedule.from_config(
     "Asia/Shanghai",
@@ -50,6 +52,93 @@ def test_a_holiday_on_an_open_weekday_is_closed() -> None:
     schedule = Schedule.from_config("Asia/Shanghai", {"thu": ["00:00-24:00"]}, [date(2026, 10, 1)])
     assert hours_at(datetime(2026, 10, 1, 4, 0, tzinfo=UTC), schedule) is Hours.HOLIDAY
     assert hours_at(datetime(2026, 10, 8, 4, 0, tzinfo=UTC), schedule) is Hours.OPEN
+
+
+# Make-up working days (调休): weekdays 09:00-18:00, National Day (Thursday 1 October 2026) a
+# holiday, Saturday 10 October worked with its own hours.
+MAKE_UP = Schedule.from_config(
+    "Asia/Shanghai",
+    {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+    [date(2026, 10, 1)],
+    make_up_days=[date(2026, 10, 10), date(2026, 10, 12)],
+    make_up_hours=["09:30-12:00", "13:00-17:00"],
+)
+
+
+@pytest.mark.parametrize(
+    ("utc", "expected"),
+    [
+        (datetime(2026, 10, 10, 1, 30, tzinfo=UTC), Hours.OPEN),  # Sat 09:30 Beijing
+        (datetime(2026, 10, 10, 1, 29, tzinfo=UTC), Hours.CLOSED),  # Sat 09:29
+        (datetime(2026, 10, 10, 4, 30, tzinfo=UTC), Hours.CLOSED),  # Sat 12:30, make-up lunch
+        (datetime(2026, 10, 10, 8, 59, tzinfo=UTC), Hours.OPEN),  # Sat 16:59
+        (datetime(2026, 10, 10, 9, 0, tzinfo=UTC), Hours.CLOSED),  # Sat 17:00: end exclusive
+        (datetime(2026, 10, 3, 2, 0, tzinfo=UTC), Hours.CLOSED),  # an ordinary Saturday
+        (datetime(2026, 10, 11, 2, 0, tzinfo=UTC), Hours.CLOSED),  # the Sunday after
+        (datetime(2026, 10, 1, 2, 0, tzinfo=UTC), Hours.HOLIDAY),
+        # A make-up day on a weekday has the make-up hours, not the weekday's.
+        (datetime(2026, 10, 12, 1, 15, tzinfo=UTC), Hours.CLOSED),  # Mon 09:15
+        (datetime(2026, 10, 12, 9, 30, tzinfo=UTC), Hours.CLOSED),  # Mon 17:30
+        (datetime(2026, 10, 13, 9, 30, tzinfo=UTC), Hours.OPEN),  # Tue 17:30: a plain Tuesday
+    ],
+)
+def test_a_make_up_day_is_open_in_the_make_up_hours(utc: datetime, expected: Hours) -> None:
+    assert hours_at(utc, MAKE_UP) is expected
+
+
+def test_schedules_without_make_up_days_still_build() -> None:
+    by_position = Schedule.from_config("Asia/Shanghai", {"sat": ["10:00-24:00"]}, [])
+    assert by_position.make_up_days == frozenset() and by_position.make_up_spans == ()
+    direct = Schedule(SCHEDULE.zone, SCHEDULE.spans, SCHEDULE.holidays)
+    assert hours_at(datetime(2026, 11, 23, 1, 0, tzinfo=UTC), direct) is Hours.OPEN
+    assert direct.spans_on(date(2026, 10, 10)) == SCHEDULE.spans["sat"]
+
+
+def test_a_make_up_day_without_make_up_hours_stays_closed() -> None:
+    schedule = Schedule.from_config(
+        "Asia/Shanghai", {"mon": ["09:00-18:00"]}, [], make_up_days=[date(2026, 10, 10)]
+    )
+    assert hours_at(datetime(2026, 10, 10, 2, 0, tzinfo=UTC), schedule) is Hours.CLOSED
+
+
+def test_a_holiday_wins_over_a_make_up_day_built_by_hand() -> None:
+    day = date(2026, 10, 10)
+    schedule = Schedule(
+        MAKE_UP.zone, MAKE_UP.spans, frozenset({day}), frozenset({day}), MAKE_UP.make_up_spans
+    )
+    assert schedule.spans_on(day) == ()
+    assert hours_at(datetime(2026, 10, 10, 2, 0, tzinfo=UTC), schedule) is Hours.HOLIDAY
+
+
+def test_ivr_settings_make_up_days_reach_the_schedule() -> None:
+    ivr = IvrSettings(holidays=[date(2026, 10, 1)], make_up_days=[date(2026, 10, 10)])
+    assert ivr.make_up_hours == ["09:00-18:00"]  # the default: an ordinary working day
+    schedule = Schedule.from_config(
+        ivr.timezone, ivr.hours, ivr.holidays, ivr.make_up_days, ivr.make_up_hours
+    )
+    assert hours_at(datetime(2026, 10, 10, 1, 0, tzinfo=UTC), schedule) is Hours.OPEN
+
+
+def test_ivr_settings_refuse_a_date_both_holiday_and_make_up_day() -> None:
+    with pytest.raises(ValidationError, match="both in holidays and make_up_days: 2026-10-10"):
+        IvrSettings(holidays=[date(2026, 10, 10)], make_up_days=[date(2026, 10, 10)])
+
+
+@pytest.mark.parametrize(
+    ("spans", "problem"),
+    [
+        (["9:00-18:00"], "is not HH:MM-HH:MM"),
+        (["09:00-24:30"], "is not HH:MM-HH:MM"),
+        (["09:00"], "is not HH:MM-HH:MM"),
+        (["18:00-09:00"], "ends before it starts"),
+        (["09:00-09:00"], "ends before it starts"),
+    ],
+)
+def test_ivr_settings_check_make_up_hours_like_hours(spans: list[str], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        IvrSettings(make_up_hours=spans)
+    with pytest.raises(ValidationError, match=problem):
+        IvrSettings(hours={"mon": spans})
 
 
 def test_vip_priority_uses_the_highest_level_at_or_below() -> None:

@@ -16,8 +16,8 @@ from callcenter.customers.models import CustomerRow
 from callcenter.ivr.agi import AgiChannel, AgiRequest, FastAgiServer, route_of
 from callcenter.ivr.decisions import CustomerFacts
 from callcenter.ivr.directory import SqlCustomerDirectory, numbers_match
-from callcenter.ivr.models import CallbackRequest, CallbackTask, SurveyResult
-from callcenter.ivr.routes import IvrRoutes
+from callcenter.ivr.models import CallbackRequest, SurveyResult
+from callcenter.ivr.routes import CallbackBooking, IvrRoutes
 from callcenter.records.models import CallRecord
 from callcenter.settings import IvrSettings
 from callcenter.store.db import create_engine
@@ -160,21 +160,50 @@ async def test_hours_come_from_the_configuration(
         await server.stop()
 
 
-async def test_callback_stores_request_and_task_once(database_url: str, tmp_path: Path) -> None:
+class Book:
+    """The work room's CallbackBook stand-in: one ticket per caller channel, optionally slow."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.bookings: list[CallbackBooking] = []
+
+    async def book_callback(self, booking: CallbackBooking) -> str:
+        await asyncio.sleep(self.delay)
+        self.bookings.append(booking)
+        return "48271935"
+
+
+async def test_callback_stores_the_request_once_and_books_an_item(
+    database_url: str, tmp_path: Path
+) -> None:
     engine = await _engine(tmp_path, database_url)
+    book = Book()
     server = await _serve(
-        IvrRoutes(_settings(callback_due_minutes=30), engine, Directory({}), ["rig"], lambda: NOW)
+        IvrRoutes(
+            _settings(callback_due_minutes=30),
+            engine,
+            Directory({}),
+            ["rig"],
+            lambda: NOW,
+            callbacks=book,
+        )
     )
     try:
         args = ["rig", "aftersales", "1700.0", "88001234", "en"]
         first = await call_route(server.bound_port, "callback", args, uniqueid="1700.5")
         again = await call_route(server.bound_port, "callback", args, uniqueid="1700.5")
-        assert first.variables == again.variables == {"IVR_CALLBACK": "ok"}
+        assert (
+            first.variables
+            == again.variables
+            == {
+                "IVR_CALLBACK": "ok",
+                "IVR_TICKET": "48271935",
+            }
+        )
         async with AsyncSession(engine) as session:
             requests = (await session.execute(select(CallbackRequest))).scalars().all()
-            tasks = (await session.execute(select(CallbackTask))).scalars().all()
-        assert len(requests) == 1 and len(tasks) == 1
-        request, task = requests[0], tasks[0]
+        assert len(requests) == 1
+        request = requests[0]
         assert (
             request.pbx,
             request.uniqueid,
@@ -183,20 +212,56 @@ async def test_callback_stores_request_and_task_once(database_url: str, tmp_path
             request.account,
             request.language,
         ) == ("rig", "1700.5", "aftersales", "13800990001", "88001234", "en")
-        assert (task.request_id, task.status, task.number, task.queue) == (
-            request.id,
-            "open",
+        # Booked twice with the same caller channel: the port answers the first item again.
+        assert book.bookings[0] == book.bookings[1]
+        booking = book.bookings[0]
+        assert (booking.pbx, booking.uniqueid, booking.number, booking.queue) == (
+            "rig",
+            "1700.5",
             "13800990001",
             "aftersales",
         )
-        assert (task.due_at - NOW).total_seconds() == 1800
+        assert (booking.account, booking.linkedid, booking.language) == ("88001234", "1700.0", "en")
+        assert (booking.due_at - NOW).total_seconds() == 1800
         anonymous = await call_route(
             server.bound_port, "callback", args, callerid="unknown", uniqueid="1700.6"
         )
         assert anonymous.variables == {"IVR_CALLBACK": "failed"}
+        assert len(book.bookings) == 2
     finally:
         await server.stop()
         await engine.dispose()
+
+
+async def test_a_callback_not_booked_in_the_budget_or_with_nobody_to_dial_fails(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    slow = Book(delay=5.0)
+    server = await _serve(
+        IvrRoutes(
+            _settings(route_timeout_ms=200),
+            sqlite_engine,
+            Directory({}),
+            ["rig"],
+            lambda: NOW,
+            callbacks=slow,
+        )
+    )
+    unwired = await _serve(
+        IvrRoutes(_settings(), sqlite_engine, Directory({}), ["rig"], lambda: NOW)
+    )
+    try:
+        args = ["rig", "support", "1700.0", "", "zh"]
+        started = time.monotonic()
+        call = await call_route(server.bound_port, "callback", args, uniqueid="1700.9")
+        assert call.variables == {"IVR_CALLBACK": "failed"}  # the caller waits in the queue
+        assert time.monotonic() - started < 0.45
+        assert slow.bookings == []
+        alone = await call_route(unwired.bound_port, "callback", args, uniqueid="1700.10")
+        assert alone.variables == {"IVR_CALLBACK": "failed"}
+    finally:
+        await server.stop()
+        await unwired.stop()
 
 
 async def test_survey_stores_score_against_call_and_agent(

@@ -20,8 +20,9 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from callcenter.customers.models import CustomerRow
-from callcenter.ivr.models import CallbackRequest, CallbackTask, SurveyResult
+from callcenter.ivr.models import CallbackRequest, SurveyResult
 from callcenter.rig.asterisk import AsteriskRig
+from callcenter.work.models import CallbackScheduleRow, WorkItemRow
 from tests.ivr.rig_calls import (
     call_hotline,
     channels,
@@ -31,6 +32,7 @@ from tests.ivr.rig_calls import (
     wait_for,
 )
 from tests.service_proc import ServiceProcess
+from tests.supervisor.helpers import PASSWORD, Browser
 
 FASTAGI_PORT = 4573  # IVR_AGI in config/asterisk/extensions.conf
 ALWAYS_OPEN = (
@@ -212,27 +214,40 @@ def test_out_of_hours_plays_the_closed_message_and_queues_nobody(
     assert entered(ivr_rig, "13800770001") == []
 
 
-def test_surge_flag_offers_a_callback_that_creates_a_task(
+def test_surge_flag_offers_a_callback_that_books_a_callback_item(
     ivr_rig: AsteriskRig, start_service: StartService
 ) -> None:
     service = start_service(ALWAYS_OPEN)
+    # The callback goes to the pool of the team serving the queue.
+    service.add_user("boss", PASSWORD, "--role", "admin")
+    boss = Browser(service.base_url).login("boss")
+    status, body = boss.call("POST", "/api/teams", {"name": "complaints", "queues": ["complaints"]})
+    assert status == 201, body
     ivr_rig.rx("database put callcenter/surge complaints 1")
     try:
         call_hotline("13800880001", LANG_ZH + PAUSE + "3" + PAUSE + "1", hold=20)
         engine = db(service)
         try:
 
-            def task() -> CallbackTask | None:
+            def item() -> WorkItemRow | None:
                 with Session(engine) as session:
-                    return session.execute(select(CallbackTask)).scalar_one_or_none()
+                    return session.execute(select(WorkItemRow)).scalar_one_or_none()
 
-            found = wait_for(task, 20, "a callback task")
-            assert isinstance(found, CallbackTask)
+            found = wait_for(item, 20, "a callback item")
+            assert isinstance(found, WorkItemRow)
             with Session(engine) as session:
                 request = session.execute(select(CallbackRequest)).scalar_one()
+                schedule = session.get(CallbackScheduleRow, found.id)
         finally:
             engine.dispose()
-        assert (found.status, found.queue, found.number) == ("open", "complaints", "13800880001")
+        assert (found.kind, found.source, found.status) == ("callback", "ivr", "open")
+        assert (found.queue, found.phone, found.pbx) == ("complaints", "13800880001", "rig")
+        assert found.source_key == f"ivr:rig:{request.uniqueid}"
+        assert found.team_id == body["id"] and found.owner_id is None
+        assert schedule is not None and (schedule.state, schedule.number) == (
+            "waiting",
+            "13800880001",
+        )
         assert (request.pbx, request.queue, request.language) == ("rig", "complaints", "zh")
         time.sleep(2)
         assert entered(ivr_rig, "13800880001") == []  # booked a callback instead of waiting

@@ -248,6 +248,27 @@ async def test_a_hot_desking_agent_sees_and_wraps_up_the_calls_they_answered(api
     assert [(r["uniqueid"], r["answered_by_user"]) for r in rows] == [("1700000000.6", "4")]
 
 
+async def test_the_console_finds_the_call_that_just_ended_by_its_uniqueid(api: Api) -> None:
+    # The agent's console knows the ended call by its pop (PBX and the caller's Uniqueid):
+    # exact matches only, and an agent still sees only their own calls.
+    status, body = await api.call("GET", "/api/calls?pbx=rig&uniqueid=1700000000.2", user="li")
+    assert status == 200 and ids(body) == ["2"]
+    assert body["calls"][0]["answered_by"] == "PJSIP/1001"
+    status, body = await api.call("GET", "/api/calls?pbx=rig&uniqueid=1700000000.2", user="wang")
+    assert (status, body["calls"]) == (200, [])
+    _, body = await api.call("GET", "/api/calls?uniqueid=1700000000")
+    assert body["calls"] == []
+    _, body = await api.call("GET", "/api/calls?pbx=other&uniqueid=1700000000.2")
+    assert body["calls"] == []
+    status, text = await api.call("GET", "/api/calls.csv?uniqueid=1700000000.3")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert status == 200 and [r["uniqueid"] for r in rows] == ["1700000000.3"]
+    for bad in ("1" * 65, "17\x000"):
+        status, body = await api.call("GET", "/api/calls", params={"uniqueid": bad})
+        assert (status, body["error"]) == (400, "invalid-query")
+        assert body["problems"][0]["field"] == "uniqueid"
+
+
 @pytest.mark.parametrize(
     "query, field",
     [

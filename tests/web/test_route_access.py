@@ -47,6 +47,32 @@ EXPECTED = {
     "GET /api/users": "users:admin",
     "PUT /api/users/{user_id}/role": "users:admin",
     "GET /api/roles": "teams:edit|users:admin",
+    "GET /api/work/options": "login",
+    "GET /api/work/mine": "work:own",
+    "GET /api/work/items": "work:supervise",
+    "GET /api/work/counts": "work:supervise",
+    "GET /api/work/customer": "work:own|work:supervise",
+    "POST /api/work/items": "work:own",
+    "GET /api/work/items/{id}": "work:own|work:supervise",
+    "GET /api/work/tickets/{ticket}": "work:own|work:supervise",
+    "POST /api/work/items/{id}/take": "work:own|work:supervise",
+    "POST /api/work/items/{id}/assign": "work:own|work:supervise",
+    "POST /api/work/items/{id}/notes": "work:own|work:supervise",
+    "POST /api/work/items/{id}/status": "work:own|work:supervise",
+    "POST /api/work/items/{id}/calls": "work:own|work:supervise",
+    "POST /api/work/items/{id}/links": "work:own|work:supervise",
+    "POST /api/work/bulk-assign": "work:supervise",
+    "GET /api/work/callbacks/offer": "work:own",
+    "POST /api/work/callbacks/{id}/accept": "work:own",
+    "POST /api/work/callbacks/{id}/decline": "work:own",
+    "POST /api/work/callbacks/{id}/result": "work:own",
+    "GET /work": "public",
+    "GET /work/static/{filename}": "public",
+    "POST /api/work/items/{id}/department": "work:own|work:supervise",
+    "GET /work/reply/{token}": "public",
+    "GET /api/work/reply/{token}": "public",
+    "POST /api/work/reply/{token}": "public",
+    "GET /work-reply/static/{filename}": "public",
     "GET /api/customers": "customers:read",
     "GET /api/customers/{id}": "customers:read",
     "POST /api/customers": "customers:edit",
@@ -90,7 +116,14 @@ def actual_table(tmp_path: Path) -> dict[str, str]:
         assert resource is not None
         path = resource.canonical
         if route.method == "GET" and path.startswith(
-            ("/agent/static", "/wallboard/static", "/admin/static", "/static/")
+            (
+                "/agent/static",
+                "/wallboard/static",
+                "/admin/static",
+                "/work/static",
+                "/work-reply/static",
+                "/static/",
+            )
         ):
             path += "/{filename}"
         found = declared.get(id(route))

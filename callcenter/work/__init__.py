@@ -1,0 +1,1 @@
+"""Work items: follow-ups, callbacks, complaints and inquiries, with owners and deadlines."""
