@@ -398,15 +398,16 @@ def test_d_callback_offer_books_a_task_or_puts_the_caller_back_in_the_queue(
             rig.rx(f"channel redirect {phone} ivr-test-phone,score,1")  # presses TEST_SCORE
 
         def task() -> list[tuple[Any, ...]]:
+            # The booking is a callback work item the dialler has scheduled.
             return rows(
                 db,
-                "SELECT r.pbx, r.uniqueid, t.status, t.queue, t.number "
-                "FROM callback_tasks t JOIN callback_requests r "
-                "ON r.id = t.request_id",
+                "SELECT r.pbx, r.uniqueid, i.kind, i.status, c.queue, c.number "
+                "FROM work_items i JOIN work_callbacks c ON c.item_id = i.id "
+                "JOIN callback_requests r ON i.source_key = 'ivr:' || r.pbx || ':' || r.uniqueid",
             )
 
-        assert wait_for(task, 10, "a callback task") == [
-            ("rig", ids[accepts], "open", "support", accepts)
+        assert wait_for(task, 10, "a callback item") == [
+            ("rig", ids[accepts], "callback", "open", "support", accepts)
         ]
         moves = rows(
             db,
