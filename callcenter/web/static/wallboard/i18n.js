@@ -36,6 +36,14 @@ registerTexts({
     no_queues: "交换机上暂无队列", save: "保存", close: "关闭", saving: "正在保存…",
     saved: "已保存。", applied: "已生效", not_applied: "未生效",
     nothing_live: "该坐席未签入，下次签入时生效。",
+    // work-item escalations
+    work_items: "工单管理", pages: "页面", escalations: "工单升级",
+    escalations_caption: "工单升级，最新在前", esc_at: "时间", ticket: "工单号", item_title: "标题",
+    esc_tier: "升级至", owner: "负责人", esc_overdue: "超时", esc_count: "{n} 项",
+    no_escalations: "本页打开以来暂无工单升级。", all_overdue: "查看全部超时工单",
+    tier_owner: "提醒负责人", "tier_team-leader": "组长", tier_manager: "经理",
+    overdue_by: "已超时 {d}", due_in: "剩 {d}", clock_stopped: "暂停计时", pool_of: "{t}（班组池）",
+    pool: "（班组池）", open_ticket: "在工单管理中打开工单 {t}", times: "第 {n} 次",
   },
   en: {
     title: "Supervisor wallboard", offline: "offline", online: "live", logout: "Log out",
@@ -77,5 +85,14 @@ registerTexts({
     no_queues: "No queue on any PBX yet", save: "Save", close: "Close", saving: "Saving…",
     saved: "Saved.", applied: "Applied", not_applied: "Not applied",
     nothing_live: "The agent is not signed in; it takes effect at their next sign-in.",
+    // work-item escalations
+    work_items: "Work items", pages: "Pages", escalations: "Work-item escalations",
+    escalations_caption: "Work-item escalations, newest first", esc_at: "Time", ticket: "Ticket",
+    item_title: "Title", esc_tier: "Escalated to", owner: "Owner", esc_overdue: "Overdue",
+    esc_count: "({n})", no_escalations: "No work item has escalated since this page opened.",
+    all_overdue: "All overdue items", tier_owner: "owner warned", "tier_team-leader": "team leader",
+    tier_manager: "managers", overdue_by: "overdue by {d}", due_in: "due in {d}",
+    clock_stopped: "clock stopped", pool_of: "{t} (team pool)", pool: "(team pool)",
+    open_ticket: "Open item {t} on the work-items page", times: "{n} times",
   },
 });

@@ -1,6 +1,7 @@
 // The supervisor wallboard: live queue figures, agents and callers over /ws/live, with the
 // control actions of /api/queues/... and /api/agents/...; agents by team (GET /api/roster)
-// with their coded states, skills and a forced sign-out. Plain JS (an ES module), no build step.
+// with their coded states, skills and a forced sign-out; work items' escalations as the feed
+// tells them (work_escalated), each linking to the work-items page. Plain JS (an ES module), no build step.
 import {
   $, $$, el, api, liveSocket, t, getLang, setLang, rememberedLang, applyI18n, onLangChange,
   bindLangButton, showLinkState,
@@ -15,6 +16,8 @@ const state = {
   // The server's clock minus the browser's (ms), from the `now` of each roster answer: the
   // running clocks count from the server's time, whatever the browser's clock says.
   clockOffset: 0,
+  // Work items escalated since the page opened (item id -> {item, tier, at, times}).
+  escalations: new Map(),
 };
 
 // --- helpers --------------------------------------------------------------------------------
@@ -89,6 +92,9 @@ function showBoard(user) {
   $("#login-view").hidden = true; $("#board-view").hidden = false; $("#logout").hidden = false;
   $("#who").textContent = `${user.display_name} (${user.role})`;
   $("#teams-section").hidden = !may("teams:read");
+  $("#work-link").hidden = !may("work:supervise");
+  $("#escalations-section").hidden = false;
+  renderEscalations();
   socket.start();
   refresh();
   loadRoster();
@@ -140,7 +146,8 @@ $("#logout").addEventListener("click", async () => {
 
 bindLangButton($("#lang"));
 onLangChange(() => {
-  render(); renderRouting(); renderRoster();
+  $("#pages").setAttribute("aria-label", t("pages"));
+  render(); renderRouting(); renderRoster(); renderEscalations();
   if (state.user) loadBars();
 });
 
@@ -172,6 +179,8 @@ function onMessage(msg) {
     case "AgentStateOverLimit":
       state.overLimit.set(msg.user_id, msg.since);
       renderRoster(); scheduleRoster(); return;
+    case "work_escalated":
+      noteEscalation(msg); return;
     case "CallRinging": case "CallRingNoAnswer": case "Ignored": return;
     default: break;
   }
@@ -718,6 +727,67 @@ async function forceSignOut(row) {
   scheduleRoster();
 }
 
+// --- work-item escalations -------------------------------------------------------------------
+
+const MAX_ESCALATIONS = 30;
+
+// One row per item, its latest tier on top: a sweep that passes two tiers at once (or an item
+// that escalates again) moves its row up rather than adding one.
+function noteEscalation(msg) {
+  const item = msg.item;
+  if (!item || item.id === undefined) return;
+  const before = state.escalations.get(item.id);
+  state.escalations.delete(item.id);
+  state.escalations.set(item.id, { item, tier: msg.tier, at: serverNow(), times: (before ? before.times : 0) + 1 });
+  while (state.escalations.size > MAX_ESCALATIONS) state.escalations.delete(state.escalations.keys().next().value);
+  renderEscalations();
+}
+
+function escalationOverdue(item) {
+  if (!item.due_at) return { text: t("clock_stopped"), over: false };
+  const left = (Date.parse(item.due_at) - serverNow()) / 1000;
+  if (left > 0) return { text: t("due_in").replace("{d}", durationText(left)), over: false };
+  return { text: t("overdue_by").replace("{d}", durationText(-left)), over: true };
+}
+
+function escalationOwner(item) {
+  if (item.owner_name) return item.owner_name;
+  return item.team_name ? t("pool_of").replace("{t}", item.team_name) : t("pool");
+}
+
+function renderEscalations() {
+  const body = $("#escalations").tBodies[0];
+  const rows = [...state.escalations.values()].reverse();
+  body.replaceChildren(...rows.map((e) => {
+    const { item } = e;
+    const late = escalationOverdue(item);
+    const tierKey = `tier_${e.tier}`;
+    const tier = t(tierKey) === tierKey ? e.tier : t(tierKey);
+    return el("tr", { class: `escalation tier-${e.tier}`, "data-id": String(item.id), "data-ticket": item.ticket },
+      el("td", { class: "esc-at" }, new Date(e.at).toLocaleTimeString()),
+      el("th", { scope: "row" }, el("a", { href: `/work?ticket=${enc(item.ticket)}`,
+        "aria-label": t("open_ticket").replace("{t}", item.ticket) }, item.ticket)),
+      el("td", { class: "esc-title" }, item.title),
+      el("td", { class: "esc-tier" }, el("span", { "aria-hidden": "true" }, "⚠ "), tier,
+        e.times > 1 ? el("span", { class: "muted" }, ` (${t("times").replace("{n}", e.times)})`) : null),
+      el("td", {}, escalationOwner(item)),
+      el("td", { class: "num esc-overdue" + (late.over ? " alarm" : ""), "data-due": item.due_at || "" }, late.text));
+  }));
+  $("#escalations-empty").hidden = rows.length > 0;
+  setText($("#escalations-count"), rows.length ? t("esc_count").replace("{n}", rows.length) : "");
+}
+
+function tickEscalations() {
+  for (const row of $("#escalations").tBodies[0].rows) {
+    const e = state.escalations.get(Number(row.dataset.id));
+    if (!e) continue;
+    const cell = $("td.esc-overdue", row);
+    const late = escalationOverdue(e.item);
+    setText(cell, late.text);
+    cell.classList.toggle("alarm", late.over);
+  }
+}
+
 // --- routing panel --------------------------------------------------------------------------
 
 function pushRouting(msg) {
@@ -792,6 +862,7 @@ setInterval(() => {
     if (c.dataset.start) c.textContent = clock((serverNow() - Number(c.dataset.start)) / 1000);
   });
   $$("#teams tr.agent").forEach(tickAgentRow);
+  tickEscalations();
 }, 1000);
 setInterval(() => { if (state.user) loadBars(); }, 60000);
 setInterval(() => { if (state.user) loadRoster(); }, 15000);
