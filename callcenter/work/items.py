@@ -480,9 +480,15 @@ class WorkItems:
             raise DUE_IN_PAST("the promised deadline is in the past", due_at=to_data(spec.due_at))
         owner_id, team_id = spec.owner_id, spec.team_id
         if owner_id is None and team_id is None:
-            if not spec.owner_is_creator or actor.user is None:
+            if actor.user is None:
+                # The IVR's or the service's item for a queue no team serves (and no
+                # work.default_team): it is kept without a pool rather than lost; supervisors
+                # see it, and a callback is offered to the longest-ready agent.
+                log.warning("work item for queue %s has no owner and no team pool", spec.queue)
+            elif not spec.owner_is_creator:
                 raise NO_OWNER("name an owner or a team pool")
-            owner_id = actor.user.id
+            else:
+                owner_id = actor.user.id
         self.check_owner(owner_id, team_id)
         if team_id is None and owner_id is not None:
             team_id = self._team_of_user(owner_id, spec.queue)

@@ -439,6 +439,30 @@ def booking(uniqueid: str) -> CallbackBooking:
     return CallbackBooking("rig", uniqueid, "7001", "support", "zh", None, None, now)
 
 
+class NoTeams(Staff):
+    """A centre with no teams configured yet."""
+
+    def teams(self) -> Sequence[Team]:
+        return ()
+
+
+async def test_a_callback_on_a_pbx_with_no_teams_is_kept_and_offered(
+    engine: AsyncEngine,
+) -> None:
+    # No team serves any queue yet (and no work.default_team): the caller's callback is
+    # still an item, offered to the longest-ready agent.
+    staff = NoTeams()
+    dialler = replica(engine, "a", staff, RecordingLink(None))
+    ticket = await dialler.book(booking("1700.9"))
+    item = await dialler.items.load(ticket=ticket)
+    assert (item.kind, item.owner_id, item.team_id, item.phone) == ("callback", None, None, "7001")
+    await dialler.round()
+    offers = [
+        (user, m["offer"]["ticket"]) for user, m in staff.told if m["type"] == "callback_offer"
+    ]
+    assert offers == [(7, ticket)]
+
+
 @pytest.mark.parametrize("refuse", [None, "Extension does not exist."])
 async def test_two_replicas_dial_an_item_once_and_a_refusal_is_a_failed_try(
     engine: AsyncEngine, refuse: str | None
