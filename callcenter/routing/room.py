@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 PEAK_WRITE_SECONDS = 5.0
 # How often live policies edited through another replica are looked for.
 POLICY_CHECK_SECONDS = 2.0
+# On stop, how long a round that is acting may take to store what it sent.
+STOP_GRACE_SECONDS = 5.0
 _MOVED_LIMIT = 10_000
 _UNDO = QueuePolicy(enabled=False, recovery_seconds=0)
 
@@ -173,9 +175,22 @@ class RoutingRoom(Room):
         # Nothing is undone on stop: a surge outlives a restart (the state is in the database).
         # The rounds end here, not with the room's other tasks: leases are released after.
         if self._task is not None:
+            # A round in the middle of its actions ends first (bounded): an action the PBX
+            # has done is then stored as done, not left "sending" for the next holder to
+            # call unknown.
+            locked = False
+            try:
+                async with asyncio.timeout(STOP_GRACE_SECONDS):
+                    locked = await self._lock.acquire()
+            except TimeoutError:
+                log.warning(
+                    "routing: a round still acting after %g s is cut short", STOP_GRACE_SECONDS
+                )
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            if locked:
+                self._lock.release()
             try:
                 await self.leases.release()  # another replica takes over without waiting
             except Exception:

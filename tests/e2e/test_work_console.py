@@ -373,14 +373,19 @@ def test_my_work_shows_the_overdue_first_takes_from_the_pool_and_hears_of_assign
 
     page = console(browser, service, "agent_a")
     for item in (late, later):
-        # The version of now: the escalation sweep may have moved the overdue one meanwhile.
-        status, fresh = agent_b.call("GET", f"/api/work/items/{item['id']}")
-        assert status == 200, fresh
-        status, body = agent_b.call(
-            "POST",
-            f"/api/work/items/{item['id']}/assign",
-            {"version": fresh["version"], "owner_id": ids["agent_a"], "note": "请跟进"},
-        )
+        # The escalation sweep may move the overdue one on meanwhile: a 409 carries the
+        # item as it is now, and the assignment is sent again with that version.
+        version = item["version"]
+        for _ in range(5):
+            status, body = agent_b.call(
+                "POST",
+                f"/api/work/items/{item['id']}/assign",
+                {"version": version, "owner_id": ids["agent_a"], "note": "请跟进"},
+            )
+            if status != 409:
+                break
+            assert body["error"] == "stale-item", body
+            version = body["item"]["version"]
         assert status == 200, body
     # Told on the console (a polite live region), and the list refreshed by it.
     notices = page.locator("#work-notices")
