@@ -8,12 +8,12 @@ Dialplan arguments (the first is always the PBX name, ``${IVR_PBX}``):
   lookup   PBX, caller number, account, chosen language
   hours    PBX
   callback PBX, queue, linkedid, account, language   (caller and uniqueid from the AGI env)
+  survey   PBX, score, member interface, member name, queue, linkedid
 
 A callback is booked through the ``CallbackBook`` port (the work-items room): a callback item
 with its ticket and dialling schedule; the caller's ``CallbackRequest`` row stays the record of
 the ask. The route answers IVR_CALLBACK (ok / failed) and, when booked, IVR_TICKET (the item's
 ticket number, for the dialplan to read out).
-  survey   PBX, score, member interface, member name, queue, linkedid
 """
 
 from __future__ import annotations

@@ -552,17 +552,15 @@ class WorkItems:
         return mine[0].id if mine else None
 
     def team_for_queue(self, queue: str | None) -> int | None:
-        """The pool an item of this queue goes to when nobody is named."""
+        """The pool an item of this queue goes to when nobody is named: the team serving the
+        queue, else ``work.default_team``, else (none set) the first team."""
         teams = list(self.workforce.teams())
+        serving = next((t.id for t in teams if queue is not None and queue in t.queues), None)
+        if serving is not None:
+            return serving
         if self.settings.default_team is not None:
-            named = [t for t in teams if t.name == self.settings.default_team]
-            if queue is None or not any(queue in t.queues for t in teams):
-                return named[0].id if named else None
-        for team in teams:
-            if queue is not None and queue in team.queues:
-                return team.id
-        named = [t for t in teams if t.name == self.settings.default_team]
-        return named[0].id if named else (teams[0].id if teams else None)
+            return next((t.id for t in teams if t.name == self.settings.default_team), None)
+        return teams[0].id if teams else None
 
     async def _check_refs(self, session: AsyncSession, actor: Actor, spec: NewItem) -> None:
         if (

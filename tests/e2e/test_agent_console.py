@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import insert
 
 from callcenter.records.query import RECORDS_TABLE, WRAPUPS_TABLE
@@ -21,21 +21,11 @@ from callcenter.records.rows import record_row
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import AgentPhones, start_calls
 from callcenter.store.db import create_engine
+from tests.e2e.pages import chromium
 from tests.records.helpers import call_record
 from tests.service_proc import ServiceProcess
 from tests.supervisor.helpers import Browser as SupervisorBrowser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CUSTOMER_NUMBER = "13800990042"
 
 
@@ -131,12 +121,10 @@ def service(rig: AsteriskRig, tmp_path: Path, crm: SleepyCrm) -> Iterator[Servic
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    # One per test, started after the service fixture: that one seeds the database with
+    # asyncio.run, which Playwright's running loop would refuse.
+    with chromium() as instance:
+        yield instance
 
 
 @pytest.fixture

@@ -12,32 +12,20 @@ Set CALLCENTER_SHOTS to a folder to keep screenshots of every page in both langu
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from callcenter.rig.asterisk import AsteriskRig
+from tests.e2e.pages import log_in, shoot
 from tests.service_proc import ServiceProcess
 from tests.supervisor.helpers import PASSWORD, queue_status, wait_for
 from tests.supervisor.helpers import Browser as Client
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Phones of the rig that are in no queue of queues.conf: a sign-in adds them.
 PHONE_A = "PJSIP/1003"
 PHONE_B = "PJSIP/1004"
@@ -49,25 +37,10 @@ USERS = [
     ("agent_b", "agent", "坐席乙"),
     ("tl", "team_leader", "组长小林"),
 ]
-SHOTS = os.environ.get("CALLCENTER_SHOTS")
 # A browser whose clock is wrong by this much: the pages count time from the server's clock.
 CLOCK_AHEAD = timedelta(hours=1)
 # A time in state of under a minute ("00:07"), not an hour more ("1:00:07").
 UNDER_A_MINUTE = re.compile(r"^00:[0-5]\d$")
-
-
-def shoot(page: Page, name: str) -> None:
-    """Screenshots of the page in its language and in the other one (back again after)."""
-    if not SHOTS:
-        return
-    folder = Path(SHOTS)
-    folder.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        lang = page.evaluate("document.documentElement.lang")
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(folder / f"{name}-{lang}.png"), full_page=True)
-        page.click("#lang")
-    page.wait_for_timeout(300)
 
 
 @pytest.fixture(scope="module")
@@ -82,16 +55,6 @@ def service(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory) -> Itera
         process.stop()
         for phone in (PHONE_A, PHONE_B):
             rig.rx(f"queue remove member {phone} from {QUEUE}")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 @pytest.fixture(scope="module")
@@ -125,47 +88,6 @@ def everyone_signed_out(admin: Client, ids: dict[str, int]) -> Iterator[None]:
     for name in ("agent_a", "agent_b"):
         status, body = admin.call("POST", f"/api/agents/{ids[name]}/sign-out", {"reason": ""})
         assert status in (200, 409), body
-
-
-# What the pages did wrong in the browser: a script error, or anything the Content Security
-# Policy refused (an inline style or script would be). Every test ends with none.
-PAGE_PROBLEMS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def no_page_problems() -> Iterator[None]:
-    PAGE_PROBLEMS.clear()
-    yield
-    assert PAGE_PROBLEMS == []
-
-
-def log_in(
-    browser: Browser,
-    service: ServiceProcess,
-    path: str,
-    username: str,
-    clock_ahead: timedelta | None = None,
-) -> Page:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    if clock_ahead is not None:
-        # The page's Date runs this far ahead of the server's (timers run as usual).
-        context.clock.install(time=datetime.now(UTC) + clock_ahead)
-        context.clock.resume()
-    page = context.new_page()
-    page.on("pageerror", lambda error: PAGE_PROBLEMS.append(f"{path}: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            PAGE_PROBLEMS.append(f"{path}: {message.text}")
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    page.goto(service.base_url + path)
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    return page
 
 
 def console(

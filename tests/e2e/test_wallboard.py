@@ -7,25 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import start_calls
 from tests.service_proc import ServiceProcess
 from tests.supervisor.helpers import PASSWORD, add_user, queue_status, wait_for
 from tests.supervisor.helpers import Browser as Client
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +26,6 @@ def service(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield process
     finally:
         process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def log_in(page: Page, service: ServiceProcess, username: str) -> None:

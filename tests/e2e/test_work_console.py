@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import insert
 
 from callcenter.records.query import RECORDS_TABLE
@@ -37,22 +36,12 @@ from callcenter.records.rows import record_row
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import AgentPhone, AgentPhones, start_calls
 from callcenter.store.db import create_engine
+from tests.e2e.pages import log_in, shoot
 from tests.records.helpers import call_record
 from tests.service_proc import ServiceProcess
 from tests.supervisor.helpers import PASSWORD, wait_for
 from tests.supervisor.helpers import Browser as Client
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = "PJSIP/1001"
 CUSTOMER_NUMBER = "13800990077"
 USERS = [
@@ -61,32 +50,6 @@ USERS = [
     ("agent_a", "agent", "坐席甲", ("--interface", PHONE)),
     ("agent_b", "agent", "坐席乙", ("--interface", "PJSIP/1002")),
 ]
-SHOTS = os.environ.get("CALLCENTER_SHOTS")
-
-# What the page did wrong in the browser: a script error, or anything the Content Security
-# Policy refused (an inline style or script would be). Every test ends with none.
-PAGE_PROBLEMS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def no_page_problems() -> Iterator[None]:
-    PAGE_PROBLEMS.clear()
-    yield
-    assert PAGE_PROBLEMS == []
-
-
-def shoot(page: Page, name: str) -> None:
-    """Screenshots of the page in its language and in the other one (back again after)."""
-    if not SHOTS:
-        return
-    folder = Path(SHOTS)
-    folder.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        lang = page.evaluate("document.documentElement.lang")
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(folder / f"{name}-{lang}.png"), full_page=True)
-        page.click("#lang")
-    page.wait_for_timeout(300)
 
 
 @pytest.fixture(scope="module")
@@ -107,16 +70,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
         yield process
     finally:
         process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 @pytest.fixture(scope="module")
@@ -144,21 +97,7 @@ def ids(service: ServiceProcess) -> dict[str, int]:
 
 
 def console(browser: Browser, service: ServiceProcess, username: str) -> Page:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.on("pageerror", lambda error: PAGE_PROBLEMS.append(f"/agent: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            PAGE_PROBLEMS.append(f"/agent: {message.text}")
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    page.goto(service.base_url + "/agent")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
+    page = log_in(browser, service, "/agent", username)
     expect(page.locator("#console-view")).to_be_visible(timeout=10_000)
     expect(page.locator("#link-state")).to_have_class("pill on", timeout=10_000)
     expect(page.locator("#work-row")).to_be_visible()

@@ -15,31 +15,19 @@ Set CALLCENTER_SHOTS to a folder to keep screenshots of every page in both langu
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.pages import log_in, shoot
 from tests.service_proc import ServiceProcess
 from tests.supervisor.helpers import PASSWORD
 from tests.supervisor.helpers import Browser as Client
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USERS = [
     ("boss", "admin", "管理员老周"),
     ("lead", "supervisor", "班长老陈"),
@@ -47,32 +35,12 @@ USERS = [
     ("agent_a", "agent", "坐席甲"),
     ("agent_b", "agent", "坐席乙"),
 ]
-SHOTS = os.environ.get("CALLCENTER_SHOTS")
 # The escalation sweep's period in this service: small, so that a deadline a few seconds
 # ahead is escalated for real within the test.
 SWEEP_SECONDS = 0.5
 TIMEOUT = 15_000
 # How the page names a team's pool (the page's words, full-width brackets and all).
 COMPLAINTS_POOL = "投诉组（班组池）"  # noqa: RUF001
-
-
-def shoot(page: Page, name: str, reopen: Callable[[], object] | None = None) -> None:
-    """Screenshots of the page in its language and in the other one (back again after). An
-    open dialog is closed for the language button and opened again by ``reopen``."""
-    if not SHOTS:
-        return
-    folder = Path(SHOTS)
-    folder.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        lang = page.evaluate("document.documentElement.lang")
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(folder / f"{name}-{lang}.png"), full_page=True)
-        if reopen is not None:
-            page.keyboard.press("Escape")
-        page.click("#lang")
-        if reopen is not None:
-            reopen()
-    page.wait_for_timeout(300)
 
 
 @pytest.fixture(scope="module")
@@ -90,16 +58,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
         yield process
     finally:
         process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 @pytest.fixture(scope="module")
@@ -128,36 +86,6 @@ def ids(service: ServiceProcess) -> dict[str, int]:
         assert status in (200, 201), body
         found[f"team:{name}"] = int(body["id"])
     return found
-
-
-# What the pages did wrong in the browser: a script error, or anything the Content Security
-# Policy refused. Every test ends with none.
-PAGE_PROBLEMS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def no_page_problems() -> Iterator[None]:
-    PAGE_PROBLEMS.clear()
-    yield
-    assert PAGE_PROBLEMS == []
-
-
-def log_in(browser: Browser, service: ServiceProcess, path: str, username: str) -> Page:
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.on("pageerror", lambda error: PAGE_PROBLEMS.append(f"{path}: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            PAGE_PROBLEMS.append(f"{path}: {message.text}")
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    page.goto(service.base_url + path)
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    return page
 
 
 def work_page(browser: Browser, service: ServiceProcess, query: str = "") -> Page:
