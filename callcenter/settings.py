@@ -43,6 +43,10 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# A file name in /etc/asterisk (no folder: the service writes only there).
+_CONF_FILE = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}\.conf$"
+
+
 class PbxSettings(_Section):
     """One Asterisk PBX reached over AMI."""
 
@@ -68,6 +72,23 @@ class PbxSettings(_Section):
     tls_ca_file: FilePath | None = None
     # Check the certificate chain and that it names `host`. Off only for a test bench.
     tls_verify: bool = True
+    # The PBX's /etc/asterisk as this service sees it (same machine or a shared volume).
+    # The service writes the settings of the queues it manages to `queues_include` there
+    # (queues.conf ends with "#tryinclude <it>"; on FreePBX queues_post_custom.conf) and their
+    # exit keys to `exits_include` (extensions.conf: "#tryinclude <it>"). It owns both files
+    # whole. Unset: this PBX's queue settings are shown but cannot be changed.
+    asterisk_etc: Path | None = None
+    queues_include: str = Field(default="queues_post_custom.conf", pattern=_CONF_FILE)
+    exits_include: str = Field(default="callcenter_queue_exits.conf", pattern=_CONF_FILE)
+    # Where announcements are written for this PBX, as this service sees the folder, and the
+    # same folder as Asterisk sees it (what queues.conf names). Unset: no announcements.
+    sounds_dir: Path | None = None
+    sounds_dir_in_pbx: str = Field(
+        default="/var/lib/asterisk/sounds/callcenter-announcements", pattern=r"^/[A-Za-z0-9_./-]+$"
+    )
+    # The PBX's voicemail spool (astspooldir/voicemail) as this service sees it: messages
+    # left through a queue's voicemail exit are read from there. Unset: no voicemail exit.
+    voicemail_spool: Path | None = None
 
     @field_validator("secret")
     @classmethod
@@ -435,6 +456,14 @@ DEFAULT_CODES = (
     NotReadyCodeSeed(code="training", label_zh="培训", label_en="Training"),
     NotReadyCodeSeed(code="meeting", label_zh="会议", label_en="Meeting", limit_seconds=3600),
     NotReadyCodeSeed(code="outbound", label_zh="回访外呼", label_en="Outbound follow-up"),
+    # The short break after the abusive-caller button (screening.abusive_code; the screening
+    # room returns the agent to ready after screening.abusive_break_seconds).
+    NotReadyCodeSeed(
+        code="abusive-caller",
+        label_zh="恶意来电后休息",
+        label_en="After an abusive caller",
+        limit_seconds=120,
+    ),
 )
 
 
@@ -636,6 +665,58 @@ class WorkSettings(_Section):
         return self
 
 
+class QueueConfSettings(_Section):
+    """Queue settings of managed queues (callcenter/queueconf, docs/queue-settings.md)."""
+
+    # Seconds between checks that the include file and Asterisk's live values still match
+    # the desired state (a hand edit, a restart): drift is shown and repaired.
+    check_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Seconds to wait for Asterisk to answer a reload and the read-back after it.
+    reload_timeout: float = Field(default=10.0, gt=0, le=120)
+    # Largest upload of a recorded announcement (bytes, before conversion).
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+
+
+class ScreeningSettings(_Section):
+    """Caller screening (callcenter/screening)."""
+
+    # Callers whose number is withheld: put through as anyone ("allow"), told a message and
+    # let go ("message"), or sent to a queue of their own ("queue", withheld_queue).
+    withheld: Literal["allow", "message", "queue"] = "allow"
+    withheld_queue: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    # The not-ready break an agent gets after the abusive-caller button (seconds, code).
+    abusive_break_seconds: int = Field(default=120, ge=0, le=3600)
+    abusive_code: str = Field(default="abusive-caller", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    # Where the caller is sent to hear the warning and be hung up on (dialplan/screening.conf).
+    warning_context: str = Field(default="callcenter-abusive", pattern=r"^[A-Za-z0-9_-]+$")
+    # Seconds between re-reads of the blocked numbers from the database (another replica or
+    # the database itself may change them; this replica's own changes apply at once).
+    refresh_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _queue_named(self) -> ScreeningSettings:
+        if self.withheld == "queue" and self.withheld_queue is None:
+            raise ValueError('withheld = "queue" needs withheld_queue (the queue to send to)')
+        return self
+
+
+class VoicemailSettings(_Section):
+    """Voicemail exits of queues (callcenter/voicemail)."""
+
+    # voicemail.conf context holding the queues' mailboxes (one per queue, named like it).
+    context: str = Field(default="callcenter", pattern=r"^[A-Za-z0-9_-]+$")
+    # Remove a message from the PBX's spool once it is stored (the database keeps it): the
+    # mailboxes never fill up (app_voicemail's maxmsg).
+    remove_from_spool: bool = True
+    # Seconds between sweeps of the spool for messages whose FastAGI call was lost (the
+    # service was down); 0: no sweep. A sweep takes only messages older than sweep_after
+    # seconds (the FastAGI call takes the fresh ones).
+    sweep_seconds: float = Field(default=300.0, ge=0, le=86400)
+    sweep_after: float = Field(default=120.0, ge=10, le=86400)
+    # A message larger than this (bytes of its WAV) is left in the spool and logged.
+    max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=512 * 1024 * 1024)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
@@ -654,6 +735,9 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     agents: AgentsSettings = AgentsSettings()
     work: WorkSettings = WorkSettings()
+    queueconf: QueueConfSettings = QueueConfSettings()
+    screening: ScreeningSettings = ScreeningSettings()
+    voicemail: VoicemailSettings = VoicemailSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("pbx")

@@ -53,6 +53,11 @@ class Permission(enum.StrEnum):
     # Every work item in one's scope (all teams, or the teams one leads): filters, counts,
     # bulk reassign, escalations.
     WORK_SUPERVISE = "work:supervise"
+    # Queue settings (strategy, timeouts, announcements, exits) applied to the PBX, and the
+    # announcements library.
+    QUEUES_CONFIGURE = "queues:configure"
+    # The blocked-numbers list and the screening log.
+    SCREENING_EDIT = "screening:edit"
 
 
 P = Permission
@@ -89,6 +94,8 @@ _SUPERVISOR = _TEAM_LEADER | {
     P.CUSTOMERS_CLASSIFY,
     P.AUDIT_READ,
     P.ROUTING_EDIT,
+    P.QUEUES_CONFIGURE,
+    P.SCREENING_EDIT,
 }
 _QA_EVALUATOR = frozenset(
     {

@@ -52,6 +52,12 @@ DEBOOTSTRAP_PACKAGES = (
     "asterisk-moh-opsound-wav",
 )
 ASTERISK_BIN = "/usr/sbin/asterisk"
+# Files a complete root file system has; one missing (a cache built before a package was
+# added to the list) means a rebuild.
+REQUIRED_FILES = (
+    ASTERISK_BIN,
+    "/usr/lib/x86_64-linux-gnu/asterisk/modules/app_voicemail.so",
+)
 
 # Writable folders inside the sandbox -> name of the per-run folder bound there.
 _WRITABLE_DIRS = {
@@ -89,7 +95,7 @@ def ensure_rootfs(cache_dir: Path | None = None) -> Path:
     _require_tool("bwrap", "bubblewrap")
     cache = cache_dir or default_cache_dir()
     rootfs = cache / ROOTFS_NAME
-    if (rootfs / ASTERISK_BIN.lstrip("/")).exists():
+    if all((rootfs / path.lstrip("/")).exists() for path in REQUIRED_FILES):
         return rootfs
     debootstrap = _require_tool("debootstrap", "debootstrap")
     if os.geteuid() != 0:
@@ -112,6 +118,9 @@ def ensure_rootfs(cache_dir: Path | None = None) -> Path:
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-3000:]
         raise RigError(f"debootstrap failed with exit code {proc.returncode}:\n{tail}")
+    if rootfs.exists():
+        log.info("replacing the older root file system at %s", rootfs)
+        shutil.rmtree(rootfs)
     partial.rename(rootfs)
     log.info("root file system ready at %s in %.0f s", rootfs, time.monotonic() - started)
     return rootfs

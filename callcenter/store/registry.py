@@ -13,9 +13,12 @@ import callcenter.audit.models
 import callcenter.auth.models
 import callcenter.customers.models
 import callcenter.ivr.models
+import callcenter.queueconf.models
 import callcenter.records.models
 import callcenter.routing.models
+import callcenter.screening.models
 import callcenter.supervisor.models
+import callcenter.voicemail.models
 import callcenter.work.models
 from callcenter.store.base import Base
 
@@ -25,9 +28,12 @@ ROOM_MODELS = (
     callcenter.auth.models,
     callcenter.customers.models,
     callcenter.ivr.models,
+    callcenter.queueconf.models,
     callcenter.records.models,
     callcenter.routing.models,
+    callcenter.screening.models,
     callcenter.supervisor.models,
+    callcenter.voicemail.models,
     callcenter.work.models,
 )
 

@@ -263,6 +263,38 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         raise _invalid(INVALID_BODY, exc) from None
 
 
+# Raw uploads (a recorded announcement): the body is the file itself.
+UPLOAD_TYPES = ("audio/", "application/octet-stream")
+UPLOAD_TOO_LARGE = Problem(413, "upload-too-large", "the uploaded file is larger than allowed")
+EMPTY_UPLOAD = Problem(400, "empty-upload", "the request body (the file) is empty")
+NOT_AN_UPLOAD = Problem(
+    415, "not-an-upload", "the body must be audio/* or application/octet-stream"
+)
+
+
+async def read_upload(request: web.Request, max_bytes: int) -> bytes:
+    """The body as the uploaded file's bytes: ``audio/*`` or ``application/octet-stream``,
+    not empty, at most ``max_bytes`` (read from the stream, so past aiohttp's own JSON-sized
+    limit, and never more than ``max_bytes`` + one chunk into memory)."""
+    # The header itself: aiohttp reads a missing one as application/octet-stream.
+    if "Content-Type" not in request.headers or not request.content_type.startswith(UPLOAD_TYPES):
+        raise NOT_AN_UPLOAD(f"the body is {request.content_type or 'untyped'}, not a sound file")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise UPLOAD_TOO_LARGE(
+            f"the file is {request.content_length} bytes, at most {max_bytes}", limit=max_bytes
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise UPLOAD_TOO_LARGE(f"the file is over {max_bytes} bytes", limit=max_bytes)
+        chunks.append(chunk)
+    if size == 0:
+        raise EMPTY_UPLOAD("send the sound file as the request body")
+    return b"".join(chunks)
+
+
 def read_query(request: web.Request, model: type[M], *, repeatable: Sequence[str] = ()) -> M:
     """Query parameters: each given once, except those in ``repeatable`` (joined with
     commas, for filters that take several values)."""

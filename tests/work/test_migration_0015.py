@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from callcenter.ivr.models import CallbackTask
 from callcenter.store.db import create_engine
-from callcenter.store.migrate import alembic_config, upgrade_to_head
+from callcenter.store.migrate import alembic_config
 from callcenter.store.types import UtcDateTime
 from callcenter.work.models import CallbackScheduleRow, WorkItemEventRow, WorkItemRow
 from callcenter.work.tickets import valid_ticket
@@ -206,7 +206,7 @@ async def test_open_callback_tasks_become_scheduled_callback_items(at_0014: Asyn
     tables, columns = await schema(at_0014)
     assert not tables & WORK_TABLES and "direction" not in columns
 
-    assert await upgrade_to_head(at_0014) == "0015"
+    assert await migrate(at_0014, "0015") == "0015"
     found = await _read(at_0014)
 
     items = found["items"]
@@ -249,14 +249,14 @@ async def test_open_callback_tasks_become_scheduled_callback_items(at_0014: Asyn
     assert found["direction"] == "inbound"
 
     # A second start migrates nothing twice.
-    assert await upgrade_to_head(at_0014) == "0015"
+    assert await migrate(at_0014, "0015") == "0015"
     assert len((await _read(at_0014))["items"]) == 2
 
 
 async def test_the_downgrade_removes_the_work_tables_and_upgrades_again(
     at_0014: AsyncEngine,
 ) -> None:
-    await upgrade_to_head(at_0014)
+    await migrate(at_0014, "0015")
     tables, columns = await schema(at_0014)
     assert tables >= WORK_TABLES and "direction" in columns
 
@@ -269,7 +269,7 @@ async def test_the_downgrade_removes_the_work_tables_and_upgrades_again(
         assert await session.scalar(sa.text("SELECT count(*) FROM call_records")) == 1
 
     # Up again: the schema is back; tasks already moved are not moved twice.
-    assert await upgrade_to_head(at_0014) == "0015"
+    assert await migrate(at_0014, "0015") == "0015"
     tables, columns = await schema(at_0014)
     assert tables >= WORK_TABLES and "direction" in columns
 
@@ -277,7 +277,7 @@ async def test_the_downgrade_removes_the_work_tables_and_upgrades_again(
 async def test_a_downgrade_gives_open_callbacks_back_to_the_task_list(
     at_0014: AsyncEngine,
 ) -> None:
-    await upgrade_to_head(at_0014)
+    await migrate(at_0014, "0015")
     await migrate(at_0014, "0014", down=True)
     async with AsyncSession(at_0014) as session:
         statuses = dict((await session.execute(select(tasks.c.id, tasks.c.status))).all())

@@ -1,0 +1,1 @@
+"""Caller screening: blocked numbers, withheld numbers, the agent's abusive-caller button."""
