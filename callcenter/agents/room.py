@@ -18,7 +18,7 @@ from callcenter.agents.phone import PhoneRoutes
 from callcenter.agents.scope import Scope, Team
 from callcenter.agents.seats import Seats
 from callcenter.agents.states import StateName
-from callcenter.agents.store import Code, seed_codes
+from callcenter.agents.store import Code, seed_codes, seed_missing_codes
 from callcenter.auth.identity import User
 from callcenter.component import Host, PbxLink, Room
 from callcenter.ivr.agi import Handler
@@ -43,8 +43,12 @@ class AgentsRoom(Room):
         *,
         pbx_names: Sequence[str],
         users_with_sessions: UsersWithSessions,
+        required_codes: Sequence[str] = (),
     ) -> None:
         self.settings = settings
+        # Codes other rooms give agents themselves (screening's abusive-caller break): made
+        # from initial_codes when missing, also on a database that already has codes.
+        self.required_codes = tuple(required_codes)
         self.seats = Seats()
         self.desk = AgentDesk(
             host.engine,
@@ -125,6 +129,12 @@ class AgentsRoom(Room):
         created = await seed_codes(self.desk.engine, seeds, self.desk.clock())
         if created:
             log.info("created %d not-ready code(s) (first start)", created)
+        wanted = [c for c in seeds if c.code in self.required_codes]
+        for name in sorted(set(self.required_codes) - {c.code for c in wanted}):
+            log.warning("not-ready code %s is needed but not in agents.initial_codes", name)
+        added = await seed_missing_codes(self.desk.engine, wanted, self.desk.clock())
+        if added:
+            log.info("created not-ready code(s) other rooms need: %s", ", ".join(added))
         await self.desk.load()
         self.desk.rebuild_members()
         self._spawn(self.desk.work_states(), "states")

@@ -253,6 +253,18 @@ async def seed_codes(engine: AsyncEngine, codes: Iterable[Code], at: datetime) -
     return len(rows)
 
 
+async def seed_missing_codes(engine: AsyncEngine, codes: Iterable[Code], at: datetime) -> list[str]:
+    """Create those of these codes that do not exist (an admin's edits of existing ones are
+    kept); returns the names created."""
+    created: list[str] = []
+    async with AsyncSession(engine) as session, session.begin():
+        for code in codes:
+            if await session.get(NotReadyCodeRow, code.code) is None:
+                await save_code(session, code, at)
+                created.append(code.code)
+    return created
+
+
 async def save_code(session: AsyncSession, code: Code, at: datetime) -> Code | None:
     """Create or replace a code; returns the one it replaced."""
     row = await session.get(NotReadyCodeRow, code.code)

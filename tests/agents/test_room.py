@@ -900,3 +900,33 @@ async def test_an_agent_number_and_pin_are_kept_until_changed(floor: Floor) -> N
     status, roster = await floor.call("root", "GET", "/api/roster")
     wang = next(a for a in roster["agents"] if a["username"] == "wang")
     assert (wang["agent_number"], wang["pin_set"]) == ("8002", True)
+
+
+async def test_a_code_another_room_needs_is_added_to_a_floor_that_already_has_codes(
+    engine: AsyncEngine,
+) -> None:
+    """A centre upgraded to screening gets its abusive-caller break code; an admin's own
+    edit of a code is left as it is."""
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    await store.seed_codes(engine, [store.Code("lunch", "午餐", "Lunch", False, 3600, None)], at)
+    settings = AgentsSettings()
+    host = make_host(engine)
+
+    async def nobody(user_ids: Iterable[int]) -> set[int]:
+        return set()
+
+    room = AgentsRoom(
+        host,
+        settings,
+        pbx_names=[],
+        users_with_sessions=nobody,
+        required_codes=["abusive-caller", "lunch"],
+    )
+    await room.start()
+    try:
+        codes = {c.code: c for c in await store.load_codes(engine)}
+        assert set(codes) == {"lunch", "abusive-caller"}
+        assert codes["abusive-caller"].limit_seconds == 120
+        assert codes["lunch"].label_en == "Lunch"
+    finally:
+        await host.tasks.cancel_all()

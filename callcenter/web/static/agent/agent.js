@@ -214,7 +214,9 @@ const KNOWN_ERRORS = new Set(["phone-taken", "signed-in-elsewhere", "no-such-pho
   "outside-your-teams", "no-owner", "no-record",
   // callbacks
   "no-such-callback", "not-your-offer", "offer-gone", "not-ready", "pbx-unavailable",
-  "no-such-attempt", "not-your-callback", "no-call"]);
+  "no-such-attempt", "not-your-callback", "no-call",
+  // the abusive-caller button
+  "not-on-a-call"]);
 function refusal(e) {
   let key = KNOWN_ERRORS.has(e.error) ? "err_" + e.error : "err_other";
   if (String(e.error).startsWith("pbx-")) key = "err_pbx";
@@ -491,6 +493,7 @@ function row(values) { return el("tr", {}, ...values.map((v) => el("td", {}, v))
 function renderCard() {
   const pop = state.current ? state.pops.get(state.current) : null;
   const card = $("#card");
+  renderAbusive(pop);
   if (!pop) {
     card.className = "card idle"; $("#card-body").hidden = true;
     $("#card-state").textContent = t("no_call"); $("#call-timer").hidden = true; return;
@@ -525,6 +528,61 @@ function renderCard() {
     tick(); state.timer = setInterval(tick, 1000);
   } else timer.hidden = true;
 }
+
+// --- the abusive-caller button ------------------------------------------------------------------
+// On a connected call: a first press asks to confirm (with an optional note); only the
+// confirmation warns the caller, ends the call and starts the agent's short break.
+const abusive = { popId: null, open: false, busy: false, done: null, error: null };
+function renderAbusive(pop) {
+  const id = pop ? pop.pop_id : null;
+  if (abusive.popId !== id) Object.assign(abusive, { popId: id, open: false, done: null, error: null });
+  const connected = Boolean(pop && pop.state === "connected");
+  $("#abusive").hidden = !connected && !abusive.done && !abusive.error;
+  $("#abusive-open").hidden = !connected || abusive.open;
+  $("#abusive-open").setAttribute("aria-expanded", abusive.open ? "true" : "false");
+  $("#abusive-confirm").hidden = !connected || !abusive.open;
+  $("#abusive-confirm").setAttribute("aria-busy", abusive.busy ? "true" : "false");
+  $("#abusive-result").textContent = abusive.done ? abusiveText(abusive.done) : "";
+  showRefusal($("#abusive-error"), abusive.error);
+}
+function abusiveText(answer) {
+  if (answer.break) return t("abusive_done") + " " + t("abusive_break").replace("{t}", minutes(answer.break.seconds));
+  return t("abusive_done") + (answer.break_error ? " " + t("abusive_no_break") : "");
+}
+function closeAbusive(focus) {
+  abusive.open = false;
+  $("#abusive-note").value = "";
+  renderAbusive(state.current ? state.pops.get(state.current) : null);
+  if (focus && !$("#abusive-open").hidden) $("#abusive-open").focus();
+}
+$("#abusive-open").addEventListener("click", () => {
+  abusive.open = true; abusive.error = null;
+  renderAbusive(state.current ? state.pops.get(state.current) : null);
+  // The safe choice has the focus: Enter right after the first press does not confirm.
+  $("#abusive-cancel").focus();
+});
+$("#abusive-cancel").addEventListener("click", () => closeAbusive(true));
+$("#abusive-confirm").addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape") { ev.preventDefault(); closeAbusive(true); }
+});
+$("#abusive-yes").addEventListener("click", async () => {
+  if (abusive.busy) return;
+  const note = $("#abusive-note").value.trim();
+  abusive.busy = true; abusive.error = null;
+  renderAbusive(state.current ? state.pops.get(state.current) : null);
+  try {
+    abusive.done = await api("POST", "/api/agent/abusive-caller", note ? { note } : {});
+    abusive.open = false;
+    $("#abusive-note").value = "";
+    scheduleDesk();
+  } catch (e) {
+    if (e.status === 401) { showLogin(); return; }
+    abusive.error = refusal(e);
+  } finally {
+    abusive.busy = false;
+  }
+  renderAbusive(state.current ? state.pops.get(state.current) : null);
+});
 
 function label(labels, code) { return labels ? (labels[getLang()] || code) : code; }
 const span = (cls, value) => el("span", { class: cls }, value);

@@ -131,6 +131,13 @@ registerTexts({
     cb_in_progress: "正在回电：您的话机会先响铃，然后拨打客户。通话结束后填写结果。",
     cb_result_hint: "记录本次回电是否联系到客户；未联系到的会按计划再次尝试。",
     cb_submit: "提交回电结果", cb_saved: "回电结果已保存。",
+    // the abusive-caller button
+    abusive_button: "⚠ 恶意来电", abusive_question: "确认这是恶意来电吗？",
+    abusive_explain: "来电者将听到警告后被挂断，您将获得短暂休息。",
+    abusive_note: "备注（可选）", abusive_confirm: "确认：警告并挂断",
+    abusive_done: "已警告来电者并结束通话。", abusive_break: "您现在休息 {t}，之后自动恢复就绪。",
+    abusive_no_break: "未能为您设置休息状态，请自行选择状态。",
+    "err_not-on-a-call": "您当前没有已接通的通话。",
   },
   en: {
     title: "Agent console", offline: "offline", online: "online", logout: "Log out",
@@ -273,5 +280,13 @@ registerTexts({
     cb_in_progress: "Calling back: your phone rings first, then the customer's. Say how it went when the call is over.",
     cb_result_hint: "Whether this callback reached the customer; if not, it is tried again as planned.",
     cb_submit: "Submit the result", cb_saved: "Callback result saved.",
+    // the abusive-caller button
+    abusive_button: "⚠ Abusive caller", abusive_question: "Is this caller abusive?",
+    abusive_explain: "The caller hears a warning and is hung up on; you get a short break.",
+    abusive_note: "Note (optional)", abusive_confirm: "Confirm: warn and hang up",
+    abusive_done: "The caller was warned and the call ended.",
+    abusive_break: "You are on a {t} break; you will be Ready again after it.",
+    abusive_no_break: "Your break could not be set: choose your state yourself.",
+    "err_not-on-a-call": "You have no connected call.",
   },
 });
