@@ -83,6 +83,18 @@ _STATUS_OUTCOMES: dict[str, Outcome] = {
 }
 
 
+# A caller who leaves a queue with a key of its context (queue_log EXITWITHKEY) gets neither an
+# Abandon nor a QUEUESTATUS: app_queue sets none. The exits' dialplan (dialplan/exits.conf)
+# names the exit on the caller's channel right after the Leave (CC_EXIT = voicemail, callback,
+# operator; CC_EXIT_FROM = the queue, set just before): that VarSet is the evidence that ends
+# the left call as "withdrawn" (the caller withdrew), evidence "exit_key", with both variables
+# in its IVR data. (The name carries the IVR prefix, live.ivr_variable_prefix, as the dialplan
+# sets it: "CC_".) A CC_EXIT the channel already had when it joined (the operator exit's
+# queue) is data only: only one set while the call is LEFT ends it.
+EXIT_VARIABLE = "CC_EXIT"
+EXIT_EVIDENCE = "exit_key"
+
+
 class UnknownQueue(KeyError):
     """queue_view() for a (pbx, queue) the model does not know."""
 
@@ -560,6 +572,11 @@ class LiveModel:
         self._remember_ivr(key, event.variable, event.value)
         if call is not None:
             call.ivr[event.variable] = event.value
+            if event.variable == EXIT_VARIABLE and event.value and call.phase is Phase.LEFT:
+                # The caller pressed an exit key: decided now, as a QUEUESTATUS would decide
+                # it (the table's LEFT --queuestatus--> ENDED).
+                transition(call, Trigger.STATUS)
+                return [ops.close_call(self._state, call, "withdrawn", event.at, EXIT_EVIDENCE)]
         return []
 
     def _remember_ivr(self, key: tuple[str, str], name: str, value: str) -> None:

@@ -13,6 +13,10 @@ from typing import Any, Literal
 
 from callcenter.live.changes import CallConnected, CallerView, CallRecord
 
+# "withdrawn": taken out of the queue (QUEUESTATUS=WITHDRAW), or the caller left it with an
+# exit key (evidence "exit_key"; which exit in ivr_data: CC_EXIT voicemail, callback or
+# operator, CC_EXIT_FROM the queue; docs/voicemail.md). An operator exit joins another queue
+# at once and so ends up "overflowed" there, its evidence and CC_EXIT kept.
 Outcome = Literal[
     "answered", "abandoned", "timeout", "overflowed", "transferred", "withdrawn", "unknown"
 ]

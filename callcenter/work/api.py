@@ -256,6 +256,15 @@ class CallbackData(BaseModel):
     offered_to: int | None
 
 
+class VoicemailData(BaseModel):
+    """The voicemail the item was filed for: play ``audio_url`` (WAV; for those who handle
+    the item: its owner, its team, a supervisor of it)."""
+
+    id: int
+    duration_seconds: int
+    audio_url: str
+
+
 class ItemDetail(ItemData):
     customer_name: str | None
     timeline: list[TimelineEntry]
@@ -263,6 +272,7 @@ class ItemDetail(ItemData):
     links: list[ItemLink]
     attempts: list[AttemptData]
     callback: CallbackData | None
+    voicemail: VoicemailData | None = None
 
 
 class ItemPage(BaseModel):

@@ -40,7 +40,7 @@ from callcenter.work.models import (
     WorkItemLinkRow,
     WorkItemRow,
 )
-from callcenter.work.ports import WorkForce
+from callcenter.work.ports import VoicemailOfItem, WorkForce
 from callcenter.work.problems import (
     DUE_IN_PAST,
     FORBIDDEN_TRANSITION,
@@ -190,6 +190,8 @@ class WorkItems:
         self.categories: dict[str, WorkCategory] = {c.code: c for c in settings.categories}
         # Listeners told of every item created (the dialler schedules callbacks).
         self.on_created: list[Created] = []
+        # The voicemail room: the message an item was filed for, in its detail.
+        self.voicemails: VoicemailOfItem | None = None
 
     # --- who ----------------------------------------------------------------------------------
 
@@ -221,6 +223,20 @@ class WorkItems:
 
     def may_change(self, user: User, row: WorkItemRow) -> bool:
         return row.owner_id == user.id or self.supervises(user, row)
+
+    def handles(self, user: User, row: WorkItemRow) -> bool:
+        """Whether the user works on the item or may take it: its owner, a member or leader of
+        its team (its pool; an item in no team's pool: any holder of work:own), or a holder
+        of work:supervise whose scope covers it. Narrower than reading the item (any agent
+        reads any item by its ticket): a customer's own voice (a voicemail) is for those who
+        handle the item."""
+        if row.owner_id == user.id or self.supervises(user, row):
+            return True
+        if not user.may(P.WORK_OWN):
+            return False
+        if row.team_id is None:
+            return row.owner_id is None
+        return row.team_id in self.my_team_ids(user)
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -387,6 +403,10 @@ class WorkItems:
                 "offered_to": schedule.offered_to,
             }
         )
+        voicemail = (
+            await self.voicemails.voicemail_of_item(row.id) if self.voicemails is not None else None
+        )
+        data["voicemail"] = None if voicemail is None else to_data(voicemail)
         return data
 
     # --- reading ------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """What the work-items room needs of its siblings, as small protocols.
 
 ``WorkForce`` is offered by the agents room (teams, users, who is ready where, the agents'
-consoles); ``QueueWaiting`` by the live model (how many callers wait in a queue).
+consoles); ``QueueWaiting`` by the live model (how many callers wait in a queue);
+``VoicemailOfItem`` by the voicemail room (the message an item was filed for).
 """
 
 from __future__ import annotations
@@ -44,3 +45,18 @@ class WorkForce(Protocol):
 
     def tell(self, user_id: int, message: Mapping[str, Any]) -> None:
         """Put a message on the user's console (/ws/agent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemVoicemail:
+    """The voicemail a work item was filed for (the voicemail room's message)."""
+
+    id: int
+    duration_seconds: int
+    audio_url: str
+
+
+class VoicemailOfItem(Protocol):
+    """Offered by the voicemail room: the message an item holds, shown in its detail."""
+
+    async def voicemail_of_item(self, item_id: int) -> ItemVoicemail | None: ...

@@ -62,6 +62,8 @@ registerTexts({
     e_reply: "部门回复", e_callback: "回电",
     tier_owner: "提醒负责人", "tier_team-leader": "升级至组长", tier_manager: "升级至经理",
     src_agent: "坐席", src_ivr: "IVR", src_satisfaction: "满意度回访", src_surge: "高峰回电",
+    src_voicemail: "语音留言", voicemail: "语音留言", vm_length: "{n} 秒",
+    vm_player: "语音留言录音（{n} 秒）",
     // refusals
     "err_stale-item": "工单已被他人修改", "err_item-closed": "已解决或已关闭的工单不能转派",
     "err_not-your-item": "不是您负责或您班组的工单", "err_outside-your-teams": "不是您的班组",
@@ -131,6 +133,8 @@ registerTexts({
     e_department: "Sent to department", e_reply: "Department reply", e_callback: "Callback",
     tier_owner: "owner warned", "tier_team-leader": "to the team leader", tier_manager: "to the managers",
     src_agent: "agent", src_ivr: "IVR", src_satisfaction: "satisfaction call", src_surge: "surge callback",
+    src_voicemail: "voicemail", voicemail: "Voicemail", vm_length: "{n} s",
+    vm_player: "Voicemail recording ({n} s)",
     // refusals
     "err_stale-item": "changed by someone else", "err_item-closed": "resolved or closed items cannot be reassigned",
     "err_not-your-item": "not your item nor your team's", "err_outside-your-teams": "not one of your teams",

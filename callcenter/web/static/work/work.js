@@ -732,6 +732,14 @@ function renderDetail() {
     ...fact("escalations", String(d.escalations)),
   ];
   if (d.resolution) facts.push(...fact("resolution", d.resolution));
+  // The caller's message, when the item was filed from a queue's voicemail exit (the audio is
+  // served to those who handle the item: its owner, its team, a supervisor of it).
+  if (d.voicemail) {
+    const n = d.voicemail.duration_seconds;
+    facts.push(...fact("voicemail",
+      el("audio", { controls: "", preload: "none", src: d.voicemail.audio_url, "aria-label": fill("vm_player", { n }) }),
+      el("span", { class: "muted" }, ` ${fill("vm_length", { n })}`)));
+  }
   facts.push(...fact("version", String(d.version)));
   $("#d-facts").replaceChildren(...facts);
   $("#d-facts").classList.toggle("overdue", overdue);
