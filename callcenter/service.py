@@ -38,14 +38,17 @@ from callcenter.ivr.room import IvrRoom
 from callcenter.live import LiveConfig, LiveModel
 from callcenter.loopwatch import GcPauses, settle_collector, watch_loop
 from callcenter.metrics import LiveCollector, ServiceMetrics
+from callcenter.queueconf.room import QueueConfRoom
 from callcenter.records.room import RecordsRoom
 from callcenter.routing.room import RoutingRoom
+from callcenter.screening.room import ScreeningRoom
 from callcenter.screenpop.room import ScreenPopRoom
 from callcenter.settings import Settings
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
 from callcenter.supervisor.room import SupervisorRoom
 from callcenter.tasks import Tasks, every
+from callcenter.voicemail.room import VoicemailRoom
 from callcenter.web.app import create_app
 from callcenter.web.assets import SharedAssetsRoom
 from callcenter.web.openapi import ApiDocsRoom
@@ -131,6 +134,7 @@ class Service:
             settings.agents,
             pbx_names=[p.name for p in settings.pbx],
             users_with_sessions=self.auth.sessions.users_with_sessions,
+            required_codes=[settings.screening.abusive_code],
         )
         work = WorkRoom(
             host,
@@ -138,6 +142,10 @@ class Service:
             BusinessCalendar.from_ivr(settings.ivr),
             agents,
             audit=self.audit,
+        )
+        spools = {p.name: p.voicemail_spool for p in settings.pbx if p.voicemail_spool}
+        voicemail = VoicemailRoom(
+            host, settings.voicemail, spools=spools, work=work, audit=self.audit
         )
         records = RecordsRoom(
             host,
@@ -149,6 +157,14 @@ class Service:
             audit=self.audit,
             seats=agents.seats,
         )
+        screening = ScreeningRoom(
+            host,
+            settings.screening,
+            agents.desk,
+            audit=self.audit,
+            region=settings.screenpop.default_region,
+            pbx_names=[p.name for p in settings.pbx],
+        )
         self.metrics_room = MetricsRoom(self.metrics.registry, settings.http.metrics_token)
         rooms: list[Room] = [
             self.auth,
@@ -159,6 +175,7 @@ class Service:
             directory,
             agents,
             work,
+            voicemail,
             ScreenPopRoom(
                 host,
                 settings.screenpop,
@@ -176,11 +193,22 @@ class Service:
                 extra_routes={
                     **agents.agi_routes(),
                     **work.agi_routes(settings.ivr.route_timeout_ms),
+                    **voicemail.agi_routes(),
+                    **screening.agi_routes(),
                 },
                 callbacks=work,
             ),
             records,
+            # After records: its wrap-up pause at a call's end comes before the abusive break.
+            screening,
             SupervisorRoom(host, settings.supervisor, agents),
+            QueueConfRoom(
+                host,
+                settings.queueconf,
+                settings.pbx,
+                voicemail_context=settings.voicemail.context,
+                audit=self.audit,
+            ),
             RoutingRoom(
                 host,
                 settings.routing,

@@ -220,3 +220,69 @@ async def device_state(link: ActionSender, interface: str) -> str:
     function without a channel."""
     message = await link.send({"Action": "Getvar", "Variable": f"DEVICE_STATE({interface})"})
     return str(_fields(message).get("Value", "")).strip().upper()
+
+
+async def queue_reload_parameters(
+    link: ActionSender, queue: str, timeout: float | None = None
+) -> str:
+    """Re-read one queue's parameters from queues.conf: members, callers, rules and stats are
+    left alone (``Members``/``Rules`` not sent). Returns Asterisk's answer text."""
+    answer = await link.send(
+        {"Action": "QueueReload", "Queue": queue, "Parameters": "yes"}, timeout=timeout
+    )
+    return str(answer.get("Message", ""))
+
+
+async def reload_module(link: ActionSender, module: str, timeout: float | None = None) -> str:
+    """Reload one module (``pbx_config`` re-reads the dialplan); Asterisk's answer text."""
+    answer = await link.send({"Action": "Reload", "Module": module}, timeout=timeout)
+    return str(answer.get("Message", ""))
+
+
+async def get_config(
+    link: ActionSender, filename: str, category: str | None = None, timeout: float | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """Asterisk's own reading of a config file (includes and templates resolved):
+    category -> its (key, value) lines in order."""
+    fields = {"Action": "GetConfig", "Filename": filename}
+    if category:
+        fields["Category"] = category
+    answer = await link.send(fields, timeout=timeout)
+    names: dict[str, str] = {}
+    lines: dict[str, list[tuple[int, str, str]]] = {}
+    for key, raw in _fields(answer).items():
+        head, _, index = key.partition("-")
+        if head.lower() == "category":
+            names[index] = raw
+        elif head.lower() == "line":
+            cat, _, number = index.partition("-")
+            name, _, value = raw.partition("=")
+            lines.setdefault(cat, []).append((int(number or 0), name, value))
+    return {
+        names[cat]: [(name, value) for _, name, value in sorted(found)]
+        for cat, found in lines.items()
+        if cat in names
+    } | {name: [] for cat, name in names.items() if cat not in lines}
+
+
+async def voicemail_mailboxes(link: ActionSender, timeout: float | None = None) -> set[str]:
+    """Every mailbox Asterisk knows, as ``mailbox@context``."""
+    entries = await _list(link, {"Action": "VoicemailUsersList"}, timeout)
+    return {
+        f"{e.get('VoiceMailbox', '')}@{e.get('VMContext', '')}"
+        for e in entries
+        if e.get("Event") == "VoicemailUserEntry"
+    }
+
+
+async def getvar(link: ActionSender, expression: str, timeout: float | None = None) -> str:
+    """A global variable or a dialplan function's value (no channel), e.g.
+    ``DIALPLAN_EXISTS(context,exten,1)``."""
+    answer = await link.send({"Action": "Getvar", "Variable": expression}, timeout=timeout)
+    return str(answer.get("Value", ""))
+
+
+async def asterisk_version(link: ActionSender, timeout: float | None = None) -> str:
+    """The PBX's Asterisk version (CoreSettings ``AsteriskVersion``, e.g. ``22.10.1``)."""
+    answer = await link.send({"Action": "CoreSettings"}, timeout=timeout)
+    return str(answer.get("AsteriskVersion", ""))

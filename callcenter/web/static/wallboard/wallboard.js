@@ -1,12 +1,16 @@
 // The supervisor wallboard: live queue figures, agents and callers over /ws/live, with the
 // control actions of /api/queues/... and /api/agents/...; agents by team (GET /api/roster)
 // with their coded states, skills and a forced sign-out; work items' escalations as the feed
-// tells them (work_escalated), each linking to the work-items page. Plain JS (an ES module), no build step.
+// tells them (work_escalated), each linking to the work-items page; the queue-settings editor
+// (queue-settings.js, for queues:configure). Plain JS (an ES module), no build step.
 import {
   $, $$, el, api, liveSocket, t, getLang, setLang, rememberedLang, applyI18n, onLangChange,
   bindLangButton, showLinkState,
 } from "/static/common/common.js";
 import "./i18n.js";
+import {
+  showQueueSettings, hideQueueSettings, queueSettingsMessage, queueSettingsLangChanged,
+} from "./queue-settings.js";
 
 const state = {
   user: null, queues: [], callStarts: new Map(), levels: new Map(), routing: [],
@@ -84,6 +88,7 @@ function showLogin(message) {
   socket.stop();
   $("#login-view").hidden = false; $("#board-view").hidden = true; $("#logout").hidden = true;
   $("#who").textContent = "";
+  hideQueueSettings();
   $("#login-error").textContent = message || "";
 }
 
@@ -95,6 +100,7 @@ function showBoard(user) {
   $("#work-link").hidden = !may("work:supervise");
   $("#escalations-section").hidden = false;
   renderEscalations();
+  showQueueSettings(may("queues:configure"));
   socket.start();
   refresh();
   loadRoster();
@@ -147,7 +153,7 @@ $("#logout").addEventListener("click", async () => {
 bindLangButton($("#lang"));
 onLangChange(() => {
   $("#pages").setAttribute("aria-label", t("pages"));
-  render(); renderRouting(); renderRoster(); renderEscalations();
+  render(); renderRouting(); renderRoster(); renderEscalations(); queueSettingsLangChanged();
   if (state.user) loadBars();
 });
 
@@ -158,7 +164,9 @@ const key = (pbx, iface) => `${pbx}|${iface}`;
 function onMessage(msg) {
   switch (msg.type) {
     case "snapshot":
-      state.queues = msg.queues; render(); return;
+      state.queues = msg.queues; render(); queueSettingsMessage(msg); return;
+    case "QueueSettingsApplied": case "QueueSettingsDrift":
+      queueSettingsMessage(msg); return;
     case "CallConnected":
       state.callStarts.set(key(msg.pbx, msg.agent_interface), Date.parse(msg.at)); break;
     case "CallEnded":
