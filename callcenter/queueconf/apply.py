@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,7 +33,9 @@ from typing import Any, Protocol
 from callcenter.ami import actions
 from callcenter.ami.errors import AmiError, AmiRefused
 from callcenter.component import PbxLink
+from callcenter.queueconf.files import replace_atomically
 from callcenter.queueconf.spec import (
+    HEADER,
     LiveParams,
     QueueSpec,
     config_lines,
@@ -53,6 +53,9 @@ from callcenter.web.errors import Problem
 log = logging.getLogger(__name__)
 
 QUEUES_CONF = "queues.conf"
+# Extension names Asterisk gives a meaning of its own (hang-up, invalid, timeout...): the
+# exits' contexts are keyed by queue name, so such a queue gets no exits.
+SPECIAL_EXTENSIONS = frozenset({"a", "e", "h", "i", "o", "s", "t", "T"})
 MOH_CONF = "musiconhold.conf"
 
 NOT_MANAGEABLE = Problem(409, "not-manageable", "the service cannot change this queue's settings")
@@ -112,22 +115,43 @@ def read_text(path: Path) -> str | None:
         return None
 
 
+class NotOurFile(Exception):
+    """An include file holds lines the service did not write: it is left alone."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"{path} holds lines the service did not write (its first line is not the "
+            "service's header): it is left alone. Give the service a file of its own "
+            "([[pbx]] queues_include / exits_include) and include that one"
+        )
+        self.message = str(self)
+
+
+def _read_ours(files: PbxFiles, claimed: bool) -> tuple[str | None, str | None]:
+    texts = (read_text(files.queues_path), read_text(files.exits_path))
+    if claimed:
+        return texts
+    for path, text in zip((files.queues_path, files.exits_path), texts, strict=True):
+        # An empty file (FreePBX creates queues_post_custom.conf empty) is free to take.
+        if text is not None and text.strip() and not text.startswith(HEADER):
+            raise NotOurFile(path)
+    return texts
+
+
+async def read_ours(files: PbxFiles, *, claimed: bool) -> tuple[str | None, str | None]:
+    """The two include files as they are now (None: absent). Unless the service already
+    manages queues of this PBX (``claimed``: the files are its own, a hand edit of them is
+    drift to repair), ``NotOurFile`` when one holds someone else's lines: the service never
+    takes such a file."""
+    return await asyncio.to_thread(_read_ours, files, claimed)
+
+
 def write_atomic(path: Path, text: str | None) -> None:
     """Replace ``path`` by ``text`` in one rename (``None``: remove it)."""
     if text is None:
         path.unlink(missing_ok=True)
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, text.encode("utf-8"))
 
 
 def _our_section(files: PbxFiles, queue: str) -> list[tuple[str, str]]:
@@ -200,8 +224,9 @@ class Configurator:
 
     async def check_values(
         self, link: PbxLink, files: PbxFiles, queue: str, spec: QueueSpec
-    ) -> None:
-        """Refuse, before anything is written, what Asterisk would not do by a reload."""
+    ) -> set[str]:
+        """Refuse, before anything is written, what Asterisk would not do by a reload;
+        returns the queues queues.conf defines (only those may be written)."""
         try:
             defined = await self.defined_queues(link)
         except AmiRefused as exc:
@@ -247,6 +272,13 @@ class Configurator:
                 f"{link.name} has no sounds_dir configured: it cannot play announcements",
                 pbx=link.name,
             )
+        if spec.has_exits and queue in SPECIAL_EXTENSIONS:
+            raise NOT_MANAGEABLE(
+                f"a queue named {queue} cannot have exit keys: the exits' dialplan would take "
+                "it for Asterisk's special extension of that name",
+                queue=queue,
+            )
+        return defined
 
     async def _check_strategy(
         self, link: PbxLink, files: PbxFiles, queue: str, current: str, wanted: str | None
@@ -254,7 +286,8 @@ class Configurator:
         if wanted is None or wanted == current:
             return
         sections = await actions.get_config(link, QUEUES_CONF, queue, self.timeout)
-        ours = sum(1 for key, _ in _our_section(files, queue) if key.lower() == "strategy")
+        section = await asyncio.to_thread(_our_section, files, queue)
+        ours = sum(1 for key, _ in section if key.lower() == "strategy")
         reason = strategy_not_overridable(
             await actions.asterisk_version(link, self.timeout),
             sections.get(queue, []),
@@ -290,22 +323,26 @@ class Configurator:
         link: PbxLink,
         desired: Mapping[str, QueueSpec],
         reload: set[str],
+        *,
+        claimed: bool,
     ) -> list[str]:
         """Write ``desired`` (every managed queue of the PBX), reload the ``reload`` queues
         and check them; on failure put the old files back and raise ``ApplyFailed``.
+        ``claimed``: the service managed queues of this PBX before (see ``read_ours``).
         Returns what was done (for the log and audit). Caller holds ``locks[pbx]``."""
         files = self.files[link.name]
         paths = await self._announcement_paths(files, desired)
         new_queues = render_queues(desired, paths)
         new_exits = render_exits(desired)
-        old_queues = read_text(files.queues_path)
-        old_exits = read_text(files.exits_path)
+        old_queues, old_exits = await read_ours(files, claimed=claimed)
         done: list[str] = []
         try:
             await self._write_and_reload(link, files, new_queues, new_exits, old_exits, reload)
             problems = await self._check(link, desired, paths, reload)
         except AmiError as exc:
             problems = [exc.message]
+        except OSError as exc:
+            problems = [f"writing the include files failed: {exc}"]
         if not problems:
             if new_queues != old_queues:
                 done.append(f"wrote {files.queues_include}")
@@ -322,6 +359,8 @@ class Configurator:
             await self._write_and_reload(link, files, old_queues, old_exits, new_exits, reload)
         except AmiError as exc:
             problems.append(f"and reloading the previous files failed too: {exc.message}")
+        except OSError as exc:
+            problems.append(f"and putting the previous files back failed too: {exc}")
         raise ApplyFailed("; ".join(problems))
 
     async def _write_and_reload(
@@ -333,8 +372,8 @@ class Configurator:
         exits_before: str | None,
         reload: set[str],
     ) -> None:
-        write_atomic(files.queues_path, queues_text)
-        write_atomic(files.exits_path, exits_text)
+        await asyncio.to_thread(write_atomic, files.queues_path, queues_text)
+        await asyncio.to_thread(write_atomic, files.exits_path, exits_text)
         if exits_text != exits_before:
             await actions.reload_module(link, "pbx_config", self.timeout)
         for queue in sorted(reload):
@@ -389,10 +428,11 @@ class Configurator:
         paths = await self._announcement_paths(files, desired)
         reasons: list[str] = []
         reload: set[str] = set()
-        if read_text(files.queues_path) != render_queues(desired, paths):
+        queues_text, exits_text = await read_ours(files, claimed=True)
+        if queues_text != render_queues(desired, paths):
             reasons.append(f"{files.queues_include} differs from the desired state")
             reload |= set(desired)
-        if read_text(files.exits_path) != render_exits(desired):
+        if exits_text != render_exits(desired):
             reasons.append(f"{files.exits_include} differs from the desired state")
             reload |= {q for q, s in desired.items() if s.has_exits}
         for queue in sorted(desired):

@@ -38,7 +38,9 @@ from callcenter.queueconf.apply import (
     PBX_UNAVAILABLE,
     ApplyFailed,
     Configurator,
+    NotOurFile,
     PbxFiles,
+    read_ours,
     write_atomic,
 )
 from callcenter.queueconf.models import QueueSettingsRow
@@ -47,10 +49,11 @@ from callcenter.queueconf.spec import (
     QUEUE_NAME_PATTERN,
     LiveParams,
     QueueSpec,
+    render_exits,
     render_queues,
 )
 from callcenter.settings import PbxSettings, QueueConfSettings
-from callcenter.web.errors import Problem
+from callcenter.web.errors import ApiError, Problem
 
 if TYPE_CHECKING:
     from callcenter.web.http import Route
@@ -176,6 +179,9 @@ class QueueConfRoom(Room):
             await self.check(pbx)
         except (AmiError, SQLAlchemyError, OSError) as exc:
             log.error("PBX %s: checking queue settings failed: %s", pbx, exc)
+        except Exception:
+            # The next check comes whatever this one met.
+            log.exception("PBX %s: checking queue settings failed", pbx)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -260,21 +266,37 @@ class QueueConfRoom(Room):
         if not _QUEUE_NAME.fullmatch(queue):
             raise NOT_MANAGEABLE(f"queue name {queue!r} cannot be managed", queue=queue)
         link = self._link(pbx)
-        row = await store.load_one(self.engine, pbx, queue)
-        self._check_version(pbx, queue, row, version)
-        before = EMPTY if row is None else store.spec_of(row)
         async with self.configurator.locks[pbx]:
-            if spec is not None:
-                await self.configurator.check_values(
-                    link, self.configurator.files[pbx], queue, spec
+            # Under the lock: a second editor of the same version waits, then is told.
+            row = await store.load_one(self.engine, pbx, queue)
+            self._check_version(pbx, queue, row, version)
+            before = EMPTY if row is None else store.spec_of(row)
+            try:
+                defined = (
+                    await self.configurator.defined_queues(link)
+                    if spec is None
+                    else await self.configurator.check_values(
+                        link, self.configurator.files[pbx], queue, spec
+                    )
                 )
-            desired = await self._desired(pbx)
+            except AmiUnavailable as exc:
+                raise PBX_UNAVAILABLE(exc.message, pbx=pbx) from exc
+            except AmiError as exc:
+                raise PBX_REFUSED(
+                    f"Asterisk did not answer the checks: {exc.message}", asterisk=exc.message
+                ) from exc
+            # Only queues queues.conf defines are written: an "(+)" section of a queue it
+            # no longer has would make the whole of queues.conf unreadable.
+            managed = await self._desired(pbx)
+            desired = {q: s for q, s in managed.items() if q in defined}
             if spec is None:
                 desired.pop(queue, None)
             else:
                 desired[queue] = spec
             try:
-                done = await self.configurator.apply(link, desired, {queue})
+                done = await self.configurator.apply(link, desired, {queue}, claimed=bool(managed))
+            except NotOurFile as exc:
+                raise NOT_MANAGEABLE(exc.message, pbx=pbx) from exc
             except ApplyFailed as exc:
                 await self._audit(
                     user, address, pbx, queue, spec, before, ok=False, message=exc.message
@@ -363,7 +385,9 @@ class QueueConfRoom(Room):
 
     async def _reapply_stored(self, link: PbxLink, queue: str) -> None:
         try:
-            await self.configurator.apply(link, await self._desired(link.name), {queue})
+            await self.configurator.apply(
+                link, await self._desired(link.name), {queue}, claimed=True
+            )
         except (ApplyFailed, AmiError) as exc:
             log.error("PBX %s: the stored settings of %s not re-applied: %s", link.name, queue, exc)
 
@@ -423,7 +447,7 @@ class QueueConfRoom(Room):
         async with self.configurator.locks[pbx]:
             async with AsyncSession(self.engine) as session:
                 rows = await store.rows_of(session, pbx, lock=False)
-            if not rows and not self.configurator.files[pbx].queues_path.exists():
+            if not rows and await self._nothing_to_keep(pbx):
                 return []
             desired = {r.queue: store.spec_of(r) for r in rows}
             reasons: list[str] = []
@@ -441,8 +465,9 @@ class QueueConfRoom(Room):
                 found, reload = await self.configurator.drift(link, desired)
                 reload |= {r.queue for r in rows if r.applied_version != r.version} & set(desired)
                 if found or reload:
-                    await self.configurator.apply(link, desired, reload)
-            except (ApplyFailed, AmiError) as exc:
+                    await self.configurator.apply(link, desired, reload, claimed=bool(rows))
+            except (ApplyFailed, AmiError, NotOurFile, ApiError) as exc:
+                # ApiError: a stored announcement that is gone, a sounds_dir no longer set.
                 log.error("PBX %s: queue settings could not be re-applied: %s", pbx, exc.message)
                 await self._mark(pbx, set(desired), exc.message)
                 return [*reasons, *found]
@@ -481,17 +506,42 @@ class QueueConfRoom(Room):
             )
         return reasons
 
+    async def _nothing_to_keep(self, pbx: str) -> bool:
+        """No managed queue on ``pbx`` and nothing of ours in its files (absent, empty, or
+        someone else's: left alone)."""
+        try:
+            queues_text, exits_text = await read_ours(self.configurator.files[pbx], claimed=False)
+        except NotOurFile:
+            return True
+        return all(
+            text is None or not text.strip() or text == empty
+            for text, empty in (
+                (queues_text, render_queues({}, {})),
+                (exits_text, render_exits({})),
+            )
+        )
+
     async def _defined_or_repaired(self, link: PbxLink, reasons: list[str]) -> set[str]:
-        """The queues queues.conf defines. When Asterisk cannot read queues.conf at all (an
-        ``(+)`` section of ours naming a queue that was deleted by hand does that), our file
-        is emptied first: the PBX's own queues must load whatever we hold."""
+        """The queues queues.conf defines. When Asterisk cannot read queues.conf at all and
+        our include names queues (an ``(+)`` section of a queue deleted by hand does that),
+        our file is emptied: the PBX's own queues must load whatever we hold. If queues.conf
+        is unreadable without it too, the file is put back and the error stands."""
         try:
             return await self.configurator.defined_queues(link)
         except AmiRefused as exc:
             files = self.configurator.files[link.name]
-            write_atomic(files.queues_path, render_queues({}, {}))
+            before, _ = await read_ours(files, claimed=True)
+            empty = render_queues({}, {})
+            if before is None or before == empty:
+                raise
+            await asyncio.to_thread(write_atomic, files.queues_path, empty)
+            try:
+                defined = await self.configurator.defined_queues(link)
+            except AmiRefused:
+                await asyncio.to_thread(write_atomic, files.queues_path, before)
+                raise
             reasons.append(f"Asterisk could not read queues.conf ({exc.message}): emptied ours")
-            return await self.configurator.defined_queues(link)
+            return defined
 
     async def _mark(self, pbx: str, queues: set[str], error: str | None) -> None:
         now = self.clock()

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from callcenter.queueconf.files import replace_atomically
+
 # The defaults of QueueConfSettings.max_upload_bytes and of the longest announcement.
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_SECONDS = 300
@@ -194,14 +196,4 @@ def write_sound(folder: Path, base_name: str, wav: bytes) -> None:
             return
     except FileNotFoundError:
         pass
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{base_name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(wav)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_atomically(target, wav)

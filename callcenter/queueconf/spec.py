@@ -15,22 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Asterisk 22's strategies (app_queue.c ``strategies[]``). Any other word is silently read
 # as ringall by Asterisk, so the service refuses it instead.
-STRATEGIES = (
-    "ringall",
-    "leastrecent",
-    "fewestcalls",
-    "random",
-    "rrmemory",
-    "rrordered",
-    "linear",
-    "wrandom",
-)
 Strategy = Literal[
     "ringall",
     "leastrecent",
@@ -41,6 +31,7 @@ Strategy = Literal[
     "linear",
     "wrandom",
 ]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
 # Queue names the service manages: what is safe as a config section, a dialplan extension
 # and a file name part. A queue with another name is shown but not managed.
 QUEUE_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"

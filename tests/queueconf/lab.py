@@ -10,16 +10,13 @@ other case.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from callcenter.rig import AMI_HOST, AMI_PORT, AMI_SECRET, AMI_USERNAME
 from callcenter.rig.asterisk import AsteriskRig
 from tests.ivr.rig_calls import ami_action
+from tests.routing.amiwatch import AmiEvents
 from tests.service_proc import RIG_PBX
 
 LAB = "cclab"
@@ -95,69 +92,19 @@ def originate_caller(number: str, queue: str = LAB, hold: int = 60) -> None:
     assert answer.get("Response") == "Success", answer
 
 
-class AmiRecorder:
-    """A second AMI login recording queue events with Asterisk's own timestamps."""
-
-    WANTED = ("Agent", "QueueCaller", "Hangup")
+class AmiRecorder(AmiEvents):
+    """Queue, agent and hang-up events of the rig (the lab queue's by default in ``of``)."""
 
     def __init__(self) -> None:
-        self.events: list[dict[str, str]] = []
-        self._sock = socket.create_connection((AMI_HOST, AMI_PORT), timeout=5)
-        self._sock.sendall(
-            f"Action: Login\r\nUsername: {AMI_USERNAME}\r\nSecret: {AMI_SECRET}\r\n"
-            "Events: agent,call\r\n\r\n".encode()
-        )
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
+        super().__init__(("Agent", "QueueCaller", "Hangup"), classes="agent,call")
 
-    def _read(self) -> None:
-        buffer = b""
-        self._sock.settimeout(0.5)
-        while not self._stop.is_set():
-            try:
-                chunk = self._sock.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not chunk:
-                return
-            buffer += chunk
-            while b"\r\n\r\n" in buffer:
-                block, buffer = buffer.split(b"\r\n\r\n", 1)
-                fields = dict(
-                    line.split(": ", 1)
-                    for line in block.decode("utf-8", "replace").split("\r\n")
-                    if ": " in line
-                )
-                if fields.get("Event", "").startswith(self.WANTED):
-                    self.events.append(fields)
-
-    def of(self, event: str, queue: str = LAB) -> list[dict[str, str]]:
-        return [e for e in list(self.events) if e.get("Event") == event and e.get("Queue") == queue]
-
-    def close(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            self._sock.close()
-        self._thread.join(5)
+    def of(self, event: str, queue: str | None = LAB) -> list[dict[str, str]]:
+        return super().of(event, queue)
 
 
 def queue_line(rig: AsteriskRig, queue: str = LAB) -> str:
     """The first line of ``queue show``: strategy, max, weight, service level."""
     return rig.rx(f"queue show {queue}").splitlines()[0]
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"not {what} within {timeout} s (last: {last!r})")
 
 
 def include_text(rig: AsteriskRig) -> str | None:

@@ -38,10 +38,9 @@ from tests.queueconf.lab import (
     include_text,
     lab_queue,
     pbx_entry,
-    wait_for,
 )
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user
+from tests.supervisor.helpers import Browser, add_user, wait_for
 
 PATH = f"/api/queue-settings/rig/{LAB}"
 TONE_HZ = 1000

@@ -19,10 +19,9 @@ from tests.queueconf.lab import (
     originate_caller,
     pbx_entry,
     queue_line,
-    wait_for,
 )
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user, queue_status
+from tests.supervisor.helpers import Browser, add_user, queue_status, wait_for
 
 PATH = f"/api/queue-settings/rig/{LAB}"
 
@@ -208,13 +207,13 @@ def test_callers_waiting_through_reloads_are_neither_dropped_nor_reordered_and_t
             # unanswered), so nobody answers.
             for number in ("5101", "5102", "5103"):
                 originate_caller(number)
-                wait_for(
-                    lambda n=number: any(
-                        e.get("CallerIDNum") == n for e in recorder.of("QueueCallerJoin")
-                    ),
-                    10,
-                    f"caller {number} waiting",
-                )
+
+                def waiting(number: str = number) -> bool:
+                    return any(
+                        e.get("CallerIDNum") == number for e in recorder.of("QueueCallerJoin")
+                    )
+
+                wait_for(waiting, 10, f"caller {number} waiting")
             before = _entries()
             assert [p for _, p in before] == ["1", "2", "3"]
 

@@ -1,4 +1,4 @@
-"""A second, independent AMI login that records queue joins with Asterisk's own timestamps.
+"""A second, independent AMI login that records events with Asterisk's own timestamps.
 
 The rig's manager.conf has ``timestampevents = yes``: every event carries ``Timestamp`` (epoch
 with microseconds, set by Asterisk), so lags are measured by the PBX's clock, not ours.
@@ -14,13 +14,16 @@ import time
 from callcenter.rig import AMI_HOST, AMI_PORT, AMI_SECRET, AMI_USERNAME
 
 
-class JoinWatcher:
-    def __init__(self) -> None:
-        self.joins: list[dict[str, str]] = []
+class AmiEvents:
+    """Records every event whose name starts with one of ``wanted``, in arrival order."""
+
+    def __init__(self, wanted: tuple[str, ...], classes: str = "agent") -> None:
+        self.wanted = wanted
+        self.events: list[dict[str, str]] = []
         self._sock = socket.create_connection((AMI_HOST, AMI_PORT), timeout=5)
         self._sock.sendall(
             f"Action: Login\r\nUsername: {AMI_USERNAME}\r\nSecret: {AMI_SECRET}\r\n"
-            "Events: agent\r\n\r\n".encode()
+            f"Events: {classes}\r\n\r\n".encode()
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -46,8 +49,33 @@ class JoinWatcher:
                     for line in block.decode("utf-8", "replace").split("\r\n")
                     if ": " in line
                 )
-                if fields.get("Event") == "QueueCallerJoin":
-                    self.joins.append(fields)
+                if fields.get("Event", "").startswith(self.wanted):
+                    self.events.append(fields)
+
+    def of(self, event: str, queue: str | None = None) -> list[dict[str, str]]:
+        return [
+            e
+            for e in list(self.events)
+            if e.get("Event") == event and (queue is None or e.get("Queue") == queue)
+        ]
+
+    def close(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._sock.sendall(b"Action: Logoff\r\n\r\n")
+        self._sock.close()
+        self._thread.join(2)
+
+
+class JoinWatcher(AmiEvents):
+    """Queue joins: when each caller joined which queue."""
+
+    def __init__(self) -> None:
+        super().__init__(("QueueCallerJoin",))
+
+    @property
+    def joins(self) -> list[dict[str, str]]:
+        return self.events
 
     def join_time(self, uniqueid: str, queue: str) -> float | None:
         for fields in list(self.joins):
@@ -68,10 +96,3 @@ class JoinWatcher:
                 return True
             time.sleep(0.05)
         return False
-
-    def close(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            self._sock.sendall(b"Action: Logoff\r\n\r\n")
-        self._sock.close()
-        self._thread.join(2)
