@@ -28,15 +28,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from callcenter.ami import actions
 from callcenter.ami.errors import AmiError, AmiRefused
 from callcenter.component import PbxLink
+from callcenter.live.changes import QueueParamsView
+from callcenter.live.events import QueueParams, parse_event
 from callcenter.queueconf.files import replace_atomically
 from callcenter.queueconf.spec import (
     HEADER,
-    LiveParams,
     QueueSpec,
     config_lines,
     effective_values,
@@ -169,23 +170,15 @@ def _our_section(files: PbxFiles, queue: str) -> list[tuple[str, str]]:
     return lines
 
 
-def live_params(records: list[dict[str, str]], queue: str) -> LiveParams | None:
-    for record in records:
-        if record.get("Event") == "QueueParams" and record.get("Queue") == queue:
-            return LiveParams(
-                strategy=record.get("Strategy", ""),
-                max=_int(record.get("Max")),
-                weight=_int(record.get("Weight")),
-                servicelevel=_int(record.get("ServiceLevel")),
-            )
+def live_params(
+    pbx: str, records: list[dict[str, str]], queue: str, now: datetime
+) -> QueueParamsView | None:
+    """The running queue's parameters from a QueueStatus answer (the live model's parser)."""
+    for fields in records:
+        record = parse_event(pbx, fields, now)
+        if isinstance(record, QueueParams) and record.queue == queue:
+            return QueueParamsView(record.strategy, record.max, record.service_level, record.weight)
     return None
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
 
 
 class Configurator:
@@ -207,8 +200,9 @@ class Configurator:
 
     # --- what Asterisk knows ----------------------------------------------------------
 
-    async def live(self, link: PbxLink, queue: str) -> LiveParams | None:
-        return live_params(await actions.queue_status(link, queue, self.timeout), queue)
+    async def live(self, link: PbxLink, queue: str) -> QueueParamsView | None:
+        records = await actions.queue_status(link, queue, self.timeout)
+        return live_params(link.name, records, queue, self.clock())
 
     async def defined_queues(self, link: PbxLink) -> set[str]:
         """The sections of queues.conf as Asterisk reads it (with our include)."""
@@ -443,7 +437,3 @@ class Configurator:
                 reasons += wrong
                 reload.add(queue)
         return reasons, reload
-
-
-def describe(value: Any) -> str:
-    return "as queues.conf has it" if value is None else str(value)

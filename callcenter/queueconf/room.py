@@ -30,6 +30,7 @@ from callcenter.audit.models import AuditEntry
 from callcenter.auth.identity import User
 from callcenter.component import Host, PbxLink, Room
 from callcenter.feed.serialize import dumps
+from callcenter.live.changes import QueueParamsView
 from callcenter.queueconf import store
 from callcenter.queueconf.announcements import Announcements
 from callcenter.queueconf.apply import (
@@ -47,7 +48,6 @@ from callcenter.queueconf.models import QueueSettingsRow
 from callcenter.queueconf.spec import (
     EMPTY,
     QUEUE_NAME_PATTERN,
-    LiveParams,
     QueueSpec,
     render_exits,
     render_queues,
@@ -77,7 +77,7 @@ class QueueState:
     manageable: bool
     version: int
     settings: QueueSpec
-    live: LiveParams | None
+    live: QueueParamsView | None
     applied_version: int | None
     applied_at: datetime | None
     apply_error: str | None
@@ -97,9 +97,9 @@ class QueueState:
             if self.live is None
             else {
                 "strategy": self.live.strategy,
-                "max": self.live.max,
+                "max": self.live.max_callers,
                 "weight": self.live.weight,
-                "servicelevel": self.live.servicelevel,
+                "servicelevel": self.live.service_level_seconds,
             },
             "applied_version": self.applied_version,
             "applied_at": None if self.applied_at is None else self.applied_at.isoformat(),
@@ -153,7 +153,7 @@ class QueueConfRoom(Room):
         self._spawn = host.spawner(self.name)
         # (pbx, queue) -> what was found different and repaired, and Asterisk's last values.
         self.drift: dict[tuple[str, str], str] = {}
-        self.seen: dict[tuple[str, str], LiveParams] = {}
+        self.seen: dict[tuple[str, str], QueueParamsView] = {}
 
     def routes(self) -> Sequence[Route]:
         from callcenter.queueconf.api import QueueConfApi
@@ -188,17 +188,18 @@ class QueueConfRoom(Room):
     def manageable(self, pbx: str, queue: str) -> bool:
         return pbx in self.configurator.files and bool(_QUEUE_NAME.fullmatch(queue))
 
-    def _live_of(self, pbx: str, queue: str) -> LiveParams | None:
-        seen = self.seen.get((pbx, queue))
-        if seen is not None:
-            return seen
-        for view in self.live.queue_views(self.clock()):
-            if view.pbx == pbx and view.queue == queue and view.params is not None:
-                p = view.params
-                return LiveParams(p.strategy, p.max_callers, p.weight, p.service_level_seconds)
-        return None
+    def _queue_params(self) -> dict[tuple[str, str], QueueParamsView | None]:
+        """Every queue the live model knows, with its parameters (one pass over the views)."""
+        return {(v.pbx, v.queue): v.params for v in self.live.queue_views(self.clock())}
 
-    def state(self, pbx: str, queue: str, row: QueueSettingsRow | None) -> QueueState:
+    def state(
+        self,
+        pbx: str,
+        queue: str,
+        row: QueueSettingsRow | None,
+        params: QueueParamsView | None = None,
+    ) -> QueueState:
+        """``params``: the live model's; what this room last read from Asterisk wins."""
         return QueueState(
             pbx=pbx,
             queue=queue,
@@ -206,7 +207,7 @@ class QueueConfRoom(Room):
             manageable=self.manageable(pbx, queue),
             version=0 if row is None else row.version,
             settings=EMPTY if row is None else store.spec_of(row),
-            live=self._live_of(pbx, queue),
+            live=self.seen.get((pbx, queue), params),
             applied_version=None if row is None else row.applied_version,
             applied_at=None if row is None else row.applied_at,
             apply_error=None if row is None else row.apply_error,
@@ -217,15 +218,23 @@ class QueueConfRoom(Room):
 
     async def states(self) -> list[QueueState]:
         rows = {(r.pbx, r.queue): r for r in await store.load_all(self.engine)}
-        keys = {(v.pbx, v.queue) for v in self.live.queue_views(self.clock())} | set(rows)
-        return [self.state(p, q, rows.get((p, q))) for p, q in sorted(keys)]
+        params = self._queue_params()
+        keys = set(params) | set(rows)
+        return [self.state(p, q, rows.get((p, q)), params.get((p, q))) for p, q in sorted(keys)]
+
+    def _params_of(self, pbx: str, queue: str) -> tuple[bool, QueueParamsView | None]:
+        """Whether the live model knows the queue, and its parameters."""
+        try:
+            return True, self.live.queue_view(pbx, queue, self.clock()).params
+        except KeyError:  # the live model's UnknownQueue
+            return False, None
 
     async def one(self, pbx: str, queue: str) -> QueueState | None:
         row = await store.load_one(self.engine, pbx, queue)
-        known = any(v.pbx == pbx and v.queue == queue for v in self.live.queue_views(self.clock()))
+        known, params = self._params_of(pbx, queue)
         if row is None and not known:
             return None
-        return self.state(pbx, queue, row)
+        return self.state(pbx, queue, row, params)
 
     async def music_classes(self) -> dict[str, list[str]]:
         classes: dict[str, list[str]] = {}
@@ -324,7 +333,7 @@ class QueueConfRoom(Room):
             "; ".join(done) or "already in place",
         )
         await self._audit(user, address, pbx, queue, spec, before, ok=True, message="; ".join(done))
-        state = await self.one(pbx, queue) or self.state(pbx, queue, None)
+        state = await self.one(pbx, queue) or self.state(pbx, queue, None, None)
         self.publish(
             dumps(
                 {
@@ -344,7 +353,7 @@ class QueueConfRoom(Room):
     ) -> None:
         current = 0 if row is None else row.version
         if current != version:
-            state = self.state(pbx, queue, row)
+            state = self.state(pbx, queue, row, self._params_of(pbx, queue)[1])
             raise VERSION_CONFLICT(
                 f"{queue} was changed by {state.set_by or 'someone'} (version {current}); "
                 "look at their change and save again",

@@ -14,10 +14,11 @@ only values. The room (``apply.py``) does the I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from callcenter.live.changes import QueueParamsView
 
 # Asterisk 22's strategies (app_queue.c ``strategies[]``). Any other word is silently read
 # as ringall by Asterisk, so the service refuses it instead.
@@ -209,24 +210,14 @@ def read_back_mismatches(expected: Sequence[tuple[str, str]], seen: Mapping[str,
     return wrong
 
 
-@dataclass(frozen=True, slots=True)
-class LiveParams:
-    """The values QueueStatus shows of a queue (QueueParams)."""
-
-    strategy: str
-    max: int
-    weight: int
-    servicelevel: int
-
-
-def live_mismatches(spec: QueueSpec, live: LiveParams) -> list[str]:
+def live_mismatches(spec: QueueSpec, live: QueueParamsView) -> list[str]:
     """Set values that the running queue (QueueParams) does not show."""
     wrong: list[str] = []
     for name, want, got in (
         ("strategy", spec.strategy, live.strategy),
-        ("maxlen", spec.maxlen, live.max),
+        ("maxlen", spec.maxlen, live.max_callers),
         ("weight", spec.weight, live.weight),
-        ("servicelevel", spec.servicelevel, live.servicelevel),
+        ("servicelevel", spec.servicelevel, live.service_level_seconds),
     ):
         if want is not None and str(want) != str(got):
             wrong.append(f"{name}: set to {want}, the queue runs with {got}")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from callcenter.live.changes import QueueParamsView
 from callcenter.queueconf.spec import (
     EMPTY,
-    LiveParams,
     QueueSpec,
     config_lines,
     effective_values,
@@ -99,12 +99,12 @@ def test_the_read_back_takes_the_last_value_as_app_queue_does() -> None:
 
 def test_the_running_queue_must_show_what_it_can() -> None:
     spec = QueueSpec(strategy="rrmemory", maxlen=9, weight=4, servicelevel=30)
-    assert live_mismatches(spec, LiveParams("rrmemory", 9, 4, 30)) == []
-    assert live_mismatches(spec, LiveParams("ringall", 0, 4, 30)) == [
+    assert live_mismatches(spec, QueueParamsView("rrmemory", 9, 30, 4)) == []
+    assert live_mismatches(spec, QueueParamsView("ringall", 0, 30, 4)) == [
         "strategy: set to rrmemory, the queue runs with ringall",
         "maxlen: set to 9, the queue runs with 0",
     ]
-    assert live_mismatches(EMPTY, LiveParams("ringall", 0, 0, 0)) == []
+    assert live_mismatches(EMPTY, QueueParamsView("ringall", 0, 0, 0)) == []
 
 
 def test_what_a_reload_cannot_do_is_refused_with_the_reason() -> None:

@@ -24,7 +24,7 @@ from playwright.sync_api import expect
 
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import start_calls
-from tests.e2e.pages import PAGE_PROBLEMS, chromium, log_in
+from tests.e2e.pages import PAGE_PROBLEMS, chromium, log_in, shoot
 from tests.ivr.rig_calls import ami_action, channels, entered, hang_up_test_calls
 from tests.service_proc import ServiceProcess
 from tests.supervisor.helpers import Browser, add_user, queue_status, wait_for
@@ -252,6 +252,7 @@ def test_the_abusive_caller_button_warns_ends_the_call_and_gives_a_short_break(
         button.click()
         expect(page.locator("#abusive-question")).to_contain_text(ZH_QUESTION)
         page.fill("#abusive-note", "shouting")
+        shoot(page, "agent-abusive-confirm")
         pressed_at = time.monotonic()
         with page.expect_response("**/api/agent/abusive-caller") as response:
             page.click("#abusive-yes")
@@ -260,6 +261,7 @@ def test_the_abusive_caller_button_warns_ends_the_call_and_gives_a_short_break(
         expect(page.locator("#abusive-result")).to_have_text(
             f"已警告来电者并结束通话。 您现在休息 {BREAK_SECONDS} 秒，之后自动恢复就绪。"  # noqa: RUF001
         )
+        shoot(page, "agent-abusive-done")
         expect(page.locator("#abusive-confirm")).to_be_hidden()
         assert (answer["number"], answer["interface"], answer["queue"]) == (caller, PHONE, QUEUE)
         assert answer["warning_context"] == "callcenter-abusive" and answer["linkedid"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.pages import PAGE_PROBLEMS, chromium, log_in
+from tests.e2e.pages import PAGE_PROBLEMS, chromium, log_in, shoot
 from tests.fixtures_pg import free_port
 from tests.ivr.agi_client import AgiCall, call_route
 from tests.service_proc import RIG_PBX, ServiceProcess
@@ -94,5 +94,7 @@ def test_the_work_items_page_plays_the_voicemail(
            })"""
     )
     assert seconds == pytest.approx(3.0, abs=0.05)
+    item_url = f"{service.base_url}/work?ticket={item['ticket']}"
+    shoot(page, "work-voicemail", reopen=lambda: page.goto(item_url))
     page.context.close()
     assert PAGE_PROBLEMS == []
