@@ -8,6 +8,18 @@ import pytest
 pytest_plugins = ["tests.fixtures_pg", "tests.fixtures_rig"]
 
 
+# tryfirst: xdist reads the group markers in its own hook of the same name.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on the rig goes to one xdist worker (`--dist loadgroup` in scripts/test.sh):
+    the rig is one Asterisk on fixed ports, started once per worker that asks for it. The
+    other tests run beside them in the second worker, which is most of the saving: a rig
+    test spends its time waiting for calls, not on the CPU."""
+    for item in items:
+        if "rig" in getattr(item, "fixturenames", ()) or item.get_closest_marker("rig"):
+            item.add_marker(pytest.mark.xdist_group("rig"))
+
+
 @pytest.fixture(scope="module", autouse=True)
 def no_service_left_behind() -> Iterator[None]:
     """A `callcenter serve` a test module left running (a cleanup that failed half-way) is

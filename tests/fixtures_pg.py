@@ -40,14 +40,28 @@ def _bin_dir() -> Path:
 # client of PostgreSQL, AMI, HTTP) may take it as its own local port before the service
 # binds it, and the service then fails with "address already in use" (seen in CI). Above
 # SIPp's media ports (20000-29990, UDP) and Asterisk's RTP (10000-10999).
-_PORTS = range(30000, 32700)
+# Under pytest-xdist each worker draws from its own slice, so two workers never race for
+# one port between the check and the bind.
+_ALL_PORTS = range(30000, 32700)
 _handed_out: set[int] = set()
+
+
+def _worker_ports() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... or unset
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count <= 1:
+        return _ALL_PORTS
+    index = int(worker[2:])
+    size = len(_ALL_PORTS) // count
+    start = _ALL_PORTS.start + index * size
+    return range(start, start + size)
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nothing listens on, not handed out before in this run."""
+    ports = _worker_ports()
     for _ in range(500):
-        port = random.choice(_PORTS)
+        port = random.choice(ports)
         if port in _handed_out:
             continue
         with socket.socket() as sock:
@@ -57,7 +71,7 @@ def free_port() -> int:
                 continue
         _handed_out.add(port)
         return port
-    raise RuntimeError("no free TCP port in 30000-32699")
+    raise RuntimeError(f"no free TCP port in {ports.start}-{ports.stop - 1}")
 
 
 class PostgresServer:
