@@ -33,14 +33,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.agents.states import AgentState, StateName
 from callcenter.ami import actions
+from callcenter.ami.calls import connected_call
 from callcenter.ami.errors import AmiError
 from callcenter.ami.problems import PBX_UNAVAILABLE, pbx_failure
 from callcenter.auth.identity import User
 from callcenter.clock import Clock, utc_now
 from callcenter.component import LinkDirectory, LiveReader
+from callcenter.live.connected import AgentCalls, ConnectedCall
 from callcenter.logs import mask_number
 from callcenter.screening import store
-from callcenter.screening.calls import AgentCalls, ConnectedCall
 from callcenter.screening.recorder import EventRecorder
 from callcenter.screening.rules import ABUSIVE
 from callcenter.screening.store import Event
@@ -132,45 +133,10 @@ class AbusiveButton:
         if phone is None:
             raise NOT_ON_A_CALL(f"{user.display_name} is not signed in at a phone")
         pbx, interface = phone
-        call = self._calls.connected(pbx, interface)
-        if call is None:
-            call = await self._call_from_pbx(pbx, interface)
+        call = await connected_call(self._calls, self._live, self._links, pbx, interface)
         if call is None:
             raise NOT_ON_A_CALL(f"{interface} has no connected call", pbx=pbx, interface=interface)
         return call
-
-    async def _call_from_pbx(self, pbx: str, interface: str) -> ConnectedCall | None:
-        """A call the live model has connected to the phone but whose ringing this process
-        did not see (answered before it started): the caller's channel asked of the PBX."""
-        view = next(
-            (
-                c
-                for c in self._live.snapshot().calls
-                if c.pbx == pbx and c.phase == "connected" and c.answered_by == interface
-            ),
-            None,
-        )
-        if view is None:
-            return None
-        link = self._links.connected(pbx)
-        if link is None:
-            raise PBX_UNAVAILABLE(f"PBX {pbx} is not connected", pbx=pbx)
-        try:
-            channels = await actions.core_show_channels(link)
-        except AmiError as exc:
-            raise pbx_failure(exc) from None
-        for fields in channels:
-            if fields.get("Uniqueid") == view.uniqueid and fields.get("Channel"):
-                return ConnectedCall(
-                    pbx,
-                    view.uniqueid,
-                    view.queue,
-                    fields["Channel"],
-                    fields.get("Linkedid", ""),
-                    view.caller_num,
-                    interface,
-                )
-        return None
 
     # ------------------------------------------------------------------ the button
 

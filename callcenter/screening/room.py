@@ -23,10 +23,10 @@ from callcenter.clock import Clock, utc_now
 from callcenter.component import Host, Room
 from callcenter.ivr.agi import Handler
 from callcenter.live import Change
+from callcenter.live.connected import AgentCalls
 from callcenter.screening.abusive import AbusiveButton, AgentBreaks
 from callcenter.screening.api import ScreeningApi
 from callcenter.screening.blocklist import BlockList
-from callcenter.screening.calls import AgentCalls
 from callcenter.screening.recorder import EventRecorder
 from callcenter.screening.route import ScreenRoute
 from callcenter.settings import ScreeningSettings

@@ -1,9 +1,10 @@
 """Which caller each agent's phone is talking to now, from the live model's changes.
 
-The abusive-caller button sends the *caller's* channel elsewhere: the live model's open calls
-(``CallView``) name the answering phone but not the caller's channel, which ``CallRinging``
-carries. Fed on the event path (dictionary updates only); a call answered before this
-process started is not here, and the room asks the PBX for it instead.
+The abusive-caller button (screening) and the transfers room act on the *caller's* and the
+*agent's* channels: the live model's open calls (``CallView``) name the answering phone but
+not the channels, which ``CallRinging`` and
+``CallConnected`` carry. Fed on the event path (dictionary updates only); a call answered
+before this process started is not here: ``callcenter.ami.calls`` asks the PBX for it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 from callcenter.live import CallConnected, CallEnded, CallRinging, Change
 
@@ -29,6 +31,11 @@ class ConnectedCall:
     linkedid: str
     caller_num: str
     agent_interface: str
+    # The agent's channel in the bridge (what BlindTransfer and Atxfer act on); "" when not
+    # known (a call answered before this process started, found through the PBX).
+    agent_channel: str = ""
+    answered_at: datetime | None = None
+    caller_name: str = ""
 
 
 class AgentCalls:
@@ -58,6 +65,9 @@ class AgentCalls:
                     linkedid,
                     change.caller_num,
                     change.agent_interface,
+                    change.agent_channel,
+                    change.at,
+                    change.caller_name,
                 )
         elif isinstance(change, CallEnded):
             record = change.record
