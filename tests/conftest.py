@@ -8,16 +8,20 @@ import pytest
 pytest_plugins = ["tests.fixtures_pg", "tests.fixtures_rig"]
 
 
-# tryfirst: xdist reads the group markers in its own hook of the same name.
+# tryfirst: before the mark plugin applies ``-m`` in its own hook of the same name.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test on the rig goes to one xdist worker (`--dist loadgroup` in scripts/test.sh):
-    the rig is one Asterisk on fixed ports, started once per worker that asks for it. The
-    other tests run beside them in the second worker, which is most of the saving: a rig
-    test spends its time waiting for calls, not on the CPU."""
+    """Every test on the rig is marked ``rig`` (it asks for the rig, or lives in a *_rig.py
+    module): scripts/test.sh runs ``-m rig`` and ``-m "not rig"`` as two sessions side by
+    side, since the rig is one Asterisk on fixed ports and its tests mostly wait for calls."""
     for item in items:
-        if "rig" in getattr(item, "fixturenames", ()) or item.get_closest_marker("rig"):
-            item.add_marker(pytest.mark.xdist_group("rig"))
+        name = item.path.name
+        if (
+            "rig" in getattr(item, "fixturenames", ())
+            or name.endswith("_rig.py")
+            or name == "test_rig.py"
+        ):
+            item.add_marker(pytest.mark.rig)
 
 
 @pytest.fixture(scope="module", autouse=True)

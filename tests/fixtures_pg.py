@@ -40,26 +40,23 @@ def _bin_dir() -> Path:
 # client of PostgreSQL, AMI, HTTP) may take it as its own local port before the service
 # binds it, and the service then fails with "address already in use" (seen in CI). Above
 # SIPp's media ports (20000-29990, UDP) and Asterisk's RTP (10000-10999).
-# Under pytest-xdist each worker draws from its own slice, so two workers never race for
-# one port between the check and the bind.
+# Two test sessions run side by side (scripts/test.sh): each draws from its own slice,
+# CALLCENTER_TEST_PORTS="<first>-<last>", so the two never race for one port.
 _ALL_PORTS = range(30000, 32700)
 _handed_out: set[int] = set()
 
 
-def _worker_ports() -> range:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... or unset
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if not worker.startswith("gw") or count <= 1:
-        return _ALL_PORTS
-    index = int(worker[2:])
-    size = len(_ALL_PORTS) // count
-    start = _ALL_PORTS.start + index * size
-    return range(start, start + size)
+def _session_ports() -> range:
+    given = os.environ.get("CALLCENTER_TEST_PORTS", "")
+    first, sep, last = given.partition("-")
+    if sep and first.isdigit() and last.isdigit() and int(first) < int(last):
+        return range(int(first), int(last) + 1)
+    return _ALL_PORTS
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nothing listens on, not handed out before in this run."""
-    ports = _worker_ports()
+    ports = _session_ports()
     for _ in range(500):
         port = random.choice(ports)
         if port in _handed_out:
