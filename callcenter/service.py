@@ -48,6 +48,7 @@ from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
 from callcenter.supervisor.room import SupervisorRoom
 from callcenter.tasks import Tasks, every
+from callcenter.transfers.room import TransfersRoom
 from callcenter.voicemail.room import VoicemailRoom
 from callcenter.web.app import create_app
 from callcenter.web.assets import SharedAssetsRoom
@@ -165,6 +166,16 @@ class Service:
             region=settings.screenpop.default_region,
             pbx_names=[p.name for p in settings.pbx],
         )
+        transfers = TransfersRoom(
+            host,
+            settings.transfers,
+            agents,
+            directory.directory,
+            audit=self.audit,
+            work=work,
+            pbx_names=[p.name for p in settings.pbx],
+            var_prefix=settings.live.ivr_variable_prefix,
+        )
         self.metrics_room = MetricsRoom(self.metrics.registry, settings.http.metrics_token)
         rooms: list[Room] = [
             self.auth,
@@ -195,12 +206,14 @@ class Service:
                     **work.agi_routes(settings.ivr.route_timeout_ms),
                     **voicemail.agi_routes(),
                     **screening.agi_routes(),
+                    **transfers.agi_routes(),
                 },
                 callbacks=work,
             ),
             records,
             # After records: its wrap-up pause at a call's end comes before the abusive break.
             screening,
+            transfers,
             SupervisorRoom(host, settings.supervisor, agents),
             QueueConfRoom(
                 host,

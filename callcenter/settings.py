@@ -717,6 +717,69 @@ class VoicemailSettings(_Section):
     max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=512 * 1024 * 1024)
 
 
+# A phone as Dial() takes it: technology/resource (PJSIP/1001, SIP/alice, Local/x@ctx).
+_INTERFACE = re.compile(r"[A-Za-z][A-Za-z0-9]*/[A-Za-z0-9_.@+-]{1,80}")
+
+
+class TransferTargetSettings(_Section):
+    """One entry of the transfer directory's seed (``[[transfers.target]]``): a team or a
+    department an agent may pass a call to. Stored in the database at the first start;
+    admins edit it there afterwards (/api/transfer-targets)."""
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    label_zh: str = Field(min_length=1, max_length=80)
+    label_en: str = Field(min_length=1, max_length=80)
+    # Seed 003's pyramid: 1 first line, 2 specialist teams, 3 management.
+    tier: int = Field(default=2, ge=1, le=9)
+    kind: Literal["queue", "interfaces", "external"] = "queue"
+    queue: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    interfaces: list[str] = Field(default_factory=list)
+    number: str | None = Field(default=None, pattern=r"^\+?[0-9]{2,20}$")
+    trunk_context: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    # The target "escalate" picks in its tier.
+    escalation: bool = False
+
+
+class TransfersSettings(_Section):
+    """Transfers and escalation from the agent console (callcenter/transfers)."""
+
+    # The dialplan context the PBX is sent to for every transfer (dialplan/transfer.conf):
+    # its extension 9<7 digits> is a transfer the service knows; <hold_extension> is hold.
+    context: str = Field(default="callcenter-transfer", pattern=r"^[A-Za-z0-9_-]+$")
+    hold_extension: str = Field(default="8", pattern=r"^[0-8][0-9]{0,3}$")
+    # Seconds a transfer target (a phone, a team's phones, an outside number) rings.
+    ring_seconds: int = Field(default=20, ge=5, le=120)
+    # Seconds a caller transferred into a queue waits there at most.
+    queue_timeout: int = Field(default=600, ge=10, le=7200)
+    # A caller transferred into a queue keeps their priority plus this: they have waited
+    # already, so they go before callers of the same priority who have not been served yet.
+    queue_priority_boost: int = Field(default=1, ge=0, le=10)
+    # "Escalate" with no target in the next tier goes to the agent's team leader (warm).
+    escalate_to_team_leader: bool = True
+    target: list[TransferTargetSettings] = Field(default_factory=list)
+
+    @field_validator("target")
+    @classmethod
+    def _targets_complete(cls, value: list[TransferTargetSettings]) -> list[TransferTargetSettings]:
+        slugs = [t.slug for t in value]
+        twice = sorted({s for s in slugs if slugs.count(s) > 1})
+        if twice:
+            raise ValueError(f"transfer target slug(s) used twice: {', '.join(twice)}")
+        for t in value:
+            bad = [i for i in t.interfaces if not _INTERFACE.fullmatch(i)]
+            if bad:
+                raise ValueError(f"transfer target {t.slug}: not an interface: {bad[0]!r}")
+            if t.kind == "queue" and not t.queue:
+                raise ValueError(f"transfer target {t.slug}: kind queue needs queue")
+            if t.kind == "interfaces" and not t.interfaces:
+                raise ValueError(f"transfer target {t.slug}: kind interfaces needs interfaces")
+            if t.kind == "external" and not (t.number and t.trunk_context):
+                raise ValueError(
+                    f"transfer target {t.slug}: kind external needs number and trunk_context"
+                )
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
@@ -738,6 +801,7 @@ class Settings(BaseSettings):
     queueconf: QueueConfSettings = QueueConfSettings()
     screening: ScreeningSettings = ScreeningSettings()
     voicemail: VoicemailSettings = VoicemailSettings()
+    transfers: TransfersSettings = TransfersSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("pbx")

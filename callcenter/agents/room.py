@@ -17,7 +17,7 @@ from callcenter.agents.desk import AgentDesk, UsersWithSessions
 from callcenter.agents.phone import PhoneRoutes
 from callcenter.agents.scope import Scope, Team
 from callcenter.agents.seats import Seats
-from callcenter.agents.states import StateName
+from callcenter.agents.states import AgentState, StateName
 from callcenter.agents.store import Code, seed_codes, seed_missing_codes
 from callcenter.auth.identity import User
 from callcenter.component import Host, PbxLink, Room
@@ -98,6 +98,17 @@ class AgentsRoom(Room):
 
     def tell(self, user_id: int, message: Mapping[str, Any]) -> None:
         self.seats.tell(user_id, message)
+
+    # TransferPeople (the transfers room): besides the above, where people sit and their state.
+
+    def phone_of(self, user_id: int) -> tuple[str, str] | None:
+        return self.desk.phone_of(user_id)
+
+    def state_of(self, user_id: int) -> AgentState:
+        return self.desk.derived(user_id)
+
+    def user_at(self, pbx: str, interface: str) -> int | None:
+        return self.seats.holder(pbx, interface)
 
     def agi_routes(self) -> Mapping[str, Handler]:
         return self.phone.handlers()

@@ -165,6 +165,7 @@ async def originate_chanspy(
     options: str,
     *,
     caller_id: str = "",
+    ring_seconds: int | None = None,
 ) -> None:
     """Ring the supervisor's phone; once answered it runs ChanSpy on the agent's channel.
 
@@ -177,6 +178,8 @@ async def originate_chanspy(
         "Data": f"{spied_channel},{options}",
         "Async": "true",
     }
+    if ring_seconds is not None:
+        fields["Timeout"] = str(ring_seconds * 1000)
     if caller_id:
         fields["CallerID"] = caller_id
     await link.send(fields)
@@ -286,3 +289,42 @@ async def asterisk_version(link: ActionSender, timeout: float | None = None) -> 
     """The PBX's Asterisk version (CoreSettings ``AsteriskVersion``, e.g. ``22.10.1``)."""
     answer = await link.send({"Action": "CoreSettings"}, timeout=timeout)
     return str(answer.get("AsteriskVersion", ""))
+
+
+async def blind_transfer(link: ActionSender, channel: str, context: str, exten: str) -> None:
+    """The other party of ``channel`` (an agent's channel in its bridge) goes to
+    ``exten@context``; ``channel`` hangs up. queue_log: BLINDTRANSFER."""
+    await link.send(
+        {"Action": "BlindTransfer", "Channel": channel, "Context": context, "Exten": exten}
+    )
+
+
+async def atxfer(link: ActionSender, channel: str, context: str, exten: str) -> None:
+    """An attended transfer started by ``channel`` as if it had keyed the feature: its peer
+    hears music on hold, ``channel`` is connected to ``exten@context`` (a Local channel).
+
+    Asterisk feeds ``exten`` to the feature as DTMF digits: it must be digits, and the
+    context should leave no longer match (else the transfer waits transferdigittimeout).
+    Completed when ``channel`` hangs up; ``cancel_atxfer`` goes back to the peer."""
+    await link.send({"Action": "Atxfer", "Channel": channel, "Context": context, "Exten": exten})
+
+
+async def cancel_atxfer(link: ActionSender, channel: str) -> None:
+    await link.send({"Action": "CancelAtxfer", "Channel": channel})
+
+
+async def hangup(link: ActionSender, channel: str, cause: int = 16) -> None:
+    await link.send({"Action": "Hangup", "Channel": channel, "Cause": str(cause)})
+
+
+async def mute_audio(link: ActionSender, channel: str, direction: str, on: bool) -> None:
+    """res_mutestream: ``in`` mutes what the channel's phone sends (the caller no longer
+    hears the agent), ``out`` what it receives, ``all`` both."""
+    await link.send(
+        {
+            "Action": "MuteAudio",
+            "Channel": channel,
+            "Direction": direction,
+            "State": "on" if on else "off",
+        }
+    )

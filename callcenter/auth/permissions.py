@@ -58,6 +58,8 @@ class Permission(enum.StrEnum):
     QUEUES_CONFIGURE = "queues:configure"
     # The blocked-numbers list and the screening log.
     SCREENING_EDIT = "screening:edit"
+    # The transfer directory (teams and departments calls are passed to, their tiers).
+    TRANSFERS_EDIT = "transfers:edit"
 
 
 P = Permission

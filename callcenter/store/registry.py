@@ -18,6 +18,7 @@ import callcenter.records.models
 import callcenter.routing.models
 import callcenter.screening.models
 import callcenter.supervisor.models
+import callcenter.transfers.models
 import callcenter.voicemail.models
 import callcenter.work.models
 from callcenter.store.base import Base
@@ -33,6 +34,7 @@ ROOM_MODELS = (
     callcenter.routing.models,
     callcenter.screening.models,
     callcenter.supervisor.models,
+    callcenter.transfers.models,
     callcenter.voicemail.models,
     callcenter.work.models,
 )

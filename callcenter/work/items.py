@@ -40,7 +40,7 @@ from callcenter.work.models import (
     WorkItemLinkRow,
     WorkItemRow,
 )
-from callcenter.work.ports import VoicemailOfItem, WorkForce
+from callcenter.work.ports import CallParts, VoicemailOfItem, WorkForce
 from callcenter.work.problems import (
     DUE_IN_PAST,
     FORBIDDEN_TRANSITION,
@@ -192,6 +192,8 @@ class WorkItems:
         self.on_created: list[Created] = []
         # The voicemail room: the message an item was filed for, in its detail.
         self.voicemails: VoicemailOfItem | None = None
+        # The transfers room: the legs of a transferred call (who may link items to it).
+        self.call_parts: CallParts | None = None
 
     # --- who ----------------------------------------------------------------------------------
 
@@ -600,6 +602,10 @@ class WorkItems:
             own = call.answered_by_user == user.id or (
                 call.answered_by is not None and call.answered_by in user.interfaces
             )
+            if not own and self.call_parts is not None and call.linkedid:
+                own = await self.call_parts.took_part(
+                    call.pbx, call.linkedid, user.id, user.interfaces
+                )
             if not own:
                 raise NOT_YOUR_CALL(f"call {call_id} was answered by someone else", call_id=call_id)
         return call

@@ -60,3 +60,13 @@ class VoicemailOfItem(Protocol):
     """Offered by the voicemail room: the message an item holds, shown in its detail."""
 
     async def voicemail_of_item(self, item_id: int) -> ItemVoicemail | None: ...
+
+
+class CallParts(Protocol):
+    """Offered by the transfers room: who took a part (a leg) of a call. A work item filed
+    on any leg belongs to the whole call, so a person who took a transferred leg may link
+    items to the call's records as the first agent may."""
+
+    async def took_part(
+        self, pbx: str, linkedid: str, user_id: int, interfaces: tuple[str, ...]
+    ) -> bool: ...

@@ -34,7 +34,7 @@ from callcenter.work.departments import Departments
 from callcenter.work.dialer import CallbackDialer
 from callcenter.work.items import Actor, NewItem, WorkItems
 from callcenter.work.phone import DEFAULT_BUDGET_MS, TicketRoutes
-from callcenter.work.ports import VoicemailOfItem, WorkForce
+from callcenter.work.ports import CallParts, VoicemailOfItem, WorkForce
 from callcenter.work.problems import NO_SUCH_ITEM
 
 if TYPE_CHECKING:
@@ -147,6 +147,9 @@ class WorkRoom(Room):
 
     def attach_voicemail(self, voicemails: VoicemailOfItem) -> None:
         self.items.voicemails = voicemails
+
+    def attach_call_parts(self, parts: CallParts) -> None:
+        self.items.call_parts = parts
 
     async def start(self) -> None:
         self._spawn(

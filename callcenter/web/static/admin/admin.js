@@ -1,6 +1,7 @@
 // The admin page: teams (name, labels, queues, leaders, members), not-ready codes, agents
-// (number, PIN, skills), and users with their roles. Each part is shown only to users holding
-// its permission (teams:edit, users:admin); the API refuses the rest anyway. Plain JS (an ES
+// (number, PIN, skills), the transfer directory (the teams and departments agents pass calls
+// to), and users with their roles. Each part is shown only to users holding its permission
+// (teams:edit, transfers:edit, users:admin); the API refuses the rest anyway. Plain JS (an ES
 // module), no build step, no inline script or style (the page runs under a strict CSP).
 import {
   $, $$, el, api, t, getLang, setLang, rememberedLang, applyI18n, onLangChange, bindLangButton,
@@ -14,6 +15,7 @@ const PANELS = [
   { name: "teams", permission: "teams:edit" },
   { name: "codes", permission: "teams:edit" },
   { name: "agents", permission: "teams:edit" },
+  { name: "transfers", permission: "transfers:edit" },
   { name: "users", permission: "users:admin" },
 ];
 
@@ -23,6 +25,11 @@ const state = {
   users: null, // GET /api/users (users:admin)
   roles: null, // GET /api/roles (users:admin)
   usersProblem: null,
+  targets: null, // GET /api/transfer-targets (transfers:edit)
+  targetsProblem: null,
+  targetRead: null, // the target the editor opened, as read: what a save's version is of
+  targetConflict: null, // after a 409 stale-target: { read, theirs, mine }
+  targetError: null, // the editor's refusal: a function, so that it follows the language
   panel: null,
   result: null, // the last action's outcome: { ok, words }
 };
@@ -90,6 +97,7 @@ function nameOf(id) {
 
 function showLogin(message) {
   state.user = null; state.roster = null; state.users = null; state.roles = null;
+  state.targets = null; state.targetRead = null; state.targetConflict = null;
   $("#login-view").hidden = false; $("#admin-view").hidden = true; $("#logout").hidden = true;
   $("#who").textContent = "";
   $("#login-error").textContent = message || "";
@@ -183,16 +191,25 @@ async function loadUsers() {
     state.usersProblem = e;
   }
 }
+async function loadTargets() {
+  state.targetsProblem = null;
+  try { state.targets = (await api("GET", "/api/transfer-targets")).targets; } catch (e) {
+    if (e.status === 401) { showLogin(""); return; }
+    state.targetsProblem = e;
+  }
+}
 async function loadAll() {
   const work = [];
   if (holds("teams:read") || holds("teams:edit")) work.push(loadRoster());
   if (holds("users:admin")) work.push(loadUsers());
+  if (holds("transfers:edit")) work.push(loadTargets());
   await Promise.all(work);
   renderAll();
 }
 function renderAll() {
   if (!state.user) return;
   if (holds("teams:edit")) { renderTeams(); renderCodes(); renderAgents(); }
+  if (holds("transfers:edit")) renderTargets();
   if (holds("users:admin")) renderUsers();
 }
 
@@ -258,6 +275,12 @@ function refreshFormTitles() {
     ? t("edit_code").replace("{x}", code.dataset.code) : t("new_code");
   const agent = $("#agent-form");
   $("#agent-form-title").textContent = t("edit_agent").replace("{x}", agent.dataset.name || "");
+  const target = $("#target-form");
+  $("#target-form-title").textContent = target.dataset.mode === "edit"
+    ? t("edit_target").replace("{x}", target.dataset.slug) : t("new_target");
+  fillTierChoices();
+  renderTargetConflict();
+  renderTargetError();
   renderPinStatus();
   for (const tr of $$("#people tbody tr")) {
     const who = $("th", tr).textContent;
@@ -474,6 +497,306 @@ $("#agent-form").addEventListener("submit", async (ev) => {
   await loadAll();
   $(`#agents-table tr[data-user-id="${CSS.escape(id)}"] button.edit`)?.focus();
 });
+
+// --- transfer directory ---------------------------------------------------------------------
+
+const TIERS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+// What a PUT replaces (all but the slug) and the version it was read at.
+const TARGET_FIELDS = ["label_zh", "label_en", "tier", "kind", "pbx", "queue", "interfaces",
+  "number", "trunk_context", "escalation", "enabled"];
+// The input of each field: a 400 incomplete-target names the one to fix.
+const TARGET_INPUTS = {
+  slug: "#target-slug", label_zh: "#target-label-zh", label_en: "#target-label-en",
+  tier: "#target-tier", kind: "#target-kind", pbx: "#target-pbx", queue: "#target-queue",
+  interfaces: "#target-interfaces", number: "#target-number", trunk_context: "#target-trunk",
+};
+// The words naming each field (the form's labels and the list's headings).
+const TARGET_FIELD_KEYS = {
+  label_zh: "label_zh", label_en: "label_en", tier: "tier", kind: "kind", pbx: "pbx",
+  queue: "queue", interfaces: "interfaces", number: "number", trunk_context: "trunk_context",
+  escalation: "escalation", enabled: "target_status",
+};
+
+function tierName(n) {
+  const key = `tier_${n}`;
+  const text = t(key);
+  return text === key ? t("tier_n").replace("{n}", n) : text;
+}
+function destination(x) {
+  if (x.kind === "queue") return t("dest_queue").replace("{x}", x.queue || "?");
+  if (x.kind === "interfaces") return (x.interfaces || []).join(", ") || "—";
+  return t("dest_external").replace("{n}", x.number || "?").replace("{c}", x.trunk_context || "?");
+}
+function describeField(name, value) {
+  switch (name) {
+    case "tier": return tierName(value);
+    case "kind": return t(`kind_${value}`);
+    case "pbx": return value || t("any_pbx");
+    case "interfaces": return (value || []).join(", ") || "—";
+    case "escalation": return t(value ? "bool_yes" : "bool_no");
+    case "enabled": return t(value ? "target_enabled" : "target_disabled");
+    default: return value == null || value === "" ? "—" : String(value);
+  }
+}
+const sameValue = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+// The fields whose value differs between two versions of a target.
+const changedFields = (a, b) => TARGET_FIELDS.filter((f) => !sameValue(a && a[f], b && b[f]));
+const fieldsOf = (x) => Object.fromEntries(TARGET_FIELDS.map((f) => [f, x[f]]));
+
+function targetRow(x) {
+  const name = label2(x, x.slug);
+  return el("tr", { "data-slug": x.slug, class: x.enabled ? "" : "inactive" },
+    el("th", { scope: "row", class: "target-label", lang: getLang() }, name),
+    el("td", {}, el("code", {}, x.slug)),
+    el("td", { class: "kind" }, t(`kind_${x.kind}`)),
+    el("td", { class: "destination" }, destination(x)),
+    el("td", { class: "pbx" }, x.pbx || t("any_pbx")),
+    el("td", { class: "escalation" }, x.escalation
+      ? el("span", { class: "badge escalation" }, t("escalation_mark")) : "—"),
+    el("td", { class: "state" }, el("span", { class: `badge ${x.enabled ? "on" : "off"}` },
+      t(x.enabled ? "target_enabled" : "target_disabled"))),
+    el("td", { class: "actions" },
+      button("edit", "edit", () => editTarget(x), { "aria-label": t("edit_x").replace("{x}", name) }),
+      " ",
+      button("toggle", x.enabled ? "disable" : "enable", () => toggleTarget(x),
+        { "aria-label": t(x.enabled ? "disable_x" : "enable_x").replace("{x}", name) }),
+      " ",
+      button("delete danger", "delete", () => deleteTarget(x), { "aria-label": t("delete_x").replace("{x}", name) })));
+}
+
+// One table, one row group per tier (first line first), each headed by its tier.
+function renderTargets() {
+  const targets = state.targets || [];
+  const problem = state.targetsProblem;
+  $("#targets-error").textContent = problem ? problemText(problem) : "";
+  const table = $("#targets-table");
+  for (const body of $$("tbody", table)) body.remove();
+  const tiers = [...new Set(targets.map((x) => x.tier))].sort((a, b) => a - b);
+  table.append(...tiers.map((tier) => {
+    const rows = targets.filter((x) => x.tier === tier);
+    return el("tbody", { "data-tier": String(tier) },
+      el("tr", { class: "tier-head" },
+        el("th", { scope: "rowgroup", colspan: "8", id: `tier-${tier}` }, tierName(tier),
+          el("span", { class: "muted" }, ` · ${t(rows.length === 1 ? "one_target" : "n_targets").replace("{n}", rows.length)}`))),
+      ...rows.map(targetRow));
+  }));
+  table.hidden = targets.length === 0;
+  $("#targets-empty").hidden = targets.length > 0 || state.targets === null;
+  const queues = [...new Set((state.roster && state.roster.queues) || [])].sort();
+  $("#target-queue-names").replaceChildren(...queues.map((q) => el("option", { value: q })));
+}
+
+function fillTierChoices() {
+  const select = $("#target-tier");
+  const value = select.value || "2";
+  select.replaceChildren(...TIERS.map((n) => el("option", { value: String(n) }, tierName(n))));
+  select.value = value;
+}
+
+// Only the fields of the chosen kind are shown, asked for and sent.
+function showKindFields() {
+  const kind = $("#target-kind").value;
+  for (const field of $$("#target-form [data-kind]")) {
+    const on = field.dataset.kind === kind;
+    field.hidden = !on;
+    for (const input of $$("input", field)) { input.disabled = !on; input.required = on; }
+  }
+}
+$("#target-kind").addEventListener("change", showKindFields);
+
+function readTargetForm() {
+  const text = (id) => $(id).value.trim();
+  const kind = $("#target-kind").value;
+  return {
+    label_zh: text("#target-label-zh"),
+    label_en: text("#target-label-en"),
+    tier: Number($("#target-tier").value),
+    kind,
+    pbx: text("#target-pbx") || null,
+    queue: kind === "queue" ? text("#target-queue") || null : null,
+    interfaces: kind === "interfaces" ? text("#target-interfaces").split(/[\s,，;；]+/).filter(Boolean) : [],
+    number: kind === "external" ? text("#target-number") || null : null,
+    trunk_context: kind === "external" ? text("#target-trunk") || null : null,
+    escalation: $("#target-escalation").checked,
+    enabled: $("#target-enabled").checked,
+  };
+}
+
+function writeTargetForm(x) {
+  $("#target-label-zh").value = x ? x.label_zh : "";
+  $("#target-label-en").value = x ? x.label_en : "";
+  $("#target-tier").value = String(x ? x.tier : 2);
+  $("#target-kind").value = x ? x.kind : "queue";
+  $("#target-pbx").value = (x && x.pbx) || "";
+  $("#target-queue").value = (x && x.queue) || "";
+  $("#target-interfaces").value = ((x && x.interfaces) || []).join(", ");
+  $("#target-number").value = (x && x.number) || "";
+  $("#target-trunk").value = (x && x.trunk_context) || "";
+  $("#target-escalation").checked = x ? x.escalation : false;
+  $("#target-enabled").checked = x ? x.enabled : true;
+  showKindFields();
+}
+
+function setTargetError(words) {
+  state.targetError = words;
+  renderTargetError();
+}
+function renderTargetError() {
+  $("#target-form .form-error").textContent = state.targetError ? state.targetError() : "";
+}
+function clearTargetErrors() {
+  setTargetError(null);
+  for (const id of Object.values(TARGET_INPUTS)) $(id).removeAttribute("aria-invalid");
+}
+// The field a refusal names is marked and focused, so it can be put right at once.
+function markTargetField(e) {
+  const field = e.error === "target-exists" ? "slug" : e.body && e.body.field;
+  const node = field && TARGET_INPUTS[field] ? $(TARGET_INPUTS[field]) : null;
+  if (!node || node.disabled) return;
+  node.setAttribute("aria-invalid", "true");
+  node.focus();
+}
+
+function editTarget(x) {
+  const form = $("#target-form");
+  form.dataset.mode = x ? "edit" : "new";
+  form.dataset.slug = x ? x.slug : "";
+  form.dataset.version = x ? String(x.version) : "";
+  state.targetRead = x;
+  state.targetConflict = null;
+  $("#target-slug").value = x ? x.slug : "";
+  $("#target-slug").readOnly = Boolean(x);
+  writeTargetForm(x);
+  clearTargetErrors();
+  form.hidden = false;
+  refreshFormTitles();
+  (x ? $("#target-label-zh") : $("#target-slug")).focus();
+}
+$("#new-target").addEventListener("click", () => editTarget(null));
+
+// Another admin saved the target since the editor read it: the form now holds what they
+// stored (and its version); the admin's own edits are listed, to be put back with one button.
+function staleTarget(theirs, mine) {
+  const read = state.targetRead;
+  state.targetConflict = { read, theirs, mine };
+  state.targetRead = theirs;
+  $("#target-form").dataset.version = String(theirs.version);
+  writeTargetForm(theirs);
+  renderTargetConflict();
+  $("#target-conflict .conflict-head").focus();
+}
+
+function renderTargetConflict() {
+  const box = $("#target-conflict");
+  const c = state.targetConflict;
+  if (!c || $("#target-form").hidden) { box.hidden = true; box.replaceChildren(); return; }
+  const theirs = changedFields(c.read, c.theirs);
+  const mine = changedFields(c.read, c.mine);
+  const item = (f, text) => el("li", { "data-field": f },
+    el("span", { class: "field-name" }, t(TARGET_FIELD_KEYS[f])), t("colon"), text);
+  box.hidden = false;
+  box.replaceChildren(
+    el("p", { class: "conflict-head", tabindex: "-1" }, el("strong", {},
+      t("target_stale").replace("{x}", c.theirs.slug).replace("{v}", c.theirs.version))),
+    el("p", {}, t(theirs.length ? "their_changes" : "their_no_changes")),
+    theirs.length ? el("ul", { class: "changes theirs" }, ...theirs.map((f) =>
+      item(f, `${describeField(f, c.read && c.read[f])} → ${describeField(f, c.theirs[f])}`))) : "",
+    mine.length ? el("p", {}, t("your_values")) : "",
+    mine.length ? el("ul", { class: "changes mine" }, ...mine.map((f) => item(f, describeField(f, c.mine[f])))) : "",
+    el("div", { class: "buttons" },
+      mine.length ? el("button", { type: "button", id: "target-reapply", onclick: reapplyTarget }, t("reapply")) : "",
+      el("button", { type: "button", id: "target-keep", onclick: keepTheirs }, t("keep_theirs"))));
+}
+
+// The admin's own edits go back on top of the stored target; nothing is saved before Save.
+function reapplyTarget() {
+  const c = state.targetConflict;
+  if (!c) return;
+  const merged = { ...c.theirs };
+  for (const f of changedFields(c.read, c.mine)) merged[f] = c.mine[f];
+  writeTargetForm(merged);
+  state.targetConflict = null;
+  renderTargetConflict();
+  showResult(true, () => t("reapplied"));
+  $("#target-save").focus();
+}
+function keepTheirs() {
+  state.targetConflict = null;
+  renderTargetConflict();
+  $("#target-label-zh").focus();
+}
+
+$("#target-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  clearTargetErrors();
+  const body = readTargetForm();
+  const editing = form.dataset.mode === "edit";
+  const slug = editing ? form.dataset.slug : $("#target-slug").value.trim();
+  let saved;
+  try {
+    saved = editing
+      ? await api("PUT", `/api/transfer-targets/${enc(slug)}`, { ...body, version: Number(form.dataset.version) })
+      : await api("POST", "/api/transfer-targets", { slug, ...body });
+  } catch (e) {
+    if (e.status === 401) { showLogin(""); return; }
+    showResult(true, null); // an earlier "saved" would mislead: the form says what went wrong
+    if (e.status === 409 && e.error === "stale-target" && e.body && e.body.target) {
+      staleTarget(e.body.target, body);
+    } else {
+      setTargetError(() => problemText(e));
+      markTargetField(e);
+    }
+    if (e.error === "stale-target" || e.error === "no-such-target") { await loadTargets(); renderTargets(); }
+    return;
+  }
+  form.hidden = true;
+  state.targetRead = null; state.targetConflict = null;
+  renderTargetConflict();
+  showResult(true, () => t(editing ? "target_saved" : "target_added").replace("{x}", label2(saved, saved.slug)));
+  await loadAll();
+  ($(`#targets-table tr[data-slug="${CSS.escape(slug)}"] button.edit`) || $("#new-target")).focus();
+});
+
+async function toggleTarget(x) {
+  const name = label2(x, x.slug);
+  try {
+    await api("PUT", `/api/transfer-targets/${enc(x.slug)}`, { ...fieldsOf(x), enabled: !x.enabled, version: x.version });
+  } catch (e) {
+    if (e.status === 401) { showLogin(""); return; }
+    showResult(false, () => (e.error === "stale-target" ? t("toggle_stale").replace("{x}", name) : problemText(e)));
+    await loadAll();
+    return;
+  }
+  showResult(true, () => t(x.enabled ? "target_disabled_x" : "target_enabled_x").replace("{x}", name));
+  await loadAll();
+  $(`#targets-table tr[data-slug="${CSS.escape(x.slug)}"] button.toggle`)?.focus();
+}
+
+async function deleteTarget(x) {
+  const name = label2(x, x.slug);
+  if (!confirm(t("confirm_delete_target").replace("{x}", name).replace("{s}", x.slug))) return;
+  try {
+    await api("DELETE", `/api/transfer-targets/${enc(x.slug)}`);
+  } catch (e) {
+    if (e.status === 401) { showLogin(""); return; }
+    showResult(false, () => problemText(e));
+    await loadAll();
+    return;
+  }
+  showResult(true, () => t("target_deleted").replace("{x}", name));
+  const form = $("#target-form");
+  if (form.dataset.mode === "edit" && form.dataset.slug === x.slug) {
+    form.hidden = true;
+    state.targetConflict = null;
+    renderTargetConflict();
+  }
+  await loadAll();
+  $("#new-target").focus();
+}
+
+fillTierChoices();
+showKindFields();
 
 // --- users and roles ------------------------------------------------------------------------
 

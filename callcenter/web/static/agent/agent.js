@@ -1,6 +1,6 @@
 // The agent console: login, signing in at a phone, the state menu (ready / not-ready codes),
 // the screen-pop card, the customer form; the wrap-up form, "my work" (work items), an
-// item's detail and actions, callback offers (docs/work-items.md).
+// item's detail and actions, callback offers (docs/work-items.md); the transfer panel.
 import {
   $, $$, el, api, liveSocket, t, getLang, setLang, rememberedLang, applyI18n, onLangChange,
   bindLangButton, showLinkState,
@@ -40,9 +40,9 @@ const socket = liveSocket("/ws/agent", {
   onMessage: (msg) => handle(msg),
   onState: (s) => {
     showLinkState($("#link-state"), s);
-    // (Re)connected: what changed while the socket was down comes from the desk, "my work"
-    // and the callback offered (if any).
-    if (s === "open") { loadDesk(); loadWork(); loadOffer(); }
+    // (Re)connected: what changed while the socket was down comes from the desk, "my work",
+    // the callback offered (if any) and the transfer state of the call.
+    if (s === "open") { loadDesk(); loadWork(); loadOffer(); loadTransfer(); }
   },
   beforeRetry: async () => {
     try { await api("GET", "/api/me"); } catch (e) {
@@ -56,7 +56,7 @@ const socket = liveSocket("/ws/agent", {
 bindLangButton($("#lang"));
 onLangChange(() => {
   renderDesk(); renderCard(); renderWork(); renderItem(); fillWrapupChoices(); renderWrapup(); renderOffer();
-  renderNotices();
+  renderNotices(); renderTransferNote();
 });
 
 // --- login ----------------------------------------------------------------------------------
@@ -64,6 +64,7 @@ function showLogin() {
   state.user = null; state.desk = null;
   socket.stop();
   stopWork();
+  resetTransfer();
   $("#login-view").hidden = false; $("#console-view").hidden = true; $("#logout").hidden = true;
   $("#who").textContent = "";
 }
@@ -112,10 +113,12 @@ function handle(msg) {
       state.pops.clear();
       msg.pops.forEach((p) => { state.pops.set(p.pop_id, p); loadCardWork(p); });
       state.current = msg.pops.length ? msg.pops[msg.pops.length - 1].pop_id : state.current;
+      if (msg.pops.some((p) => p.state === "connected")) callConnected();
       break;
     case "pop":
       state.pops.set(msg.pop.pop_id, msg.pop);
       state.current = msg.pop.pop_id;
+      transferNoteMeetsPop(msg.pop);
       addRecent(msg.pop);
       fillForm(msg.pop);
       loadCardWork(msg.pop);
@@ -128,6 +131,7 @@ function handle(msg) {
     case "pop_connected": {
       const pop = state.pops.get(msg.pop_id);
       if (pop) { pop.state = "connected"; pop.connected_at = msg.at; setRecent(pop, "call_connected"); }
+      callConnected();
       break;
     }
     case "pop_withdrawn": {
@@ -171,6 +175,12 @@ function handle(msg) {
     case "state_over_limit":
       state.alertedSince = msg.since;
       renderDesk();
+      return;
+    case "TransferState":
+      applyTransferState(msg);
+      return;
+    case "TransferNote":
+      showTransferNote(msg);
       return;
     default:
       return;
@@ -216,7 +226,10 @@ const KNOWN_ERRORS = new Set(["phone-taken", "signed-in-elsewhere", "no-such-pho
   "no-such-callback", "not-your-offer", "offer-gone", "not-ready", "pbx-unavailable",
   "no-such-attempt", "not-your-callback", "no-call",
   // the abusive-caller button
-  "not-on-a-call"]);
+  "not-on-a-call",
+  // the transfer panel
+  "transfer-in-progress", "no-such-target", "target-busy", "target-unreachable", "transfer-to-self",
+  "no-escalation-target", "nothing-to-complete", "nothing-to-cancel"]);
 function refusal(e) {
   let key = KNOWN_ERRORS.has(e.error) ? "err_" + e.error : "err_other";
   if (String(e.error).startsWith("pbx-")) key = "err_pbx";
@@ -494,6 +507,7 @@ function renderCard() {
   const pop = state.current ? state.pops.get(state.current) : null;
   const card = $("#card");
   renderAbusive(pop);
+  renderTransfer(pop);
   if (!pop) {
     card.className = "card idle"; $("#card-body").hidden = true;
     $("#card-state").textContent = t("no_call"); $("#call-timer").hidden = true; return;
@@ -582,6 +596,393 @@ $("#abusive-yes").addEventListener("click", async () => {
     abusive.busy = false;
   }
   renderAbusive(state.current ? state.pops.get(state.current) : null);
+});
+
+// --- the transfer panel -------------------------------------------------------------------------
+// On a connected call: pass it to a team, a department or a colleague (at once, or after
+// talking to them first), bring them into a three-way call, escalate it to the next tier,
+// hold and mute. What the PBX is doing comes from GET /api/agent/transfer and every
+// TransferState message; the buttons only ask, the server refuses what does not fit.
+// A transfer (T) is active in these states; "hold" is the caller on hold, not a transfer.
+const XFER_ACTIVE = new Set(["requested", "ringing", "consulting", "conference", "holding"]);
+const xfer = {
+  popId: null,          // the call the panel is about: the card's pop,
+  callUid: null,        // ... and the PBX's call of the console state
+  since: null,          // when that call began: an older transfer is not of this call
+  console: null,        // { call, active, held, muted, tier, escalation }
+  directory: null,      // GET /api/transfers/directory: { targets, people }
+  directoryFailed: false, optionsKey: "",
+  last: null,           // the last transfer of this call that ended (T), said in words
+  busy: false,
+  error: null,          // the last refusal: { key, message }
+  note: null,           // a TransferNote: the call being passed to this agent
+  notePop: null,        // the pop of that call, once it is known
+};
+// "{x} is busy" with the words filled in (a name with "$" in it stays as it is).
+function fill(key, vars) {
+  return t(key).replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+}
+function currentPop() { return state.current ? state.pops.get(state.current) : null; }
+function onCall(pop) { return Boolean(pop && pop.state === "connected"); }
+// The agent is on a connected call: the card's (as for the abusive-caller button), or one the
+// PBX reports without a pop (a call passed to this agent's phone).
+function transferCall(pop) { return onCall(pop) || Boolean(xfer.console && xfer.console.call); }
+// A new call: nothing of the last one stays (its note, reason, result, refusal).
+function newCall(since) {
+  Object.assign(xfer, { last: null, error: null, since: since || null });
+  $("#transfer-note").value = ""; $("#transfer-reason").value = "";
+}
+function resetTransfer() {
+  Object.assign(xfer, { popId: null, callUid: null, since: null, console: null, directory: null,
+    directoryFailed: false, optionsKey: "", last: null, busy: false, error: null, note: null, notePop: null });
+  renderTransfer(null); renderTransferNote();
+}
+
+// A call was answered: what the PBX says of it, and who it may be passed to now.
+function callConnected() { loadTransfer(); loadDirectory(); }
+async function loadTransfer() {
+  if (!state.user) return;
+  let answer;
+  try { answer = await api("GET", "/api/agent/transfer"); } catch (e) {
+    if (e.status === 401) showLogin();
+    return;
+  }
+  applyTransferState(answer);
+}
+async function loadDirectory() {
+  if (!state.user) return;
+  try {
+    const answer = await api("GET", "/api/transfers/directory");
+    xfer.directory = { targets: (answer && answer.targets) || [], people: (answer && answer.people) || [] };
+    xfer.directoryFailed = false;
+  } catch (e) {
+    if (e.status === 401) { showLogin(); return; }
+    xfer.directoryFailed = !xfer.directory;
+  }
+  renderTransfer(currentPop());
+}
+// The people's states move on: read the directory again now and then while the panel shows.
+setInterval(() => {
+  if (state.user && !document.hidden && !$("#transfer-controls").hidden && !$("#transfer").hidden) loadDirectory();
+}, 20000);
+
+// While a transfer is under way its state is read every 2 s as well: the PBX's reports may
+// reach another replica of the service, whose messages do not come on this socket.
+setInterval(() => {
+  const active = xfer.console && xfer.console.active;
+  if (state.user && isActive(active)) loadTransfer();
+}, 2000);
+
+function isActive(tr) { return Boolean(tr && XFER_ACTIVE.has(tr.state)); }
+// A transfer under way (not the caller on hold): the other transfer buttons wait for it.
+function moving() {
+  const active = xfer.console && xfer.console.active;
+  return isActive(active) && active.mode !== "hold" ? active : null;
+}
+// A transfer that ended is said in words until the next call ("X is busy; you are back...").
+function transferEnded(tr) {
+  if (tr && !isActive(tr) && tr.mode !== "hold" && ofThisCall(tr)) xfer.last = tr;
+}
+// The state may still carry the last call's transfer: one asked for before this call began
+// is not said on it.
+function ofThisCall(tr) {
+  const call = xfer.console && xfer.console.call;
+  const starts = [xfer.since, call && call.since].map((at) => Date.parse(at || "")).filter((n) => !Number.isNaN(n));
+  const asked = Date.parse(tr.requested_at || "");
+  return !starts.length || Number.isNaN(asked) || asked >= Math.max(...starts) - 2000;
+}
+function applyTransferState(msg) {
+  if (!msg || typeof msg !== "object") return;
+  const { type: _type, ...now } = msg;
+  const before = xfer.console && xfer.console.active;
+  const uid = now.call ? now.call.pbx + "/" + now.call.uniqueid : null;
+  if (uid && uid !== xfer.callUid) {
+    if (xfer.callUid !== null) newCall(now.call.since);
+    xfer.callUid = uid;
+  }
+  xfer.console = now;
+  if (now.active) transferEnded(now.active);
+  if (isActive(before) && before.mode !== "hold" && !now.active && !(xfer.last && xfer.last.id === before.id)) {
+    // Gone from the state without an end: said as ended, without a cause we do not know.
+    transferEnded({ ...before, state: "done", result: null, detail: null });
+  }
+  renderTransfer(currentPop());
+}
+// The answer of a POST that returns the transfer.
+function transferAnswer(tr) {
+  if (!tr || typeof tr !== "object") return;
+  if (!xfer.console) xfer.console = { call: null, active: null, held: false, muted: false, tier: null, escalation: null };
+  const active = xfer.console.active;
+  if (isActive(tr)) xfer.console.active = tr;
+  else {
+    transferEnded(tr);
+    if (active && active.id === tr.id) xfer.console.active = tr;
+  }
+  if (isActive(tr) && tr.mode !== "hold") xfer.last = null;
+}
+
+// --- names ---
+function targetLabel(target) {
+  return (getLang() === "en" ? target.label_en || target.label_zh : target.label_zh || target.label_en) || target.slug;
+}
+function roleName(role) {
+  const key = "xfer_role_" + role;
+  const name = t(key);
+  return name === key ? role : name;
+}
+function escalationName(escalation) {
+  if (!escalation) return "";
+  if (escalation.kind === "team-leader") return fill("xfer_esc_tl", { name: escalation.name || "" });
+  return targetLabel(escalation);
+}
+// Whom a transfer went to, in the page's language when the directory knows the target.
+function transferWho(tr) {
+  if (tr.target_kind === "target" && xfer.directory) {
+    const found = xfer.directory.targets.find((x) => x.slug === tr.target_ref);
+    if (found) return targetLabel(found);
+  }
+  return tr.target_label || tr.target_ref || "?";
+}
+// A transfer in words: under way ("calling X…") or how it ended ("X is busy; …").
+function transferWords(tr) {
+  const x = transferWho(tr);
+  let key;
+  if (isActive(tr)) {
+    key = {
+      blind: "xfer_s_blind",
+      warm: tr.state === "consulting" ? "xfer_s_consulting" : "xfer_s_calling",
+      conference: tr.state === "conference" ? "xfer_s_conference" : "xfer_s_conf_calling",
+      hold: "xfer_s_holding",
+    }[tr.mode] || "xfer_s_calling";
+  } else {
+    const result = tr.result || "none";
+    key = tr.mode === "conference" && ["completed", "cancelled"].includes(result) ? "xfer_r_conf_" + result : "xfer_r_" + result;
+    if (t(key) === key) key = "xfer_r_none";
+  }
+  let words = fill(key, { x });
+  if (!isActive(tr) && tr.result === "pbx-refused" && tr.detail) words += " " + fill("xfer_detail", { detail: tr.detail });
+  return (tr.escalation ? t("xfer_escalation") : "") + words;
+}
+function modeName(mode) {
+  const key = "xfer_mode_" + mode;
+  return t(key) === key ? mode || "" : t(key);
+}
+
+// --- the panel ---
+function renderTransfer(pop) {
+  const id = pop ? pop.pop_id : null;
+  if (xfer.popId !== id) {
+    xfer.popId = id;
+    newCall(pop && pop.rung_at);
+  }
+  const section = $("#transfer");
+  const hadFocus = section.contains(document.activeElement) ? document.activeElement : null;
+  const connected = transferCall(pop);
+  const cs = xfer.console;
+  const going = moving();
+  section.hidden = !connected && !going && !xfer.last && !xfer.error;
+  section.setAttribute("aria-busy", xfer.busy ? "true" : "false");
+  $("#transfer-controls").hidden = !connected;
+  if (connected) renderTargets(pop);
+
+  const held = Boolean(cs && cs.held);
+  const muted = Boolean(cs && cs.muted);
+  $("#transfer-held").hidden = !connected || !held;
+  $("#transfer-muted").hidden = !connected || !muted;
+  for (const btnId of ["#transfer-blind", "#transfer-warm", "#transfer-conference"]) $(btnId).disabled = Boolean(going);
+  const escalation = cs ? cs.escalation : null;
+  $("#transfer-escalate").disabled = Boolean(going) || !escalation;
+  const tier = cs && cs.tier != null ? fill("xfer_tier_now", { n: cs.tier }) + " · " : "";
+  $("#transfer-escalate-to").textContent = tier + (escalation
+    ? fill("xfer_esc_to", { x: escalationName(escalation) }) : t("xfer_esc_none"));
+  setLabel($("#transfer-hold"), held ? "xfer_resume" : "xfer_hold");
+  $("#transfer-hold").disabled = Boolean(going);
+  setLabel($("#transfer-mute"), muted ? "xfer_unmute" : "xfer_mute");
+
+  // A consultation or a three-way call under way: complete it, or go back to the caller.
+  const twoWay = going && (going.mode === "warm" || going.mode === "conference");
+  $("#transfer-active").hidden = !twoWay;
+  $("#transfer-complete").hidden = !twoWay || going.mode !== "warm";
+  $("#transfer-complete").disabled = !twoWay || going.state !== "consulting";
+  setLabel($("#transfer-cancel"), twoWay && going.mode === "conference" ? "xfer_conf_end" : "xfer_cancel");
+
+  // The live status: written only when it changes (a screen reader hears it once).
+  const lines = [];
+  if (going) lines.push(transferWords(going));
+  else if (xfer.last) lines.push(transferWords(xfer.last));
+  if (!going && connected && held) lines.push(t("xfer_s_holding"));
+  const words = lines.join(" ");
+  if ($("#transfer-status").textContent !== words) $("#transfer-status").textContent = words;
+  $("#transfer-status").className = "transfer-status" + (going ? " going" : xfer.last ? " result-" + (xfer.last.result || "none") : "");
+  showRefusal($("#transfer-error"), xfer.error);
+
+  // The button that had the keyboard is gone or disabled: the next useful place has it.
+  if (hadFocus && (hadFocus.disabled || hadFocus.closest("[hidden]"))) {
+    const next = ["#transfer-cancel", "#transfer-complete", "#transfer-title"].map((sel) => $(sel))
+      .find((node) => !node.disabled && !node.closest("[hidden]"));
+    (next || $("#card-title")).focus();
+  }
+}
+function setLabel(button, key) {
+  if (button.dataset.i18n !== key || button.textContent !== t(key)) {
+    button.dataset.i18n = key;
+    button.textContent = t(key);
+  }
+}
+// Queues the caller may be put back into: the call's own, then the agent's own on its PBX.
+function transferQueues(pop) {
+  const call = xfer.console && xfer.console.call;
+  const pbx = (call && call.pbx) || (pop && pop.pbx) || null;
+  const names = [call && call.queue, pop && pop.queue,
+    ...((state.desk && state.desk.queues) || []).filter((q) => !pbx || !q.pbx || q.pbx === pbx).map((q) => q.queue)];
+  return [...new Set(names.filter(Boolean))];
+}
+// Colleagues in these roles are passed a call as "supervisor", everyone else as "agent".
+const SUPERVISING = new Set(["team_leader", "supervisor", "admin"]);
+const PEOPLE_ORDER = { ready: 0, acw: 1, "not-ready": 2, "on-call": 3, "signed-out": 4 };
+function renderTargets(pop) {
+  const select = $("#transfer-target");
+  const dir = xfer.directory || { targets: [], people: [] };
+  const queues = transferQueues(pop);
+  const key = JSON.stringify([getLang(), dir, queues, xfer.directoryFailed]);
+  if (xfer.optionsKey === key) return;
+  xfer.optionsKey = key;
+  const keep = select.value;
+  const options = [el("option", { value: "" }, t("xfer_choose"))];
+  if (xfer.directoryFailed) options.push(el("option", { value: "", disabled: "" }, t("xfer_dir_failed")));
+  // Teams and departments, tier by tier (first line, specialists, management).
+  const tiers = [...new Set(dir.targets.map((x) => x.tier))].sort((a, b) => a - b);
+  for (const tier of tiers) {
+    const list = dir.targets.filter((x) => x.tier === tier)
+      .sort((a, b) => targetLabel(a).localeCompare(targetLabel(b), getLang()));
+    options.push(el("optgroup", { label: fill("xfer_tier", { n: tier }) },
+      ...list.map((x) => el("option", { value: "target:" + x.slug }, targetLabel(x)))));
+  }
+  if (queues.length) {
+    options.push(el("optgroup", { label: t("xfer_queues") },
+      ...queues.map((q) => el("option", { value: "queue:" + q }, fill("xfer_queue_opt", { q })))));
+  }
+  // Colleagues at a phone: on a call or not reachable, shown but not to be picked.
+  const people = [...dir.people].sort((a, b) => (!a.reachable - !b.reachable)
+    || ((PEOPLE_ORDER[a.state] ?? 9) - (PEOPLE_ORDER[b.state] ?? 9)) || String(a.name).localeCompare(String(b.name), getLang()));
+  if (people.length) {
+    options.push(el("optgroup", { label: t("xfer_people") }, ...people.map((p) => {
+      const off = !p.reachable || p.state === "on-call";
+      const kind = SUPERVISING.has(p.role) ? "supervisor" : "agent";
+      const role = p.role && p.role !== "agent" ? " · " + roleName(p.role) : "";
+      const where = t("st_" + p.state) + (p.reachable ? "" : " · " + t("xfer_unreachable"));
+      return el("option", { value: kind + ":" + p.user_id, disabled: off ? "" : null }, `${p.name}${role} (${where})`);
+    })));
+  }
+  select.replaceChildren(...options);
+  const again = $$("option", select).find((o) => o.value === keep && !o.disabled);
+  select.value = again ? keep : "";
+}
+
+// --- the buttons ---
+function pickedTarget() {
+  const value = $("#transfer-target").value;
+  const at = value.indexOf(":");
+  return at > 0 ? { kind: value.slice(0, at), ref: value.slice(at + 1) } : null;
+}
+function transferFails(key, focus) {
+  xfer.error = { key, message: "" };
+  renderTransfer(currentPop());
+  $(focus).focus();
+}
+// One request of the panel: refused, it says why and reads the state again (it may have
+// moved on meanwhile); answered, `then` takes the answer.
+async function transferRequest(path, body, then) {
+  if (xfer.busy) return;
+  xfer.busy = true; xfer.error = null;
+  renderTransfer(currentPop());
+  try {
+    then(await api("POST", path, body));
+  } catch (e) {
+    if (e.status === 401) { showLogin(); return; }
+    xfer.error = e.error === "invalid-body" ? { key: "err_xfer_invalid", message: e.message || "" } : refusal(e);
+    if (e.status === 409) loadTransfer();
+    if (e.error === "target-busy" || e.error === "target-unreachable" || e.error === "no-such-target") loadDirectory();
+  } finally {
+    xfer.busy = false;
+  }
+  renderTransfer(currentPop());
+}
+function startTransfer(mode) {
+  const to = pickedTarget();
+  if (!to) { transferFails("err_xfer_no_target", "#transfer-target"); return; }
+  const note = $("#transfer-note").value.trim();
+  const reason = $("#transfer-reason").value.trim();
+  if (mode === "conference") transferRequest("/api/agent/conference", { to, note }, transferAnswer);
+  else transferRequest("/api/agent/transfer", { mode, to, note, reason }, transferAnswer);
+}
+$("#transfer-blind").addEventListener("click", () => startTransfer("blind"));
+$("#transfer-warm").addEventListener("click", () => startTransfer("warm"));
+$("#transfer-conference").addEventListener("click", () => startTransfer("conference"));
+$("#transfer-escalate").addEventListener("click", () => {
+  const reason = $("#transfer-reason").value.trim();
+  if (!reason) { transferFails("err_xfer_reason_required", "#transfer-reason"); return; }
+  transferRequest("/api/agent/escalate", { reason, note: $("#transfer-note").value.trim() }, transferAnswer);
+});
+$("#transfer-complete").addEventListener("click", () => transferRequest("/api/agent/transfer/complete", {}, transferAnswer));
+$("#transfer-cancel").addEventListener("click", () => transferRequest("/api/agent/transfer/cancel", {}, transferAnswer));
+$("#transfer-hold").addEventListener("click", () => {
+  transferRequest("/api/agent/hold", { on: !(xfer.console && xfer.console.held) }, applyTransferState);
+});
+$("#transfer-mute").addEventListener("click", () => {
+  transferRequest("/api/agent/mute", { on: !(xfer.console && xfer.console.muted) }, applyTransferState);
+});
+
+// --- a call passed to this agent ---
+function digits(number) { return String(number || "").replace(/\D/g, ""); }
+function noteFits(pop, note) {
+  return !digits(note.caller_num) || digits(pop.caller && pop.caller.number) === digits(note.caller_num);
+}
+function showTransferNote(msg) {
+  const { type: _type, ...note } = msg;
+  const pop = currentPop();
+  xfer.note = note;
+  xfer.notePop = pop && (pop.state === "ringing" || pop.state === "connected") && noteFits(pop, note) ? pop.pop_id : null;
+  renderTransferNote();
+  $("#transfer-note-in").scrollIntoView({ block: "nearest" });
+}
+// A new pop: the passed call's own keeps the note; the next call clears it.
+function transferNoteMeetsPop(pop) {
+  if (!xfer.note || xfer.notePop === pop.pop_id) return;
+  if (xfer.notePop === null && noteFits(pop, xfer.note)) { xfer.notePop = pop.pop_id; return; }
+  xfer.note = null; xfer.notePop = null;
+  renderTransferNote();
+}
+function renderTransferNote() {
+  const panel = $("#transfer-note-in");
+  const box = $("#transfer-note-in-text");
+  const note = xfer.note;
+  if (!note) { panel.hidden = true; box.replaceChildren(); return; }
+  if (panel.hidden) {
+    // The live region is shown empty first, then filled: a screen reader hears the news.
+    panel.hidden = false;
+    box.replaceChildren();
+    setTimeout(renderTransferNote, 60);
+    return;
+  }
+  const from = note.from_name || t("unknown");
+  const head = note.reason ? fill("xfer_in_by", { from, reason: note.reason }) : fill("xfer_in_by_noreason", { from });
+  const facts = el("dl", { class: "transfer-note-facts" });
+  const fact = (key, value) => { if (value) facts.append(el("dt", {}, t(key)), el("dd", {}, value)); };
+  fact("xfer_in_caller", [note.caller_num, note.caller_name].filter(Boolean).join(" · "));
+  fact("customer_label", note.customer_name);
+  fact("xfer_in_to", note.target_label);
+  fact("queue", note.queue);
+  fact("xfer_in_mode", modeName(note.mode));
+  const parts = [el("p", { class: "transfer-note-head" }, head)];
+  if (note.note) parts.push(el("p", { class: "transfer-note-body" }, note.note));
+  parts.push(facts);
+  box.replaceChildren(...parts);
+}
+$("#transfer-note-in-dismiss").addEventListener("click", () => {
+  xfer.note = null; xfer.notePop = null;
+  renderTransferNote();
+  $("#card-title").focus();
 });
 
 function label(labels, code) { return labels ? (labels[getLang()] || code) : code; }

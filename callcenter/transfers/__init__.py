@@ -1,0 +1,1 @@
+"""Transfers and escalation tiers from the agent console (docs/transfers.md)."""
