@@ -9,7 +9,7 @@ is the rig test's (tests/transfers/test_transfer_rig.py)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -959,3 +959,92 @@ async def test_a_conference_cancelled_while_ringing_never_lets_the_third_party_i
     after = await store.get(room.engine, row.id)
     assert after is not None and after.state is State.CANCELLED and after.answered_by is None
     assert LI_PHONE not in await legs(room)
+
+
+# --- the agent's phone hangs up mid-way; reports that never come --------------------------
+
+
+async def test_the_agents_hang_up_during_a_consultation_completes_it(room: Room) -> None:
+    row = await room.desk.transfer(WANG, Mode.WARM, "agent", str(LI.id))
+    await room.desk.answered(PBX, store.number_of(row.id), LI_CHANNEL)
+    gone_at = T0 + timedelta(seconds=20)
+
+    room.desk.on_ami_event(PBX, {"Event": "Hangup", "Channel": AGENT_CHANNEL}, gone_at)
+    await run_jobs(room.desk)
+
+    [done] = await transfers(room)
+    assert (done.state, done.result) == (State.DONE, "completed")
+    wang = (await legs(room))[WANG_PHONE]
+    assert (wang.ended_how, wang.ended_at) == ("transferred-attended", gone_at)
+    assert wang.hold_seconds == pytest.approx(20.0)
+
+
+async def test_the_agents_hang_up_on_hold_puts_the_caller_back_into_the_queue(room: Room) -> None:
+    await room.desk.hold(WANG, True)
+    gone_at = T0 + timedelta(seconds=12)
+
+    room.desk.on_ami_event(PBX, {"Event": "Hangup", "Channel": AGENT_CHANNEL}, gone_at)
+    await run_jobs(room.desk)
+
+    [held] = await transfers(room)
+    assert (held.state, held.result) == (State.FAILED, "agent-hung-up")
+    assert room.link.sent[-2:] == [
+        {
+            "Action": "Setvar",
+            "Channel": CALLER_CHANNEL,
+            "Variable": "CC_XFER_BACK",
+            "Value": QUEUE,
+        },
+        {
+            "Action": "Redirect",
+            "Channel": CALLER_CHANNEL,
+            "Context": CONTEXT,
+            "Exten": "requeue",
+            "Priority": "1",
+        },
+    ]
+    assert (await legs(room))[WANG_PHONE].hold_seconds == pytest.approx(12.0)
+
+
+async def test_resuming_stops_watching_the_agents_channel(room: Room) -> None:
+    await room.desk.hold(WANG, True)
+    await room.desk.hold(WANG, False)
+    sent = len(room.link.sent)
+
+    room.desk.on_ami_event(PBX, {"Event": "Hangup", "Channel": AGENT_CHANNEL}, T0)
+    await run_jobs(room.desk)
+
+    assert len(room.link.sent) == sent
+    [resumed] = await transfers(room)
+    assert (resumed.state, resumed.result) == (State.DONE, "resumed")
+
+
+async def test_a_transfer_whose_report_never_comes_is_swept(room: Room) -> None:
+    await room.desk.transfer(WANG, Mode.BLIND, "agent", str(LI.id))
+    # The caller is still there: only the ring time (20 s) plus the margin (30 s) decides.
+    room.desk._channels = _alive({CALLER_UID})  # type: ignore[method-assign,assignment]
+    room.clock.advance(20 + 10)
+    await room.desk.sweep()
+    assert (await transfers(room))[0].state is State.RINGING
+
+    room.clock.advance(30)
+    await room.desk.sweep()
+    [swept] = await transfers(room)
+    assert (swept.state, swept.result) == (State.FAILED, "no-report")
+
+
+async def test_a_transfer_whose_caller_is_gone_is_swept(room: Room) -> None:
+    await room.desk.transfer(WANG, Mode.WARM, "agent", str(LI.id))
+    room.desk._channels = _alive(set())  # type: ignore[method-assign,assignment]
+
+    await room.desk.sweep()
+
+    [swept] = await transfers(room)
+    assert (swept.state, swept.result) == (State.FAILED, "caller-hung-up")
+
+
+def _alive(uniqueids: set[str]) -> Callable[[str], Awaitable[set[str] | None]]:
+    async def channels(pbx: str) -> set[str] | None:
+        return set(uniqueids)
+
+    return channels
