@@ -854,7 +854,13 @@ class TransferDesk:
         if row is None or not row.active:
             return
         if row.mode is Mode.WARM:
-            # Asterisk completes the attended transfer: the caller goes to the target.
+            # Asterisk completes the attended transfer: the caller goes to the target (a
+            # target still ringing gets them when they answer). Unless the caller had hung
+            # up first and their Hangup is still on its way: asked of the PBX.
+            channels = await self._channels(row.pbx)
+            if channels is not None and row.caller_uniqueid not in channels:
+                await self._caller_gone(row.pbx, row.caller_uniqueid, at)
+                return
             done = await self._step(row, Trigger.AGENT_GONE, result=Result.COMPLETED.value)
             await self._add_hold(row, done, at)
             if done is not None:

@@ -968,6 +968,7 @@ async def test_the_agents_hang_up_during_a_consultation_completes_it(room: Room)
     row = await room.desk.transfer(WANG, Mode.WARM, "agent", str(LI.id))
     await room.desk.answered(PBX, store.number_of(row.id), LI_CHANNEL)
     gone_at = T0 + timedelta(seconds=20)
+    room.desk._channels = _alive({CALLER_UID})  # type: ignore[method-assign,assignment]
 
     room.desk.on_ami_event(PBX, {"Event": "Hangup", "Channel": AGENT_CHANNEL}, gone_at)
     await run_jobs(room.desk)
@@ -977,6 +978,20 @@ async def test_the_agents_hang_up_during_a_consultation_completes_it(room: Room)
     wang = (await legs(room))[WANG_PHONE]
     assert (wang.ended_how, wang.ended_at) == ("transferred-attended", gone_at)
     assert wang.hold_seconds == pytest.approx(20.0)
+
+
+async def test_the_agents_hang_up_after_the_caller_left_is_the_callers_hang_up(
+    room: Room,
+) -> None:
+    # The caller hung up while the consultation rang; the agent's Hangup came first.
+    await room.desk.transfer(WANG, Mode.WARM, "agent", str(LI.id))
+    room.desk._channels = _alive(set())  # type: ignore[method-assign,assignment]
+
+    room.desk.on_ami_event(PBX, {"Event": "Hangup", "Channel": AGENT_CHANNEL}, T0)
+    await run_jobs(room.desk)
+
+    [failed] = await transfers(room)
+    assert (failed.state, failed.result) == (State.FAILED, "caller-hung-up")
 
 
 async def test_the_agents_hang_up_on_hold_puts_the_caller_back_into_the_queue(room: Room) -> None:
