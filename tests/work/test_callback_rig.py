@@ -215,7 +215,12 @@ def test_a_callback_booked_in_the_ivr_rings_the_agent_then_the_customer(
             "reached",
         )
         assert call["answered_by"] == PHONE and call["queue"] == QUEUE
-        assert any(e["kind"] == "callback" for e in detail["timeline"])
+        # The dialler writes the timeline's line after the attempt's end (dialer.py).
+        wait_for(
+            lambda: any(e["kind"] == "callback" for e in desk.item(item_id)["timeline"]),
+            10,
+            "the callback line on the timeline",
+        )
 
         # In the database: the attempt (both legs) and the outbound record, linked to the item.
         db = desk.service.workdir / "callcenter.db"
