@@ -12,6 +12,9 @@ from callcenter.ami.errors import AmiError
 from callcenter.ami.problems import PBX_UNAVAILABLE, pbx_failure
 from callcenter.component import LinkDirectory, LiveReader
 from callcenter.live.connected import AgentCalls, ConnectedCall
+from callcenter.web.errors import Problem
+
+NOT_ON_A_CALL = Problem(409, "not-on-a-call", "the agent has no connected call")
 
 
 async def connected_call(
@@ -66,3 +69,24 @@ async def connected_call(
         view.answered_at,
         view.caller_name,
     )
+
+
+async def call_at_phone(
+    calls: AgentCalls,
+    live: LiveReader,
+    links: LinkDirectory,
+    phone: tuple[str, str] | None,
+    who: str,
+    *,
+    needs_agent_channel: bool = False,
+) -> ConnectedCall:
+    """The connected call at the phone a person is signed in at (``phone``: (PBX, interface)),
+    or ``NOT_ON_A_CALL``; ``needs_agent_channel``: a call whose agent channel is not known
+    counts as none (transfers act on that channel)."""
+    if phone is None:
+        raise NOT_ON_A_CALL(f"{who} is not signed in at a phone")
+    pbx, interface = phone
+    call = await connected_call(calls, live, links, pbx, interface)
+    if call is None or (needs_agent_channel and not call.agent_channel):
+        raise NOT_ON_A_CALL(f"{interface} has no connected call", pbx=pbx, interface=interface)
+    return call

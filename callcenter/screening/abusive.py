@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.agents.states import AgentState, StateName
 from callcenter.ami import actions
-from callcenter.ami.calls import connected_call
+from callcenter.ami.calls import call_at_phone
 from callcenter.ami.errors import AmiError
 from callcenter.ami.problems import PBX_UNAVAILABLE, pbx_failure
 from callcenter.auth.identity import User
@@ -47,11 +47,10 @@ from callcenter.screening.rules import ABUSIVE
 from callcenter.screening.store import Event
 from callcenter.settings import ScreeningSettings
 from callcenter.tasks import Spawn
-from callcenter.web.errors import ApiError, Problem
+from callcenter.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 
-NOT_ON_A_CALL = Problem(409, "not-on-a-call", "the agent has no connected call")
 # After the call's end, what the records room does at the end of a call goes first.
 SETTLE_SECONDS = 0.5
 # At the break's end, an agent still on a call or in wrap-up is waited for this long at most.
@@ -129,14 +128,13 @@ class AbusiveButton:
     # ------------------------------------------------------------------ the call
 
     async def find_call(self, user: User) -> ConnectedCall:
-        phone = self._agents.phone_of(user.id)
-        if phone is None:
-            raise NOT_ON_A_CALL(f"{user.display_name} is not signed in at a phone")
-        pbx, interface = phone
-        call = await connected_call(self._calls, self._live, self._links, pbx, interface)
-        if call is None:
-            raise NOT_ON_A_CALL(f"{interface} has no connected call", pbx=pbx, interface=interface)
-        return call
+        return await call_at_phone(
+            self._calls,
+            self._live,
+            self._links,
+            self._agents.phone_of(user.id),
+            user.display_name,
+        )
 
     # ------------------------------------------------------------------ the button
 

@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.ami.calls import NOT_ON_A_CALL
 from callcenter.ami.problems import PBX_REFUSED, PBX_TIMEOUT, PBX_UNAVAILABLE
 from callcenter.audit.log import Audit
 from callcenter.auth.permissions import P
@@ -27,7 +28,7 @@ from callcenter.clock import Clock, utc_now
 from callcenter.customers.phones import BadPhoneNumber
 from callcenter.feed.serialize import to_data
 from callcenter.screening import store
-from callcenter.screening.abusive import NOT_ON_A_CALL, AbusiveButton, RedirectRefused
+from callcenter.screening.abusive import AbusiveButton, RedirectRefused
 from callcenter.screening.blocklist import BlockList
 from callcenter.screening.rules import EVENT_KINDS, blocked_key
 from callcenter.web import http

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from callcenter.ami.calls import NOT_ON_A_CALL
 from callcenter.ami.problems import PBX_REFUSED, PBX_TIMEOUT, PBX_UNAVAILABLE
 from callcenter.audit.log import Audit
 from callcenter.auth.identity import User
@@ -40,7 +41,6 @@ from callcenter.transfers.desk import (
     NEEDS_A_PHONE,
     NO_ESCALATION,
     NO_SUCH_TARGET,
-    NOT_ON_A_CALL,
     NOT_ON_HOLD,
     NOTHING_TO_CANCEL,
     NOTHING_TO_COMPLETE,

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.agents.scope import Team
 from callcenter.agents.states import AgentState, StateName
 from callcenter.ami import actions
-from callcenter.ami.calls import connected_call
+from callcenter.ami.calls import call_at_phone
 from callcenter.ami.errors import AmiError, AmiTimeout
 from callcenter.ami.problems import PBX_UNAVAILABLE, pbx_failure
 from callcenter.auth.identity import User
@@ -70,7 +70,6 @@ from callcenter.web.errors import ApiError, Problem
 
 log = logging.getLogger(__name__)
 
-NOT_ON_A_CALL = Problem(409, "not-on-a-call", "the agent has no connected call")
 IN_PROGRESS = Problem(409, "transfer-in-progress", "a transfer or hold is under way already")
 NO_SUCH_TARGET = Problem(404, "no-such-target", "no transfer target of that name")
 TARGET_BUSY = Problem(409, "target-busy", "the target is on a call")
@@ -234,14 +233,14 @@ class TransferDesk:
     # ------------------------------------------------------------------ reading
 
     async def find_call(self, user: User) -> ConnectedCall:
-        phone = self.people.phone_of(user.id)
-        if phone is None:
-            raise NOT_ON_A_CALL(f"{user.display_name} is not signed in at a phone")
-        pbx, interface = phone
-        call = await connected_call(self.calls, self.live, self.links, pbx, interface)
-        if call is None or not call.agent_channel:
-            raise NOT_ON_A_CALL(f"{interface} has no connected call", pbx=pbx, interface=interface)
-        return call
+        return await call_at_phone(
+            self.calls,
+            self.live,
+            self.links,
+            self.people.phone_of(user.id),
+            user.display_name,
+            needs_agent_channel=True,
+        )
 
     def _link(self, pbx: str) -> PbxLink:
         link = self.links.connected(pbx)

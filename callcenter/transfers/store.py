@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import Select, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -137,26 +137,31 @@ async def create(engine: AsyncEngine, values: Mapping[str, Any]) -> Row:
     return found
 
 
-async def get(engine: AsyncEngine, transfer_id: int) -> Row | None:
+async def _rows(engine: AsyncEngine, query: Select[Any]) -> list[Row]:
     async with engine.connect() as conn:
-        result = await conn.execute(select(Transfer).where(Transfer.id == transfer_id))
-        found = result.first()
-    return None if found is None else _row(Transfer(**found._asdict()))
+        result = await conn.execute(query)
+        return [_row(Transfer(**r._asdict())) for r in result.all()]
+
+
+async def _first(engine: AsyncEngine, query: Select[Any]) -> Row | None:
+    rows = await _rows(engine, query.limit(1))
+    return rows[0] if rows else None
+
+
+async def get(engine: AsyncEngine, transfer_id: int) -> Row | None:
+    return await _first(engine, select(Transfer).where(Transfer.id == transfer_id))
 
 
 async def by_number(engine: AsyncEngine, pbx: str, number: str) -> Row | None:
     """The newest transfer of this PBX whose transfer number is ``number``."""
     if not (number.isascii() and number.isdigit() and len(number) == NUMBER_DIGITS):
         return None
-    async with engine.connect() as conn:
-        result = await conn.execute(
-            select(Transfer)
-            .where(Transfer.pbx == pbx, Transfer.id % NUMBER_MODULUS == int(number))
-            .order_by(Transfer.id.desc())
-            .limit(1)
-        )
-        found = result.first()
-    return None if found is None else _row(Transfer(**found._asdict()))
+    return await _first(
+        engine,
+        select(Transfer)
+        .where(Transfer.pbx == pbx, Transfer.id % NUMBER_MODULUS == int(number))
+        .order_by(Transfer.id.desc()),
+    )
 
 
 async def active_on(engine: AsyncEngine, pbx: str, caller_uniqueid: str) -> Row | None:
@@ -166,48 +171,38 @@ async def active_on(engine: AsyncEngine, pbx: str, caller_uniqueid: str) -> Row 
 
 
 async def last_of(engine: AsyncEngine, user_id: int, linkedid: str) -> Row | None:
-    async with engine.connect() as conn:
-        result = await conn.execute(
-            select(Transfer)
-            .where(Transfer.from_user == user_id, Transfer.linkedid == linkedid)
-            .order_by(Transfer.id.desc())
-            .limit(1)
-        )
-        found = result.first()
-    return None if found is None else _row(Transfer(**found._asdict()))
+    return await _first(
+        engine,
+        select(Transfer)
+        .where(Transfer.from_user == user_id, Transfer.linkedid == linkedid)
+        .order_by(Transfer.id.desc()),
+    )
 
 
 async def active_for_caller(engine: AsyncEngine, pbx: str, uniqueid: str) -> list[Row]:
-    async with engine.connect() as conn:
-        result = await conn.execute(
-            select(Transfer).where(
-                Transfer.pbx == pbx,
-                Transfer.caller_uniqueid == uniqueid,
-                Transfer.state.in_([s.value for s in ACTIVE]),
-            )
-        )
-        rows = result.all()
-    return [_row(Transfer(**r._asdict())) for r in rows]
+    return await _rows(
+        engine,
+        select(Transfer).where(
+            Transfer.pbx == pbx,
+            Transfer.caller_uniqueid == uniqueid,
+            Transfer.state.in_([s.value for s in ACTIVE]),
+        ),
+    )
 
 
 async def of_call(engine: AsyncEngine, pbx: str, linkedid: str) -> list[Row]:
-    async with engine.connect() as conn:
-        result = await conn.execute(
-            select(Transfer)
-            .where(Transfer.pbx == pbx, Transfer.linkedid == linkedid)
-            .order_by(Transfer.id)
-        )
-        rows = result.all()
-    return [_row(Transfer(**r._asdict())) for r in rows]
+    return await _rows(
+        engine,
+        select(Transfer)
+        .where(Transfer.pbx == pbx, Transfer.linkedid == linkedid)
+        .order_by(Transfer.id),
+    )
 
 
 async def all_active(engine: AsyncEngine) -> list[Row]:
-    async with engine.connect() as conn:
-        result = await conn.execute(
-            select(Transfer).where(Transfer.state.in_([s.value for s in ACTIVE]))
-        )
-        rows = result.all()
-    return [_row(Transfer(**r._asdict())) for r in rows]
+    return await _rows(
+        engine, select(Transfer).where(Transfer.state.in_([s.value for s in ACTIVE]))
+    )
 
 
 async def move(
@@ -239,10 +234,7 @@ async def listing(
     )
     if user_id is not None:
         query = query.where(Transfer.from_user == user_id)
-    async with engine.connect() as conn:
-        result = await conn.execute(query.order_by(Transfer.id.desc()).limit(limit))
-        rows = result.all()
-    return [_row(Transfer(**r._asdict())) for r in rows]
+    return await _rows(engine, query.order_by(Transfer.id.desc()).limit(limit))
 
 
 async def counts(
@@ -376,14 +368,6 @@ async def legs_of(engine: AsyncEngine, pbx: str, linkedid: str) -> list[Leg]:
             .order_by(CallLeg.started_at, CallLeg.id)
         )
         return [_leg(r) for r in result.all()]
-
-
-async def has_legs(engine: AsyncEngine, pbx: str, linkedid: str) -> bool:
-    async with engine.connect() as conn:
-        result = await conn.execute(
-            select(CallLeg.id).where(CallLeg.pbx == pbx, CallLeg.linkedid == linkedid).limit(1)
-        )
-        return result.first() is not None
 
 
 async def close_leg(

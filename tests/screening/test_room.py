@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from callcenter.agents.states import READY, AgentState, StateName
+from callcenter.ami.calls import NOT_ON_A_CALL
 from callcenter.ami.errors import AmiRefused
 from callcenter.audit.log import AuditLog
 from callcenter.auth.identity import User
@@ -25,7 +26,7 @@ from callcenter.component import PbxLinks
 from callcenter.ivr.agi import FastAgiServer
 from callcenter.live import CallConnected, CallEnded, CallRinging
 from callcenter.screening import store
-from callcenter.screening.abusive import NOT_ON_A_CALL, RedirectRefused
+from callcenter.screening.abusive import RedirectRefused
 from callcenter.screening.models import ScreeningEvent
 from callcenter.screening.room import ScreeningRoom
 from callcenter.settings import ScreeningSettings
