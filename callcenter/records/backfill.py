@@ -6,6 +6,12 @@ recorded only if it ended before the link came up (what ended later the live mod
 record of the same caller channel joined the same queue within a couple of seconds of it (the
 queue_log counts whole seconds). Two replicas reading the same file write the same rows under
 the same key, so the second write changes nothing.
+
+Each visit is told as the live path tells it (queue_log.py: a Redirect's ABANDON followed by the
+channel's next ENTERQUEUE is a timeout moved on, a transfer ends the answered leg); an overflow
+is marked afterwards (``OverflowOp``) as the records room marks a live one. A record a restart
+closed without seeing the end (outcome unknown or answered) is corrected to the same outcome,
+its overflow queue included.
 """
 
 from __future__ import annotations

@@ -6,20 +6,45 @@ written down. Pure: lines in, finished visits and their call_records rows out.
 
 Line format (app_queue, Asterisk 22): ``epoch|callid|queue|agent|event|data1|data2|...``, the
 callid being the caller channel's Uniqueid, the agent the member's name.
+
+A caller's later visits keep its callid, so the visits of one channel are told apart by queue,
+and each leg is decided as the live model (``callcenter/live/model.py``) and the records room
+(``callcenter/records/room.py``) decide it, whether or not the service was running:
+
+* taken out of a queue by a Redirect (the routing room's moves, or any other AMI client):
+  Asterisk logs ``ABANDON`` there, as for a hang-up, then ``ENTERQUEUE`` wherever the channel
+  goes next. The live model ends such a leg when the same channel joins again within its exit
+  grace (``LiveConfig.exit_grace_seconds``, 2 s): a ``timeout`` (evidence ``rejoin``), and the
+  records room marks it ``overflowed`` to the next queue (a rejoin in the same queue stays a
+  timeout). No rejoin within the grace: ``abandoned``, and it stays so whatever joins later.
+  A hung-up channel never joins again.
+* answered, then transferred (``BLINDTRANSFER``, ``ATTENDEDTRANSFER``, the old ``TRANSFER``):
+  ``transferred``, ``completed_by`` ``transfer``, the talk time Asterisk's own (its
+  AgentComplete's TalkTime); where the caller goes next is a visit of its own.
+* timed out, left empty (``EXITWITHTIMEOUT``, ``EXITEMPTY``), withdrawn (``WITHDRAW``) or left
+  with a key (``EXITWITHKEY``), then joined another queue within ``OVERFLOW_WINDOW``:
+  ``overflowed`` there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from callcenter.kpi import is_short_abandon
-from callcenter.records.rows import OVERFLOW_WINDOW, Row, fit_column
+from callcenter.live.state import LiveConfig
+from callcenter.records.rows import OVERFLOW_WINDOW, OVERFLOWABLE, Row, fit_column
 
-__all__ = ["QUEUE_LOG_EVIDENCE", "QueueVisit", "read_visits", "visit_row"]
+__all__ = ["QUEUE_LOG_EVIDENCE", "REJOIN_GRACE", "QueueVisit", "read_visits", "visit_row"]
 
 QUEUE_LOG_EVIDENCE = "queue_log"
+
+# An ABANDON whose channel joins a queue again within this long was no hang-up but a move: the
+# live model's exit grace (the service runs the model with LiveConfig's default). Compared in
+# the queue_log's whole seconds: ENTERQUEUE at most 2 s after the ABANDON (a Redirect's next
+# join comes within milliseconds; the live model draws the line at 2 s of PBX time).
+REJOIN_GRACE = timedelta(seconds=LiveConfig().exit_grace_seconds)
 
 # Unanswered exits: event -> (outcome, index of the position field, index of the wait field).
 _EXITS: dict[str, tuple[str, int, int]] = {
@@ -68,7 +93,10 @@ def read_visits(lines: Iterable[str], since: datetime) -> list[QueueVisit]:
     """Every queue visit that began at or after `since`, in the order they began; a line
     that is not a queue_log line is passed over."""
     visits: list[QueueVisit] = []
-    current: dict[str, QueueVisit] = {}  # callid -> its latest visit
+    latest: dict[str, QueueVisit] = {}  # callid -> its latest visit
+    # (callid, queue) -> its visit there: a line of the previous queue written after the
+    # ENTERQUEUE of the next one (a transfer's, logged from another thread) still finds it.
+    visiting: dict[tuple[str, str], QueueVisit] = {}
     floor = since.timestamp()
     for line in lines:
         fields = line.rstrip("\r\n").split("|")
@@ -81,23 +109,33 @@ def read_visits(lines: Iterable[str], since: datetime) -> list[QueueVisit]:
         at = datetime.fromtimestamp(epoch, UTC)
         if event == "ENTERQUEUE":
             visit = QueueVisit(callid, queue, at, _at(data, 1) or None, _int(data, 2))
-            previous = current.get(callid)
-            if (
-                previous is not None
-                and previous.outcome in ("timeout", "withdrawn")
-                and previous.queue != queue
-                and previous.ended is not None
-                and at - previous.ended <= OVERFLOW_WINDOW
-            ):
-                previous.overflow_queue = queue
-            current[callid] = visit
+            previous = latest.get(callid)
+            if previous is not None:
+                _joined_again(previous, queue, at)
+            latest[callid] = visiting[(callid, queue)] = visit
             visits.append(visit)
             continue
-        latest = current.get(callid)
-        if latest is None or latest.queue != queue or latest.finished:
+        found = visiting.get((callid, queue))
+        if found is None or found.finished:
             continue
-        _apply(latest, event, agent, data, at)
+        _apply(found, event, agent, data, at)
     return visits
+
+
+def _joined_again(previous: QueueVisit, queue: str, at: datetime) -> None:
+    """The channel of `previous` joined `queue` at `at`: what that says of its last exit."""
+    if previous.ended is None or previous.answered is not None:
+        return
+    since_exit = at - previous.ended
+    if previous.outcome == "abandoned" and since_exit <= REJOIN_GRACE:
+        # Alive, so no hang-up: redirected out (the live model: a timeout, evidence rejoin).
+        previous.outcome = "timeout"
+    if (
+        previous.outcome in OVERFLOWABLE
+        and previous.queue != queue
+        and since_exit <= OVERFLOW_WINDOW
+    ):
+        previous.overflow_queue = queue
 
 
 def _apply(visit: QueueVisit, event: str, agent: str, data: list[str], at: datetime) -> None:
@@ -112,7 +150,10 @@ def _apply(visit: QueueVisit, event: str, agent: str, data: list[str], at: datet
         visit.completed_by = _COMPLETIONS[event]
         visit.outcome = "transferred" if visit.completed_by == "transfer" else "answered"
         visit.ended = at
-        talk = _float(data, 1) if event.startswith("COMPLETE") else None
+        # COMPLETE*: holdtime|calltime|origpos. The transfers end with holdtime|calltime|
+        # origpos after where the call went, itself one field (BLINDTRANSFER exten|context)
+        # or more (ATTENDEDTRANSFER BRIDGE|id, APP|name, LINK|channel|channel).
+        talk = _float(data, 1 if event.startswith("COMPLETE") else len(data) - 2)
         visit.talk_seconds = talk if talk is not None else (at - visit.answered).total_seconds()
     elif event in _EXITS and visit.answered is None:
         outcome, position, wait = _EXITS[event]
@@ -127,7 +168,7 @@ def _rung(visit: QueueVisit, agent: str) -> None:
 
 
 def _at(data: list[str], index: int) -> str:
-    return data[index] if index < len(data) else ""
+    return data[index] if 0 <= index < len(data) else ""
 
 
 def _int(data: list[str], index: int) -> int | None:
