@@ -28,13 +28,17 @@ __all__ = [
     "asa",
     "complaint_rate",
     "complaint_resolution_rate",
+    "first_contact_resolution",
     "follow_up_on_time_rate",
     "is_short_abandon",
+    "mean",
     "occupancy",
     "offered",
     "satisfaction_rate",
     "service_level_of_answered",
     "service_level_of_offered",
+    "share",
+    "utilisation",
 ]
 
 
@@ -180,3 +184,36 @@ def follow_up_on_time_rate(on_time: int, due: int) -> float | None:
     if on_time > due:
         raise ValueError("on_time cannot exceed due")
     return _ratio(on_time, due)
+
+
+def utilisation(handling: float, signed_in: float) -> float | None:
+    """Utilisation (利用率) = handling time (talk + after-call work) ÷ signed-in time
+    (ready + on a call + after-call work + not ready). None when nobody was signed in."""
+    _check_counts(handling=handling, signed_in=signed_in)
+    if handling > signed_in:
+        raise ValueError("handling cannot exceed signed-in time")
+    return _ratio(handling, signed_in)
+
+
+def first_contact_resolution(answered: int, repeated: int) -> float | None:
+    """First-contact resolution (首次解决率) = answered calls whose caller did not call again
+    within the FCR window ÷ answered calls. None without answered calls."""
+    _check_counts(answered=answered, repeated=repeated)
+    if repeated > answered:
+        raise ValueError("repeated cannot exceed answered")
+    return _ratio(answered - repeated, answered)
+
+
+def mean(total: float, count: int) -> float | None:
+    """An average (mean score, mean wait of abandons): total ÷ count, None when count is 0."""
+    _check_counts(count=count)
+    return _ratio(total, count)
+
+
+def share(part: int, whole: int) -> float | None:
+    """A share of a whole (survey response rate, on-time rate, share of a disposition):
+    part ÷ whole, None when the whole is 0."""
+    _check_counts(part=part, whole=whole)
+    if part > whole:
+        raise ValueError("part cannot exceed whole")
+    return _ratio(part, whole)

@@ -40,6 +40,7 @@ from callcenter.loopwatch import GcPauses, settle_collector, watch_loop
 from callcenter.metrics import LiveCollector, ServiceMetrics
 from callcenter.queueconf.room import QueueConfRoom
 from callcenter.records.room import RecordsRoom
+from callcenter.reports.room import ReportsRoom
 from callcenter.routing.room import RoutingRoom
 from callcenter.screening.room import ScreeningRoom
 from callcenter.screenpop.room import ScreenPopRoom
@@ -228,6 +229,13 @@ class Service:
                 surge_db_family=settings.ivr.surge_db_family,
                 pbx_names=[p.name for p in settings.pbx],
                 overflow=records,
+            ),
+            ReportsRoom(
+                host,
+                settings.reports,
+                agents,
+                dispositions=settings.records.dispositions,
+                zone=zone,
             ),
         ]
         routes = [route for room in rooms for route in room.routes()]

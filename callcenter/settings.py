@@ -780,6 +780,57 @@ class TransfersSettings(_Section):
         return value
 
 
+class ReportsSettings(_Section):
+    """Reports (callcenter/reports): roll-ups, targets, scheduled exports. Days, weeks and
+    months are the contact centre's, in ``[ivr] timezone``."""
+
+    # Seconds between two refreshes of the roll-ups from the records that changed.
+    refresh_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # Seconds between two recomputations of today's agent-state roll-ups (states still held).
+    states_refresh_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # First-contact resolution: an answered call is resolved at first contact when the same
+    # number does not call again (any queue) within this many days.
+    fcr_days: int = Field(default=7, ge=1, le=90)
+    # Service-level threshold T in seconds (answered within T), per queue and by default.
+    # Changing it applies to roll-ups computed from then on: run `callcenter reports rebuild`.
+    service_level_seconds: int = Field(default=20, ge=1, le=3600)
+    queue_service_level_seconds: dict[str, int] = Field(default_factory=dict)
+    # Targets: a figure on the wrong side of its target is marked in every report.
+    service_level_target: float = Field(default=0.80, ge=0, le=1)
+    queue_service_level_target: dict[str, float] = Field(default_factory=dict)
+    satisfaction_target: float = Field(default=0.90, ge=0, le=1)
+    complaint_rate_target: float = Field(default=0.05, ge=0, le=1)
+    abandon_rate_target: float = Field(default=0.05, ge=0, le=1)
+    # Intervals shorter than a day (15 minutes, an hour) over at most this many days.
+    max_days_by_slot: int = Field(default=92, ge=1, le=366)
+    # Folder the scheduled daily, weekly and monthly reports are written to (none: off).
+    schedule_dir: Path | None = None
+    # Addresses the scheduled reports are also sent to through [work.smtp] (empty: none).
+    schedule_mail_to: list[str] = Field(default_factory=list)
+
+    @field_validator("queue_service_level_seconds")
+    @classmethod
+    def _thresholds(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(q for q, seconds in value.items() if not 1 <= seconds <= 3600)
+        if bad:
+            raise ValueError(f"service-level seconds must be 1..3600 (queue(s) {', '.join(bad)})")
+        return value
+
+    @field_validator("queue_service_level_target")
+    @classmethod
+    def _targets(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(q for q, share in value.items() if not 0 <= share <= 1)
+        if bad:
+            raise ValueError(f"service-level targets must be 0..1 (queue(s) {', '.join(bad)})")
+        return value
+
+    def threshold_of(self, queue: str) -> int:
+        return self.queue_service_level_seconds.get(queue, self.service_level_seconds)
+
+    def sl_target_of(self, queue: str) -> float:
+        return self.queue_service_level_target.get(queue, self.service_level_target)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
@@ -802,6 +853,7 @@ class Settings(BaseSettings):
     screening: ScreeningSettings = ScreeningSettings()
     voicemail: VoicemailSettings = VoicemailSettings()
     transfers: TransfersSettings = TransfersSettings()
+    reports: ReportsSettings = ReportsSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("pbx")

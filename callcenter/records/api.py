@@ -57,6 +57,7 @@ from callcenter.web.http import (
     reply,
     request_user,
 )
+from callcenter.web.spreadsheet import csv_cell
 
 log = logging.getLogger(__name__)
 
@@ -436,16 +437,6 @@ class RecordsApi:
 
     async def list_dispositions(self, request: web.Request) -> web.Response:
         return reply({"dispositions": [d.model_dump() for d in self.dispositions]})
-
-
-# A cell starting with one of these is a formula to Excel and LibreOffice (which the BOM
-# invites to open the file): a caller name "=HYPERLINK(...)" would run when opened.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(text: str) -> str:
-    """Text as a spreadsheet shows it, never as a formula (OWASP: prefix a quote)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _csv_values(row: Any) -> list[str]:

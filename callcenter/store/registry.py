@@ -15,6 +15,7 @@ import callcenter.customers.models
 import callcenter.ivr.models
 import callcenter.queueconf.models
 import callcenter.records.models
+import callcenter.reports.models
 import callcenter.routing.models
 import callcenter.screening.models
 import callcenter.supervisor.models
@@ -31,6 +32,7 @@ ROOM_MODELS = (
     callcenter.ivr.models,
     callcenter.queueconf.models,
     callcenter.records.models,
+    callcenter.reports.models,
     callcenter.routing.models,
     callcenter.screening.models,
     callcenter.supervisor.models,

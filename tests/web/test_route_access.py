@@ -20,6 +20,15 @@ EXPECTED = {
     "GET /api/openapi.json": "public",
     "GET /api/docs": "public",
     "GET /static/common/{filename}": "public",
+    "GET /static/vendor/{filename}": "public",
+    "GET /api/reports/catalogue": "agent:self|stats:read",
+    "GET /api/reports/run": "stats:read",
+    "GET /api/reports/export": "stats:read",
+    "GET /api/reports/scorecard": "agent:self|stats:read",
+    "GET /api/reports/episodes": "stats:read",
+    "GET /reports": "public",
+    "GET /scorecard": "public",
+    "GET /reports/static/{filename}": "public",
     "GET /api/queues": LIVE,
     "GET /api/queues/{name}": LIVE,
     "GET /api/agents": LIVE,
@@ -153,6 +162,7 @@ def actual_table(tmp_path: Path) -> dict[str, str]:
                 "/admin/static",
                 "/work/static",
                 "/work-reply/static",
+                "/reports/static",
                 "/static/",
             )
         ):
