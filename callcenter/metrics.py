@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from callcenter.live import LiveModel
+from callcenter.live import LiveModel, WindowStats
 
 # The AMI events the service reads (the live model's parsers, the link's FullyBooted and
 # Shutdown, the IVR's VarSets): only these get their own `event` label value. Anything else,
@@ -109,8 +109,45 @@ class ServiceMetrics:
         )
 
 
+# Per-queue ratios over the live rolling window, from the WindowStats the wallboard shows (the
+# same `kpi` functions, the same window). A ratio with nothing to divide by has NO sample: a
+# queue without calls is not a queue at "0 % service level", and an absent sample leaves a gap
+# in a graph and is ignored by avg()/min() and by alert rules, where 0 would fire an alert and
+# NaN would poison every aggregation it enters.
+_WINDOW_RATIOS: tuple[tuple[str, str, Callable[[WindowStats], float | None]], ...] = (
+    (
+        "callcenter_queue_service_level_answered_ratio",
+        "Service level, answered basis: answered within the queue's threshold / answered, "
+        "over the live window (0..1; absent when nothing was answered)",
+        lambda s: s.service_level_answered,
+    ),
+    (
+        "callcenter_queue_service_level_offered_ratio",
+        "Service level, offered basis: answered within the queue's threshold / offered, "
+        "over the live window (0..1; absent when nothing was offered)",
+        lambda s: s.service_level_offered,
+    ),
+    (
+        "callcenter_queue_abandon_ratio",
+        "Abandon rate: (abandoned - short abandons) / offered, over the live window "
+        "(0..1; absent when nothing was offered)",
+        lambda s: s.abandon_rate,
+    ),
+    (
+        "callcenter_queue_answer_ratio",
+        "Answer rate: answered / offered, over the live window "
+        "(0..1; absent when nothing was offered)",
+        lambda s: s.answer_rate,
+    ),
+)
+
+
 class LiveCollector(Collector):
-    """Per-queue figures read from the live model at scrape time (nothing kept twice)."""
+    """Per-queue figures read from the live model at scrape time (nothing kept twice).
+
+    One series per (pbx, queue) for each figure (per state for the members). The clock is the
+    one the wallboard reads the model with, so both show the same window.
+    """
 
     def __init__(self, model: LiveModel, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self._model = model
@@ -121,11 +158,17 @@ class LiveCollector(Collector):
             "callcenter_queue_callers_waiting", "Callers waiting", labels=["pbx", "queue"]
         )
         longest = GaugeMetricFamily(
-            "callcenter_queue_longest_wait_seconds", "Longest current wait", labels=["pbx", "queue"]
+            "callcenter_queue_longest_wait_seconds",
+            "Longest current wait (0 when nobody waits)",
+            labels=["pbx", "queue"],
         )
         members = GaugeMetricFamily(
             "callcenter_queue_members", "Queue members by state", labels=["pbx", "queue", "state"]
         )
+        ratios = [
+            (GaugeMetricFamily(name, doc, labels=["pbx", "queue"]), figure)
+            for name, doc, figure in _WINDOW_RATIOS
+        ]
         for view in self._model.queue_views(self._clock()):
             labels = [view.pbx, view.queue]
             waiting.add_metric(labels, view.callers_waiting)
@@ -138,4 +181,9 @@ class LiveCollector(Collector):
                 ("unavailable", view.agents_unavailable),
             ):
                 members.add_metric([*labels, state], count)
+            for family, figure in ratios:
+                value = figure(view.stats)
+                if value is not None:
+                    family.add_metric(labels, value)
         yield from (waiting, longest, members)
+        yield from (family for family, _ in ratios)
