@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +309,110 @@ def user_disable(config_path: Path | None, username: str) -> None:
 
     _user_job(config_path, lambda engine: disable_user(engine, username))
     click.echo(f"user {username} disabled")
+
+
+@main.group()
+def reports() -> None:
+    """Report roll-ups and scheduled reports."""
+
+
+def _reports_job(config_path: Path | None, job: Any) -> Any:
+    """Run ``job(engine, settings)`` on the migrated database."""
+    from callcenter.store.db import create_engine
+    from callcenter.store.migrate import upgrade_to_head
+
+    settings = _settings_or_exit(config_path)
+
+    async def run() -> Any:
+        engine = create_engine(settings.database.url.get_secret_value())
+        try:
+            await upgrade_to_head(engine)
+            return await job(engine, settings)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@reports.command("rebuild")
+@CONFIG_OPTION
+def reports_rebuild(config_path: Path | None) -> None:
+    """Recompute every report roll-up from the raw records (after an import, or a change of
+    a service-level threshold). Idempotent: on roll-ups kept up to date it changes nothing."""
+    from zoneinfo import ZoneInfo
+
+    from callcenter.reports.refresh import RollupRefresher
+
+    async def job(engine: Any, settings: Settings) -> Any:
+        refresher = RollupRefresher(engine, settings.reports, ZoneInfo(settings.ivr.timezone))
+        return await refresher.rebuild()
+
+    started = time.monotonic()
+    done = _reports_job(config_path, job)
+    click.echo(
+        f"rebuilt the report roll-ups: {done.calls} calls over {done.days} days, "
+        f"{done.agent_days} agent-days of states, in {time.monotonic() - started:.1f} s"
+    )
+
+
+@reports.command("write")
+@CONFIG_OPTION
+@click.option(
+    "--kind", type=click.Choice(["daily", "weekly", "monthly"]), required=True, help="Period"
+)
+@click.option(
+    "--start",
+    "start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="First day of the period (a Monday for weekly, the 1st for monthly)",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder (default: [reports] schedule_dir)",
+)
+def reports_write(config_path: Path | None, kind: str, start: Any, out: Path | None) -> None:
+    """Write one period's standard reports as a workbook, as the schedule does."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from callcenter.agents.store import load_teams
+    from callcenter.auth.users import list_users
+    from callcenter.reports.labels import FixedPeople
+    from callcenter.reports.query import Reports
+    from callcenter.reports.schedule import Period, ScheduledReports
+
+    first = start.date()
+    if kind == "weekly" and first.weekday() != 0:
+        raise click.BadParameter("a week starts on a Monday", param_hint="--start")
+    if kind == "monthly" and first.day != 1:
+        raise click.BadParameter("a month starts on the 1st", param_hint="--start")
+    if kind == "daily":
+        last = first
+    elif kind == "weekly":
+        last = first + timedelta(days=6)
+    else:
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+    async def job(engine: Any, settings: Settings) -> Path:
+        folder = out or settings.reports.schedule_dir
+        if folder is None:
+            raise click.UsageError("give --out or set [reports] schedule_dir")
+        zone = ZoneInfo(settings.ivr.timezone)
+        users = [u for u, disabled in await list_users(engine) if not disabled]
+        people = FixedPeople(await load_teams(engine), users)
+        scheduled = ScheduledReports(
+            engine,
+            Reports(engine, settings.reports, zone),
+            settings.reports,
+            people,
+            settings.records.dispositions,
+            zone,
+            None,
+        )
+        return await scheduled.write(Period(kind, first, last), folder)  # type: ignore[arg-type]
+
+    click.echo(f"written {_reports_job(config_path, job)}")

@@ -56,6 +56,7 @@ from callcenter.web.assets import SharedAssetsRoom
 from callcenter.web.openapi import ApiDocsRoom
 from callcenter.web.sockets import TIMEOUT_CEIL_THRESHOLD, SocketRegistry
 from callcenter.work.calendar import BusinessCalendar
+from callcenter.work.departments import Mailer
 from callcenter.work.room import WorkRoom
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,8 @@ class Service:
                 agents,
                 dispositions=settings.records.dispositions,
                 zone=zone,
+                mailer=Mailer(settings.work.smtp),
+                sender=settings.work.smtp.sender,
             ),
         ]
         routes = [route for room in rooms for route in room.routes()]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from urllib.parse import quote
 
 from aiohttp import web
@@ -25,12 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.agents.scope import Scope, Team
-from callcenter.auth.identity import User
+from callcenter.agents.scope import Scope
 from callcenter.auth.permissions import P
 from callcenter.clock import Clock, utc_now
-from callcenter.reports.export import csv_bytes, figure_label, table, xlsx_bytes
+from callcenter.reports.export import csv_bytes, figure_label, sheet, table, xlsx_bytes
 from callcenter.reports.figures import FIGURES, targets
+from callcenter.reports.labels import ReportPeople, key_labels
 from callcenter.reports.query import (
     DIMENSIONS,
     INTERVALS,
@@ -64,16 +64,6 @@ MAX_PERIOD_DAYS = 3660
 _EXTRA = (WRAPPED, WRAPPED_SHARE)
 
 _episodes: Table = RoutingEpisode.__table__  # type: ignore[assignment]
-
-
-class ReportPeople(Protocol):
-    """Offered by the agents room: teams, the user's scope, the accounts."""
-
-    def scope_of(self, user: User) -> Scope: ...
-
-    def teams(self) -> Sequence[Team]: ...
-
-    def active_users(self) -> Sequence[User]: ...
 
 
 class ReportQuery(BaseModel):
@@ -400,34 +390,7 @@ class ReportsApi:
         return query, result, previous
 
     def _key_labels(self, result: ReportResult, lang: str) -> dict[str, str]:
-        dim = result.request.dimension
-        keys = {row.key for row in result.rows}
-        if dim == "agent":
-            names = {str(u.id): u.display_name or u.username for u in self.people.active_users()}
-            return {k: names.get(k, f"#{k}") for k in keys}
-        if dim == "team":
-            labels = {
-                t.name: (t.label_zh if lang == "zh" else t.label_en) or t.name
-                for t in self.people.teams()
-            }
-            return {k: labels.get(k, k) for k in keys}
-        if dim == "disposition":
-            return {
-                k: (d.label_zh if lang == "zh" else d.label_en)
-                if (d := self.dispositions.get(k))
-                else k
-                for k in keys
-            }
-        if dim == "hour":
-            return {k: f"{int(k):02d}:00" for k in keys}
-        if dim == "weekday":
-            names_zh = "一二三四五六日"
-            names_en = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-            return {
-                k: (f"周{names_zh[int(k) - 1]}" if lang == "zh" else names_en[int(k) - 1])
-                for k in keys
-            }
-        return {}
+        return key_labels(result, lang, self.people, self.dispositions)
 
     async def run(self, request: web.Request) -> web.Response:
         query, result, previous = await self._run(request)
@@ -460,10 +423,8 @@ class ReportsApi:
             body = csv_bytes(header, rows)
             content_type = "text/csv; charset=utf-8"
         else:
-            units = [figure_label(n, query.lang)[1] for n in result.request.figures]
-            marks = [[n in r.off_target for n in result.request.figures] for r in result.rows]
-            marks.append([n in result.totals_off_target for n in result.request.figures])
-            body = xlsx_bytes(query.report, header, rows, units, marks)
+            labels = self._key_labels(result, query.lang)
+            body = xlsx_bytes([sheet(query.report, result, query.lang, labels)])
             content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         filename = f"{name}.{query.format}"
         return web.Response(

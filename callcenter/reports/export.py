@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
@@ -20,7 +21,7 @@ from callcenter.reports.figures import FIGURES
 from callcenter.reports.query import WRAPPED, WRAPPED_SHARE, ReportResult
 from callcenter.web.spreadsheet import csv_cell
 
-__all__ = ["csv_bytes", "figure_label", "table", "xlsx_bytes"]
+__all__ = ["Sheet", "csv_bytes", "figure_label", "sheet", "table", "xlsx_bytes"]
 
 _EXTRA_LABELS = {
     WRAPPED: ("小结通话数", "Calls wrapped up", "count"),
@@ -77,41 +78,61 @@ def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
 
-def xlsx_bytes(
-    title: str,
-    header: Sequence[str],
-    rows: Sequence[Sequence[object]],
-    units: Sequence[str],
-    off_target: Sequence[Sequence[bool]] = (),
-) -> bytes:
-    """One sheet; ratios formatted as percentages, seconds with one decimal, off-target cells
-    shaded."""
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """One report as a worksheet: the header, the rows (totals last), each figure's unit
+    and which cells are off target."""
+
+    title: str
+    header: list[str]
+    rows: list[list[object]]
+    units: list[str]
+    off_target: list[list[bool]]
+
+
+def sheet(title: str, result: ReportResult, language: str, key_labels: Mapping[str, str]) -> Sheet:
+    header, rows = table(result, language, key_labels)
+    figures = result.request.figures
+    marks = [[n in r.off_target for n in figures] for r in result.rows]
+    marks.append([n in result.totals_off_target for n in figures])
+    return Sheet(title, header, rows, [figure_label(n, language)[1] for n in figures], marks)
+
+
+def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
+    """A workbook, one sheet per report: ratios as percentages, seconds with one decimal,
+    off-target cells shaded."""
     book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = title[:31] or "report"
-    sheet.append([str(h) for h in header])
-    for cell in sheet[1]:
+    first = book.active
+    assert first is not None
+    book.remove(first)
+    for one in sheets:
+        _write_sheet(book, one)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _write_sheet(book: Workbook, one: Sheet) -> None:
+    ws = book.create_sheet(one.title[:31] or "report")
+    ws.append([str(h) for h in one.header])
+    for cell in ws[1]:
         cell.font = Font(bold=True)
-    for index, row in enumerate(rows):
-        sheet.append([_xlsx_cell(v) for v in row])
-        line = sheet.max_row
-        for column, unit in enumerate(units, start=3):
-            cell = sheet.cell(row=line, column=column)
+    for index, row in enumerate(one.rows):
+        ws.append([_xlsx_cell(v) for v in row])
+        line = ws.max_row
+        for column, unit in enumerate(one.units, start=3):
+            cell = ws.cell(row=line, column=column)
             if unit == "ratio":
                 cell.number_format = "0.0%"
             elif unit == "seconds":
                 cell.number_format = "0.0"
-        marks = off_target[index] if index < len(off_target) else ()
+        marks = one.off_target[index] if index < len(one.off_target) else []
         for column, off in enumerate(marks, start=3):
             if off:
-                sheet.cell(row=line, column=column).fill = _OFF
-    sheet.freeze_panes = "C2"
+                ws.cell(row=line, column=column).fill = _OFF
+    ws.freeze_panes = "C2"
     for letter in ("A", "B"):
-        sheet.column_dimensions[letter].width = 18
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+        ws.column_dimensions[letter].width = 18
 
 
 def _xlsx_cell(value: object) -> object:

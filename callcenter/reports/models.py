@@ -125,3 +125,17 @@ class StateDayRollup(_Periods, Base):
     state: Mapped[str] = mapped_column(String(16), primary_key=True)
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class ReportRun(Base):
+    """A scheduled report written (daily, weekly, monthly): one replica writes each."""
+
+    __tablename__ = "report_runs"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Where it was written, and whether (and to how many) it was mailed.
+    path: Mapped[str] = mapped_column(String(500))
+    mailed_to: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(300))

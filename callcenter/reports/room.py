@@ -6,11 +6,13 @@ exports, the scorecard, and the reports pages.
   queue-days and agent-days) and rebuilds them (``callcenter reports rebuild``);
 - ``figures.py`` defines each figure from the sums (formulas in ``callcenter.kpi``),
   ``query.py`` runs a report, ``standard.py`` names the standard ones;
-- ``export.py`` writes CSV and XLSX; ``api.py`` serves the API and the pages.
+- ``export.py`` writes CSV and XLSX; ``api.py`` serves the API and the pages;
+- ``schedule.py`` writes the daily, weekly and monthly workbooks to ``schedule_dir`` (and
+  mails them through the work items' relay when ``schedule_mail_to`` is set).
 
 Built from its settings (``settings.reports``), the Host, the agents room (``ReportPeople``:
 teams, scopes, accounts), the wrap-up dispositions (their labels) and the contact centre's
-time zone.
+time zone, and the mail relay (``[work.smtp]``).
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ from zoneinfo import ZoneInfo
 
 from callcenter.clock import Clock, utc_now
 from callcenter.component import Host, Room
-from callcenter.reports.api import ReportPeople, ReportsApi
+from callcenter.reports.api import ReportsApi
+from callcenter.reports.labels import ReportPeople
 from callcenter.reports.query import Reports
 from callcenter.reports.refresh import RollupRefresher
+from callcenter.reports.schedule import ReportMailer, ScheduledReports
 from callcenter.settings import Disposition, ReportsSettings
 from callcenter.tasks import every
 
 if TYPE_CHECKING:
     from callcenter.web.http import Route
+
+# Seconds between two looks for a day, week or month that ended and was not written yet.
+SCHEDULE_CHECK_SECONDS = 300.0
 
 
 class ReportsRoom(Room):
@@ -42,6 +49,8 @@ class ReportsRoom(Room):
         *,
         dispositions: Sequence[Disposition],
         zone: ZoneInfo,
+        mailer: ReportMailer | None = None,
+        sender: str = "callcenter@localhost",
         clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
@@ -50,6 +59,17 @@ class ReportsRoom(Room):
         self.reports = Reports(host.engine, settings, zone)
         self.api = ReportsApi(
             host.engine, self.reports, settings, people, dispositions, clock=clock
+        )
+        self.scheduled = ScheduledReports(
+            host.engine,
+            self.reports,
+            settings,
+            people,
+            dispositions,
+            zone,
+            mailer,
+            sender=sender,
+            clock=clock,
         )
 
     def routes(self) -> Sequence[Route]:
@@ -63,9 +83,18 @@ class ReportsRoom(Room):
             every(self.settings.states_refresh_seconds, self._states, "today's agent states"),
             "states",
         )
+        if self.settings.schedule_dir is not None:
+            self._spawn(
+                every(SCHEDULE_CHECK_SECONDS, self._scheduled, "scheduled reports"), "schedule"
+            )
 
     async def _refresh(self) -> None:
         await self.refresher.refresh()
 
     async def _states(self) -> None:
         await self.refresher.refresh_states_today()
+
+    async def _scheduled(self) -> None:
+        # Today's refresh first: yesterday's last calls may still be queued.
+        await self.refresher.refresh()
+        await self.scheduled.run_due()

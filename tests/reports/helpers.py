@@ -18,6 +18,7 @@ from callcenter.reports.models import (
     AgentDayRollup,
     QueueDayRollup,
     QueueSlotRollup,
+    ReportDirty,
     StateDayRollup,
     WrapupDayRollup,
 )
@@ -28,6 +29,7 @@ WRAPUPS: Table = CallWrapup.__table__  # type: ignore[assignment]
 SURVEYS: Table = SurveyResult.__table__  # type: ignore[assignment]
 STATES: Table = AgentStateRow.__table__  # type: ignore[assignment]
 USERS: Table = UserRow.__table__  # type: ignore[assignment]
+DIRTY: Table = ReportDirty.__table__  # type: ignore[assignment]
 ROLLUPS: tuple[Table, ...] = tuple(
     m.__table__  # type: ignore[misc]
     for m in (QueueSlotRollup, QueueDayRollup, AgentDayRollup, WrapupDayRollup, StateDayRollup)

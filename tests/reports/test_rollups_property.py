@@ -19,6 +19,7 @@ from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
 from tests.reports.helpers import (
     CALLS,
+    DIRTY,
     ROLLUPS,
     SHANGHAI,
     STATES,
@@ -72,7 +73,7 @@ async def _scenario(url: str, ops: list[tuple[Any, ...]]) -> None:
     try:
         await upgrade_to_head(engine)
         async with engine.begin() as conn:
-            for table in (*ROLLUPS, ReportDirty.__table__, WRAPUPS, SURVEYS, STATES, CALLS, USERS):
+            for table in (*ROLLUPS, DIRTY, WRAPUPS, SURVEYS, STATES, CALLS, USERS):
                 await conn.execute(delete(table))
         users = [await add_user(engine, "ann"), await add_user(engine, "bob")]
         refresher = RollupRefresher(engine, REPORTS, SHANGHAI, clock=lambda: NOW)

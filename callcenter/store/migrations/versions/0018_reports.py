@@ -1,5 +1,6 @@
-"""Reports: the roll-up tables, the queue of changed queue-days and agent-days, and the
-triggers that fill it from call records, wrap-ups, surveys and agent states.
+"""Reports: the roll-up tables, the queue of changed queue-days and agent-days, the
+triggers that fill it from call records, wrap-ups, surveys and agent states, and the
+scheduled reports written.
 
 The roll-ups start empty: ``callcenter reports rebuild`` (or the refresher, for what changes
 from now on) fills them from the raw records.
@@ -182,6 +183,15 @@ def upgrade() -> None:
         sa.Column("seconds", sa.Float, nullable=False),
     )
     op.create_index("ix_report_state_days_user", "report_state_days", ["user_id", "day"])
+    op.create_table(
+        "report_runs",
+        sa.Column("kind", sa.String(8), primary_key=True),
+        sa.Column("period_start", sa.Date, primary_key=True),
+        sa.Column("written_at", UtcDateTime, nullable=False),
+        sa.Column("path", sa.String(500), nullable=False),
+        sa.Column("mailed_to", sa.Integer, nullable=False),
+        sa.Column("error", sa.String(300), nullable=True),
+    )
     # A queue-day's recomputation reads that queue's calls of that day.
     op.create_index("ix_call_records_queue_joined", "call_records", ["queue", "joined_at"])
     _create_triggers()
@@ -191,6 +201,7 @@ def downgrade() -> None:
     _drop_triggers()
     op.drop_index("ix_call_records_queue_joined", table_name="call_records")
     for table in (
+        "report_runs",
         "report_state_days",
         "report_wrapup_days",
         "report_agent_days",
