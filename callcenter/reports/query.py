@@ -51,7 +51,17 @@ __all__ = [
 ]
 
 Interval = Literal["total", "15min", "hour", "day", "week", "month", "quarter", "year"]
-Dimension = Literal["none", "queue", "team", "agent", "category", "disposition", "hour", "weekday"]
+Dimension = Literal[
+    "none",
+    "queue",
+    "team",
+    "agent",
+    "category",
+    "disposition",
+    "hour",
+    "weekday",
+    "pause_code",
+]
 INTERVALS: tuple[Interval, ...] = (
     "total",
     "15min",
@@ -71,6 +81,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     "disposition",
     "hour",
     "weekday",
+    "pause_code",
 )
 SUB_DAY: frozenset[Interval] = frozenset({"15min", "hour"})
 
@@ -150,6 +161,9 @@ class Reports:
         async with self.engine.connect() as conn:
             if request.dimension in ("category", "disposition"):
                 await self._wrapups(conn, request, scope, teams, cells)
+            elif request.dimension == "pause_code":
+                # Not-ready time by reason: agent states only.
+                await self._states(conn, request, scope, teams, cells)
             else:
                 if "calls" in sources or "work" in sources:
                     await self._calls(conn, request, scope, teams, cells)
@@ -167,7 +181,7 @@ class Reports:
                     f"intervals under a day cover at most {self.settings.max_days_by_slot} "
                     f"days; this period has {days}"
                 )
-            if request.dimension in ("agent", "category", "disposition"):
+            if request.dimension in ("agent", "category", "disposition", "pause_code"):
                 raise TooFine(
                     f"{request.dimension} figures are kept by day: choose an interval of a "
                     "day or longer"
@@ -248,20 +262,28 @@ class Reports:
             raise TooFine("agent states are kept by day: choose an interval of a day or longer")
         plan = self._day_period(request, table)
         dim = request.dimension
-        key = table.c.user_id if dim in ("agent", "team") else None
+        key: ColumnElement[Any] | None = None
+        if dim in ("agent", "team"):
+            key = table.c.user_id
+        elif dim == "pause_code":
+            key = table.c.code
         groups = [c for c in (plan.period, key) if c is not None]
+        where = self._where(table, request, scope, teams, users_only=True)
+        if dim == "pause_code":
+            where.append(table.c.state == "not-ready")
         query = select(
             *(c.label(f"g{i}") for i, c in enumerate(groups)),
             table.c.state,
             table.c.code,
             func.sum(table.c.seconds).label("seconds"),
-        ).where(*self._where(table, request, scope, teams, users_only=True))
+        ).where(*where)
         query = query.group_by(*groups, table.c.state, table.c.code)
         for row in await conn.execute(query):
             data = row._mapping
             period = plan.period_of(data["g0"]) if plan.period is not None else ""
             raw_key = data[f"g{len(groups) - 1}"] if key is not None else None
-            for cell_key in self._keys(dim, raw_key, teams, True):
+            keys = [str(raw_key)] if dim == "pause_code" else self._keys(dim, raw_key, teams, True)
+            for cell_key in keys:
                 sums = cells.setdefault((period, cell_key), Sums())
                 state = (data["state"], data["code"])
                 sums.states[state] = sums.states.get(state, 0.0) + float(data["seconds"])

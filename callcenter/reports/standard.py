@@ -133,6 +133,14 @@ STANDARD: dict[str, StandardReport] = {
             ("signed_in_time", "pause_time", "occupancy", "utilisation"),
         ),
         StandardReport(
+            "pause-codes",
+            "示忙原因",
+            "Not-ready time by reason",
+            "pause_code",
+            "total",
+            ("pause_time",),
+        ),
+        StandardReport(
             "trend",
             "月度趋势",
             "Monthly trend",

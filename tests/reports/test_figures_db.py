@@ -194,6 +194,8 @@ async def test_agent_figures_and_states(engine: AsyncEngine, loaded: dict[str, i
     assert ann["pause_time"] == 3600
     bob = rows[str(loaded["bob"])]
     assert bob["answered"] == 1
+    reasons = await _run(engine, ReportRequest(("pause_time",), "pause_code", "total", DAY, DAY))
+    assert {r.key: r.values["pause_time"] for r in reasons.rows} == {"lunch": 3600}
     assert bob["occupancy"] is None  # no state history for Bob
 
 
