@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import AgentPhone, default_caller_numbers, start_calls
+from callcenter.settings import Settings
 from tests.records.rigcalls import (
     MEMBERS,
     SILENT_QUEUE,
+    LoggedCall,
     disagreements,
     finished,
     logged_calls,
@@ -81,6 +85,9 @@ async def test_records_agree_with_the_queue_log(
                 if len(rows) >= len(wanted):
                     break
                 await asyncio.sleep(0.2)
+            # The reports (issue 17) count the same calls as the queue_log, queue by queue.
+            expected = _queue_log_counts(logged)
+            wait_for(lambda: _report_counts(service) == expected, 30, "the report's counts")
         finally:
             silent.stop()
             service.stop()
@@ -97,3 +104,28 @@ async def test_records_agree_with_the_queue_log(
     assert any(c.outcome == "answered" and c.ring_no_answers for c in logged.values()), (
         "no call rang the silent phone and was then answered by another agent"
     )
+
+
+def _queue_log_counts(logged: dict[str, LoggedCall]) -> dict[str, tuple[int, int, int]]:
+    """(answered, abandoned with short ones, timeouts) per queue, from the queue_log."""
+    counts: dict[str, Counter[str | None]] = {}
+    for call in logged.values():
+        counts.setdefault(call.queue, Counter())[call.outcome] += 1
+    return {q: (c["answered"], c["abandoned"], c["timeout"]) for q, c in counts.items()}
+
+
+def _report_counts(service: ServiceProcess) -> dict[str, tuple[int, int, int]]:
+    today = datetime.now(ZoneInfo(Settings().ivr.timezone)).date()
+    status, body = service.get_json(
+        "/api/reports/run?report=custom&figures=answered,abandoned,short_abandons,timeouts"
+        f"&dimension=queue&start={today - timedelta(days=1)}&end={today + timedelta(days=1)}"
+    )
+    assert status == 200, body
+    return {
+        row["key"]: (
+            int(row["values"]["answered"]),
+            int(row["values"]["abandoned"] + row["values"]["short_abandons"]),
+            int(row["values"]["timeouts"]),
+        )
+        for row in body["rows"]
+    }
