@@ -6,7 +6,7 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -383,7 +383,7 @@ def reports_write(config_path: Path | None, kind: str, start: Any, out: Path | N
     from callcenter.auth.users import list_users
     from callcenter.reports.labels import FixedPeople
     from callcenter.reports.query import Reports
-    from callcenter.reports.schedule import Period, ScheduledReports
+    from callcenter.reports.schedule import Kind, Period, ScheduledReports
 
     first = start.date()
     if kind == "weekly" and first.weekday() != 0:
@@ -413,6 +413,7 @@ def reports_write(config_path: Path | None, kind: str, start: Any, out: Path | N
             zone,
             None,
         )
-        return await scheduled.write(Period(kind, first, last), folder)  # type: ignore[arg-type]
+        period = Period(cast(Kind, kind), first, last)
+        return await scheduled.write(period, folder)
 
     click.echo(f"written {_reports_job(config_path, job)}")

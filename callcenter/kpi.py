@@ -195,13 +195,14 @@ def utilisation(handling: float, signed_in: float) -> float | None:
     return _ratio(handling, signed_in)
 
 
-def first_contact_resolution(answered: int, repeated: int) -> float | None:
-    """First-contact resolution (首次解决率) = answered calls whose caller did not call again
-    within the FCR window ÷ answered calls. None without answered calls."""
-    _check_counts(answered=answered, repeated=repeated)
-    if repeated > answered:
-        raise ValueError("repeated cannot exceed answered")
-    return _ratio(answered - repeated, answered)
+def first_contact_resolution(identified: int, repeated: int) -> float | None:
+    """First-contact resolution (首次解决率) = answered calls from an identified number that
+    did not call again within the FCR window ÷ answered calls from an identified number
+    (withheld numbers cannot tell a repeat). None without such calls."""
+    _check_counts(identified=identified, repeated=repeated)
+    if repeated > identified:
+        raise ValueError("repeated cannot exceed identified")
+    return _ratio(identified - repeated, identified)
 
 
 def mean(total: float, count: int) -> float | None:

@@ -805,6 +805,9 @@ class ReportsSettings(_Section):
     max_days_by_slot: int = Field(default=92, ge=1, le=366)
     # Folder the scheduled daily, weekly and monthly reports are written to (none: off).
     schedule_dir: Path | None = None
+    # Minutes after midnight a day counts as ended for the scheduled reports (calls still
+    # going on at midnight are recorded when they end).
+    schedule_grace_minutes: int = Field(default=60, ge=0, le=24 * 60)
     # Addresses the scheduled reports are also sent to through [work.smtp] (empty: none).
     schedule_mail_to: list[str] = Field(default_factory=list)
 

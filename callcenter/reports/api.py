@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from aiohttp import web
@@ -44,6 +44,7 @@ from callcenter.reports.query import (
     TooFine,
     previous_period,
 )
+from callcenter.reports.rollup import aware
 from callcenter.reports.standard import STANDARD
 from callcenter.routing.models import RoutingEpisode
 from callcenter.settings import Disposition, ReportsSettings
@@ -65,6 +66,10 @@ _EXTRA = (WRAPPED, WRAPPED_SHARE)
 
 _episodes: Table = RoutingEpisode.__table__  # type: ignore[assignment]
 
+# Days a report may start or end on: records of a contact centre, not year 1 or 9999 (whose
+# neighbours, the previous period or the next midnight, do not exist).
+ReportDay = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+
 
 class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -74,8 +79,8 @@ class ReportQuery(BaseModel):
     figures: str | None = Field(default=None, max_length=2000)
     dimension: Dimension | None = None
     interval: Interval | None = None
-    start: date
-    end: date
+    start: ReportDay
+    end: ReportDay
     # Comma-separated queue names.
     queue: str | None = Field(default=None, max_length=2000)
     team: int | None = Field(default=None, ge=1, le=2**62)
@@ -144,9 +149,17 @@ class ScorecardQuery(BaseModel):
 class EpisodesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: date
-    end: date
+    start: ReportDay
+    end: ReportDay
     queue: str | None = Field(default=None, max_length=80)
+
+    @model_validator(mode="after")
+    def _period(self) -> EpisodesQuery:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        if (self.end - self.start).days >= MAX_PERIOD_DAYS:
+            raise ValueError(f"a period covers at most {MAX_PERIOD_DAYS} days")
+        return self
 
 
 class FigureInfo(BaseModel):
@@ -182,6 +195,8 @@ class ReportAnswer(BaseModel):
 
 
 class Catalogue(BaseModel):
+    # The contact centre's time zone: its days are the reports' days.
+    timezone: str
     reports: list[dict[str, Any]]
     figures: list[FigureInfo]
     dimensions: list[str]
@@ -195,6 +210,9 @@ class Scorecard(BaseModel):
     agent: int
     name: str
     year: int
+    # The team compared with (its figures are the team's own: counts are its totals, to be
+    # divided by size for a per-agent average); None when the agent is in no team one sees.
+    team: dict[str, Any] | None
     figures: list[FigureInfo]
     months: list[dict[str, Any]]
     team_months: list[dict[str, Any]]
@@ -334,6 +352,7 @@ class ReportsApi:
         queues = sorted({q for t in self.people.teams() for q in t.queues if scope.has_queue(q)})
         return reply(
             Catalogue(
+                timezone=self.reports.tz.key,
                 reports=[
                     {
                         "name": r.name,
@@ -374,9 +393,10 @@ class ReportsApi:
             previous = None
             if query.compare:
                 start, end = previous_period(wanted.start, wanted.end)
+                # The same report over the previous period: its totals go beside.
                 earlier = ReportRequest(
                     wanted.figures,
-                    "none",
+                    wanted.dimension,
                     "total",
                     start,
                     end,
@@ -460,15 +480,26 @@ class ReportsApi:
             Scope(everything=True),
             teams,
         )
-        team_ids = [t.id for t in teams if t.has(agent_id)]
+        # The agent's team the viewer may see (an agent: their own team).
+        team_ids = [t.id for t in teams if t.has(agent_id) and scope.has_team(t.id)]
         team_rows: list[dict[str, Any]] = []
+        team_info: dict[str, Any] | None = None
         if team_ids:
+            chosen = next(t for t in teams if t.id == team_ids[0])
+            team_info = {
+                "id": chosen.id,
+                "name": chosen.name,
+                "label_zh": chosen.label_zh,
+                "label_en": chosen.label_en,
+                "size": len(chosen.members | chosen.leaders),
+            }
             team = await self.reports.run(
                 ReportRequest(figures, "none", "month", start, end, team_id=team_ids[0]),
                 Scope(everything=True),
                 teams,
             )
-            # The team's average per agent, for the counts; ratios are the team's own.
+            # The team's own figures: its ratios compare with the agent's; its counts are
+            # the team's totals.
             team_rows = [{"month": r.period, "values": r.values} for r in team.rows]
         who = users[agent_id]
         return reply(
@@ -476,6 +507,7 @@ class ReportsApi:
                 agent=agent_id,
                 name=who.display_name or who.username,
                 year=query.year,
+                team=team_info,
                 figures=self._figure_infos(figures),
                 months=[
                     {"month": r.period, "values": r.values, "off_target": r.off_target}
@@ -512,9 +544,18 @@ class ReportsApi:
         )
         if query.queue:
             statement = statement.where(t.c.queue == query.queue)
+        if not scope.everything:
+            statement = statement.where(t.c.queue.in_(sorted(scope.queues)))
         async with self.engine.connect() as conn:
-            rows = [dict(r._mapping) for r in await conn.execute(statement)]
-        return reply({"episodes": [r for r in rows if scope.has_queue(r["queue"])]})
+            rows = [
+                {
+                    **r._mapping,
+                    "started_at": aware(r.started_at).isoformat(),
+                    "ended_at": aware(r.ended_at).isoformat() if r.ended_at else None,
+                }
+                for r in await conn.execute(statement)
+            ]
+        return reply({"episodes": rows})
 
     # -- pages -----------------------------------------------------------------------------------
 

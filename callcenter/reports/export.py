@@ -126,6 +126,8 @@ def _write_sheet(book: Workbook, one: Sheet) -> None:
                 cell.number_format = "0.0%"
             elif unit == "seconds":
                 cell.number_format = "0.0"
+            elif unit == "score":
+                cell.number_format = "0.00"
         marks = one.off_target[index] if index < len(one.off_target) else []
         for column, off in enumerate(marks, start=3):
             if off:

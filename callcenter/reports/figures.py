@@ -18,7 +18,8 @@ from callcenter.settings import ReportsSettings
 
 __all__ = ["FIGURES", "Figure", "Sums", "Target", "compute", "off_target", "targets"]
 
-Unit = Literal["count", "ratio", "seconds"]
+# "score": a mean of 1-5 survey scores.
+Unit = Literal["count", "ratio", "seconds", "score"]
 # Which roll-ups a figure needs: calls (per queue or per agent), agent states, work items,
 # wrap-up dispositions.
 Source = Literal["calls", "states", "work", "wrapups"]
@@ -221,7 +222,7 @@ def _calls_figures() -> list[Figure]:
             "First-contact resolution",
             "ratio",
             "calls",
-            lambda s: kpi.first_contact_resolution(_i(s, "answered"), _i(s, "repeats")),
+            lambda s: kpi.first_contact_resolution(_i(s, "identified"), _i(s, "repeats")),
         ),
         _fig("surveys", "评价数", "Survey answers", "count", "calls", count("surveys")),
         _fig(
@@ -244,7 +245,7 @@ def _calls_figures() -> list[Figure]:
             "satisfaction_mean",
             "平均评分",
             "Mean score",
-            "count",
+            "score",
             "calls",
             lambda s: kpi.mean(s.calls["survey_score_sum"], _i(s, "surveys")),
         ),

@@ -43,6 +43,8 @@ def key_labels(
     zh = lang == "zh"
     dim = result.request.dimension
     keys = {row.key for row in result.rows if row.key}
+    if dim in ("hour", "weekday"):
+        keys = {k for k in keys if k.isdigit() and 0 <= int(k) <= 23}
     if dim == "agent":
         names = {str(u.id): u.display_name or u.username for u in people.active_users()}
         return {k: names.get(k, f"#{k}") for k in keys}
@@ -58,7 +60,9 @@ def key_labels(
         return {k: f"{int(k):02d}:00" for k in keys}
     if dim == "weekday":
         return {
-            k: f"周{_WEEKDAYS_ZH[int(k) - 1]}" if zh else _WEEKDAYS_EN[int(k) - 1] for k in keys
+            k: f"周{_WEEKDAYS_ZH[int(k) - 1]}" if zh else _WEEKDAYS_EN[int(k) - 1]
+            for k in keys
+            if 1 <= int(k) <= 7
         }
     return {}
 

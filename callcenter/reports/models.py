@@ -54,6 +54,7 @@ class _Measures:
     talk_sum: Mapped[float] = mapped_column(Float, default=0.0)
     wrapup_sum: Mapped[float] = mapped_column(Float, default=0.0)
     wrapups: Mapped[int] = mapped_column(Integer, default=0)
+    identified: Mapped[int] = mapped_column(Integer, default=0)
     repeats: Mapped[int] = mapped_column(Integer, default=0)
     surveys: Mapped[int] = mapped_column(Integer, default=0)
     surveys_satisfied: Mapped[int] = mapped_column(Integer, default=0)
@@ -128,7 +129,8 @@ class StateDayRollup(_Periods, Base):
 
 
 class ReportRun(Base):
-    """A scheduled report written (daily, weekly, monthly): one replica writes each."""
+    """A scheduled report written (daily, weekly, monthly): one replica writes each. Kind
+    "rebuild" is the marker of a rebuild in progress (refreshers wait for its end)."""
 
     __tablename__ = "report_runs"
 

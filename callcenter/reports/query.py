@@ -15,9 +15,9 @@ Where each dimension is read:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,7 @@ from callcenter.reports.models import (
     StateDayRollup,
     WrapupDayRollup,
 )
-from callcenter.reports.rollup import MEASURES, local_day_bounds, period_starts
+from callcenter.reports.rollup import MEASURES, aware, local_day_bounds, period_starts
 from callcenter.settings import ReportsSettings
 from callcenter.work.models import WorkItemRow
 
@@ -139,6 +139,18 @@ class _Plan:
     period_of: Any
 
 
+@dataclass
+class _Cells:
+    """The sums of each (period, key), and of the whole report: a row read once counts once
+    in the totals, however many keys (overlapping teams) it counts under."""
+
+    by_key: dict[tuple[str, str], Sums] = field(default_factory=dict)
+    totals: Sums = field(default_factory=Sums)
+
+    def at(self, period: str, key: str) -> Sums:
+        return self.by_key.setdefault((period, key), Sums())
+
+
 class Reports:
     """Runs reports for a user's scope. The teams come from the agents room, through
     ``teams`` (called per report: teams change)."""
@@ -156,7 +168,7 @@ class Reports:
         self, request: ReportRequest, scope: Scope, teams: Sequence[Team]
     ) -> ReportResult:
         self._check(request)
-        cells: dict[tuple[str, str], Sums] = {}
+        cells = _Cells()
         sources = {FIGURES[name].source for name in request.figures if name in FIGURES}
         async with self.engine.connect() as conn:
             if request.dimension in ("category", "disposition"):
@@ -167,7 +179,8 @@ class Reports:
             else:
                 if "calls" in sources or "work" in sources:
                     await self._calls(conn, request, scope, teams, cells)
-                if "states" in sources:
+                # States belong to agents: by queue, hour or weekday they have no place.
+                if "states" in sources and request.dimension in ("none", "agent", "team"):
                     await self._states(conn, request, scope, teams, cells)
                 if "work" in sources:
                     await self._work(conn, request, scope, teams, cells)
@@ -186,6 +199,12 @@ class Reports:
                     f"{request.dimension} figures are kept by day: choose an interval of a "
                     "day or longer"
                 )
+            if request.user_id is not None:
+                raise TooFine("an agent's figures are kept by day: choose a day or longer")
+        if request.user_id is not None and request.dimension in ("hour", "weekday"):
+            raise TooFine(
+                "hours of day and weekdays are kept per queue, not per agent: leave out the agent"
+            )
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -201,7 +220,7 @@ class Reports:
         request: ReportRequest,
         scope: Scope,
         teams: Sequence[Team],
-        cells: dict[tuple[str, str], Sums],
+        cells: _Cells,
     ) -> None:
         dim = request.dimension
         by_agent = dim == "agent" or request.user_id is not None
@@ -232,6 +251,8 @@ class Reports:
             key = table.c.queue
         if dim == "team" and by_agent:
             key = table.c.user_id
+        if dim == "queue" and by_agent:
+            key = table.c.queue
         measures = [
             (func.max(table.c[m]) if m == "wait_max" else func.sum(table.c[m])).label(m)
             for m in MEASURES
@@ -246,8 +267,10 @@ class Reports:
             data = row._mapping
             period = plan.period_of(data["g0"]) if plan.period is not None else ""
             raw_key = data[f"g{len(groups) - 1}"] if key is not None else None
-            for cell_key in self._keys(dim, raw_key, teams, by_agent):
-                cells.setdefault((period, cell_key), Sums()).add_calls(dict(data))
+            values = dict(data)
+            cells.totals.add_calls(values)
+            for cell_key in self._keys(dim, raw_key, teams, scope, by_agent):
+                cells.at(period, cell_key).add_calls(values)
 
     async def _states(
         self,
@@ -255,7 +278,7 @@ class Reports:
         request: ReportRequest,
         scope: Scope,
         teams: Sequence[Team],
-        cells: dict[tuple[str, str], Sums],
+        cells: _Cells,
     ) -> None:
         table = _state_days
         if request.interval in SUB_DAY:
@@ -282,11 +305,14 @@ class Reports:
             data = row._mapping
             period = plan.period_of(data["g0"]) if plan.period is not None else ""
             raw_key = data[f"g{len(groups) - 1}"] if key is not None else None
-            keys = [str(raw_key)] if dim == "pause_code" else self._keys(dim, raw_key, teams, True)
-            for cell_key in keys:
-                sums = cells.setdefault((period, cell_key), Sums())
-                state = (data["state"], data["code"])
-                sums.states[state] = sums.states.get(state, 0.0) + float(data["seconds"])
+            if dim == "pause_code":
+                keys: Iterable[str] = [str(raw_key)]
+            else:
+                keys = self._keys(dim, raw_key, teams, scope, True)
+            state = (data["state"], data["code"])
+            seconds = float(data["seconds"])
+            for sums in (cells.totals, *(cells.at(period, k) for k in keys)):
+                sums.states[state] = sums.states.get(state, 0.0) + seconds
 
     async def _wrapups(
         self,
@@ -294,7 +320,7 @@ class Reports:
         request: ReportRequest,
         scope: Scope,
         teams: Sequence[Team],
-        cells: dict[tuple[str, str], Sums],
+        cells: _Cells,
     ) -> None:
         table = _wrapup_days
         plan = self._day_period(request, table)
@@ -311,8 +337,8 @@ class Reports:
         for row in await conn.execute(query):
             data = row._mapping
             period = plan.period_of(data["g0"]) if plan.period is not None else ""
-            sums = cells.setdefault((period, str(data[f"g{len(groups) - 1}"])), Sums())
-            sums.wrapped += int(data["calls"])
+            cells.at(period, str(data[f"g{len(groups) - 1}"])).wrapped += int(data["calls"])
+            cells.totals.wrapped += int(data["calls"])
 
     async def _work(
         self,
@@ -320,7 +346,7 @@ class Reports:
         request: ReportRequest,
         scope: Scope,
         teams: Sequence[Team],
-        cells: dict[tuple[str, str], Sums],
+        cells: _Cells,
     ) -> None:
         """Work items opened in the period, counted in Python: far fewer than calls."""
         if request.interval in SUB_DAY:
@@ -346,10 +372,12 @@ class Reports:
                 continue
             if request.user_id is not None and row.owner_id != request.user_id:
                 continue
+            if dim == "agent" and users is not None and row.owner_id not in users:
+                continue  # an agent key is shown only for agents in scope
             if request.interval == "total":
                 period = ""
             else:
-                local_day = _aware(row.created_at).astimezone(self.tz).date()
+                local_day = aware(row.created_at).astimezone(self.tz).date()
                 period = _date_text(period_starts(local_day)[request.interval])
             raw: Any = None
             if dim in ("queue", "team"):
@@ -357,13 +385,13 @@ class Reports:
             elif dim == "agent":
                 raw = row.owner_id
             elif dim in ("hour", "weekday"):
-                local = _aware(row.created_at).astimezone(self.tz)
+                local = aware(row.created_at).astimezone(self.tz)
                 raw = local.hour if dim == "hour" else local.isoweekday()
             if dim != "none" and raw is None:
                 continue
-            for cell_key in self._keys(dim, raw, teams, dim == "agent"):
-                work = cells.setdefault((period, cell_key), Sums()).work
-                _count_item(work, row)
+            _count_item(cells.totals.work, row)
+            for cell_key in self._keys(dim, raw, teams, scope, dim == "agent"):
+                _count_item(cells.at(period, cell_key).work, row)
 
     # -- scope and filters ---------------------------------------------------------------------
 
@@ -419,21 +447,22 @@ class Reports:
         return conditions
 
     def _keys(
-        self, dim: Dimension, raw: Any, teams: Sequence[Team], by_user: bool
+        self, dim: Dimension, raw: Any, teams: Sequence[Team], scope: Scope, by_user: bool
     ) -> Iterable[str]:
-        if dim in ("none",) or (raw is None and dim not in ("hour", "weekday")):
+        if dim == "none" or raw is None:
             return ("",)
         if dim == "team":
+            mine = [t for t in teams if scope.has_team(t.id)]
             if by_user:
-                return [t.name for t in teams if t.has(int(raw))]
-            return [t.name for t in teams if raw in t.queues]
+                return [t.name for t in mine if t.has(int(raw))]
+            return [t.name for t in mine if raw in t.queues]
         return (str(raw),)
 
     def _slot_label(self, interval: Interval) -> Any:
         tz = self.tz
 
         def label(value: Any) -> str:
-            local = _aware(value).astimezone(tz)
+            local = aware(value).astimezone(tz)
             if interval == "hour":
                 local = local.replace(minute=0)
             return local.strftime("%Y-%m-%d %H:%M")
@@ -445,26 +474,24 @@ class Reports:
     def _result(
         self,
         request: ReportRequest,
-        cells: Mapping[tuple[str, str], Sums],
+        cells: _Cells,
         teams: Sequence[Team],
     ) -> ReportResult:
-        totals = Sums()
-        by_period: dict[str, int] = {}
-        for (period, _), sums in cells.items():
-            totals.add(sums)
-            by_period[period] = by_period.get(period, 0) + sums.wrapped
+        wrapped_by_period: dict[str, int] = {}
+        for (period, _), sums in cells.by_key.items():
+            wrapped_by_period[period] = wrapped_by_period.get(period, 0) + sums.wrapped
         rows: list[ReportRow] = []
-        for (period, key), sums in sorted(cells.items(), key=lambda kv: _order(kv[0])):
-            values = self._values(request, sums, by_period.get(period, 0))
+        for (period, key), sums in sorted(cells.by_key.items(), key=lambda kv: _order(kv[0])):
+            values = self._values(request, sums, wrapped_by_period.get(period, 0))
             goals = targets(self.settings, key if request.dimension == "queue" else None)
             rows.append(ReportRow(period, key, values, off_target(values, goals)))
-        total_values = self._values(request, totals, totals.wrapped)
+        totals = self._values(request, cells.totals, cells.totals.wrapped)
         labels = {t.name: t.label_zh or t.name for t in teams}
         return ReportResult(
             request,
             rows,
-            total_values,
-            off_target(total_values, targets(self.settings, None)),
+            totals,
+            off_target(totals, targets(self.settings, None)),
             labels,
         )
 
@@ -515,13 +542,6 @@ def _as_date(value: Any) -> date:
 
 def _date_text(value: Any) -> str:
     return _as_date(value).isoformat()
-
-
-def _aware(moment: Any) -> datetime:
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    assert isinstance(moment, datetime)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def previous_period(start: date, end: date) -> tuple[date, date]:

@@ -17,14 +17,14 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, and_, delete, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from callcenter.agents.models import AgentStateRow
+from callcenter.agents.models import AgentStateRow, AgentStatusRow
 from callcenter.clock import Clock, utc_now
 from callcenter.ivr.models import SurveyResult
 from callcenter.records.models import CallRecord, CallWrapup
@@ -33,6 +33,7 @@ from callcenter.reports.models import (
     QueueDayRollup,
     QueueSlotRollup,
     ReportDirty,
+    ReportRun,
     StateDayRollup,
     WrapupDayRollup,
 )
@@ -41,6 +42,8 @@ from callcenter.reports.rollup import (
     CallFact,
     Contact,
     StateSpan,
+    aware,
+    identifies_caller,
     local_day_bounds,
     period_starts,
     repeated,
@@ -57,6 +60,12 @@ log = logging.getLogger(__name__)
 BATCH = 2000
 # The advisory lock's key: "callcenter reports" (any constant of our own).
 _LOCK_KEY = 0x5245504F525453
+# A state is looked for this many days back at most: one held longer (an agent who never
+# signed out) counts on its last days only, and no query reads a user's whole history.
+LONGEST_SPAN_DAYS = 31
+# The marker of a rebuild in progress (a row of report_runs), and when one is given up.
+REBUILD = "rebuild"
+REBUILD_STALE = timedelta(hours=6)
 # Numbers per IN (...) when looking for earlier calls of the same callers.
 _NUMBERS_PER_QUERY = 500
 
@@ -65,6 +74,8 @@ _wrapups: Table = CallWrapup.__table__  # type: ignore[assignment]
 _surveys: Table = SurveyResult.__table__  # type: ignore[assignment]
 _states: Table = AgentStateRow.__table__  # type: ignore[assignment]
 _dirty: Table = ReportDirty.__table__  # type: ignore[assignment]
+_runs: Table = ReportRun.__table__  # type: ignore[assignment]
+_status: Table = AgentStatusRow.__table__  # type: ignore[assignment]
 _slots: Table = QueueSlotRollup.__table__  # type: ignore[assignment]
 _queue_days: Table = QueueDayRollup.__table__  # type: ignore[assignment]
 _agent_days: Table = AgentDayRollup.__table__  # type: ignore[assignment]
@@ -113,19 +124,36 @@ class RollupRefresher:
         async with self.engine.begin() as conn:
             if not await self._locked(conn):
                 return 0
+            if await self._rebuilding(conn):
+                return 0
+            # The agents room's one row per agent: who is signed in now (a signed-out agent
+            # holds no state whose time grows).
             users = (
-                await conn.execute(
-                    select(_states.c.user_id).where(_states.c.ended_at.is_(None)).distinct()
-                )
+                await conn.execute(select(_status.c.user_id).where(_status.c.state != "signed-out"))
             ).scalars()
             wanted = await self._span_days(conn, {(int(u), today) for u in users})
             await self._recompute_states(conn, wanted)
         return len(wanted)
 
     async def rebuild(self) -> Rebuilt:
-        """Recompute every roll-up from the raw records (idempotent)."""
+        """Recompute every roll-up from the raw records (idempotent).
+
+        While it runs, a marker row stops every refresher (any replica): what changes
+        meanwhile stays queued in ``report_dirty`` and is handled after it, on top of the
+        rebuilt days, so a refresh can never be overwritten by rows the rebuild read earlier.
+        """
         async with self.engine.begin() as conn:
             await self._locked(conn, wait=True)
+            await conn.execute(delete(_runs).where(_runs.c.kind == REBUILD))
+            await conn.execute(
+                insert(_runs).values(
+                    kind=REBUILD,
+                    period_start=date(2000, 1, 1),
+                    written_at=self.clock(),
+                    path="",
+                    mailed_to=0,
+                )
+            )
             first, last = (
                 await conn.execute(
                     select(func.min(_calls.c.joined_at), func.max(_calls.c.joined_at))
@@ -136,8 +164,8 @@ class RollupRefresher:
                 await conn.execute(delete(table))
         days = calls = 0
         if first is not None:
-            day = _aware(first).astimezone(self.tz).date()
-            stop = _aware(last).astimezone(self.tz).date()
+            day = aware(first).astimezone(self.tz).date()
+            stop = aware(last).astimezone(self.tz).date()
             # Each day's calls are read once and kept for the FCR window of the days before.
             ahead: deque[tuple[date, list[Any]]] = deque()
             fetch_day = day
@@ -155,6 +183,8 @@ class RollupRefresher:
                 ahead.popleft()
                 day += timedelta(days=1)
         agent_days = await self._rebuild_states()
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(_runs).where(_runs.c.kind == REBUILD))
         return Rebuilt(days, calls, agent_days)
 
     async def _rebuild_states(self) -> int:
@@ -162,14 +192,18 @@ class RollupRefresher:
             await conn.execute(delete(_state_days))
             spans = (
                 await conn.execute(
-                    select(_states.c.user_id, _states.c.started_at, _states.c.ended_at)
+                    select(_states.c.user_id, _states.c.started_at, _states.c.ended_at).where(
+                        _states.c.state != "signed-out"
+                    )
                 )
             ).all()
         now = self.clock()
         wanted: set[tuple[int, date]] = set()
         for user_id, started, ended in spans:
-            day = _aware(started).astimezone(self.tz).date()
-            last = _aware(ended or now).astimezone(self.tz).date()
+            last = aware(ended or now).astimezone(self.tz).date()
+            day = max(
+                aware(started).astimezone(self.tz).date(), last - timedelta(days=LONGEST_SPAN_DAYS)
+            )
             while day <= last:
                 wanted.add((int(user_id), day))
                 day += timedelta(days=1)
@@ -183,7 +217,7 @@ class RollupRefresher:
 
     async def _one_batch(self) -> int:
         async with self.engine.begin() as conn:
-            if not await self._locked(conn):
+            if not await self._locked(conn) or await self._rebuilding(conn):
                 return 0
             entries = (
                 await conn.execute(
@@ -205,13 +239,13 @@ class RollupRefresher:
             user_days: set[tuple[int, date]] = set()
             numbers: dict[str, datetime] = {}
             for _, kind, queue, user_id, number, at in entries:
-                day = _aware(at).astimezone(self.tz).date()
+                day = aware(at).astimezone(self.tz).date()
                 if kind == "state" and user_id is not None:
                     user_days.add((int(user_id), day))
                 elif queue is not None:
                     queue_days.setdefault(day, set()).add(queue)
                     if number:
-                        numbers[number] = max(numbers.get(number, _aware(at)), _aware(at))
+                        numbers[number] = min(numbers.get(number, aware(at)), aware(at))
             for day, queue in await self._earlier_calls_of(conn, numbers):
                 queue_days.setdefault(day, set()).add(queue)
             for day, queues in sorted(queue_days.items()):
@@ -220,6 +254,12 @@ class RollupRefresher:
             ids = [row[0] for row in entries]
             await conn.execute(delete(_dirty).where(_dirty.c.id.in_(ids)))
             return len(entries)
+
+    async def _rebuilding(self, conn: AsyncConnection) -> bool:
+        """A rebuild started less than REBUILD_STALE ago and not finished (one that died is
+        given up after that: run it again)."""
+        since = await conn.scalar(select(_runs.c.written_at).where(_runs.c.kind == REBUILD))
+        return since is not None and self.clock() - aware(since) < REBUILD_STALE
 
     async def _locked(self, conn: AsyncConnection, *, wait: bool = False) -> bool:
         if conn.dialect.name != "postgresql":
@@ -248,7 +288,7 @@ class RollupRefresher:
                 )
             )
             for queue, joined in rows:
-                found.add((_aware(joined).astimezone(self.tz).date(), queue))
+                found.add((aware(joined).astimezone(self.tz).date(), queue))
         return found
 
     # -- recomputing ---------------------------------------------------------------------------
@@ -262,10 +302,17 @@ class RollupRefresher:
         self, conn: AsyncConnection, day: date, queues: set[str] | None
     ) -> list[Any]:
         start, end = local_day_bounds(day, self.tz)
+        # A survey is the answer about the agent who just hung up: the leg that agent
+        # answered. A call transferred back into a queue has two answered legs with one
+        # uniqueid; the survey's agent (and queue, when the IVR knows it) picks the leg.
         survey_of_call = and_(
             _surveys.c.pbx == _calls.c.pbx,
             _surveys.c.uniqueid == _calls.c.uniqueid,
             or_(_surveys.c.queue == _calls.c.queue, _surveys.c.queue.is_(None)),
+            or_(
+                _surveys.c.agent_interface == _calls.c.answered_by,
+                _surveys.c.agent_interface.is_(None),
+            ),
             _calls.c.outcome.in_(ANSWERED_OUTCOMES),
         )
         query = (
@@ -330,13 +377,13 @@ class RollupRefresher:
         later: Iterable[Any],
     ) -> None:
         contacts = [
-            Contact(r.caller_number, r.uniqueid, _aware(r.joined_at))
+            Contact(r.caller_number, r.uniqueid, aware(r.joined_at))
             for r in later
-            if r.direction == "inbound" and r.caller_number
+            if r.direction == "inbound" and identifies_caller(r.caller_number)
         ]
         repeats = repeated(
             (
-                (r.id, Contact(r.caller_number, r.uniqueid, _aware(r.joined_at)))
+                (r.id, Contact(r.caller_number, r.uniqueid, aware(r.joined_at)))
                 for r in rows
                 if _is_contact(r)
             ),
@@ -348,7 +395,7 @@ class RollupRefresher:
             by_queue.setdefault(r.queue, []).append(
                 CallFact(
                     queue=r.queue,
-                    joined_at=_aware(r.joined_at),
+                    joined_at=aware(r.joined_at),
                     outcome=r.outcome,
                     direction=r.direction,
                     short_abandon=bool(r.short_abandon),
@@ -359,6 +406,7 @@ class RollupRefresher:
                     category=r.category,
                     disposition=r.disposition,
                     survey_score=r.score,
+                    identified=_is_contact(r),
                     repeated=r.id in repeats,
                 )
             )
@@ -424,13 +472,18 @@ class RollupRefresher:
             spans = await conn.execute(
                 select(_states.c.started_at, _states.c.ended_at).where(
                     _states.c.user_id == user_id,
+                    _states.c.state != "signed-out",
+                    _states.c.started_at >= first - timedelta(days=LONGEST_SPAN_DAYS),
                     _states.c.started_at < last,
                     or_(_states.c.ended_at.is_(None), _states.c.ended_at > first),
                 )
             )
             for started, ended in spans:
-                day = _aware(started).astimezone(self.tz).date()
-                stop = _aware(ended or now).astimezone(self.tz).date()
+                stop = aware(ended or now).astimezone(self.tz).date()
+                day = max(
+                    aware(started).astimezone(self.tz).date(),
+                    stop - timedelta(days=LONGEST_SPAN_DAYS),
+                )
                 while day <= stop:
                     out.add((user_id, day))
                     day += timedelta(days=1)
@@ -444,12 +497,13 @@ class RollupRefresher:
         for user_id, day in sorted(user_days):
             start, end = local_day_bounds(day, self.tz)
             spans = [
-                StateSpan(state, code or "", _aware(started), _aware(ended) if ended else None)
+                StateSpan(state, code or "", aware(started), aware(ended) if ended else None)
                 for state, code, started, ended in await conn.execute(
                     select(
                         _states.c.state, _states.c.code, _states.c.started_at, _states.c.ended_at
                     ).where(
                         _states.c.user_id == user_id,
+                        _states.c.started_at >= start - timedelta(days=LONGEST_SPAN_DAYS),
                         _states.c.started_at < end,
                         or_(_states.c.ended_at.is_(None), _states.c.ended_at > start),
                     )
@@ -470,14 +524,7 @@ class RollupRefresher:
 
 def _is_contact(row: Any) -> bool:
     return bool(
-        row.direction == "inbound" and row.caller_number and row.outcome in ANSWERED_OUTCOMES
+        row.direction == "inbound"
+        and identifies_caller(row.caller_number)
+        and row.outcome in ANSWERED_OUTCOMES
     )
-
-
-def _aware(moment: Any) -> datetime:
-    """UtcDateTime gives aware datetimes, but SQLite's min() and max() of a column come back
-    as its stored text."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    assert isinstance(moment, datetime)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

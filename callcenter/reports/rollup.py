@@ -11,9 +11,11 @@ the local day, hour and 15-minute slot it joined the queue in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "Slot",
     "StateSpan",
     "Tally",
+    "aware",
+    "identifies_caller",
     "local_day_bounds",
     "period_starts",
     "repeated",
@@ -61,7 +65,9 @@ class Tally:
     wrapup_sum: float = 0.0
     # Answered calls with a saved wrap-up form.
     wrapups: int = 0
-    # Answered calls the same caller called again about within the FCR window.
+    # Answered calls from a number that identifies a caller (FCR's denominator), and those
+    # the same number called again about within the FCR window.
+    identified: int = 0
     repeats: int = 0
     surveys: int = 0
     surveys_satisfied: int = 0
@@ -102,6 +108,8 @@ class CallFact:
     category: str | None = None
     disposition: str | None = None
     survey_score: int | None = None
+    # The caller's number identifies them (not withheld): the call counts for FCR.
+    identified: bool = False
     # The same caller called again (any queue) within the FCR window after this call.
     repeated: bool = False
 
@@ -164,7 +172,8 @@ def _tally_of(call: CallFact, threshold_seconds: float) -> Tally:
         t.talk_sum = call.talk_seconds or 0.0
         t.wrapup_sum = call.wrapup_seconds or 0.0
         t.wrapups = int(call.disposition is not None)
-        t.repeats = int(call.repeated)
+        t.identified = int(call.identified)
+        t.repeats = int(call.identified and call.repeated)
     elif call.outcome == "abandoned":
         t.abandoned = 1
         t.short_abandons = int(call.short_abandon)
@@ -247,6 +256,15 @@ def roll_states(
     return seconds
 
 
+# A number that identifies a caller: digits, perhaps a leading +, at least five of them.
+# "anonymous", "<unknown>", "" and short internal extensions are not one customer.
+_CALLER_NUMBER = re.compile(r"\+?[0-9]{5,}")
+
+
+def identifies_caller(number: str | None) -> bool:
+    return number is not None and _CALLER_NUMBER.fullmatch(number) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     """An inbound call as the first-contact-resolution check sees it."""
@@ -277,3 +295,13 @@ def repeated(
                 out.add(call_id)
                 break
     return out
+
+
+def aware(moment: Any) -> datetime:
+    """A timestamp read back from the database as an aware UTC datetime: UtcDateTime gives
+    one, but SQLite's min() and max() of a column come back as its stored text."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if not isinstance(moment, datetime):
+        raise TypeError(f"not a timestamp: {moment!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,7 +34,14 @@ from callcenter.reports.query import Interval, ReportRequest, Reports
 from callcenter.reports.standard import STANDARD
 from callcenter.settings import Disposition, ReportsSettings
 
-__all__ = ["Period", "ReportMailer", "ScheduledReports", "complete_periods"]
+__all__ = [
+    "Kind",
+    "Period",
+    "ReportMailer",
+    "ScheduledReports",
+    "complete_periods",
+    "periods_to_write",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,11 @@ _SHEETS = ("queue-summary", "agent-summary", "abandons", "dispositions", "survey
 _BY_TIME: Mapping[Kind, Interval] = {"daily": "hour", "weekly": "day", "monthly": "day"}
 
 _runs: Table = ReportRun.__table__  # type: ignore[assignment]
+
+# How many ended periods of each kind are looked at (catching up after an outage).
+CATCH_UP: Mapping[Kind, int] = {"daily": 7, "weekly": 5, "monthly": 3}
+# A claim whose file was never written (its replica died writing) is taken over after this.
+CLAIM_STALE = timedelta(minutes=30)
 
 
 class ReportMailer(Protocol):
@@ -64,6 +76,22 @@ class Period:
     @property
     def name(self) -> str:
         return f"{self.kind}-{self.start.isoformat()}"
+
+
+def periods_to_write(today: date) -> list[Period]:
+    """The periods that ended before ``today`` and are still looked at: a week of days, five
+    weeks and three months back, so the days a stopped service missed are written when it
+    is back (and a new installation writes at most that much)."""
+    out: list[Period] = []
+    for back in range(CATCH_UP["daily"]):
+        out.append(complete_periods(today - timedelta(days=back))[0])
+    for back in range(CATCH_UP["weekly"]):
+        out.append(complete_periods(today - timedelta(weeks=back))[1])
+    month_day = today
+    for _ in range(CATCH_UP["monthly"]):
+        out.append(complete_periods(month_day)[2])
+        month_day = month_day.replace(day=1) - timedelta(days=1)
+    return list(dict.fromkeys(out))
 
 
 def complete_periods(today: date) -> list[Period]:
@@ -107,28 +135,61 @@ class ScheduledReports:
         folder = self.settings.schedule_dir
         if folder is None:
             return []
-        today = self.clock().astimezone(self.zone).date()
+        # A day counts as ended a grace after midnight: calls still waiting or talking at
+        # midnight get their record when they end.
+        grace = timedelta(minutes=self.settings.schedule_grace_minutes)
+        today = (self.clock() - grace).astimezone(self.zone).date()
         written = []
-        for period in complete_periods(today):
-            if await self._claim(period, folder):
+        for period in periods_to_write(today):
+            if not await self._claim(period):
+                continue
+            try:
                 written.append(await self.write(period, folder))
+            except BaseException:
+                await self._release(period)  # the next look tries again
+                raise
         return written
 
-    async def _claim(self, period: Period, folder: Path) -> bool:
+    async def _claim(self, period: Period) -> bool:
+        """Take the period (path "" until its file is written); False if it is written or
+        being written by someone else."""
+        now = self.clock()
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(
                     insert(_runs).values(
                         kind=period.kind,
                         period_start=period.start,
-                        written_at=self.clock(),
-                        path=str(folder / f"{period.name}.xlsx"),
+                        written_at=now,
+                        path="",
                         mailed_to=0,
                     )
                 )
+            return True
         except IntegrityError:
-            return False  # written already, here or by another replica
-        return True
+            pass
+        async with self.engine.begin() as conn:
+            taken = await conn.execute(
+                update(_runs)
+                .where(
+                    _runs.c.kind == period.kind,
+                    _runs.c.period_start == period.start,
+                    _runs.c.path == "",
+                    _runs.c.written_at < now - CLAIM_STALE,
+                )
+                .values(written_at=now)
+            )
+            return taken.rowcount == 1
+
+    async def _release(self, period: Period) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(_runs).where(
+                    _runs.c.kind == period.kind,
+                    _runs.c.period_start == period.start,
+                    _runs.c.path == "",
+                )
+            )
 
     async def workbook(self, period: Period, language: str = "zh") -> bytes:
         sheets: list[Sheet] = []

@@ -77,6 +77,7 @@ async def add_call(
     short: bool = False,
     direction: str = "inbound",
     uniqueid: str | None = None,
+    answered_by: str | None = None,
 ) -> tuple[int, str]:
     uid = uniqueid or f"1700000000.{next(_ids)}"
     async with engine.begin() as conn:
@@ -92,6 +93,7 @@ async def add_call(
                 talk_seconds=talk,
                 wrapup_seconds=wrapup,
                 answered_by_user=user,
+                answered_by=answered_by,
                 short_abandon=short,
                 direction=direction,
                 agents_rung=[],
@@ -120,12 +122,22 @@ async def add_wrapup(
 
 
 async def add_survey(
-    engine: AsyncEngine, uniqueid: str, queue: str, score: int, at: datetime
+    engine: AsyncEngine,
+    uniqueid: str,
+    queue: str | None,
+    score: int,
+    at: datetime,
+    agent: str | None = None,
 ) -> None:
     async with engine.begin() as conn:
         await conn.execute(
             insert(SURVEYS).values(
-                pbx="pbx1", uniqueid=uniqueid, queue=queue, score=score, answered_at=at
+                pbx="pbx1",
+                uniqueid=uniqueid,
+                queue=queue,
+                score=score,
+                answered_at=at,
+                agent_interface=agent,
             )
         )
 

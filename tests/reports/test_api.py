@@ -25,6 +25,7 @@ from tests.service_proc import ServiceProcess
 from tests.supervisor.helpers import Browser, add_user
 
 DAY = "2026-11-02"
+ONE_AGENT = "report=custom&figures=answered&agent=1"
 
 
 async def _seed(database: Path) -> dict[str, int]:
@@ -172,6 +173,16 @@ def test_exports_open_and_never_start_a_formula(
         (f"report=agent-summary&start={DAY}&end={DAY}&interval=hour", "report-too-fine"),
         ("report=service-level&start=2026-01-01&end=2026-11-30", "report-too-fine"),
         (f"start={DAY}", "invalid-query"),
+        (
+            f"report=custom&figures=answered&agent=1&interval=hour&start={DAY}&end={DAY}",
+            "report-too-fine",
+        ),
+        (
+            f"report=custom&figures=answered&agent=1&dimension=hour&start={DAY}&end={DAY}",
+            "report-too-fine",
+        ),
+        ("report=complaints&start=9999-12-30&end=9999-12-31", "invalid-query"),
+        ("start=0001-01-01&end=0001-01-02&compare=true", "invalid-query"),
     ],
 )
 def test_bad_requests_are_400s(
@@ -201,9 +212,14 @@ def test_who_may_read_what(service: tuple[ServiceProcess, dict[str, int]]) -> No
     assert boss.call("GET", f"/api/reports/scorecard?year=2026&agent={ids['li']}")[0] == 200
     status, body = boss.call("GET", "/api/reports/scorecard?year=2026&agent=999999")
     assert (status, body["error"]) == (404, "no-such-agent")
+    status, body = boss.call("GET", "/api/reports/episodes?start=2026-01-01&end=9999-12-31")
+    assert (status, body["error"]) == (400, "invalid-query")
+    status, body = boss.call("GET", f"/api/reports/episodes?start={DAY}&end={DAY}")
+    assert (status, body) == (200, {"episodes": []})
     status, catalogue = boss.call("GET", "/api/reports/catalogue")
     assert status == 200
     assert len(catalogue["reports"]) >= 10
+    assert catalogue["timezone"] == "Asia/Shanghai"
     assert {a["name"] for a in catalogue["agents"]} >= {"wang", "li"}
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.agents.scope import EVERYTHING, Scope, Team
-from callcenter.reports.models import ReportDirty
+from callcenter.reports.models import ReportDirty, ReportRun
 from callcenter.reports.query import ReportRequest, ReportResult, Reports, TooFine
 from callcenter.reports.refresh import RollupRefresher
 from callcenter.settings import ReportsSettings
@@ -28,6 +28,7 @@ from tests.reports.helpers import (
 
 DAY = date(2026, 11, 2)  # a Monday
 SETTINGS = ReportsSettings(service_level_seconds=20, fcr_days=7)
+RUNS: Table = ReportRun.__table__  # type: ignore[assignment]
 
 
 async def _data(engine: AsyncEngine) -> dict[str, int]:
@@ -247,3 +248,81 @@ async def test_scope_and_filters(engine: AsyncEngine, loaded: dict[str, int]) ->
         await _run(
             engine, ReportRequest(("answered",), "none", "15min", DAY, DAY + timedelta(days=200))
         )
+
+
+async def test_a_survey_counts_once_for_the_leg_its_agent_answered(engine: AsyncEngine) -> None:
+    # Answered in sales by 1001, transferred back into sales and answered by 1002: one
+    # caller, one uniqueid, two answered legs, one survey about 1002.
+    _, uid = await add_call(
+        engine, queue="sales", joined=local("2026-11-02T09:00"), outcome="transferred",
+        wait=5, talk=60, answered_by="PJSIP/1001", number="13800000009",
+    )  # fmt: skip
+    await add_call(
+        engine, queue="sales", joined=local("2026-11-02T09:02"), outcome="answered", wait=5,
+        talk=60, answered_by="PJSIP/1002", number="13800000009", uniqueid=uid,
+    )  # fmt: skip
+    await add_survey(engine, uid, None, 2, local("2026-11-02T09:05"), agent="PJSIP/1002")
+    await RollupRefresher(engine, SETTINGS, SHANGHAI).refresh()
+    result = await _run(
+        engine, ReportRequest(("surveys", "satisfaction_mean", "fcr"), "none", "total", DAY, DAY)
+    )
+    assert result.totals["surveys"] == 1
+    assert result.totals["satisfaction_mean"] == 2
+    # The second leg is the same call, not the caller calling again.
+    assert result.totals["fcr"] == 1
+
+
+async def test_withheld_numbers_are_no_customer_for_fcr(engine: AsyncEngine) -> None:
+    for minute in ("09:00", "09:30"):
+        await add_call(
+            engine, queue="sales", joined=local(f"2026-11-02T{minute}"), outcome="answered",
+            wait=5, talk=60, number="anonymous",
+        )  # fmt: skip
+    await add_call(
+        engine, queue="sales", joined=local("2026-11-02T10:00"), outcome="answered",
+        wait=5, talk=60, number="13800000010",
+    )  # fmt: skip
+    await RollupRefresher(engine, SETTINGS, SHANGHAI).refresh()
+    result = await _run(engine, ReportRequest(("answered", "fcr"), "none", "total", DAY, DAY))
+    assert result.totals["answered"] == 3
+    assert result.totals["fcr"] == 1  # one identified call, not called again
+
+
+async def test_overlapping_teams_count_a_call_once_in_the_totals(
+    engine: AsyncEngine, loaded: dict[str, int]
+) -> None:
+    both = frozenset({"sales"})
+    teams = [
+        Team(1, "north", "北区", "North", both, frozenset(), frozenset()),
+        Team(2, "vip", "贵宾", "VIP", both, frozenset(), frozenset()),
+    ]
+    result = await _run(
+        engine, ReportRequest(("answered",), "team", "total", DAY, DAY), EVERYTHING, teams
+    )
+    assert {r.key: r.values["answered"] for r in result.rows} == {"north": 3, "vip": 3}
+    assert result.totals["answered"] == 3
+    leader = Scope(everything=False, team_ids=frozenset({1}), queues=both, user_ids=frozenset())
+    mine = await _run(
+        engine, ReportRequest(("answered",), "team", "total", DAY, DAY), leader, teams
+    )
+    assert {r.key for r in mine.rows} == {"north"}
+
+
+async def test_nothing_is_refreshed_while_a_rebuild_runs(
+    engine: AsyncEngine, loaded: dict[str, int]
+) -> None:
+    refresher = RollupRefresher(engine, SETTINGS, SHANGHAI, clock=lambda: local("2026-11-10T00:00"))
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(RUNS).values(
+                kind="rebuild", period_start=date(2000, 1, 1), path="", mailed_to=0,
+                written_at=local("2026-11-09T23:00"),
+            )
+        )  # fmt: skip
+    await add_wrapup(engine, loaded["c2"], "info-sent", "consultation", local("2026-11-05T09:00"))
+    assert await refresher.refresh() == 0
+    async with engine.begin() as conn:
+        await conn.execute(delete(RUNS))
+    assert await refresher.refresh() > 0
+    result = await _run(engine, ReportRequest(("wrapup_completion",), "queue", "total", DAY, DAY))
+    assert {r.key: r.values for r in result.rows}["sales"]["wrapup_completion"] == 1

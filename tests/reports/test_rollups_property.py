@@ -160,5 +160,15 @@ async def _scenario(url: str, ops: list[tuple[Any, ...]]) -> None:
     ]
 )
 @example(ops=[("state", 0, "ready", 1430, None), ("refresh",), ("state", 1, "acw", 2000, 2000)])
+# Two calls of one number in one round, the later first in time order of writing: the
+# earliest decides how far back earlier calls are looked for.
+@example(
+    ops=[
+        ("call", "sales", 60, "answered", 10, 0, NUMBERS[1], "inbound"),
+        ("refresh",),
+        ("call", "sales", 3600, "answered", 10, 0, NUMBERS[1], "inbound"),
+        ("call", "support", 1500, "answered", 10, 1, NUMBERS[1], "inbound"),
+    ]
+)
 def test_rollups_kept_round_by_round_equal_a_rebuild(database_url: str, ops: list[Any]) -> None:
     asyncio.run(_scenario(database_url, ops))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email
 import io
-from datetime import date
+from datetime import date, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,12 @@ from callcenter.auth.identity import User
 from callcenter.reports.labels import FixedPeople
 from callcenter.reports.query import Reports
 from callcenter.reports.refresh import RollupRefresher
-from callcenter.reports.schedule import Period, ScheduledReports, complete_periods
+from callcenter.reports.schedule import (
+    Period,
+    ScheduledReports,
+    complete_periods,
+    periods_to_write,
+)
 from callcenter.settings import DEFAULT_DISPOSITIONS, ReportsSettings, SmtpSettings
 from callcenter.work.departments import Mailer
 from tests.fixtures_pg import free_port
@@ -94,12 +99,19 @@ async def test_each_ended_period_is_written_once_and_mailed(
         sender="reports@example.cn",
         clock=lambda: now,
     )
-    written = await scheduled.run_due()
-    assert sorted(p.name for p in written) == [
-        "daily-2026-12-01.xlsx",
-        "monthly-2026-11-01.xlsx",
-        "weekly-2026-11-23.xlsx",
-    ]
+    # A grace hour after midnight: at 00:30 the 1st is not over yet.
+    early = ScheduledReports(
+        engine, Reports(engine, settings, SHANGHAI), settings, people, DEFAULT_DISPOSITIONS,
+        SHANGHAI, None, clock=lambda: local("2026-12-02T00:30"),
+    )  # fmt: skip
+    assert "daily-2026-12-01.xlsx" not in {p.name for p in await early.run_due()}
+    written = {p.name for p in await scheduled.run_due()}
+    # The early look caught up a week of days (to the 30th), five weeks and three months;
+    # once the grace is over, the 1st.
+    assert written == {"daily-2026-12-01.xlsx"}
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(files) == 8 + 5 + 3
+    assert {"weekly-2026-11-23.xlsx", "monthly-2026-11-01.xlsx"} <= set(files)
     # A second look (or another replica) writes nothing again.
     assert await scheduled.run_due() == []
 
@@ -116,7 +128,8 @@ async def test_each_ended_period_is_written_once_and_mailed(
     monthly = openpyxl.load_workbook(tmp_path / "out" / "monthly-2026-11-01.xlsx")
     assert [c.value for c in monthly["放弃分析"][2]][1:4] == ["10:00", 1, 1]
 
-    assert len(box.messages) == 3
+    # Only the second look had the relay.
+    assert len(box.messages) == 1
     message = box.messages[0]
     assert message["To"] == "boss@example.cn"
     assert message["From"] == "reports@example.cn"
@@ -125,3 +138,35 @@ async def test_each_ended_period_is_written_once_and_mailed(
     payload = attachments[0].get_payload(decode=True)
     assert isinstance(payload, bytes)
     assert openpyxl.load_workbook(io.BytesIO(payload)).sheetnames == daily.sheetnames
+
+
+async def test_a_period_whose_file_could_not_be_written_is_tried_again(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    settings = ReportsSettings(schedule_dir=blocked)
+    now = local("2026-12-02T08:00")
+    scheduled = ScheduledReports(
+        engine, Reports(engine, settings, SHANGHAI), settings, FixedPeople([], []),
+        DEFAULT_DISPOSITIONS, SHANGHAI, None, clock=lambda: now,
+    )  # fmt: skip
+    with pytest.raises(OSError):
+        await scheduled.run_due()
+    blocked.unlink()
+    assert len(await scheduled.run_due()) == 7 + 5 + 3
+    assert (blocked / "daily-2026-12-01.xlsx").exists()
+
+
+def test_periods_to_write_catch_up_a_week_five_weeks_and_three_months() -> None:
+    periods = periods_to_write(date(2026, 12, 2))
+    assert [p.start for p in periods if p.kind == "daily"] == [
+        date(2026, 12, 1) - timedelta(days=n) for n in range(7)
+    ]
+    assert next(p.start for p in periods if p.kind == "weekly") == date(2026, 11, 23)
+    assert len([p for p in periods if p.kind == "weekly"]) == 5
+    assert [p.start for p in periods if p.kind == "monthly"] == [
+        date(2026, 11, 1),
+        date(2026, 10, 1),
+        date(2026, 9, 1),
+    ]

@@ -35,6 +35,7 @@ _MEASURES_INT = (
     "unknown",
     "answered_within",
     "wrapups",
+    "identified",
     "repeats",
     "surveys",
     "surveys_satisfied",
