@@ -22,6 +22,7 @@ from callcenter.reports.models import (
     StateDayRollup,
     WrapupDayRollup,
 )
+from callcenter.work.models import WorkItemRow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALLS: Table = CallRecord.__table__  # type: ignore[assignment]
@@ -29,6 +30,7 @@ WRAPUPS: Table = CallWrapup.__table__  # type: ignore[assignment]
 SURVEYS: Table = SurveyResult.__table__  # type: ignore[assignment]
 STATES: Table = AgentStateRow.__table__  # type: ignore[assignment]
 USERS: Table = UserRow.__table__  # type: ignore[assignment]
+ITEMS: Table = WorkItemRow.__table__  # type: ignore[assignment]
 DIRTY: Table = ReportDirty.__table__  # type: ignore[assignment]
 ROLLUPS: tuple[Table, ...] = tuple(
     m.__table__  # type: ignore[misc]
@@ -176,3 +178,42 @@ async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
                 tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows
             )
     return out
+
+
+async def add_item(
+    engine: AsyncEngine,
+    kind: str,
+    queue: str | None,
+    created: datetime,
+    *,
+    owner: int | None = None,
+    resolved: datetime | None = None,
+    on_time: bool | None = None,
+) -> None:
+    """A work item as the work-items room stores one (only what the reports read matters)."""
+    number = next(_ids)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(ITEMS).values(
+                ticket=f"T{number:07d}",
+                kind=kind,
+                status="resolved" if resolved else "new",
+                is_open=resolved is None,
+                priority="normal",
+                category="general",
+                title="test",
+                queue=queue,
+                owner_id=owner,
+                source="agent",
+                created_at=created,
+                updated_at=created,
+                version=1,
+                clock="wall",
+                clock_start=created,
+                span_seconds=86_400,
+                escalation_tier=0,
+                escalations=0,
+                resolved_at=resolved,
+                resolved_on_time=on_time,
+            )
+        )

@@ -18,6 +18,7 @@ from callcenter.settings import ReportsSettings
 from tests.reports.helpers import (
     SHANGHAI,
     add_call,
+    add_item,
     add_state,
     add_survey,
     add_user,
@@ -326,3 +327,38 @@ async def test_nothing_is_refreshed_while_a_rebuild_runs(
     assert await refresher.refresh() > 0
     result = await _run(engine, ReportRequest(("wrapup_completion",), "queue", "total", DAY, DAY))
     assert {r.key: r.values for r in result.rows}["sales"]["wrapup_completion"] == 1
+
+
+async def test_complaint_and_work_item_figures(engine: AsyncEngine, loaded: dict[str, int]) -> None:
+    ann = loaded["ann"]
+    at = local("2026-11-02T12:00")
+    done = local("2026-11-03T12:00")
+    await add_item(engine, "complaint", "sales", at, owner=ann, resolved=done, on_time=True)
+    await add_item(engine, "complaint", "sales", at, owner=ann, resolved=done, on_time=False)
+    await add_item(engine, "complaint", "sales", at, owner=ann)
+    await add_item(engine, "callback", "sales", at, resolved=done, on_time=True)
+    await add_item(engine, "follow-up", "support", at)
+    # Opened the day after: outside the period.
+    await add_item(engine, "complaint", "sales", local("2026-11-03T09:00"))
+    figures = (
+        "complaints",
+        "complaint_rate",
+        "complaint_resolution_rate",
+        "complaint_on_time_rate",
+        "items_opened",
+        "items_on_time_rate",
+        "callbacks_completed",
+    )
+    result = await _run(engine, ReportRequest(figures, "queue", "total", DAY, DAY))
+    sales = {r.key: r.values for r in result.rows}["sales"]
+    assert sales["complaints"] == 3
+    assert sales["complaint_rate"] == pytest.approx(3 / 3)  # 3 complaints, 3 answered calls
+    assert sales["complaint_resolution_rate"] == pytest.approx(2 / 3)
+    assert sales["complaint_on_time_rate"] == pytest.approx(1 / 2)
+    assert sales["items_opened"] == 4
+    assert sales["items_on_time_rate"] == pytest.approx(2 / 3)
+    assert sales["callbacks_completed"] == 1
+    assert "complaint_rate" in {r.key: r.off_target for r in result.rows}["sales"]
+    assert result.totals["items_opened"] == 5
+    by_agent = await _run(engine, ReportRequest(("complaints",), "agent", "total", DAY, DAY))
+    assert {r.key: r.values["complaints"] for r in by_agent.rows}[str(ann)] == 3
