@@ -803,6 +803,8 @@ class ReportsSettings(_Section):
     abandon_rate_target: float = Field(default=0.05, ge=0, le=1)
     # Intervals shorter than a day (15 minutes, an hour) over at most this many days.
     max_days_by_slot: int = Field(default=92, ge=1, le=366)
+    # A report is for people: at most this many rows (periods x keys); more is refused.
+    max_rows: int = Field(default=10_000, ge=100, le=1_000_000)
     # Folder the scheduled daily, weekly and monthly reports are written to (none: off).
     schedule_dir: Path | None = None
     # Minutes after midnight a day counts as ended for the scheduled reports (calls still

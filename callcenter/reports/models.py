@@ -22,8 +22,9 @@ from callcenter.store.types import UtcDateTime
 
 
 class ReportDirty(Base):
-    """A raw row changed: the roll-ups of its queue-day (kind "call") or agent-day (kind
-    "state") must be recomputed. Written by triggers only."""
+    """A raw row changed: the roll-ups of its queue-day (kind "call"), agent-day (kind
+    "state") or day of work items (kind "work") must be recomputed. Written by triggers
+    only."""
 
     __tablename__ = "report_dirty"
 
@@ -126,6 +127,20 @@ class StateDayRollup(_Periods, Base):
     state: Mapped[str] = mapped_column(String(16), primary_key=True)
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class WorkDayRollup(_Periods, Base):
+    """Work items opened on one local day, per queue ("" none), owner (0 none) and kind,
+    with how many of them are resolved and resolved on time (as they stand now)."""
+
+    __tablename__ = "report_work_days"
+
+    queue: Mapped[str] = mapped_column(String(80), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    on_time: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ReportRun(Base):

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ColumnElement
 
@@ -32,11 +32,11 @@ from callcenter.reports.models import (
     QueueDayRollup,
     QueueSlotRollup,
     StateDayRollup,
+    WorkDayRollup,
     WrapupDayRollup,
 )
 from callcenter.reports.rollup import MEASURES, aware, local_day_bounds, period_starts
 from callcenter.settings import ReportsSettings
-from callcenter.work.models import WorkItemRow
 
 __all__ = [
     "DIMENSIONS",
@@ -90,7 +90,7 @@ _queue_days: Table = QueueDayRollup.__table__  # type: ignore[assignment]
 _agent_days: Table = AgentDayRollup.__table__  # type: ignore[assignment]
 _wrapup_days: Table = WrapupDayRollup.__table__  # type: ignore[assignment]
 _state_days: Table = StateDayRollup.__table__  # type: ignore[assignment]
-_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
+_work_days: Table = WorkDayRollup.__table__  # type: ignore[assignment]
 
 # The figure a category/disposition report shows (calls wrapped up so, and their share).
 WRAPPED = "wrapped_calls"
@@ -144,11 +144,20 @@ class _Cells:
     """The sums of each (period, key), and of the whole report: a row read once counts once
     in the totals, however many keys (overlapping teams) it counts under."""
 
+    limit: int
     by_key: dict[tuple[str, str], Sums] = field(default_factory=dict)
     totals: Sums = field(default_factory=Sums)
 
     def at(self, period: str, key: str) -> Sums:
-        return self.by_key.setdefault((period, key), Sums())
+        cell = self.by_key.get((period, key))
+        if cell is None:
+            if len(self.by_key) >= self.limit:
+                raise TooFine(
+                    f"the report would have over {self.limit} rows: choose a longer interval, "
+                    "a shorter period or a filter"
+                )
+            cell = self.by_key[(period, key)] = Sums()
+        return cell
 
 
 class Reports:
@@ -168,7 +177,7 @@ class Reports:
         self, request: ReportRequest, scope: Scope, teams: Sequence[Team]
     ) -> ReportResult:
         self._check(request)
-        cells = _Cells()
+        cells = _Cells(self.settings.max_rows)
         sources = {FIGURES[name].source for name in request.figures if name in FIGURES}
         async with self.engine.connect() as conn:
             if request.dimension in ("category", "disposition"):
@@ -348,50 +357,60 @@ class Reports:
         teams: Sequence[Team],
         cells: _Cells,
     ) -> None:
-        """Work items opened in the period, counted in Python: far fewer than calls."""
+        """Work items opened in the period, from their day roll-up (kept by day, by queue and
+        owner: no hours or weekdays)."""
         if request.interval in SUB_DAY:
             raise TooFine("work-item figures are counted by day: choose a day or longer")
-        start, _ = local_day_bounds(request.start, self.tz)
-        _, end = local_day_bounds(request.end, self.tz)
-        t = _items
-        query = select(
-            t.c.kind,
-            t.c.queue,
-            t.c.owner_id,
-            t.c.created_at,
-            t.c.resolved_at,
-            t.c.resolved_on_time,
-            t.c.status,
-        ).where(t.c.created_at >= start, t.c.created_at < end)
+        dim = request.dimension
+        if dim in ("hour", "weekday"):
+            return
+        t = _work_days
+        plan = self._day_period(request, t)
+        key: ColumnElement[Any] | None = None
+        if dim in ("queue", "team"):
+            key = t.c.queue
+        elif dim == "agent":
+            key = t.c.owner_id
+        groups = [c for c in (plan.period, key) if c is not None]
+        where: list[ColumnElement[bool]] = [t.c.day >= request.start, t.c.day <= request.end]
         queues = self._queues(request, scope, teams)
         users = self._users(request, scope, teams)
-        dim = request.dimension
+        if queues is not None:
+            # An item counts where it was filed, or for its owner when the owner is one's.
+            inside: ColumnElement[bool] = t.c.queue.in_(sorted(queues))
+            if users is not None:
+                inside = or_(inside, t.c.owner_id.in_(sorted(users)))
+            where.append(inside)
+        if request.user_id is not None:
+            where.append(t.c.owner_id == request.user_id)
+        if dim == "agent" and users is not None:
+            where.append(t.c.owner_id.in_(sorted(users)))
+        query = (
+            select(
+                *(c.label(f"g{i}") for i, c in enumerate(groups)),
+                t.c.kind,
+                func.sum(t.c.opened).label("opened"),
+                func.sum(t.c.resolved).label("resolved"),
+                func.sum(t.c.on_time).label("on_time"),
+            )
+            .where(*where)
+            .group_by(*groups, t.c.kind)
+        )
         for row in await conn.execute(query):
-            outside_queues = queues is not None and row.queue not in queues
-            if outside_queues and (users is None or row.owner_id not in users):
-                continue
-            if request.user_id is not None and row.owner_id != request.user_id:
-                continue
-            if dim == "agent" and users is not None and row.owner_id not in users:
-                continue  # an agent key is shown only for agents in scope
-            if request.interval == "total":
-                period = ""
-            else:
-                local_day = aware(row.created_at).astimezone(self.tz).date()
-                period = _date_text(period_starts(local_day)[request.interval])
-            raw: Any = None
-            if dim in ("queue", "team"):
-                raw = row.queue
-            elif dim == "agent":
-                raw = row.owner_id
-            elif dim in ("hour", "weekday"):
-                local = aware(row.created_at).astimezone(self.tz)
-                raw = local.hour if dim == "hour" else local.isoweekday()
-            if dim != "none" and raw is None:
-                continue
-            _count_item(cells.totals.work, row)
+            data = row._mapping
+            period = plan.period_of(data["g0"]) if plan.period is not None else ""
+            raw: Any = data[f"g{len(groups) - 1}"] if key is not None else None
+            if key is not None and raw in ("", 0):
+                continue  # no queue (or no owner): not under any key of this dimension
+            counts = (
+                data["kind"],
+                int(data["opened"]),
+                int(data["resolved"]),
+                int(data["on_time"]),
+            )
+            _count_items(cells.totals.work, *counts)
             for cell_key in self._keys(dim, raw, teams, scope, dim == "agent"):
-                _count_item(cells.at(period, cell_key).work, row)
+                _count_items(cells.at(period, cell_key).work, *counts)
 
     # -- scope and filters ---------------------------------------------------------------------
 
@@ -507,23 +526,19 @@ class Reports:
         return values
 
 
-def _count_item(work: dict[str, int], row: Any) -> None:
-    def bump(name: str) -> None:
-        work[name] = work.get(name, 0) + 1
+def _count_items(work: dict[str, int], kind: str, opened: int, resolved: int, on_time: int) -> None:
+    def bump(name: str, by: int) -> None:
+        work[name] = work.get(name, 0) + by
 
-    bump("items")
-    if row.resolved_at is not None:
-        bump("items_resolved")
-        if row.resolved_on_time:
-            bump("items_on_time")
-    if row.kind == "complaint":
-        bump("complaints")
-        if row.resolved_at is not None:
-            bump("complaints_resolved")
-            if row.resolved_on_time:
-                bump("complaints_on_time")
-    if row.kind == "callback" and row.resolved_at is not None:
-        bump("callbacks_done")
+    bump("items", opened)
+    bump("items_resolved", resolved)
+    bump("items_on_time", on_time)
+    if kind == "complaint":
+        bump("complaints", opened)
+        bump("complaints_resolved", resolved)
+        bump("complaints_on_time", on_time)
+    if kind == "callback":
+        bump("callbacks_done", resolved)
 
 
 def _order(key: tuple[str, str]) -> tuple[str, int, str]:

@@ -35,6 +35,7 @@ from callcenter.reports.models import (
     ReportDirty,
     ReportRun,
     StateDayRollup,
+    WorkDayRollup,
     WrapupDayRollup,
 )
 from callcenter.reports.rollup import (
@@ -51,6 +52,7 @@ from callcenter.reports.rollup import (
     roll_states,
 )
 from callcenter.settings import ReportsSettings
+from callcenter.work.models import WorkItemRow
 
 __all__ = ["Rebuilt", "RollupRefresher"]
 
@@ -81,6 +83,8 @@ _queue_days: Table = QueueDayRollup.__table__  # type: ignore[assignment]
 _agent_days: Table = AgentDayRollup.__table__  # type: ignore[assignment]
 _wrapup_days: Table = WrapupDayRollup.__table__  # type: ignore[assignment]
 _state_days: Table = StateDayRollup.__table__  # type: ignore[assignment]
+_work_days: Table = WorkDayRollup.__table__  # type: ignore[assignment]
+_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
 _CALL_TABLES = (_slots, _queue_days, _agent_days, _wrapup_days)
 
 
@@ -183,6 +187,7 @@ class RollupRefresher:
                 ahead.popleft()
                 day += timedelta(days=1)
         agent_days = await self._rebuild_states()
+        await self._rebuild_work()
         async with self.engine.begin() as conn:
             await conn.execute(delete(_runs).where(_runs.c.kind == REBUILD))
         return Rebuilt(days, calls, agent_days)
@@ -213,6 +218,23 @@ class RollupRefresher:
                 await self._recompute_states(conn, set(ordered[start : start + BATCH]))
         return len(wanted)
 
+    async def _rebuild_work(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(_work_days))
+            first, last = (
+                await conn.execute(
+                    select(func.min(_items.c.created_at), func.max(_items.c.created_at))
+                )
+            ).one()
+        if first is None:
+            return
+        day = aware(first).astimezone(self.tz).date()
+        stop = aware(last).astimezone(self.tz).date()
+        while day <= stop:
+            async with self.engine.begin() as conn:
+                await self._recompute_work(conn, day)
+            day += timedelta(days=1)
+
     # -- one batch of dirty entries -------------------------------------------------------------
 
     async def _one_batch(self) -> int:
@@ -237,11 +259,14 @@ class RollupRefresher:
                 return 0
             queue_days: dict[date, set[str]] = {}
             user_days: set[tuple[int, date]] = set()
+            work_days: set[date] = set()
             numbers: dict[str, datetime] = {}
             for _, kind, queue, user_id, number, at in entries:
                 day = aware(at).astimezone(self.tz).date()
                 if kind == "state" and user_id is not None:
                     user_days.add((int(user_id), day))
+                elif kind == "work":
+                    work_days.add(day)
                 elif queue is not None:
                     queue_days.setdefault(day, set()).add(queue)
                     if number:
@@ -251,6 +276,8 @@ class RollupRefresher:
             for day, queues in sorted(queue_days.items()):
                 await self._recompute_day(conn, day, queues)
             await self._recompute_states(conn, await self._span_days(conn, user_days))
+            for day in sorted(work_days):
+                await self._recompute_work(conn, day)
             ids = [row[0] for row in entries]
             await conn.execute(delete(_dirty).where(_dirty.c.id.in_(ids)))
             return len(entries)
@@ -339,6 +366,8 @@ class RollupRefresher:
                 )
             )
             .where(_calls.c.joined_at >= start, _calls.c.joined_at < end)
+            # In id order: float sums come out the same on every recomputation.
+            .order_by(_calls.c.id)
         )
         if queues is not None:
             query = query.where(_calls.c.queue.in_(sorted(queues)))
@@ -488,6 +517,40 @@ class RollupRefresher:
                     out.add((user_id, day))
                     day += timedelta(days=1)
         return out
+
+    async def _recompute_work(self, conn: AsyncConnection, day: date) -> None:
+        """The work items opened on one local day, counted by queue, owner and kind."""
+        start, end = local_day_bounds(day, self.tz)
+        t = _items
+        counts: dict[tuple[str, int, str], list[int]] = {}
+        for queue, owner, kind, resolved_at, on_time in await conn.execute(
+            select(t.c.queue, t.c.owner_id, t.c.kind, t.c.resolved_at, t.c.resolved_on_time).where(
+                t.c.created_at >= start, t.c.created_at < end
+            )
+        ):
+            tally = counts.setdefault((queue or "", owner or 0, kind), [0, 0, 0])
+            tally[0] += 1
+            if resolved_at is not None:
+                tally[1] += 1
+                tally[2] += int(bool(on_time))
+        await conn.execute(delete(_work_days).where(_work_days.c.day == day))
+        if counts:
+            periods = period_starts(day)
+            await conn.execute(
+                insert(_work_days),
+                [
+                    {
+                        **periods,
+                        "queue": queue,
+                        "owner_id": owner,
+                        "kind": kind,
+                        "opened": opened,
+                        "resolved": resolved,
+                        "on_time": on_time,
+                    }
+                    for (queue, owner, kind), (opened, resolved, on_time) in counts.items()
+                ],
+            )
 
     async def _recompute_states(
         self, conn: AsyncConnection, user_days: set[tuple[int, date]]

@@ -20,6 +20,7 @@ from callcenter.reports.models import (
     QueueSlotRollup,
     ReportDirty,
     StateDayRollup,
+    WorkDayRollup,
     WrapupDayRollup,
 )
 from callcenter.work.models import WorkItemRow
@@ -34,7 +35,14 @@ ITEMS: Table = WorkItemRow.__table__  # type: ignore[assignment]
 DIRTY: Table = ReportDirty.__table__  # type: ignore[assignment]
 ROLLUPS: tuple[Table, ...] = tuple(
     m.__table__  # type: ignore[misc]
-    for m in (QueueSlotRollup, QueueDayRollup, AgentDayRollup, WrapupDayRollup, StateDayRollup)
+    for m in (
+        QueueSlotRollup,
+        QueueDayRollup,
+        AgentDayRollup,
+        WrapupDayRollup,
+        StateDayRollup,
+        WorkDayRollup,
+    )
 )
 _ids = itertools.count(1)
 

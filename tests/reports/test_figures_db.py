@@ -7,15 +7,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.agents.scope import EVERYTHING, Scope, Team
 from callcenter.reports.models import ReportDirty, ReportRun
-from callcenter.reports.query import ReportRequest, ReportResult, Reports, TooFine
+from callcenter.reports.query import ReportRequest, ReportResult, Reports, TooFine, _Cells
 from callcenter.reports.refresh import RollupRefresher
 from callcenter.settings import ReportsSettings
 from tests.reports.helpers import (
+    ITEMS,
     SHANGHAI,
     add_call,
     add_item,
@@ -340,6 +341,8 @@ async def test_complaint_and_work_item_figures(engine: AsyncEngine, loaded: dict
     await add_item(engine, "follow-up", "support", at)
     # Opened the day after: outside the period.
     await add_item(engine, "complaint", "sales", local("2026-11-03T09:00"))
+    refresher = RollupRefresher(engine, SETTINGS, SHANGHAI, clock=lambda: local("2026-11-10T00:00"))
+    await refresher.refresh()
     figures = (
         "complaints",
         "complaint_rate",
@@ -362,3 +365,25 @@ async def test_complaint_and_work_item_figures(engine: AsyncEngine, loaded: dict
     assert result.totals["items_opened"] == 5
     by_agent = await _run(engine, ReportRequest(("complaints",), "agent", "total", DAY, DAY))
     assert {r.key: r.values["complaints"] for r in by_agent.rows}[str(ann)] == 3
+    # Resolved later: the day it was opened is counted again.
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(ITEMS)
+            .where(ITEMS.c.kind == "complaint", ITEMS.c.resolved_at.is_(None))
+            .values(resolved_at=done, resolved_on_time=True, is_open=False)
+        )
+    await refresher.refresh()
+    result = await _run(engine, ReportRequest(figures, "queue", "total", DAY, DAY))
+    assert {r.key: r.values for r in result.rows}["sales"]["complaint_resolution_rate"] == 1
+    kept = await snapshot(engine)
+    await refresher.rebuild()
+    assert await snapshot(engine) == kept
+
+
+def test_a_report_of_too_many_rows_is_refused_before_it_is_built() -> None:
+    cells = _Cells(limit=2)
+    cells.at("2026-11-01", "a")
+    cells.at("2026-11-01", "b")
+    cells.at("2026-11-01", "a")  # an existing row is no new row
+    with pytest.raises(TooFine, match="over 2 rows"):
+        cells.at("2026-11-02", "a")

@@ -1,6 +1,6 @@
 """Reports: the roll-up tables, the queue of changed queue-days and agent-days, the
-triggers that fill it from call records, wrap-ups, surveys and agent states, and the
-scheduled reports written.
+triggers that fill it from call records, wrap-ups, surveys, agent states and work items,
+and the scheduled reports written.
 
 The roll-ups start empty: ``callcenter reports rebuild`` (or the refresher, for what changes
 from now on) fills them from the raw records.
@@ -81,12 +81,14 @@ _SURVEY = (
 )
 _STATE = "SELECT 'state', NULL, {r}.user_id, NULL, {r}.started_at"
 _STATE_END = "SELECT 'state', NULL, {r}.user_id, NULL, {r}.ended_at WHERE {r}.ended_at IS NOT NULL"
+_WORK = "SELECT 'work', NULL, NULL, NULL, {r}.created_at"
 _INSERT = "INSERT INTO report_dirty (kind, queue, user_id, number, at) "
 _TRIGGERS = {
     "call_records": (_CALL,),
     "call_wrapups": (_WRAPUP,),
     "survey_results": (_SURVEY,),
     "agent_states": (_STATE, _STATE_END),
+    "work_items": (_WORK,),
 }
 
 
@@ -185,6 +187,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_report_state_days_user", "report_state_days", ["user_id", "day"])
     op.create_table(
+        "report_work_days",
+        *_periods(),
+        sa.Column("queue", sa.String(80), primary_key=True),
+        sa.Column("owner_id", BigId, primary_key=True),
+        sa.Column("kind", sa.String(16), primary_key=True),
+        sa.Column("opened", sa.Integer, nullable=False),
+        sa.Column("resolved", sa.Integer, nullable=False),
+        sa.Column("on_time", sa.Integer, nullable=False),
+    )
+    op.create_table(
         "report_runs",
         sa.Column("kind", sa.String(8), primary_key=True),
         sa.Column("period_start", sa.Date, primary_key=True),
@@ -203,6 +215,7 @@ def downgrade() -> None:
     op.drop_index("ix_call_records_queue_joined", table_name="call_records")
     for table in (
         "report_runs",
+        "report_work_days",
         "report_state_days",
         "report_wrapup_days",
         "report_agent_days",
