@@ -304,6 +304,7 @@ def test_filters_search_and_paging(
     page.fill("#f-q", "分页测试")
     page.press("#f-q", "Enter")
     expect(page.locator("#items tbody tr")).to_have_count(50, timeout=TIMEOUT)
+    expect(page.locator("#items tbody tr").first).to_contain_text("分页测试", timeout=TIMEOUT)
     expect(page.locator("#items-caption")).to_contain_text("还有更多")
     page.click("#more")
     expect(page.locator("#items tbody tr")).to_have_count(53, timeout=TIMEOUT)

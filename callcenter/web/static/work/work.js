@@ -408,6 +408,12 @@ const filtered = () => FILTERS.some((n) => state.filters[n]);
 async function loadItems({ append = false, keep = false } = {}) {
   const seq = ++state.listSeq;
   const limit = keep ? Math.min(MAX_PAGE, Math.max(PAGE, state.items.length)) : PAGE;
+  if (!append && !keep) {
+    // A new query: the cursor shown belongs to the old one, so "more" waits for the answer
+    // (a stale cursor with the new filters would append rows of another list).
+    state.nextCursor = null;
+    $("#more").hidden = true;
+  }
   let page;
   $("#items").setAttribute("aria-busy", "true");
   try {
