@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 ANSWERED_OUTCOMES = frozenset({"answered", "transferred"})
+# An outbound call (the callback dialler's) is answered when the customer was reached: the
+# dialler writes the attempt's outcome, "reached", on its record.
+OUTBOUND_ANSWERED_OUTCOMES = ANSWERED_OUTCOMES | {"reached"}
 # Survey answers that count as satisfied (满意): 4 or 5 of 5.
 SATISFIED_SCORES = frozenset({4, 5})
 SLOT_MINUTES = 15
@@ -156,7 +159,7 @@ def _tally_of(call: CallFact, threshold_seconds: float) -> Tally:
     t = Tally()
     if call.direction != "inbound":
         t.outbound = 1
-        if call.outcome in ANSWERED_OUTCOMES:
+        if call.outcome in OUTBOUND_ANSWERED_OUTCOMES:
             t.outbound_answered = 1
             t.talk_sum = call.talk_seconds or 0.0
             t.wrapup_sum = call.wrapup_seconds or 0.0
