@@ -18,6 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from callcenter.work.callbacks import REACHED
+
 __all__ = [
     "ANSWERED_OUTCOMES",
     "MEASURES",
@@ -40,8 +42,8 @@ __all__ = [
 
 ANSWERED_OUTCOMES = frozenset({"answered", "transferred"})
 # An outbound call (the callback dialler's) is answered when the customer was reached: the
-# dialler writes the attempt's outcome, "reached", on its record.
-OUTBOUND_ANSWERED_OUTCOMES = ANSWERED_OUTCOMES | {"reached"}
+# dialler writes the attempt's outcome on its record (the callbacks' REACHED).
+OUTBOUND_ANSWERED_OUTCOMES = ANSWERED_OUTCOMES | {REACHED}
 # Survey answers that count as satisfied (满意): 4 or 5 of 5.
 SATISFIED_SCORES = frozenset({4, 5})
 SLOT_MINUTES = 15
