@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -95,16 +96,51 @@ def ensure_rootfs(cache_dir: Path | None = None) -> Path:
     _require_tool("bwrap", "bubblewrap")
     cache = cache_dir or default_cache_dir()
     rootfs = cache / ROOTFS_NAME
-    if all((rootfs / path.lstrip("/")).exists() for path in REQUIRED_FILES):
+    if _rootfs_complete(rootfs):
         return rootfs
     debootstrap = _require_tool("debootstrap", "debootstrap")
     if os.geteuid() != 0:
         raise RigError("building the Asterisk root file system needs root (debootstrap)")
+    cache.mkdir(parents=True, exist_ok=True)
+    with cache_lock(cache):
+        # Another process may have built it while this one waited for the lock.
+        if _rootfs_complete(rootfs):
+            return rootfs
+        return _build_rootfs(debootstrap, cache, rootfs)
+
+
+def _rootfs_complete(rootfs: Path) -> bool:
+    return all((rootfs / path.lstrip("/")).exists() for path in REQUIRED_FILES)
+
+
+@contextlib.contextmanager
+def cache_lock(cache: Path) -> Iterator[None]:
+    """Hold ``<cache>/build.lock`` while building into the cache (other processes wait).
+
+    Setup's ``rig build``, test sessions and ``rig start`` may all find the root file
+    system missing at once. Without the lock the second one removed the first one's
+    ``.partial`` in the middle of its debootstrap, and both failed ("Tried to extract
+    package, but file already exists", or base-passwd's postinst "cp: cannot create
+    regular file '/etc/passwd'"), leaving a ``.partial`` holding only ``var/`` and
+    ``debootstrap/``. flock is released when its holder dies, so no stale lock remains.
+    """
+    with open(cache / "build.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another process building into %s", cache)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_rootfs(debootstrap: str, cache: Path, rootfs: Path) -> Path:
     partial = cache / f"{ROOTFS_NAME}.partial"
     if partial.exists():
         log.info("removing an unfinished root file system build at %s", partial)
         shutil.rmtree(partial)
-    cache.mkdir(parents=True, exist_ok=True)
     cmd = [
         debootstrap,
         "--variant=minbase",
@@ -236,7 +272,8 @@ class AsteriskRig:
             (self.run_dir / name).mkdir(exist_ok=True)
         # The hotline's own prompts (built once per text version, cached beside the rootfs).
         try:
-            self._prompts_dir = ensure_prompts(self.rootfs.parent)
+            with cache_lock(self.rootfs.parent):
+                self._prompts_dir = ensure_prompts(self.rootfs.parent)
         except PromptBuildError as exc:
             raise RigError(str(exc)) from exc
         (self.run_dir / "lib" / Path(SOUNDS_MOUNT).relative_to("/var/lib/asterisk")).mkdir(
