@@ -380,10 +380,14 @@ def reports_write(config_path: Path | None, kind: str, start: Any, out: Path | N
     from zoneinfo import ZoneInfo
 
     from callcenter.agents.store import load_teams
+    from callcenter.auth.permissions import P
     from callcenter.auth.users import list_users
     from callcenter.reports.labels import FixedPeople
     from callcenter.reports.query import Reports
     from callcenter.reports.schedule import Kind, Period, ScheduledReports
+    from callcenter.shifts.rota import ShiftBoard
+    from callcenter.shifts.store import load_shifts
+    from callcenter.worklog.book import Worklogs
 
     first = start.date()
     if kind == "weekly" and first.weekday() != 0:
@@ -403,10 +407,17 @@ def reports_write(config_path: Path | None, kind: str, start: Any, out: Path | N
             raise click.UsageError("give --out or set [reports] schedule_dir")
         zone = ZoneInfo(settings.ivr.timezone)
         users = [u for u, disabled in await list_users(engine) if not disabled]
-        people = FixedPeople(await load_teams(engine), users)
+        teams = await load_teams(engine)
+        people = FixedPeople(teams, users)
+        # The work-log figures as the service computes them: the rota and the logs' tables.
+        rota = ShiftBoard(zone)
+        rota.load(await load_shifts(engine), teams, [u.id for u in users])
+        logs = Worklogs(engine, settings.worklog, zone, rota=rota)
+        writers = [u.id for u in users if u.may(P.WORKLOG_WRITE)]
+        logs.writers = lambda: writers
         scheduled = ScheduledReports(
             engine,
-            Reports(engine, settings.reports, zone),
+            Reports(engine, settings.reports, zone, logs),
             settings.reports,
             people,
             settings.records.dispositions,

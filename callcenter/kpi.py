@@ -39,6 +39,7 @@ __all__ = [
     "service_level_of_offered",
     "share",
     "utilisation",
+    "worklog_completion",
 ]
 
 
@@ -218,3 +219,12 @@ def share(part: int, whole: int) -> float | None:
     if part > whole:
         raise ValueError("part cannot exceed whole")
     return _ratio(part, whole)
+
+
+def worklog_completion(on_time: int, due: int) -> float | None:
+    """Work-log completion (工作日志填写率) = daily logs submitted by their deadline ÷ daily logs
+    owed (days the agent worked whose deadline has passed). None when no log was owed."""
+    _check_counts(on_time=on_time, due=due)
+    if on_time > due:
+        raise ValueError("on_time cannot exceed due")
+    return _ratio(on_time, due)

@@ -33,6 +33,7 @@ from callcenter.feed.ingest import Ingest
 from callcenter.feed.publisher import FeedPublisher
 from callcenter.feed.room import LiveViewRoom
 from callcenter.feed.serialize import dumps
+from callcenter.handover.room import HandoverRoom
 from callcenter.health import HealthRoom, MetricsRoom
 from callcenter.ivr.room import IvrRoom
 from callcenter.live import LiveConfig, LiveModel
@@ -45,6 +46,7 @@ from callcenter.routing.room import RoutingRoom
 from callcenter.screening.room import ScreeningRoom
 from callcenter.screenpop.room import ScreenPopRoom
 from callcenter.settings import Settings
+from callcenter.shifts.room import ShiftsRoom
 from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
 from callcenter.supervisor.room import SupervisorRoom
@@ -58,6 +60,7 @@ from callcenter.web.sockets import TIMEOUT_CEIL_THRESHOLD, SocketRegistry
 from callcenter.work.calendar import BusinessCalendar
 from callcenter.work.departments import Mailer
 from callcenter.work.room import WorkRoom
+from callcenter.worklog.room import WorklogRoom
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +142,7 @@ class Service:
             users_with_sessions=self.auth.sessions.users_with_sessions,
             required_codes=[settings.screening.abusive_code],
         )
+        shifts = ShiftsRoom(host, settings.shifts, agents, zone=zone, audit=self.audit)
         work = WorkRoom(
             host,
             settings.work,
@@ -146,6 +150,27 @@ class Service:
             agents,
             audit=self.audit,
         )
+        handover = HandoverRoom(
+            host,
+            settings.handover,
+            rota=shifts.rota,
+            ledger=work.ledger,
+            people=agents,
+            audit=self.audit,
+            zone=zone,
+        )
+        worklog = WorklogRoom(
+            host,
+            settings.worklog,
+            people=agents,
+            rota=shifts.rota,
+            handovers=handover,
+            zone=zone,
+            dispositions=settings.records.dispositions,
+            audit=self.audit,
+        )
+        # The day's figures in a handover draft (the work log's own figures).
+        handover.attach_figures(worklog.logs)
         spools = {p.name: p.voicemail_spool for p in settings.pbx if p.voicemail_spool}
         voicemail = VoicemailRoom(
             host, settings.voicemail, spools=spools, work=work, audit=self.audit
@@ -187,7 +212,10 @@ class Service:
             *([self.metrics_room] if settings.http.metrics_port == 0 else []),
             directory,
             agents,
+            shifts,
             work,
+            handover,
+            worklog,
             voicemail,
             ScreenPopRoom(
                 host,
@@ -239,6 +267,7 @@ class Service:
                 zone=zone,
                 mailer=Mailer(settings.work.smtp),
                 sender=settings.work.smtp.sender,
+                worklog=worklog.logs,
             ),
         ]
         routes = [route for room in rooms for route in room.routes()]

@@ -801,6 +801,8 @@ class ReportsSettings(_Section):
     satisfaction_target: float = Field(default=0.90, ge=0, le=1)
     complaint_rate_target: float = Field(default=0.05, ge=0, le=1)
     abandon_rate_target: float = Field(default=0.05, ge=0, le=1)
+    # Daily work logs submitted on time ÷ logs owed (seed 001: 工作日志填写情况).
+    worklog_completion_target: float = Field(default=0.95, ge=0, le=1)
     # Intervals shorter than a day (15 minutes, an hour) over at most this many days.
     max_days_by_slot: int = Field(default=92, ge=1, le=366)
     # A report is for people: at most this many rows (periods x keys); more is refused.
@@ -836,6 +838,109 @@ class ReportsSettings(_Section):
         return self.queue_service_level_target.get(queue, self.service_level_target)
 
 
+class ShiftsSettings(_Section):
+    """Shifts (callcenter/shifts): the rota. Times are the contact centre's, in ``[ivr]
+    timezone``; supervisors edit the rota on /shifts (the configuration seeds it)."""
+
+    class Shift(_Section):
+        """One ``[[shifts.shift]]``: stored at a start when no shift of its name was ever
+        stored (not even one deleted since); after that supervisors edit it on /shifts and
+        the configuration no longer changes it. Unknown users and teams are logged and
+        skipped."""
+
+        name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+        label: str = Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")
+        # Local times "HH:MM"; an end not after the start is the next day (equal: refused).
+        start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+        end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+        # Weekdays the shift STARTS on (a Friday night shift is "fri").
+        days: list[str] = Field(min_length=1, max_length=7)
+        users: list[str] = Field(default_factory=list, max_length=200)
+        teams: list[str] = Field(default_factory=list, max_length=200)
+
+        @field_validator("days")
+        @classmethod
+        def _weekdays(cls, value: list[str]) -> list[str]:
+            for day in value:
+                if day not in WEEKDAYS:
+                    raise ValueError(f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
+            return list(dict.fromkeys(value))
+
+        @model_validator(mode="after")
+        def _has_length(self) -> ShiftsSettings.Shift:
+            if self.start == self.end:
+                raise ValueError(f"shift {self.name}: start and end are both {self.start}")
+            return self
+
+    # Minutes before a shift's end its people count as "ending soon" (/shifts, /api/shifts/now).
+    ending_soon_minutes: int = Field(default=30, ge=1, le=12 * 60)
+    shift: list[Shift] = Field(default_factory=list, max_length=200)
+
+    @field_validator("shift")
+    @classmethod
+    def _names_once(cls, value: list[Shift]) -> list[Shift]:
+        names = [s.name for s in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"shift name(s) used twice: {', '.join(twice)}")
+        return value
+
+
+class HandoverSettings(_Section):
+    """Handover (callcenter/handover): handover documents and the ownerless check."""
+
+    # How often the ownerless check runs (open items of someone off shift or disabled with
+    # nothing handed over); 0 turns it off.
+    check_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # How long such items stay listed to the team leaders before going back to the pool.
+    grace_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    # Key contacts of a handover draft: customers the agent talked with most in these days.
+    contact_days: int = Field(default=30, ge=1, le=365)
+    contact_limit: int = Field(default=10, ge=0, le=100)
+    # A customer tag naming the dedicated agent: "<prefix><username>" (e.g. "agent:wang").
+    dedicated_tag_prefix: str = Field(default="agent:", max_length=40)
+
+
+class WorklogSettings(_Section):
+    """Work log (callcenter/worklog): daily logs, their deadline and the supervisors' check."""
+
+    class Category(_Section):
+        """What a problem or suggestion written in a log is about (the roll-up groups by
+        it)."""
+
+        code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+        label_zh: str = Field(min_length=1, max_length=80)
+        label_en: str = Field(min_length=1, max_length=80)
+
+    # A log is on time when submitted within this many hours of the end of the span it
+    # covers (its last shift's end, or the day's midnight).
+    due_hours: float = Field(default=12.0, gt=0, le=24 * 14)
+    # How far back an agent may write a log (days before today).
+    max_back_days: int = Field(default=31, ge=0, le=366)
+    # The supervisors' check (主管定期检查): the share of submitted logs to review (1.0:
+    # all), drawn per log and per day or ISO week, the same on every replica.
+    review_share: float = Field(default=1.0, ge=0.0, le=1.0)
+    review_period: Literal["day", "week"] = "day"
+    categories: tuple[Category, ...] = (
+        Category(code="system", label_zh="系统", label_en="System"),
+        Category(code="process", label_zh="流程", label_en="Process"),
+        Category(code="customer", label_zh="客户", label_en="Customer"),
+        Category(code="product", label_zh="产品", label_en="Product"),
+        Category(code="other", label_zh="其他", label_en="Other"),
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _unique_categories(cls, value: tuple[Category, ...]) -> tuple[Category, ...]:
+        codes = [c.code for c in value]
+        if not codes:
+            raise ValueError("name at least one category")
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate worklog category code(s): {', '.join(duplicates)}")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
@@ -859,6 +964,9 @@ class Settings(BaseSettings):
     voicemail: VoicemailSettings = VoicemailSettings()
     transfers: TransfersSettings = TransfersSettings()
     reports: ReportsSettings = ReportsSettings()
+    shifts: ShiftsSettings = ShiftsSettings()
+    handover: HandoverSettings = HandoverSettings()
+    worklog: WorklogSettings = WorklogSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("pbx")

@@ -15,6 +15,7 @@ SYSTEM_PACKAGES=(
   openssl                      # throw-away certificates for the AMI-over-TLS tests
   chromium                     # headless browser for the agent-console end-to-end test
   libatomic1                   # needed by Playwright's bundled Node.js driver (not a chromium dependency)
+  fonts-wqy-microhei           # Chinese glyphs in the pages' screenshots (CALLCENTER_SHOTS)
 )
 
 missing=()

@@ -60,6 +60,12 @@ class Permission(enum.StrEnum):
     SCREENING_EDIT = "screening:edit"
     # The transfer directory (teams and departments calls are passed to, their tiers).
     TRANSFERS_EDIT = "transfers:edit"
+    # One's own daily work log: write, save, submit (seed 001: 客服代表每日填写工作日志).
+    WORKLOG_WRITE = "worklog:write"
+    # Check the work logs of one's teams: comment, sign off, send back, the roll-up.
+    WORKLOG_REVIEW = "worklog:review"
+    # The rota: shifts, their times, days and people (supervisors; everyone logged in reads).
+    SHIFTS_EDIT = "shifts:edit"
 
 
 P = Permission
@@ -73,6 +79,7 @@ _AGENT = frozenset(
         P.CUSTOMERS_READ,
         P.CUSTOMERS_EDIT,
         P.WORK_OWN,
+        P.WORKLOG_WRITE,
     }
 )
 # First line's team leader: steers their own teams' queues and agents only.
@@ -87,6 +94,8 @@ _TEAM_LEADER = _AGENT | {
     P.TEAMS_READ,
     P.ROUTING_READ,
     P.WORK_SUPERVISE,
+    # 主管定期检查: a team leader checks their own teams' work logs (scope narrows it).
+    P.WORKLOG_REVIEW,
 }
 # The floor's supervisor (seed 003's management tier): every team, and the floor's set-up
 # (teams, not-ready codes, skills).
@@ -98,6 +107,7 @@ _SUPERVISOR = _TEAM_LEADER | {
     P.ROUTING_EDIT,
     P.QUEUES_CONFIGURE,
     P.SCREENING_EDIT,
+    P.SHIFTS_EDIT,
 }
 _QA_EVALUATOR = frozenset(
     {
@@ -111,7 +121,16 @@ _QA_EVALUATOR = frozenset(
     }
 )
 _PLANNER = frozenset(
-    {P.LIVE_READ, P.STATS_READ, P.TEAMS_READ, P.TEAMS_ALL, P.ROUTING_READ, P.PLANNING_EDIT}
+    {
+        P.LIVE_READ,
+        P.STATS_READ,
+        P.TEAMS_READ,
+        P.TEAMS_ALL,
+        P.ROUTING_READ,
+        P.PLANNING_EDIT,
+        # The rota is the planner's work as much as the supervisor's.
+        P.SHIFTS_EDIT,
+    }
 )
 # Separation of duties (等保 three-administrator model): the security administrator manages
 # accounts and roles and nothing else; the audit administrator only reads the audit trail.

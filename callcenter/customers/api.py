@@ -85,7 +85,7 @@ class CustomerData(BaseModel):
     notes: str
 
 
-class CallData(BaseModel):
+class CustomerCallData(BaseModel):
     pbx: str
     uniqueid: str
     queue: str
@@ -98,7 +98,7 @@ class CallData(BaseModel):
 
 
 class CustomerWithCalls(CustomerData):
-    calls: list[CallData]
+    calls: list[CustomerCallData]
 
 
 class CustomerList(BaseModel):

@@ -22,7 +22,7 @@ __all__ = ["FIGURES", "Figure", "Sums", "Target", "compute", "off_target", "targ
 Unit = Literal["count", "ratio", "seconds", "score"]
 # Which roll-ups a figure needs: calls (per queue or per agent), agent states, work items,
 # wrap-up dispositions.
-Source = Literal["calls", "states", "work", "wrapups"]
+Source = Literal["calls", "states", "work", "wrapups", "worklog"]
 
 
 @dataclass
@@ -32,6 +32,8 @@ class Sums:
     states: dict[tuple[str, str], float] = field(default_factory=dict)
     work: dict[str, int] = field(default_factory=dict)
     wrapped: int = 0
+    # Daily work logs: "due", "on_time", "signed" (from the work-log room, per agent-day).
+    logs: dict[str, int] = field(default_factory=dict)
 
     def add_calls(self, values: Mapping[str, float]) -> None:
         for name in MEASURES:
@@ -47,6 +49,8 @@ class Sums:
             self.states[state] = self.states.get(state, 0.0) + seconds
         for name, count in other.work.items():
             self.work[name] = self.work.get(name, 0) + count
+        for name, count in other.logs.items():
+            self.logs[name] = self.logs.get(name, 0) + count
         self.wrapped += other.wrapped
 
     def state_seconds(self, *states: str) -> float:
@@ -365,8 +369,37 @@ def _work_figures() -> list[Figure]:
     ]
 
 
+def _worklog_figures() -> list[Figure]:
+    return [
+        _fig(
+            "worklogs_due",
+            "应交工作日志",
+            "Work logs due",
+            "count",
+            "worklog",
+            lambda s: s.logs.get("due", 0),
+        ),
+        _fig(
+            "worklog_completion",
+            "工作日志按时提交率",
+            "Work logs submitted on time",
+            "ratio",
+            "worklog",
+            lambda s: kpi.worklog_completion(s.logs.get("on_time", 0), s.logs.get("due", 0)),
+        ),
+        _fig(
+            "worklog_signed_share",
+            "工作日志签核率",
+            "Work logs signed off",
+            "ratio",
+            "worklog",
+            lambda s: kpi.share(s.logs.get("signed", 0), s.logs.get("due", 0)),
+        ),
+    ]
+
+
 FIGURES: dict[str, Figure] = {
-    f.name: f for f in (*_calls_figures(), *_state_figures(), *_work_figures())
+    f.name: f for f in (*_calls_figures(), *_state_figures(), *_work_figures(), *_worklog_figures())
 }
 
 
@@ -383,6 +416,7 @@ def targets(settings: ReportsSettings, queue: str | None) -> dict[str, Target]:
         "satisfaction": Target("min", settings.satisfaction_target),
         "complaint_rate": Target("max", settings.complaint_rate_target),
         "abandon_rate": Target("max", settings.abandon_rate_target),
+        "worklog_completion": Target("min", settings.worklog_completion_target),
     }
 
 

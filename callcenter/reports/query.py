@@ -35,6 +35,7 @@ from callcenter.reports.models import (
     WorkDayRollup,
     WrapupDayRollup,
 )
+from callcenter.reports.ports import WorklogCompletion
 from callcenter.reports.rollup import MEASURES, aware, local_day_bounds, period_starts
 from callcenter.settings import ReportsSettings
 
@@ -164,10 +165,18 @@ class Reports:
     """Runs reports for a user's scope. The teams come from the agents room, through
     ``teams`` (called per report: teams change)."""
 
-    def __init__(self, engine: AsyncEngine, settings: ReportsSettings, tz: ZoneInfo) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: ReportsSettings,
+        tz: ZoneInfo,
+        worklog: WorklogCompletion | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.tz = tz
+        # The work-log room's days owed (None: the work-log figures stay empty).
+        self.worklog = worklog
 
     def day_start(self, day: date) -> datetime:
         """The UTC instant the contact centre's local day starts at."""
@@ -193,6 +202,9 @@ class Reports:
                     await self._states(conn, request, scope, teams, cells)
                 if "work" in sources:
                     await self._work(conn, request, scope, teams, cells)
+        # Daily logs belong to agents, like states.
+        if "worklog" in sources and request.dimension in ("none", "agent", "team"):
+            await self._worklog(request, scope, teams, cells)
         return self._result(request, cells, teams)
 
     def _check(self, request: ReportRequest) -> None:
@@ -411,6 +423,32 @@ class Reports:
             _count_items(cells.totals.work, *counts)
             for cell_key in self._keys(dim, raw, teams, scope, dim == "agent"):
                 _count_items(cells.at(period, cell_key).work, *counts)
+
+    async def _worklog(
+        self, request: ReportRequest, scope: Scope, teams: Sequence[Team], cells: _Cells
+    ) -> None:
+        """The agents' daily logs owed in the period (asked of the work-log room, by day)."""
+        if request.interval in SUB_DAY:
+            raise TooFine("work logs are kept by day: choose a day or longer")
+        if self.worklog is None:
+            return
+        users = self._users(request, scope, teams)
+        if users is not None and not users:
+            return
+        days = await self.worklog.log_days(
+            sorted(users) if users is not None else None, request.start, request.end
+        )
+        dim = request.dimension
+        for log_day in days:
+            if request.interval == "total":
+                period = ""
+            else:
+                period = period_starts(log_day.day)[request.interval].isoformat()
+            counts = {"due": 1, "on_time": int(log_day.on_time), "signed": int(log_day.signed)}
+            keys = self._keys(dim, log_day.user_id, teams, scope, True)
+            for sums in (cells.totals, *(cells.at(period, k) for k in keys)):
+                for name, count in counts.items():
+                    sums.logs[name] = sums.logs.get(name, 0) + count
 
     # -- scope and filters ---------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ exports, the scorecard, and the reports pages.
 
 Built from its settings (``settings.reports``), the Host, the agents room (``ReportPeople``:
 teams, scopes, accounts), the wrap-up dispositions (their labels) and the contact centre's
-time zone, and the mail relay (``[work.smtp]``).
+time zone, the mail relay (``[work.smtp]``) and the work-log room (``WorklogCompletion``: the
+daily logs owed, submitted on time and signed off).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from callcenter.clock import Clock, utc_now
 from callcenter.component import Host, Room
 from callcenter.reports.api import ReportsApi
 from callcenter.reports.labels import ReportPeople
+from callcenter.reports.ports import WorklogCompletion
 from callcenter.reports.query import Reports
 from callcenter.reports.refresh import RollupRefresher
 from callcenter.reports.schedule import ReportMailer, ScheduledReports
@@ -51,12 +53,13 @@ class ReportsRoom(Room):
         zone: ZoneInfo,
         mailer: ReportMailer | None = None,
         sender: str = "callcenter@localhost",
+        worklog: WorklogCompletion | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
         self._spawn = host.spawner(self.name)
         self.refresher = RollupRefresher(host.engine, settings, zone, clock=clock)
-        self.reports = Reports(host.engine, settings, zone)
+        self.reports = Reports(host.engine, settings, zone, worklog)
         self.api = ReportsApi(
             host.engine, self.reports, settings, people, dispositions, clock=clock
         )

@@ -58,6 +58,8 @@ STANDARD: dict[str, StandardReport] = {
                 "utilisation",
                 "pause_time",
                 "outbound",
+                "worklog_completion",
+                "worklog_signed_share",
             ),
         ),
         StandardReport(

@@ -12,16 +12,19 @@ import callcenter.agents.models
 import callcenter.audit.models
 import callcenter.auth.models
 import callcenter.customers.models
+import callcenter.handover.models
 import callcenter.ivr.models
 import callcenter.queueconf.models
 import callcenter.records.models
 import callcenter.reports.models
 import callcenter.routing.models
 import callcenter.screening.models
+import callcenter.shifts.models
 import callcenter.supervisor.models
 import callcenter.transfers.models
 import callcenter.voicemail.models
 import callcenter.work.models
+import callcenter.worklog.models
 from callcenter.store.base import Base
 
 ROOM_MODELS = (
@@ -29,16 +32,19 @@ ROOM_MODELS = (
     callcenter.audit.models,
     callcenter.auth.models,
     callcenter.customers.models,
+    callcenter.handover.models,
     callcenter.ivr.models,
     callcenter.queueconf.models,
     callcenter.records.models,
     callcenter.reports.models,
     callcenter.routing.models,
     callcenter.screening.models,
+    callcenter.shifts.models,
     callcenter.supervisor.models,
     callcenter.transfers.models,
     callcenter.voicemail.models,
     callcenter.work.models,
+    callcenter.worklog.models,
 )
 
 metadata: MetaData = Base.metadata

@@ -147,7 +147,7 @@ class TransferData(BaseModel):
     ended_at: datetime | None
 
 
-class CallData(BaseModel):
+class TransferCallData(BaseModel):
     pbx: str
     uniqueid: str
     queue: str
@@ -156,7 +156,7 @@ class CallData(BaseModel):
 
 
 class ConsoleState(BaseModel):
-    call: CallData | None
+    call: TransferCallData | None
     active: TransferData | None
     held: bool
     muted: bool

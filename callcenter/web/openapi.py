@@ -47,7 +47,11 @@ class ErrorBody(BaseModel):
 def _schema_of(kind: Any, defs: dict[str, Any], mode: str) -> dict[str, Any]:
     """The JSON schema of a model or dataclass type, its definitions moved to ``defs``."""
     schema = TypeAdapter(kind).json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
-    defs.update(schema.pop("$defs", {}))
+    for name, definition in schema.pop("$defs", {}).items():
+        # Two rooms' models of one name would share one schema: each route's answer would be
+        # checked against the other's (two rooms once both had a ``Person``).
+        if defs.setdefault(name, definition) != definition:
+            raise ValueError(f"two different models are named {name}: rename one")
     return schema
 
 

@@ -33,6 +33,7 @@ from callcenter.work.department_api import DepartmentApi
 from callcenter.work.departments import Departments
 from callcenter.work.dialer import CallbackDialer
 from callcenter.work.items import Actor, NewItem, WorkItems
+from callcenter.work.ledger import WorkLedgerStore
 from callcenter.work.phone import DEFAULT_BUDGET_MS, TicketRoutes
 from callcenter.work.ports import CallParts, VoicemailOfItem, WorkForce
 from callcenter.work.problems import NO_SUCH_ITEM
@@ -79,6 +80,8 @@ class WorkRoom(Room):
             clock=clock,
         )
         self.api = WorkApi(self.items, audit)
+        # The handover room's WorkLedger: what an agent owns, moved to a successor or a pool.
+        self.ledger = WorkLedgerStore(self.items)
         self.departments = DepartmentApi(Departments(self.items), audit)
         # Callbacks: the dialler (its schedule, offers, dials) and its routes.
         self.dialer = CallbackDialer(host, settings.callbacks, self.items, calendar, clock=clock)

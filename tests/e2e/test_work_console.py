@@ -101,6 +101,14 @@ def console(browser: Browser, service: ServiceProcess, username: str) -> Page:
     expect(page.locator("#console-view")).to_be_visible(timeout=10_000)
     expect(page.locator("#link-state")).to_have_class("pill on", timeout=10_000)
     expect(page.locator("#work-row")).to_be_visible()
+    # The console's header leads to the agent's other pages (hand over, work log, scorecard).
+    links = page.locator("#desk-links a")
+    expect(links).to_have_text(["交接", "我的工作日志", "我的考核"])
+    assert [links.nth(i).get_attribute("href") for i in range(3)] == [
+        "/handover",
+        "/worklog",
+        "/scorecard",
+    ]
     return page
 
 

@@ -66,6 +66,7 @@ function showLogin() {
   stopWork();
   resetTransfer();
   $("#login-view").hidden = false; $("#console-view").hidden = true; $("#logout").hidden = true;
+  $("#desk-links").hidden = true;
   $("#who").textContent = "";
 }
 function showConsole(user) {
@@ -73,6 +74,7 @@ function showConsole(user) {
   // The profile's language until the user picks one on this browser.
   if (!rememberedLang() && user.language) setLang(user.language, { remember: false });
   $("#login-view").hidden = true; $("#console-view").hidden = false; $("#logout").hidden = false;
+  $("#desk-links").hidden = false;
   $("#who").textContent = user.display_name;
   $("#signin-interface").value = rememberedInterface() || (user.interfaces || [])[0] || "";
   // VIP level and tags steer routing: staff set them, an agent sees them (the API says the same).

@@ -3,6 +3,7 @@ import { registerTexts } from "/static/common/common.js";
 
 registerTexts({
   zh: {
+    hand_over: "交接", my_worklog: "我的工作日志", my_scorecard: "我的考核",
     title: "坐席工作台", offline: "未连接", online: "已连接", logout: "退出", login: "登录",
     username: "用户名", password: "密码", status: "状态", unknown: "未知", ready: "就绪",
     incoming: "来电", no_call: "无来电", call_ringing: "振铃中",
@@ -172,6 +173,7 @@ registerTexts({
     "err_nothing-to-complete": "没有可以完成的转接。", "err_nothing-to-cancel": "没有可以取消的转接。",
   },
   en: {
+    hand_over: "Hand over", my_worklog: "My work log", my_scorecard: "My scorecard",
     title: "Agent console", offline: "offline", online: "online", logout: "Log out",
     login: "Log in", username: "Username", password: "Password", status: "Status",
     unknown: "unknown", ready: "Ready", incoming: "Incoming call", no_call: "no call",

@@ -1,0 +1,523 @@
+"""HTTP adapter of the rota, and the /shifts page.
+
+GET    /api/shifts          the rota: every shift with its times, days, users, teams and
+                            members by name (any logged-in user)
+GET    /api/shifts/now      who is on shift now (their shift and its end), who ends within
+                            ``ending_soon_minutes``, whose shift starts within 12 h; narrowed
+                            to the caller's scope (supervisors: every team; others: their
+                            own teams, and themselves)
+POST   /api/shifts          a new shift -> 201; 409 shift-exists
+PUT    /api/shifts/{name}   the whole shift with the version read -> 200; 404 no-such-shift,
+                            409 stale-shift (with the stored one)
+DELETE /api/shifts/{name}   404 no-such-shift
+GET    /shifts              the page (supervisors and admins edit, everyone else reads)
+
+Every refusal changes nothing: unknown users or teams (400 unknown-user / unknown-team),
+more than ``MAX_MEMBERS`` people (400 too-many-members), bad times or days (400
+invalid-body). Every change is audited (``shift.create|update|delete``, with the shift before
+and after) and the room reloads its board before answering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter.audit.log import Audit
+from callcenter.auth.identity import User
+from callcenter.auth.permissions import P
+from callcenter.clock import Clock, utc_now
+from callcenter.feed.serialize import to_data
+from callcenter.handover.ports import ShiftSpan
+from callcenter.settings import ShiftsSettings
+from callcenter.shifts import store
+from callcenter.shifts.ports import ShiftPeople
+from callcenter.shifts.rota import WEEKDAYS, ShiftBoard, ShiftDef, members_of, parse_hhmm
+from callcenter.web import http
+from callcenter.web.errors import Problem
+from callcenter.web.http import (
+    LOGIN,
+    PUBLIC,
+    Route,
+    needs,
+    read_body,
+    read_path,
+    reply,
+    request_user,
+)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static" / "shifts"
+
+SHIFT_EXISTS = Problem(409, "shift-exists", "a shift of that name exists already")
+NO_SUCH_SHIFT = Problem(404, "no-such-shift", "no shift of that name")
+STALE_SHIFT = Problem(
+    409, "stale-shift", "the shift changed since you read it: read it again (in `shift`)"
+)
+UNKNOWN_USER = Problem(400, "unknown-user", "no active user of that id")
+UNKNOWN_TEAM = Problem(400, "unknown-team", "no team of that id")
+TOO_MANY_MEMBERS = Problem(400, "too-many-members", "a shift holds at most 200 people")
+
+TAG = "shifts"
+MAX_MEMBERS = 200
+# "Next": the spans starting within this long.
+NEXT_WITHIN = timedelta(hours=12)
+# Printable text only: no control characters (PostgreSQL text cannot even hold NUL).
+TEXT = r"^[^\x00-\x1f\x7f]*$"
+NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Id = Annotated[int, Field(ge=1, le=2**62)]
+
+
+class _ShiftFields(BaseModel):
+    """What a shift is, but its name."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    label: str = Field(min_length=1, max_length=80, pattern=TEXT)
+    # Local times; an end not after the start is the next day (equal: refused).
+    start: str = Field(pattern=HHMM)
+    end: str = Field(pattern=HHMM)
+    # The weekdays the shift starts on.
+    days: list[Weekday] = Field(min_length=1, max_length=7)
+    user_ids: list[Id] = Field(default_factory=list, max_length=MAX_MEMBERS)
+    team_ids: list[Id] = Field(default_factory=list, max_length=MAX_MEMBERS)
+
+    @field_validator("label")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+    @model_validator(mode="after")
+    def _has_length(self) -> _ShiftFields:
+        if self.start == self.end:
+            raise ValueError(f"start and end are both {self.start}: a shift has a length")
+        return self
+
+    def shift(self, name: str, version: int = 1) -> ShiftDef:
+        return ShiftDef(
+            name=name,
+            label=self.label,
+            start=parse_hhmm(self.start),
+            end=parse_hhmm(self.end),
+            days=frozenset(WEEKDAYS.index(d) for d in self.days),
+            user_ids=frozenset(self.user_ids),
+            team_ids=frozenset(self.team_ids),
+            version=version,
+        )
+
+
+class ShiftBody(_ShiftFields):
+    """A new shift."""
+
+    name: str = Field(pattern=NAME)
+
+
+class ShiftChange(_ShiftFields):
+    """The whole shift as it should be, with the version it was read at."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+
+
+class ShiftPath(BaseModel):
+    name: str = Field(pattern=NAME)
+
+
+class ShiftPerson(BaseModel):
+    id: int
+    name: str
+
+
+class TeamRef(BaseModel):
+    id: int
+    name: str
+    label_zh: str
+    label_en: str
+
+
+class ShiftData(BaseModel):
+    name: str
+    label: str
+    start: str
+    end: str
+    overnight: bool
+    days: list[str]
+    user_ids: list[int]
+    team_ids: list[int]
+    users: list[ShiftPerson]
+    teams: list[TeamRef]
+    # Everyone working it: the users and the teams' members, disabled users left out.
+    members: list[ShiftPerson]
+    version: int
+    updated_by: str
+    updated_at: datetime | None
+
+
+class RotaAnswer(BaseModel):
+    shifts: list[ShiftData]
+    timezone: str
+    ending_soon_minutes: int
+    # Whether the caller may change the rota (the page shows its form).
+    may_edit: bool
+    # Who may be put on a shift: active users and teams (for the form).
+    people: list[ShiftPerson]
+    teams: list[TeamRef]
+
+
+class SpanData(BaseModel):
+    user_id: int
+    name: str
+    shift: str
+    label: str
+    start: datetime
+    end: datetime
+
+
+class NowAnswer(BaseModel):
+    at: datetime
+    on_shift: list[SpanData]
+    ending_soon: list[SpanData]
+    next: list[SpanData]
+
+
+class ShiftDeleted(BaseModel):
+    deleted: bool
+    name: str
+    shift: ShiftData
+
+
+class ShiftsApi:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        board: ShiftBoard,
+        people: ShiftPeople,
+        settings: ShiftsSettings,
+        audit: Audit | None,
+        on_change: Callable[[], Awaitable[None]],
+        *,
+        zone_name: str,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._engine = engine
+        self._board = board
+        self._people = people
+        self._settings = settings
+        self._audit = audit
+        self._on_change = on_change
+        self._zone_name = zone_name
+        self._clock = clock
+
+    def routes(self) -> Sequence[Route]:
+        edit = needs(P.SHIFTS_EDIT)
+        return [
+            http.get(
+                "/api/shifts",
+                self.list_shifts,
+                access=LOGIN,
+                tag=TAG,
+                summary="The rota: every shift with its times, days and people",
+                response=RotaAnswer,
+            ),
+            http.get(
+                "/api/shifts/now",
+                self.now,
+                access=LOGIN,
+                tag=TAG,
+                summary="Who is on shift now, who ends soon, who comes next (one's scope)",
+                response=NowAnswer,
+            ),
+            http.post(
+                "/api/shifts",
+                self.create_shift,
+                access=edit,
+                tag=TAG,
+                summary="Add a shift to the rota",
+                body=ShiftBody,
+                response=ShiftData,
+                status=201,
+                errors=(SHIFT_EXISTS, UNKNOWN_USER, UNKNOWN_TEAM, TOO_MANY_MEMBERS),
+            ),
+            http.put(
+                "/api/shifts/{name}",
+                self.update_shift,
+                access=edit,
+                tag=TAG,
+                summary="Replace a shift, if unchanged since the version read",
+                path_params=ShiftPath,
+                body=ShiftChange,
+                response=ShiftData,
+                errors=(NO_SUCH_SHIFT, STALE_SHIFT, UNKNOWN_USER, UNKNOWN_TEAM, TOO_MANY_MEMBERS),
+            ),
+            http.delete(
+                "/api/shifts/{name}",
+                self.delete_shift,
+                access=edit,
+                tag=TAG,
+                summary="Remove a shift from the rota",
+                path_params=ShiftPath,
+                response=ShiftDeleted,
+                errors=(NO_SUCH_SHIFT,),
+            ),
+            http.get(
+                "/shifts",
+                self.page,
+                access=PUBLIC,
+                kind="page",
+                content_type="text/html",
+                tag=TAG,
+                summary="The rota page (supervisors edit it, everyone else reads it)",
+            ),
+            http.static(
+                "/shifts/static",
+                STATIC_DIR,
+                access=PUBLIC,
+                summary="Scripts and styles of the rota page",
+            ),
+        ]
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _names(self) -> dict[int, str]:
+        return {u.id: u.display_name or u.username for u in self._people.active_users()}
+
+    def _team_refs(self) -> dict[int, TeamRef]:
+        return {
+            t.id: TeamRef(id=t.id, name=t.name, label_zh=t.label_zh, label_en=t.label_en)
+            for t in self._people.teams()
+        }
+
+    def shift_data(self, shift: ShiftDef) -> dict[str, Any]:
+        names = self._names()
+        teams = self._team_refs()
+        active = set(names)
+        members = members_of(shift, self._people.teams(), active)
+
+        def person(uid: int) -> dict[str, Any]:
+            return {"id": uid, "name": names.get(uid, f"#{uid}")}
+
+        data: dict[str, Any] = {
+            "name": shift.name,
+            "label": shift.label,
+            "start": shift.start.strftime("%H:%M"),
+            "end": shift.end.strftime("%H:%M"),
+            "overnight": shift.overnight,
+            "days": shift.day_names(),
+            "user_ids": sorted(shift.user_ids),
+            "team_ids": sorted(shift.team_ids),
+            "users": [person(u) for u in sorted(shift.user_ids)],
+            "teams": [
+                teams[t].model_dump()
+                if t in teams
+                else {"id": t, "name": f"#{t}", "label_zh": "", "label_en": ""}
+                for t in sorted(shift.team_ids)
+            ],
+            "members": sorted(
+                (person(u) for u in members), key=lambda p: (str(p["name"]), p["id"])
+            ),
+            "version": shift.version,
+            "updated_by": shift.updated_by,
+            "updated_at": shift.updated_at,
+        }
+        result: dict[str, Any] = to_data(data)
+        return result
+
+    async def list_shifts(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        shifts = await store.load_shifts(self._engine)
+        names = self._names()
+        return reply(
+            {
+                "shifts": [self.shift_data(s) for s in shifts],
+                "timezone": self._zone_name,
+                "ending_soon_minutes": self._settings.ending_soon_minutes,
+                "may_edit": user.may(P.SHIFTS_EDIT),
+                "people": [
+                    {"id": uid, "name": name}
+                    for uid, name in sorted(names.items(), key=lambda i: (i[1], i[0]))
+                ],
+                "teams": [t.model_dump() for t in self._team_refs().values()],
+            }
+        )
+
+    async def now(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        scope = self._people.scope_of(user)
+        at = self._clock()
+        names = self._names()
+        board = self._board
+
+        def mine(spans: Sequence[ShiftSpan]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "user_id": s.user_id,
+                    "name": names.get(s.user_id, f"#{s.user_id}"),
+                    "shift": s.shift,
+                    "label": s.label,
+                    "start": s.start,
+                    "end": s.end,
+                }
+                for s in spans
+                if s.user_id == user.id or scope.has_user(s.user_id)
+            ]
+
+        soon = timedelta(minutes=self._settings.ending_soon_minutes)
+        return reply(
+            to_data(
+                {
+                    "at": at,
+                    "on_shift": mine(board.on_shift(at)),
+                    "ending_soon": mine(board.ending_between(at, at + soon)),
+                    "next": mine(board.starting_between(at, at + NEXT_WITHIN)),
+                }
+            )
+        )
+
+    # --- changing --------------------------------------------------------------------------
+
+    def _check_people(self, shift: ShiftDef) -> None:
+        """Refuse unknown users and teams and an overfull shift (nothing stored yet)."""
+        unknown = sorted(u for u in shift.user_ids if self._people.active_user(u) is None)
+        if unknown:
+            raise UNKNOWN_USER(
+                f"no active user of id {', '.join(map(str, unknown))}", user_ids=unknown
+            )
+        teams = self._people.teams()
+        known = {t.id for t in teams}
+        missing = sorted(t for t in shift.team_ids if t not in known)
+        if missing:
+            raise UNKNOWN_TEAM(f"no team of id {', '.join(map(str, missing))}", team_ids=missing)
+        active = {u.id for u in self._people.active_users()}
+        count = len(members_of(shift, teams, active))
+        if count > MAX_MEMBERS:
+            raise TOO_MANY_MEMBERS(
+                f"the shift would hold {count} people, at most {MAX_MEMBERS}",
+                members=count,
+                limit=MAX_MEMBERS,
+            )
+
+    async def _audit_change(
+        self,
+        request: web.Request,
+        user: User,
+        action: str,
+        name: str,
+        before: ShiftDef | None,
+        after: ShiftDef | None,
+        message: str,
+    ) -> None:
+        if self._audit is None:
+            return
+        await self._audit.record(
+            request,
+            user,
+            action,
+            name,
+            parameters={"before": _plain(before), "after": _plain(after)},
+            message=message,
+        )
+
+    async def create_shift(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        body = await read_body(request, ShiftBody)
+        shift = body.shift(body.name)
+        self._check_people(shift)
+        try:
+            stored = await store.create_shift(self._engine, shift, user.username, self._clock())
+        except store.ShiftExists:
+            raise SHIFT_EXISTS(f"there is a shift {body.name} already", name=body.name) from None
+        await self._on_change()
+        await self._audit_change(
+            request,
+            user,
+            "shift.create",
+            stored.name,
+            None,
+            stored,
+            f"added shift {stored.name} ({_describe(stored)})",
+        )
+        return reply(self.shift_data(stored), status=201)
+
+    async def update_shift(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        name = read_path(request, ShiftPath).name
+        body = await read_body(request, ShiftChange)
+        shift = body.shift(name)
+        self._check_people(shift)
+        try:
+            before, after = await store.update_shift(
+                self._engine, shift, body.version, user.username, self._clock()
+            )
+        except store.NoSuchShift:
+            raise NO_SUCH_SHIFT(f"there is no shift {name}", name=name) from None
+        except store.StaleShift as exc:
+            raise STALE_SHIFT(
+                f"shift {name} is at version {exc.current.version}, not {body.version}: "
+                "read it again",
+                name=name,
+                shift=self.shift_data(exc.current),
+            ) from None
+        await self._on_change()
+        await self._audit_change(
+            request,
+            user,
+            "shift.update",
+            name,
+            before,
+            after,
+            f"changed shift {name} ({_describe(after)})",
+        )
+        return reply(self.shift_data(after))
+
+    async def delete_shift(self, request: web.Request) -> web.Response:
+        user = request_user(request)
+        name = read_path(request, ShiftPath).name
+        before = await store.delete_shift(self._engine, name, user.username, self._clock())
+        if before is None:
+            raise NO_SUCH_SHIFT(f"there is no shift {name}", name=name)
+        await self._on_change()
+        await self._audit_change(
+            request,
+            user,
+            "shift.delete",
+            name,
+            before,
+            None,
+            f"removed shift {name} ({_describe(before)})",
+        )
+        return reply({"deleted": True, "name": name, "shift": self.shift_data(before)})
+
+    # --- the page --------------------------------------------------------------------------
+
+    async def page(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def _plain(shift: ShiftDef | None) -> dict[str, Any] | None:
+    """The shift as the audit trail keeps it (ids, not names: names change)."""
+    if shift is None:
+        return None
+    return {
+        "name": shift.name,
+        "label": shift.label,
+        "start": shift.start.strftime("%H:%M"),
+        "end": shift.end.strftime("%H:%M"),
+        "days": shift.day_names(),
+        "user_ids": sorted(shift.user_ids),
+        "team_ids": sorted(shift.team_ids),
+        "version": shift.version,
+    }
+
+
+def _describe(shift: ShiftDef) -> str:
+    days = ",".join(shift.day_names())
+    return f"{shift.label}, {shift.start:%H:%M}-{shift.end:%H:%M} on {days}"
