@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -104,6 +104,12 @@ async def add_call(
                 wrapup_seconds=wrapup,
                 answered_by_user=user,
                 answered_by=answered_by,
+                # As the records room writes them: an answered leg has its answer time.
+                answered_at=(
+                    joined + timedelta(seconds=wait or 0)
+                    if user is not None and talk is not None
+                    else None
+                ),
                 short_abandon=short,
                 direction=direction,
                 agents_rung=[],

@@ -241,6 +241,11 @@ def test_rebuild_and_write_commands(
     assert "daily-2026-11-02.xlsx" in out
     book = openpyxl.load_workbook(tmp_path / "daily-2026-11-02.xlsx")
     assert "队列汇总" in book.sheetnames
+    # The agents who answered calls that day owed a work log and wrote none: 0 % on time,
+    # as the service's own agent summary says (the command reads the rota and the logs too).
+    agents = [[cell.value for cell in row] for row in book["坐席汇总"].iter_rows()]
+    column = agents[0].index("工作日志按时提交率")
+    assert {row[column] for row in agents[1:] if row[0] != "合计"} == {0}
     bad = subprocess.run(
         [sys.executable, "-m", "callcenter", "reports", "write", "--kind", "weekly",
          "--start", "2026-11-03", "--out", str(tmp_path), "--config", str(process.config)],
