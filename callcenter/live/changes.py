@@ -42,7 +42,9 @@ __all__ = [
 Outcome = Literal["answered", "abandoned", "timeout", "withdrawn", "unknown"]
 CompletedBy = Literal["caller", "agent", "transfer"]
 MemberState = Literal["available", "busy", "ringing", "paused", "unavailable"]
-CallPhase = Literal["waiting", "left", "connected"]
+# "hung_up": the caller hung up while connected; the call ends within the exit grace (when its
+# AgentComplete comes, or at the hang-up time without one). Nobody is talking on it any more.
+CallPhase = Literal["waiting", "left", "connected", "hung_up"]
 
 
 # --------------------------------------------------------------------------- views

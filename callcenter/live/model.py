@@ -154,7 +154,8 @@ class LiveModel:
         return changes
 
     def tick(self, now: datetime) -> list[Change]:
-        """Decide the exits whose grace has passed by `now` (call it periodically when idle)."""
+        """Decide the exits and hang-ups whose grace has passed by `now` (call it periodically,
+        well within the grace: a hung-up call's record waits for it)."""
         changes: list[Change] = []
         for pbx in list(self._state.pending):
             changes.extend(self._expire(pbx, now.timestamp(), now))
@@ -242,10 +243,16 @@ class LiveModel:
             return []
         changes: list[Change] = []
         while pending and pending[0][0] <= now_ts:
-            _, seq, key = pending.popleft()
+            _, seq, key, phase = pending.popleft()
             call = self._state.calls.get(key)
-            if call is None or call.seq != seq or call.phase is not Phase.LEFT:
-                continue  # decided meanwhile: the entry is stale
+            if call is None or call.seq != seq or call.phase is not phase:
+                continue  # decided (or moved on) meanwhile: the entry is stale
+            if phase is Phase.HUNG_UP:
+                # No AgentComplete within the grace after the caller's Hangup: ended then,
+                # as answered, without knowing who ended it.
+                transition(call, Trigger.EXPIRE)
+                changes.append(ops.close_hung_up(self._state, call))
+                continue
             # No QUEUESTATUS after an Abandon means app_queue had no reason to set one: the
             # caller hung up. Without an Abandon the caller was leaving to be connected.
             outcome: Outcome = "abandoned" if call.abandon_seen else "unknown"
@@ -313,6 +320,9 @@ class LiveModel:
             changes.append(
                 ops.close_call(self._state, call, "answered", at, "rejoin", talk_seconds=talk)
             )
+        elif was is Phase.HUNG_UP:
+            # It ended at its hang-up; the join only says no AgentComplete is coming for it.
+            changes.append(ops.close_hung_up(self._state, call))
         else:
             changes.append(self._end_unanswered(call, at, "rejoin"))
         return changes
@@ -337,9 +347,9 @@ class LiveModel:
         queue = self._state.queues.get((call.pbx, call.queue))
         was = call.phase
         transition(call, Trigger.LEAVE)
-        if was is Phase.CONNECTED:
-            # AgentConnect overtook the Leave (the table keeps the call CONNECTED): only the
-            # waiting list needs fixing.
+        if was is Phase.CONNECTED or was is Phase.HUNG_UP:
+            # AgentConnect (or even the Hangup) overtook the Leave (the table keeps the phase):
+            # only the waiting list needs fixing.
             position = ops.remove_caller(queue, call)
             return [] if position is None else [self._left(call, position, event.at, "connect")]
         position = ops.remove_caller(queue, call)
@@ -544,10 +554,12 @@ class LiveModel:
             left = self._left(call, position or 0, event.at, "hangup")
             return [left, ops.close_call(self._state, call, "abandoned", event.at, "hangup")]
         if was is Phase.CONNECTED:
-            talk = _seconds_since(call.answered_at, event.at)
-            return [
-                ops.close_call(self._state, call, "answered", event.at, "hangup", talk_seconds=talk)
-            ]
+            # Now HUNG_UP: the AgentComplete (who ended it, Asterisk's talk time) comes through
+            # another stasis subscription and may be behind this Hangup. Decided by it, or at
+            # the deadline as ended at this hang-up.
+            call.hung_up_at = event.at
+            ops.schedule_exit(self._state, call, event.at)
+            return []
         return [self._end_unanswered(call, event.at, "hangup")]
 
     def _on_soft_hangup(self, event: SoftHangupRequest) -> list[Change]:

@@ -23,6 +23,7 @@ from callcenter.live.views import frozen_mapping, member_view, service_level_sec
 
 __all__ = [
     "close_call",
+    "close_hung_up",
     "epoch_ms",
     "insert_caller",
     "merge_member",
@@ -68,12 +69,13 @@ def remove_caller(queue: Queue | None, call: Call) -> int | None:
 
 
 def schedule_exit(state: LiveState, call: Call, at: datetime) -> None:
-    """Decide this LEFT call at `at + grace` unless evidence arrives first."""
+    """Decide this LEFT (or HUNG_UP) call at `at + grace` unless evidence arrives first; the
+    entry holds only while the call is still in the phase it has now."""
     deadline = at.timestamp() + state.config.exit_grace_seconds
     pending = state.pending.get(call.pbx)
     if pending is None:
         pending = state.pending[call.pbx] = deque()
-    pending.append((deadline, call.seq, (call.pbx, call.uniqueid)))
+    pending.append((deadline, call.seq, (call.pbx, call.uniqueid), call.phase))
 
 
 def record_answer(
@@ -156,6 +158,17 @@ def close_call(
     )
     log.debug("call %s/%s ended: %s (%s)", call.pbx, call.uniqueid, outcome, evidence)
     return CallEnded(record)
+
+
+def close_hung_up(state: LiveState, call: Call) -> CallEnded:
+    """End a HUNG_UP call (already moved to ENDED) whose AgentComplete did not come: answered,
+    ended when its channel hung up, talk from the answer to the hang-up (our clocks)."""
+    # Set with the HUNG_UP phase; the fallbacks only keep `apply` from ever raising.
+    hung_up_at = call.hung_up_at or call.answered_at or call.joined_at
+    talk = None
+    if call.answered_at is not None:
+        talk = max(0.0, (hung_up_at - call.answered_at).total_seconds())
+    return close_call(state, call, "answered", hung_up_at, "hangup", talk_seconds=talk)
 
 
 def _wait_seconds(call: Call, at: datetime) -> float:

@@ -10,6 +10,10 @@ not closed: it left the queue while we were not listening and may still be conne
 on, so it is detached (phase LEFT, no deadline) and closed by its next Hangup/AgentComplete or by
 a later resync that no longer sees its channel.
 
+A call whose caller hung up while connected (HUNG_UP, awaiting its AgentComplete) needs no fix:
+a snapshot without its channel closes it as its deadline would (ended at the hang-up, evidence
+"hangup"), with no `Correction`; one the stream touched since is left to its deadline.
+
 Events that arrive while the snapshot is being taken are newer than it: whatever they touched
 (named by the `ResyncJournal`) is left as the events made it.
 """
@@ -152,6 +156,8 @@ def _close(state: LiveState, call: Call, now: datetime, kind: str) -> list[Chang
     if was is Phase.CONNECTED:
         talk = None if call.answered_at is None else (now - call.answered_at).total_seconds()
         ended = ops.close_call(state, call, "answered", now, "reconcile", talk_seconds=talk)
+    elif was is Phase.HUNG_UP:
+        ended = ops.close_hung_up(state, call)  # its Hangup was seen: it ended then
     else:
         ended = ops.close_call(state, call, "unknown", now, "reconcile")
     key = (call.pbx, call.uniqueid)
@@ -169,6 +175,11 @@ def _close_vanished_calls(
         alive = call.uniqueid in snap.alive
         if call.phase is Phase.WAITING and alive:
             changes.append(_detach(state, call, now))
+        elif call.phase is Phase.HUNG_UP and not alive:
+            # The model already knew it ended (only its AgentComplete was awaited, and one
+            # that missed the snapshot is unlikely to come): no fix, closed as at its deadline.
+            transition(call, Trigger.RESYNC_CLOSE)
+            changes.append(ops.close_hung_up(state, call))
         elif not alive:
             changes += _close(state, call, now, "call_closed")
     return changes

@@ -20,12 +20,15 @@ keeps positions 1..n without gaps by construction.
 
 Call lifecycle (one `Call` per join; the same channel may join another queue later)::
 
-      join ─▶ WAITING ──leave──▶ LEFT ──connect──▶ CONNECTED ──complete/hangup──▶ ENDED
-                │  ▲ called,        │ QUEUESTATUS,                ▲
-                │  │ ring-no-answer,│ hangup, grace expired,      │
-                │  │ abandon mark   │ rejoin ──────────────▶ ENDED│
-                └──┴──connect───────┼─────────────────────────────┘
+      join ─▶ WAITING ──leave──▶ LEFT ──connect──▶ CONNECTED ──complete──▶ ENDED
+                │  ▲ called,        │ QUEUESTATUS,   ▲    │ hangup
+                │  │ ring-no-answer,│ hangup, grace  │    ▼
+                │  │ abandon mark   │ expired,       │   HUNG_UP ──complete, grace expired──▶ ENDED
+                │  │                │ rejoin ─▶ ENDED│
+                └──┴──connect───────┼────────────────┘
                    hangup ─▶ ENDED  └ (answered: AgentConnect may come before or after Leave)
+
+    (a rejoin of the channel, or a resync that no longer sees it, ends a call in any phase)
 
 Why LEFT exists: app_queue emits QueueCallerAbandon not only when the caller hangs up but also on
 a Queue() timeout, leave-when-empty and withdraw, and it emits QueueCallerLeave *before* it sets
@@ -42,6 +45,18 @@ unanswered exit is decided by the evidence that follows the Leave:
   The grace is checked on each later event of the same PBX and by `LiveModel.tick(now)`.
 
 A Leave *without* a prior Abandon means the caller was connected: AgentConnect follows.
+
+Why HUNG_UP exists: app_queue publishes AgentComplete (who ended the call, Asterisk's own talk
+time) from its own stasis subscription when the bridge ends, while the Hangup of the caller's
+channel reaches AMI through another subscriber; under load the Hangup can come first. So the
+Hangup of a CONNECTED caller does not end the call: it notes the hang-up time and waits
+`exit_grace_seconds` (the same deadline queue as LEFT) for the AgentComplete, which then ends
+the call as it would have without the race (its reason → completed_by, its talk time). None
+by the deadline: ended as answered, evidence "hangup", talk from the answer to the hang-up,
+ended at the hang-up (not at the deadline). A rejoin of the same uniqueid or a resync that
+no longer sees the channel ends it the same way, at its hang-up time. Outside the model the
+call shows as phase "hung_up" meanwhile (no longer someone's connected call), for at most the
+grace plus one tick.
 
 Transitions are data (`TRANSITIONS`), and `transition(call, trigger)` is the only code that
 changes a call's phase after it is built (as h11's `_state.py` does for a connection). A handler
@@ -85,6 +100,7 @@ class Phase(enum.Enum):
     WAITING = "waiting"
     LEFT = "left"
     CONNECTED = "connected"
+    HUNG_UP = "hung_up"  # the caller's channel hung up; its AgentComplete may still follow
     ENDED = "ended"
 
 
@@ -103,7 +119,7 @@ class Trigger(enum.Enum):
     RESYNC_DETACH = "resync_detach"
 
 
-_W, _L, _C, _E = Phase.WAITING, Phase.LEFT, Phase.CONNECTED, Phase.ENDED
+_W, _L, _C, _H, _E = Phase.WAITING, Phase.LEFT, Phase.CONNECTED, Phase.HUNG_UP, Phase.ENDED
 
 TRANSITIONS: dict[tuple[Phase, Trigger], Phase] = {
     (_W, Trigger.CALLED): _W,
@@ -127,9 +143,15 @@ TRANSITIONS: dict[tuple[Phase, Trigger], Phase] = {
     (_C, Trigger.LEAVE): _C,
     (_C, Trigger.STATUS): _C,  # QUEUESTATUS=CONTINUE after an answered call
     (_C, Trigger.COMPLETE): _E,
-    (_C, Trigger.HANGUP): _E,
+    (_C, Trigger.HANGUP): _H,  # the AgentComplete may still be on its way: wait the grace
     (_C, Trigger.REJOIN): _E,
     (_C, Trigger.RESYNC_CLOSE): _E,
+    (_H, Trigger.LEAVE): _H,  # a late Leave: only the waiting list needs fixing
+    (_H, Trigger.STATUS): _H,  # QUEUESTATUS after the answered call: kept as evidence
+    (_H, Trigger.COMPLETE): _E,  # the AgentComplete the Hangup overtook
+    (_H, Trigger.EXPIRE): _E,  # none within the grace: ended at the hang-up
+    (_H, Trigger.REJOIN): _E,
+    (_H, Trigger.RESYNC_CLOSE): _E,
 }
 
 
@@ -246,6 +268,7 @@ class Call:
         "caller_name",
         "caller_num",
         "channel",
+        "hung_up_at",
         "ivr",
         "joined_at",
         "left_at",
@@ -297,6 +320,9 @@ class Call:
         self.answered_by: str | None = None
         self.answered_name: str | None = None
         self.answered_at: datetime | None = None
+        # When the caller's channel hung up while CONNECTED (phase HUNG_UP): the call's end
+        # if no AgentComplete follows within the grace.
+        self.hung_up_at: datetime | None = None
         self.wait_seconds: float | None = None
         self.wrapup_seconds = 0
         self.left_at: datetime | None = None
@@ -358,8 +384,10 @@ class LiveState:
         self.calls: dict[tuple[str, str], Call] = {}  # open calls only
         # The latest ended calls, oldest first: a late AgentComplete of one is not a new call.
         self.ended: OrderedDict[tuple[str, str], None] = OrderedDict()
-        # Calls in LEFT awaiting evidence, per pbx, in deadline order: (deadline, seq, key).
-        self.pending: dict[str, deque[tuple[float, int, tuple[str, str]]]] = {}
+        # Calls in LEFT or HUNG_UP awaiting evidence, per pbx, in deadline order:
+        # (deadline, seq, key, the phase it was set for). A LEFT call answered and hung up
+        # within its grace has both; only the HUNG_UP one decides it then.
+        self.pending: dict[str, deque[tuple[float, int, tuple[str, str], Phase]]] = {}
         # IVR variables by (pbx, channel uniqueid), set before the channel joins a queue.
         self.ivr: dict[tuple[str, str], dict[str, str]] = {}
         # Per pbx, one per resync snapshot being taken (see journal.py); two can overlap

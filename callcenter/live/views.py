@@ -91,7 +91,12 @@ def caller_view(call: Call, position: int) -> CallerView:
     )
 
 
-_PHASE_NAMES = {Phase.WAITING: "waiting", Phase.LEFT: "left", Phase.CONNECTED: "connected"}
+_PHASE_NAMES = {
+    Phase.WAITING: "waiting",
+    Phase.LEFT: "left",
+    Phase.CONNECTED: "connected",
+    Phase.HUNG_UP: "hung_up",
+}
 
 
 def call_view(call: Call) -> CallView:
