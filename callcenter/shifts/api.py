@@ -1,7 +1,11 @@
 """HTTP adapter of the rota, and the /shifts page.
 
 GET    /api/shifts          the rota: every shift with its times, days, users, teams and
-                            members by name (any logged-in user)
+                            members by name, and the centre's time zone (any logged-in
+                            user). Those who may edit get every name and the pick-lists
+                            (active people, teams); everyone else gets the people of their
+                            own scope only (their teams, themselves) and empty pick-lists:
+                            the rota is public inside the centre, other teams' names are not
 GET    /api/shifts/now      who is on shift now (their shift and its end), who ends within
                             ``ending_soon_minutes``, whose shift starts within 12 h; narrowed
                             to the caller's scope (supervisors: every team; others: their
@@ -13,6 +17,8 @@ DELETE /api/shifts/{name}   404 no-such-shift
 GET    /shifts              the page (supervisors and admins edit, everyone else reads)
 
 Every refusal changes nothing: unknown users or teams (400 unknown-user / unknown-team),
+checked for the ids a change ADDS only (a disabled member or a deleted team the shift holds
+already is kept: an edit of its label must not fail, and the member is back when enabled),
 more than ``MAX_MEMBERS`` people (400 too-many-members), bad times or days (400
 invalid-body). Every change is audited (``shift.create|update|delete``, with the shift before
 and after) and the room reloads its board before answering.
@@ -21,6 +27,7 @@ and after) and the room reloads its board before answering.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -29,6 +36,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.agents.scope import Scope
 from callcenter.audit.log import Audit
 from callcenter.auth.identity import User
 from callcenter.auth.permissions import P
@@ -40,7 +48,7 @@ from callcenter.shifts import store
 from callcenter.shifts.ports import ShiftPeople
 from callcenter.shifts.rota import WEEKDAYS, ShiftBoard, ShiftDef, members_of, parse_hhmm
 from callcenter.web import http
-from callcenter.web.errors import Problem
+from callcenter.web.errors import ApiError, Problem
 from callcenter.web.http import (
     LOGIN,
     PUBLIC,
@@ -135,6 +143,8 @@ class ShiftPath(BaseModel):
 class ShiftPerson(BaseModel):
     id: int
     name: str
+    # A disabled account the shift keeps (on no shift until enabled again).
+    disabled: bool = False
 
 
 class TeamRef(BaseModel):
@@ -155,8 +165,11 @@ class ShiftData(BaseModel):
     team_ids: list[int]
     users: list[ShiftPerson]
     teams: list[TeamRef]
-    # Everyone working it: the users and the teams' members, disabled users left out.
+    # Everyone working it: the users and the teams' members, disabled users left out; for a
+    # caller who may not edit, only those of the caller's scope (``user_ids``, ``users`` too).
     members: list[ShiftPerson]
+    # Members left out of ``members`` for the caller (other teams' people).
+    others: int
     version: int
     updated_by: str
     updated_at: datetime | None
@@ -168,7 +181,8 @@ class RotaAnswer(BaseModel):
     ending_soon_minutes: int
     # Whether the caller may change the rota (the page shows its form).
     may_edit: bool
-    # Who may be put on a shift: active users and teams (for the form).
+    # Who may be put on a shift: active users and teams (for the form); empty for a caller
+    # who may not edit.
     people: list[ShiftPerson]
     teams: list[TeamRef]
 
@@ -184,6 +198,8 @@ class SpanData(BaseModel):
 
 class NowAnswer(BaseModel):
     at: datetime
+    # The centre's zone: the page shows every time in it, wherever the browser is.
+    timezone: str
     on_shift: list[SpanData]
     ending_soon: list[SpanData]
     next: list[SpanData]
@@ -296,15 +312,30 @@ class ShiftsApi:
             for t in self._people.teams()
         }
 
-    def shift_data(self, shift: ShiftDef) -> dict[str, Any]:
-        names = self._names()
-        teams = self._team_refs()
-        active = set(names)
-        members = members_of(shift, self._people.teams(), active)
+    async def _known(self, shifts: Sequence[ShiftDef]) -> _Known:
+        """Names of the active users, and of the disabled ones these shifts hold."""
+        active = self._names()
+        held = {u for s in shifts for u in s.user_ids} - set(active)
+        return _Known(active, await store.user_names(self._engine, held), self._team_refs())
+
+    def shift_data(
+        self, shift: ShiftDef, known: _Known, sees: Callable[[int], bool] | None = None
+    ) -> dict[str, Any]:
+        """The shift as the API shows it; ``sees``: whose names the caller may read (None:
+        everyone's)."""
+        names, gone, teams = known.active, known.gone, known.teams
+        members = members_of(shift, self._people.teams(), set(names))
+
+        def shown(uid: int) -> bool:
+            return sees is None or sees(uid)
 
         def person(uid: int) -> dict[str, Any]:
-            return {"id": uid, "name": names.get(uid, f"#{uid}")}
+            if uid in names:
+                return {"id": uid, "name": names[uid], "disabled": False}
+            return {"id": uid, "name": gone.get(uid, f"#{uid}"), "disabled": True}
 
+        user_ids = sorted(u for u in shift.user_ids if shown(u))
+        seen = [u for u in members if shown(u)]
         data: dict[str, Any] = {
             "name": shift.name,
             "label": shift.label,
@@ -312,18 +343,17 @@ class ShiftsApi:
             "end": shift.end.strftime("%H:%M"),
             "overnight": shift.overnight,
             "days": shift.day_names(),
-            "user_ids": sorted(shift.user_ids),
+            "user_ids": user_ids,
             "team_ids": sorted(shift.team_ids),
-            "users": [person(u) for u in sorted(shift.user_ids)],
+            "users": [person(u) for u in user_ids],
             "teams": [
                 teams[t].model_dump()
                 if t in teams
                 else {"id": t, "name": f"#{t}", "label_zh": "", "label_en": ""}
                 for t in sorted(shift.team_ids)
             ],
-            "members": sorted(
-                (person(u) for u in members), key=lambda p: (str(p["name"]), p["id"])
-            ),
+            "members": sorted((person(u) for u in seen), key=lambda p: (str(p["name"]), p["id"])),
+            "others": len(members) - len(seen),
             "version": shift.version,
             "updated_by": shift.updated_by,
             "updated_at": shift.updated_at,
@@ -331,21 +361,25 @@ class ShiftsApi:
         result: dict[str, Any] = to_data(data)
         return result
 
+    async def one_shift(self, shift: ShiftDef) -> dict[str, Any]:
+        """One shift with every name (the answers to an editor's change)."""
+        return self.shift_data(shift, await self._known([shift]))
+
     async def list_shifts(self, request: web.Request) -> web.Response:
         user = request_user(request)
         shifts = await store.load_shifts(self._engine)
-        names = self._names()
+        known = await self._known(shifts)
+        edits = user.may(P.SHIFTS_EDIT)
+        sees = None if edits else _seen_by(user, self._people.scope_of(user))
+        people = sorted(known.active.items(), key=lambda i: (i[1], i[0])) if edits else []
         return reply(
             {
-                "shifts": [self.shift_data(s) for s in shifts],
+                "shifts": [self.shift_data(s, known, sees) for s in shifts],
                 "timezone": self._zone_name,
                 "ending_soon_minutes": self._settings.ending_soon_minutes,
-                "may_edit": user.may(P.SHIFTS_EDIT),
-                "people": [
-                    {"id": uid, "name": name}
-                    for uid, name in sorted(names.items(), key=lambda i: (i[1], i[0]))
-                ],
-                "teams": [t.model_dump() for t in self._team_refs().values()],
+                "may_edit": edits,
+                "people": [{"id": uid, "name": name} for uid, name in people],
+                "teams": [t.model_dump() for t in known.teams.values()] if edits else [],
             }
         )
 
@@ -367,7 +401,8 @@ class ShiftsApi:
                     "end": s.end,
                 }
                 for s in spans
-                if s.user_id == user.id or scope.has_user(s.user_id)
+                # Not a user disabled since the board's last reload (on no shift at once).
+                if s.user_id in names and (s.user_id == user.id or scope.has_user(s.user_id))
             ]
 
         soon = timedelta(minutes=self._settings.ending_soon_minutes)
@@ -375,6 +410,7 @@ class ShiftsApi:
             to_data(
                 {
                     "at": at,
+                    "timezone": self._zone_name,
                     "on_shift": mine(board.on_shift(at)),
                     "ending_soon": mine(board.ending_between(at, at + soon)),
                     "next": mine(board.starting_between(at, at + NEXT_WITHIN)),
@@ -384,16 +420,22 @@ class ShiftsApi:
 
     # --- changing --------------------------------------------------------------------------
 
-    def _check_people(self, shift: ShiftDef) -> None:
-        """Refuse unknown users and teams and an overfull shift (nothing stored yet)."""
-        unknown = sorted(u for u in shift.user_ids if self._people.active_user(u) is None)
+    def _check_people(self, shift: ShiftDef, kept: ShiftDef | None = None) -> None:
+        """Refuse unknown users and teams and an overfull shift (nothing stored yet). Only
+        the ids added to ``kept`` (the shift as stored) are checked: a member disabled since,
+        or a team deleted since, stays on it."""
+        kept_users = kept.user_ids if kept is not None else frozenset()
+        kept_teams = kept.team_ids if kept is not None else frozenset()
+        unknown = sorted(
+            u for u in shift.user_ids - kept_users if self._people.active_user(u) is None
+        )
         if unknown:
             raise UNKNOWN_USER(
                 f"no active user of id {', '.join(map(str, unknown))}", user_ids=unknown
             )
         teams = self._people.teams()
         known = {t.id for t in teams}
-        missing = sorted(t for t in shift.team_ids if t not in known)
+        missing = sorted(t for t in shift.team_ids - kept_teams if t not in known)
         if missing:
             raise UNKNOWN_TEAM(f"no team of id {', '.join(map(str, missing))}", team_ids=missing)
         active = {u.id for u in self._people.active_users()}
@@ -445,14 +487,21 @@ class ShiftsApi:
             stored,
             f"added shift {stored.name} ({_describe(stored)})",
         )
-        return reply(self.shift_data(stored), status=201)
+        return reply(await self.one_shift(stored), status=201)
 
     async def update_shift(self, request: web.Request) -> web.Response:
         user = request_user(request)
         name = read_path(request, ShiftPath).name
         body = await read_body(request, ShiftChange)
         shift = body.shift(name)
-        self._check_people(shift)
+        # What the edit adds is judged against the version it was read at; the store's
+        # version guard refuses the edit if that version is gone by the time it writes.
+        current = await store.get_shift(self._engine, name)
+        if current is None:
+            raise NO_SUCH_SHIFT(f"there is no shift {name}", name=name)
+        if current.version != body.version:
+            raise await self._stale(current, body.version)
+        self._check_people(shift, current)
         try:
             before, after = await store.update_shift(
                 self._engine, shift, body.version, user.username, self._clock()
@@ -460,12 +509,7 @@ class ShiftsApi:
         except store.NoSuchShift:
             raise NO_SUCH_SHIFT(f"there is no shift {name}", name=name) from None
         except store.StaleShift as exc:
-            raise STALE_SHIFT(
-                f"shift {name} is at version {exc.current.version}, not {body.version}: "
-                "read it again",
-                name=name,
-                shift=self.shift_data(exc.current),
-            ) from None
+            raise await self._stale(exc.current, body.version) from None
         await self._on_change()
         await self._audit_change(
             request,
@@ -476,7 +520,15 @@ class ShiftsApi:
             after,
             f"changed shift {name} ({_describe(after)})",
         )
-        return reply(self.shift_data(after))
+        return reply(await self.one_shift(after))
+
+    async def _stale(self, current: ShiftDef, version: int) -> ApiError:
+        name = current.name
+        return STALE_SHIFT(
+            f"shift {name} is at version {current.version}, not {version}: read it again",
+            name=name,
+            shift=await self.one_shift(current),
+        )
 
     async def delete_shift(self, request: web.Request) -> web.Response:
         user = request_user(request)
@@ -494,12 +546,30 @@ class ShiftsApi:
             None,
             f"removed shift {name} ({_describe(before)})",
         )
-        return reply({"deleted": True, "name": name, "shift": self.shift_data(before)})
+        return reply({"deleted": True, "name": name, "shift": await self.one_shift(before)})
 
     # --- the page --------------------------------------------------------------------------
 
     async def page(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What a shift's answer names its people and teams by."""
+
+    active: dict[int, str]  # active users
+    gone: dict[int, str]  # disabled users held by the shifts answered
+    teams: dict[int, TeamRef]
+
+
+def _seen_by(user: User, scope: Scope) -> Callable[[int], bool]:
+    """Whose names a caller who may not edit reads: their own and their teams' people."""
+
+    def sees(uid: int) -> bool:
+        return uid == user.id or scope.has_user(uid)
+
+    return sees
 
 
 def _plain(shift: ShiftDef | None) -> dict[str, Any] | None:

@@ -8,13 +8,14 @@ comes back as the pure ``rota.ShiftDef``.
   name first wins it (the other's IntegrityError on the unique name is no failure).
 - Changes are whole replacements guarded by the shift's ``version``: an edit names the
   version it read, and a shift changed meanwhile is refused (``StaleShift``), never
-  overwritten. A deletion and a re-creation of a deleted name move the version on as well.
+  overwritten. A deletion and a re-creation of a deleted name move the version on as well;
+  of two re-creations of one deleted name at once, one wins and the other is ``ShiftExists``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from callcenter.auth.models import UserRow
 from callcenter.shifts.models import Shift
 from callcenter.shifts.rota import WEEKDAYS, ShiftDef, parse_hhmm
 
@@ -145,7 +147,9 @@ async def create_shift(engine: AsyncEngine, shift: ShiftDef, by: str, at: dateti
             if row.deleted_at is None:
                 raise ShiftExists(shift.name)
             version = row.version + 1
-            await session.execute(
+            # Guarded by the version: of two re-creations at once (SQLite takes no row lock
+            # on the SELECT above), the second changes nothing and must not answer 201.
+            changed = await session.execute(
                 update(Shift)
                 .where(Shift.id == row.id, Shift.version == row.version)
                 .values(
@@ -157,9 +161,27 @@ async def create_shift(engine: AsyncEngine, shift: ShiftDef, by: str, at: dateti
                 )
                 .execution_options(synchronize_session=False)
             )
+            if not getattr(changed, "rowcount", 0):
+                raise ShiftExists(shift.name)
             return replace(shift, version=version, updated_by=by[:80], updated_at=at)
     except IntegrityError:
         raise ShiftExists(shift.name) from None
+
+
+async def user_names(engine: AsyncEngine, ids: Collection[int]) -> dict[int, str]:
+    """The names of these accounts, disabled ones too (the agents room offers only the
+    active ones; a shift keeps a disabled member, and the page names them)."""
+    if not ids:
+        return {}
+    async with AsyncSession(engine) as session:
+        found = (
+            await session.execute(
+                select(UserRow.id, UserRow.display_name, UserRow.username).where(
+                    UserRow.id.in_(sorted(ids))
+                )
+            )
+        ).all()
+    return {uid: display or username for uid, display, username in found}
 
 
 async def update_shift(

@@ -8,8 +8,10 @@ access, readers, problems), the room and its board; the agents room is a small f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +26,7 @@ from callcenter.agents.scope import Scope, Team, scope_of
 from callcenter.audit.log import AuditLog
 from callcenter.audit.models import AuditEntry
 from callcenter.auth.identity import User
+from callcenter.auth.models import UserRow
 from callcenter.auth.permissions import P
 from callcenter.settings import ShiftsSettings
 from callcenter.shifts import store
@@ -203,11 +206,13 @@ class Client:
 
 @pytest.fixture
 async def api(engine: AsyncEngine) -> AsyncIterator[Client]:
-    room = make_room(engine, People())
+    people = People()
+    room = make_room(engine, people)
     await room.start()
-    by_name = {u.username: u for u in USERS.values()}
 
     async def authenticate(request: web.Request) -> User | None:
+        # The people as they are now (a test may add one).
+        by_name = {u.username: u for u in people.users.values()}
         return by_name.get(request.headers.get("X-Test-User", ""))
 
     client = Client(engine, room)
@@ -243,16 +248,23 @@ async def test_everyone_reads_the_rota_and_only_supervisors_change_it(api: Clien
     assert night["teams"] == [
         {"id": 10, "name": "front", "label_zh": "一线", "label_en": "Front line"}
     ]
-    assert night["members"] == [{"id": 4, "name": "李雷"}, {"id": 3, "name": "王芳"}]
+    assert night["members"] == [
+        {"id": 4, "name": "李雷", "disabled": False},
+        {"id": 3, "name": "王芳", "disabled": False},
+    ]
+    assert night["others"] == 0
     assert (night["start"], night["end"], night["overnight"], night["days"]) == (
         "22:00",
         "06:00",
         True,
         ["mon"],
     )
-    assert {p["id"] for p in rota["people"]} == {1, 2, 3, 4, 5}  # no disabled user
+    # The form's pick-lists are for those who may edit.
+    assert (rota["people"], rota["teams"]) == ([], [])
     status, rota = await api.call("GET", who="lead")
     assert rota["may_edit"] is True
+    assert {p["id"] for p in rota["people"]} == {1, 2, 3, 4, 5}  # no disabled user
+    assert [t["id"] for t in rota["teams"]] == [10, 20]
 
     before = await api.state()
     for method, path, body in [
@@ -279,7 +291,7 @@ async def test_create_edit_delete_with_audit_and_reload(api: Client) -> None:
         "lead",
         True,
     )
-    assert late["members"] == [{"id": 5, "name": "赵敏"}]
+    assert late["members"] == [{"id": 5, "name": "赵敏", "disabled": False}]
     # The board has it at once: Monday 23:00 is inside 16:00-00:00.
     assert 5 in {s.user_id for s in api.room.rota.on_shift(T0) if s.shift == "late"}
 
@@ -378,6 +390,7 @@ async def test_now_is_scoped_to_the_callers_teams(api: Client) -> None:
     status, now = await api.call("GET", f"{PATH}/now", who="lead")
     assert status == 200, now
     assert now["at"].startswith("2026-11-30T15:00:00")
+    assert now["timezone"] == "Asia/Shanghai"
     assert [(s["user_id"], s["shift"]) for s in now["on_shift"]] == [
         (5, "late"),
         (3, "night"),
@@ -432,3 +445,187 @@ async def test_store_refusals(engine: AsyncEngine) -> None:
     with pytest.raises(store.StaleShift) as stale:
         await store.update_shift(engine, night, 1, "lead", T0)
     assert stale.value.current.version == 2
+
+
+# --- a disabled member is kept; only what an edit adds is checked -----------------------
+
+
+def _as_read(shift: dict[str, Any], **change: Any) -> dict[str, Any]:
+    """The PUT body of a shift as GET answered it, with ``change``."""
+    keys = ("label", "start", "end", "days", "user_ids", "team_ids", "version")
+    return {**{k: shift[k] for k in keys}, **change}
+
+
+async def _read(api: Client, name: str, who: str = "lead") -> dict[str, Any]:
+    status, rota = await api.call("GET", who=who)
+    assert status == 200, rota
+    found: dict[str, Any] = {s["name"]: s for s in rota["shifts"]}[name]
+    return found
+
+
+async def test_a_shift_keeps_a_disabled_member_and_a_deleted_team_through_an_edit(
+    api: Client,
+) -> None:
+    people = api.room.people
+    assert isinstance(people, People)
+    # The accounts table names a disabled user (the agents room lists active ones only).
+    async with AsyncSession(api.engine) as session, session.begin():
+        session.add(
+            UserRow(
+                id=3,
+                username="wang",
+                display_name="王芳",
+                role="agent",
+                password_hash="x",
+                disabled=True,
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+    body = {**NEW, "name": "mixed", "user_ids": [3, 5], "team_ids": [20]}
+    status, made = await api.call("POST", body=body)
+    assert status == 201, made
+    people.disabled.add(3)
+    people.team_list.remove(BACK)
+    # Before the board's reload too, "now" leaves a disabled user out.
+    status, now = await api.call("GET", f"{PATH}/now")
+    assert status == 200, now
+    assert 3 not in {s["user_id"] for s in now["on_shift"]}
+    await api.room.reload()
+    shift = await _read(api, "mixed")
+    # Still held, named and marked; not a member (on no shift) while disabled.
+    assert shift["user_ids"] == [3, 5]
+    assert shift["users"] == [
+        {"id": 3, "name": "王芳", "disabled": True},
+        {"id": 5, "name": "赵敏", "disabled": False},
+    ]
+    assert [m["id"] for m in shift["members"]] == [5]
+    assert shift["teams"] == [{"id": 20, "name": "#20", "label_zh": "", "label_en": ""}]
+
+    # Put back as read with a new label: accepted, the disabled member and the team kept.
+    status, edited = await api.call("PUT", f"{PATH}/mixed", _as_read(shift, label="Mixed 2"))
+    assert status == 200, edited
+    assert (edited["label"], edited["user_ids"], edited["team_ids"]) == ("Mixed 2", [3, 5], [20])
+    (row,) = [r for r in await rows(api.engine) if r.name == "mixed"]
+    assert (row.user_ids, row.team_ids, row.version) == ([3, 5], [20], 2)
+
+    # ADDING a disabled or unknown user, or an unknown team, is still refused.
+    before = await api.state()
+    for change, error in [
+        ({"user_ids": [3, 5, 6]}, "unknown-user"),
+        ({"user_ids": [3, 5, 99]}, "unknown-user"),
+        ({"team_ids": [20, 77]}, "unknown-team"),
+    ]:
+        status, answer = await api.call("PUT", f"{PATH}/mixed", _as_read(edited, **change))
+        assert (status, answer["error"]) == (400, error), answer
+        assert answer.get("user_ids", answer.get("team_ids")) in ([6], [99], [77])
+    # A stale version is a stale edit, not a bad member.
+    status, answer = await api.call("PUT", f"{PATH}/mixed", _as_read(shift, user_ids=[6]))
+    assert (status, answer["error"], answer["shift"]["version"]) == (409, "stale-shift", 2)
+    assert await api.state() == before
+
+    # Enabled again: back on the shift, as documented.
+    people.disabled.discard(3)
+    await api.room.reload()
+    assert 3 in api.room.rota.members("mixed")
+    # And an edit may drop them.
+    status, dropped = await api.call("PUT", f"{PATH}/mixed", _as_read(edited, user_ids=[5]))
+    assert (status, dropped["user_ids"]) == (200, [5]), dropped
+
+
+# --- what a caller who may not edit reads ---------------------------------------------------
+
+
+async def test_an_agent_reads_the_whole_rota_but_only_their_own_teams_names(
+    api: Client,
+) -> None:
+    people = api.room.people
+    assert isinstance(people, People)
+    people.users[7] = User(7, "solo", "独行", "agent")  # in no team
+    status, _ = await api.call("POST", body={**NEW, "user_ids": [5, 7]})
+    assert status == 201
+
+    def seen(rota: dict[str, Any]) -> dict[str, tuple[list[int], list[int], int]]:
+        return {
+            s["name"]: ([m["id"] for m in s["members"]], s["user_ids"], s["others"])
+            for s in rota["shifts"]
+        }
+
+    # wang (front line): the front line's names; zhao of the back office only counted.
+    status, rota = await api.call("GET", who="wang")
+    assert status == 200, rota
+    assert seen(rota) == {
+        "early": ([], [], 1),
+        "late": ([], [], 2),
+        "night": ([4, 3], [], 0),
+    }
+    assert (rota["people"], rota["teams"]) == ([], [])
+    # Every shift is listed, with its times and teams (the rota is public in the centre).
+    night = {s["name"]: s for s in rota["shifts"]}["night"]
+    assert [t["name"] for t in night["teams"]] == ["front"]
+    assert "赵敏" not in str(rota) and "独行" not in str(rota)
+
+    # zhao (back office): their own name, nobody of the front line.
+    status, rota = await api.call("GET", who="zhao")
+    assert seen(rota) == {
+        "early": ([5], [5], 0),
+        "late": ([5], [5], 1),
+        "night": ([], [], 2),
+    }
+    assert "王芳" not in str(rota) and "李雷" not in str(rota)
+
+    # solo (no team): themselves only.
+    status, rota = await api.call("GET", who="solo")
+    assert seen(rota)["late"] == ([7], [7], 1)
+    assert seen(rota)["night"] == ([], [], 2)
+
+    # Those who may edit read every name.
+    status, rota = await api.call("GET", who="lead")
+    assert seen(rota)["late"] == ([7, 5], [5, 7], 0)
+
+
+# --- two re-creations of a deleted shift at once ------------------------------------------
+
+
+async def test_two_recreations_of_a_deleted_shift_at_once_one_wins(api: Client) -> None:
+    status, _ = await api.call("POST", body=NEW)
+    assert status == 201
+    status, _ = await api.call("DELETE", f"{PATH}/late")
+    assert status == 200
+    audited = await audit_count(api.engine)
+    answers = await asyncio.gather(
+        api.call("POST", body={**NEW, "label": "A"}),
+        api.call("POST", body={**NEW, "label": "B"}),
+    )
+    assert sorted((status, body.get("error")) for status, body in answers) == [
+        (201, None),
+        (409, "shift-exists"),
+    ]
+    (winner,) = [body for status, body in answers if status == 201]
+    (row,) = [r for r in await rows(api.engine) if r.name == "late"]
+    assert (row.label, row.version, row.deleted_at) == (winner["label"], 3, None)
+    assert winner["version"] == 3
+    assert await audit_count(api.engine) == audited + 1
+
+
+async def test_the_store_recreates_a_deleted_shift_once_when_asked_twice_at_once(
+    engine: AsyncEngine,
+) -> None:
+    room = make_room(engine, People())
+    await room.start()
+    night = await store.get_shift(engine, "night")
+    assert night is not None
+    await store.delete_shift(engine, "night", "lead", T0)
+    results = await asyncio.gather(
+        *(
+            store.create_shift(engine, replace(night, label=label), "lead", T0)
+            for label in ("A", "B", "C")
+        ),
+        return_exceptions=True,
+    )
+    made = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, store.ShiftExists)]
+    assert (len(made), len(refused)) == (1, 2), results
+    stored = await store.get_shift(engine, "night")
+    assert stored is not None
+    assert (stored.label, stored.version) == (made[0].label, 3)

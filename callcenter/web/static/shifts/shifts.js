@@ -2,8 +2,11 @@
 // (on shift, ending soon, next within 12 h; GET /api/shifts/now, in the caller's scope), and
 // for supervisors and admins a form to add, edit (with the version read: a stale edit is
 // refused and the form shows the stored shift) and delete shifts. Shift times are the
-// contact centre's wall-clock times (the rota's time zone). Plain JS (an ES module), no
-// build step, no inline script or style; rendering only through textContent/createElement.
+// contact centre's wall-clock times, and every instant the page shows (the "now" panel) is
+// rendered in the centre's zone (the API's `timezone`), never the browser's. An edit keeps
+// the members the pick-lists do not offer (a disabled person, a deleted team): they are shown
+// greyed and checked, and sent back unless unticked. Plain JS (an ES module), no build step,
+// no inline script or style; rendering only through textContent/createElement.
 import {
   $, $$, el, api, t, getLang, setLang, rememberedLang, applyI18n, onLangChange, bindLangButton,
 } from "/static/common/common.js";
@@ -97,7 +100,9 @@ onLangChange(() => {
 
 // --- formatting -----------------------------------------------------------------------------
 
-const zone = () => (state.rota && state.rota.timezone) || undefined;
+// The centre's zone, as either answer gives it (null until one has come: no time is drawn
+// in the browser's own zone meanwhile).
+const zone = () => (state.rota && state.rota.timezone) || (state.now && state.now.timezone) || null;
 const locale = () => (getLang() === "zh" ? "zh-CN" : "en-GB");
 
 function clockOf(iso, withDay) {
@@ -161,7 +166,7 @@ function renderList(listId, noneId, spans, timeOf) {
 function renderNow() {
   $("#soon-title").textContent = fill("ending_soon", { m: state.rota ? state.rota.ending_soon_minutes : 30 });
   const now = state.now;
-  if (!now) return;
+  if (!now || !zone()) return;
   $("#now-at").textContent = fill("as_of", { t: clockOf(now.at, false) });
   renderList("#on-shift", "#on-none", now.on_shift, (s) => fill("until", { t: clockOf(s.end, false) }));
   renderList("#ending-soon", "#soon-none", now.ending_soon, (s) => fill("until", { t: clockOf(s.end, false) }));
@@ -197,14 +202,22 @@ function renderRota() {
     const time = el("td", { class: "time" }, `${s.start}–${s.end}`);
     if (s.overnight) time.append(" ", el("span", { class: "muted small" }, `(${t("next_day")})`));
     const members = s.members.map((m) => m.name).join(t("list_sep"));
+    const others = s.others || 0;
+    // Kept on the shift but on no shift while disabled (editors see them, greyed).
+    const disabled = s.users.filter((u) => u.disabled);
+    const cell = el("td", { class: "members" },
+      el("span", { class: "count muted small" }, fill("people_count", { n: s.members.length + others })), " ",
+      members);
+    if (others) cell.append(" ", el("span", { class: "others muted small" }, fill("others", { n: others })));
+    for (const u of disabled) {
+      cell.append(" ", el("span", { class: "gone small", "data-user": u.id }, fill("user_disabled", { n: u.name })));
+    }
     const row = el("tr", { "data-name": s.name },
       el("th", { scope: "row" }, s.label, el("br"), el("span", { class: "muted small key" }, s.name)),
       time,
       el("td", { class: "days" }, daysText(s.days)),
       el("td", { class: "teams" }, s.teams.map(teamName).join(t("list_sep"))),
-      el("td", { class: "members" },
-        el("span", { class: "count muted small" }, fill("people_count", { n: s.members.length })), " ",
-        members));
+      cell);
     if (edit) {
       row.append(el("td", { class: "actions" },
         el("button", { type: "button", class: "edit", "aria-label": fill("edit_of", { n: s.label }),
@@ -221,9 +234,23 @@ function renderRota() {
 
 // --- the form (supervisors and admins) ------------------------------------------------------
 
-function box(name, value, text, id) {
-  return el("label", { class: "check", for: id },
+function box(name, value, text, id, gone = false) {
+  return el("label", { class: gone ? "check gone" : "check", for: id },
     el("input", { type: "checkbox", id, name, value: String(value) }), " ", el("span", {}, text));
+}
+
+// What the shift being edited holds that the pick-lists do not offer: disabled people and
+// deleted teams. They stay on it unless unticked (the API keeps what is stored already).
+function keptExtras() {
+  const s = state.editing;
+  const rota = state.rota;
+  if (!s || !rota) return { users: [], teams: [] };
+  const people = new Set(rota.people.map((p) => p.id));
+  const teams = new Set(rota.teams.map((team) => team.id));
+  return {
+    users: s.users.filter((u) => !people.has(u.id)),
+    teams: s.teams.filter((team) => !teams.has(team.id)),
+  };
 }
 
 function renderChoices() {
@@ -233,10 +260,13 @@ function renderChoices() {
   const legend = (id) => $(`${id} legend`);
   $("#shift-days").replaceChildren(legend("#shift-days"),
     ...DAYS.map((d) => box("day", d, t("d_" + d), `day-${d}`)));
+  const extra = keptExtras();
   $("#shift-teams").replaceChildren(legend("#shift-teams"),
-    ...rota.teams.map((team) => box("team", team.id, teamName(team), `team-${team.id}`)));
+    ...rota.teams.map((team) => box("team", team.id, teamName(team), `team-${team.id}`)),
+    ...extra.teams.map((team) => box("team", team.id, fill("team_gone", { n: teamName(team) }), `team-${team.id}`, true)));
   $("#shift-users").replaceChildren(legend("#shift-users"),
-    ...rota.people.map((p) => box("user", p.id, p.name, `user-${p.id}`)));
+    ...rota.people.map((p) => box("user", p.id, p.name, `user-${p.id}`)),
+    ...extra.users.map((p) => box("user", p.id, fill("user_disabled", { n: p.name }), `user-${p.id}`, true)));
   writeChecks(checked);
 }
 
