@@ -899,6 +899,9 @@ class HandoverSettings(_Section):
     contact_limit: int = Field(default=10, ge=0, le=100)
     # A customer tag naming the dedicated agent: "<prefix><username>" (e.g. "agent:wang").
     dedicated_tag_prefix: str = Field(default="agent:", max_length=40)
+    # A break between two shifts (08-12, 13-17): the owner is not off shift while their next
+    # shift starts within this many minutes of the last one's end.
+    shift_gap_minutes: int = Field(default=180, ge=0, le=24 * 60)
 
 
 class WorklogSettings(_Section):
@@ -913,12 +916,15 @@ class WorklogSettings(_Section):
         label_en: str = Field(min_length=1, max_length=80)
 
     # A log is on time when submitted within this many hours of the end of the span it
-    # covers (its last shift's end, or the day's midnight).
+    # covers (the next day's midnight, or the end of a night shift running past it).
     due_hours: float = Field(default=12.0, gt=0, le=24 * 14)
-    # How far back an agent may write a log (days before today).
+    # How far back an agent may create a log (days before today); a log sent back is
+    # edited and resubmitted whatever its age.
     max_back_days: int = Field(default=31, ge=0, le=366)
-    # The supervisors' check (主管定期检查): the share of submitted logs to review (1.0:
-    # all), drawn per log and per day or ISO week, the same on every replica.
+    # The supervisors' check (主管定期检查): per agent and review period (a day or an ISO
+    # week), the ceiling of this share of the agent's logs submitted in the period are
+    # checked, at least one when above 0 (1.0: all), picked by a stable hash of the log (the
+    # same on every replica). The review list's default window follows the period.
     review_share: float = Field(default=1.0, ge=0.0, le=1.0)
     review_period: Literal["day", "week"] = "day"
     categories: tuple[Category, ...] = (

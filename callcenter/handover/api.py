@@ -3,13 +3,14 @@ the end-of-shift pool, the ownerless list and the page. Routes and shapes: docs/
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.audit.log import Audit
 from callcenter.auth.identity import User
@@ -18,6 +19,7 @@ from callcenter.feed.serialize import to_data
 from callcenter.handover.desk import HandoverDesk, Submission, Summary
 from callcenter.handover.problems import (
     ALREADY_DECIDED,
+    ALREADY_SUBMITTED,
     DUPLICATE_ITEM,
     HANDOVER_CLOSED,
     ITEM_IN_HANDOVER,
@@ -27,6 +29,8 @@ from callcenter.handover.problems import (
     NO_SUCH_HANDOVER_ITEM,
     NO_SUCH_USER,
     NO_TEAM,
+    NOT_AN_AGENT,
+    NOT_STORED,
     NOT_THE_GIVER,
     NOT_THE_SUCCESSOR,
     NOTHING_TO_HAND_OVER,
@@ -52,7 +56,20 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "handover"
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # newlines and tabs allowed
 Id = Annotated[int, Field(ge=1, le=2**53)]
 Words = Annotated[str, Field(max_length=4000, pattern=TEXT)]
-Said = Annotated[str, Field(min_length=1, max_length=4000, pattern=TEXT)]
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("write something: the text is blank")
+    return text
+
+
+Said = Annotated[
+    str, Field(min_length=1, max_length=4000, pattern=TEXT), AfterValidator(_not_blank)
+]
+# The days a list may be asked for: beyond them a day's span is not a date any more.
+Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+T = TypeVar("T")
 
 
 class StrictBody(BaseModel):
@@ -102,7 +119,7 @@ class ItemPath(BaseModel):
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: Literal["pending", "done"] | None = None
-    day: date | None = None
+    day: Day | None = None
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -164,11 +181,15 @@ class KeyContact(BaseModel):
 
 class Draft(BaseModel):
     now: datetime
+    zone: str = Field(description="the contact centre's time zone (IANA): show times in it")
     giver: HandoverPerson
     shift: Span | None
     on_shift: bool
     next_shift: Span | None
     successors: list[HandoverPerson]
+    people: list[HandoverPerson] = Field(
+        description="whom a handover may go to: users who work items"
+    )
     items: list[DraftItem]
     callbacks: list[Callback]
     customers: list[CustomerNeed]
@@ -223,6 +244,8 @@ class Handover(BaseModel):
     successor_name: str | None
     team_id: int | None
     team_name: str | None
+    team_label_zh: str | None
+    team_label_en: str | None
     state: str
     summary: SummaryData
     shift: str | None
@@ -235,6 +258,7 @@ class Handover(BaseModel):
 
 class Mine(BaseModel):
     now: datetime
+    zone: str
     given: list[Handover]
     to_me: list[Handover]
 
@@ -242,6 +266,8 @@ class Mine(BaseModel):
 class DayList(BaseModel):
     day: date
     now: datetime
+    zone: str
+    people: list[HandoverPerson] = Field(description="whom I may give a waiting item to")
     handovers: list[Handover]
 
 
@@ -256,13 +282,16 @@ class OwnerlessItem(BaseModel):
     owner_id: int
     owner_name: str
     team_id: int | None
-    why: str
+    why: Literal["off-shift", "disabled", "successor-disabled", "giver-disabled"]
+    handover_id: int | None = Field(description="the handover it is stuck in, if any")
     first_seen_at: datetime
+    since: datetime = Field(description="since when nobody works it: the grace runs from here")
     returns_at: datetime
 
 
 class Ownerless(BaseModel):
     now: datetime
+    zone: str
     items: list[OwnerlessItem]
 
 
@@ -277,8 +306,27 @@ SUBMIT_PROBLEMS = (
     NO_TEAM,
     ITEM_NOT_YOURS,
     ITEM_IN_HANDOVER,
+    NOT_AN_AGENT,
+    ALREADY_SUBMITTED,
+    NOT_STORED,
 )
-DECIDE_PROBLEMS = (NO_SUCH_HANDOVER, NO_SUCH_HANDOVER_ITEM, HANDOVER_CLOSED, ALREADY_DECIDED)
+DECIDE_PROBLEMS = (
+    NO_SUCH_HANDOVER,
+    NO_SUCH_HANDOVER_ITEM,
+    HANDOVER_CLOSED,
+    ALREADY_DECIDED,
+    NOT_STORED,
+)
+
+
+async def stored(what: str, change: Awaitable[T]) -> T:
+    """A change the database refused (a serialization failure, a constraint of another room's
+    making...) is a 503 ``database-unavailable`` with nothing changed, as in the other rooms;
+    a lost connection is the web layer's 503 already."""
+    try:
+        return await change
+    except SQLAlchemyError as exc:
+        raise NOT_STORED(f"the {what} was not stored ({type(exc).__name__})") from None
 
 
 class HandoverApi:
@@ -320,6 +368,7 @@ class HandoverApi:
                 tag=tag,
                 summary="End of shift: my items without a promise go back to the team pool",
                 response=Pooled,
+                errors=(NOT_STORED,),
             ),
             http.get(
                 "/api/handover/mine",
@@ -364,7 +413,7 @@ class HandoverApi:
                 summary="Withdraw my handover (items not yet accepted stay mine)",
                 path_params=HandoverPath,
                 response=Handover,
-                errors=(NO_SUCH_HANDOVER, NOT_THE_GIVER, HANDOVER_CLOSED),
+                errors=(NO_SUCH_HANDOVER, NOT_THE_GIVER, HANDOVER_CLOSED, NOT_STORED),
             ),
             http.post(
                 f"{item}/accept",
@@ -425,6 +474,7 @@ class HandoverApi:
                     NO_SUCH_USER,
                     SELF_HANDOVER,
                     USER_DISABLED,
+                    NOT_AN_AGENT,
                 ),
             ),
             http.get(
@@ -458,14 +508,17 @@ class HandoverApi:
     async def submit(self, request: web.Request) -> web.Response:
         body = await read_body(request, SubmitBody)
         user = request_user(request)
-        handover_id = await self.desk.submit(
-            user,
-            Submission(
-                kind=body.kind,
-                reason=body.reason,
-                successor_id=body.successor_id,
-                items=[(i.item_id, i.note) for i in body.items],
-                summary=Summary(**body.summary.model_dump()),
+        handover_id = await stored(
+            "handover",
+            self.desk.submit(
+                user,
+                Submission(
+                    kind=body.kind,
+                    reason=body.reason,
+                    successor_id=body.successor_id,
+                    items=[(i.item_id, i.note) for i in body.items],
+                    summary=Summary(**body.summary.model_dump()),
+                ),
             ),
         )
         await self._audit(
@@ -481,7 +534,7 @@ class HandoverApi:
 
     async def pool(self, request: web.Request) -> web.Response:
         user = request_user(request)
-        moved = await self.desk.end_of_shift_pool(user)
+        moved = await stored("return to the pool", self.desk.end_of_shift_pool(user))
         if self.audit is not None and moved:
             await self.audit.record(
                 request,
@@ -511,14 +564,14 @@ class HandoverApi:
     async def withdraw(self, request: web.Request) -> web.Response:
         path = read_path(request, HandoverPath)
         user = request_user(request)
-        await self.desk.withdraw(user, path.id)
+        await stored("withdrawal", self.desk.withdraw(user, path.id))
         await self._audit(request, user, "handover.withdraw", path.id)
         return reply(to_data(await self.desk.one(user, path.id)))
 
     async def accept(self, request: web.Request) -> web.Response:
         path = read_path(request, ItemPath)
         user = request_user(request)
-        await self.desk.accept(user, path.id, path.item_id)
+        await stored("acceptance", self.desk.accept(user, path.id, path.item_id))
         await self._audit(request, user, "handover.accept", path.id, item=path.item_id)
         return reply(to_data(await self.desk.one(user, path.id)))
 
@@ -526,21 +579,21 @@ class HandoverApi:
         path = read_path(request, ItemPath)
         body = await read_body(request, TextBody)
         user = request_user(request)
-        await self.desk.ask(user, path.id, path.item_id, body.text)
+        await stored("question", self.desk.ask(user, path.id, path.item_id, body.text))
         return reply(to_data(await self.desk.one(user, path.id)))
 
     async def answer(self, request: web.Request) -> web.Response:
         path = read_path(request, ItemPath)
         body = await read_body(request, TextBody)
         user = request_user(request)
-        await self.desk.answer(user, path.id, path.item_id, body.text)
+        await stored("answer", self.desk.answer(user, path.id, path.item_id, body.text))
         return reply(to_data(await self.desk.one(user, path.id)))
 
     async def refuse(self, request: web.Request) -> web.Response:
         path = read_path(request, ItemPath)
         body = await read_body(request, RefuseBody)
         user = request_user(request)
-        await self.desk.refuse(user, path.id, path.item_id, body.reason)
+        await stored("refusal", self.desk.refuse(user, path.id, path.item_id, body.reason))
         await self._audit(
             request, user, "handover.refuse", path.id, item=path.item_id, reason=body.reason
         )
@@ -550,7 +603,7 @@ class HandoverApi:
         path = read_path(request, ItemPath)
         body = await read_body(request, ReassignBody)
         user = request_user(request)
-        await self.desk.reassign(user, path.id, path.item_id, body.user_id)
+        await stored("reassignment", self.desk.reassign(user, path.id, path.item_id, body.user_id))
         await self._audit(
             request, user, "handover.reassign", path.id, item=path.item_id, to=body.user_id
         )

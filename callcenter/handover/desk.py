@@ -10,20 +10,32 @@ nothing. Every change of a handover's own tables is a conditional UPDATE on the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, cast, func, or_, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.expression import ColumnElement, Update
 
 from callcenter.auth.identity import User
 from callcenter.auth.models import UserRow
-from callcenter.auth.permissions import P
+from callcenter.auth.permissions import P, permissions_of
 from callcenter.clock import Clock, utc_now
 from callcenter.customers.models import CustomerRow
 from callcenter.handover import rules
@@ -46,6 +58,7 @@ from callcenter.handover.ports import (
 )
 from callcenter.handover.problems import (
     ALREADY_DECIDED,
+    ALREADY_SUBMITTED,
     DUPLICATE_ITEM,
     HANDOVER_CLOSED,
     ITEM_IN_HANDOVER,
@@ -55,6 +68,7 @@ from callcenter.handover.problems import (
     NO_SUCH_HANDOVER_ITEM,
     NO_SUCH_USER,
     NO_TEAM,
+    NOT_AN_AGENT,
     NOT_THE_GIVER,
     NOT_THE_SUCCESSOR,
     NOTHING_TO_HAND_OVER,
@@ -66,11 +80,58 @@ from callcenter.handover.problems import (
 )
 from callcenter.records.models import CallRecord
 from callcenter.settings import HandoverSettings
+from callcenter.store.base import BigId
+from callcenter.store.types import UtcDateTime
 from callcenter.work.models import WorkItemRow
 
 log = logging.getLogger(__name__)
 
 SYSTEM = LedgerActor(None, "system")
+
+# The lines written on an item's timeline and a handover item's reasons: the work page shows
+# them as stored, so they say it in both languages in one line.
+POOL_AT_END_OF_SHIFT = "下班交接：退回班组池 · end of shift: back to the team pool"  # noqa: RUF001
+NOBODY_OWNS_IT: dict[str, str] = {
+    "off-shift": "无人负责：负责人已下班且未交接，退回班组池 · "  # noqa: RUF001
+    "nobody owns it: its owner is off shift with nothing handed over",
+    "disabled": "无人负责：负责人账号已停用，退回班组池 · "  # noqa: RUF001
+    "nobody owns it: its owner's account is disabled",
+    "successor-disabled": "无人负责：接班人账号已停用，无人接收，退回班组池 · "  # noqa: RUF001
+    "nobody owns it: the handover's successor is disabled, nobody takes it",
+    "giver-disabled": "无人负责：交班人账号已停用且交接久无人接收，退回班组池 · "  # noqa: RUF001
+    "nobody owns it: its giver is disabled and nobody took the handover in time",
+}
+WITHDRAWN_BY_GIVER = "交班人已撤回 · withdrawn by the giver"
+MEANWHILE: dict[str, str] = {
+    "resolved": "期间已解决 · resolved meanwhile",
+    "closed": "期间已关闭 · closed meanwhile",
+    "gone": "工单已不存在 · gone meanwhile",
+    "moved": "期间已转给他人 · moved to someone else meanwhile",
+}
+# A summary-only handover submitted again within this time is the same one (a double click).
+RESUBMIT_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An open item nobody works now: why, since when (the grace runs from then), and the
+    handover it is stuck in, if any."""
+
+    item: OwnedItem
+    why: str
+    since: datetime
+    handover_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A handover item still waiting, with what the check needs of its handover."""
+
+    handover_id: int
+    giver_id: int
+    successor_id: int | None
+    team_id: int | None
+    submitted_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +151,29 @@ class Submission:
     successor_id: int | None
     items: Sequence[tuple[int, str]]  # (item id, the giver's note)
     summary: Summary
+
+
+def claim(item_id: int, version: int, was: str, **values: Any) -> Update:
+    """A handover item's change (by its row id), only if nobody changed it since it was read
+    at this version and in the state ``was``."""
+    return (
+        update(HandoverItemRow)
+        .where(
+            HandoverItemRow.id == item_id,
+            HandoverItemRow.version == version,
+            HandoverItemRow.state == was,
+        )
+        .values(version=HandoverItemRow.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def still_owned(item_id: int, owner_id: int) -> ColumnElement[bool]:
+    """The work item is still open and still ``owner_id``'s (checked in the same statement as
+    the change it guards: a replica never acts on what another one already moved)."""
+    return exists().where(
+        WorkItemRow.id == item_id, WorkItemRow.owner_id == owner_id, WorkItemRow.is_open.is_(True)
+    )
 
 
 def name_of(user: User) -> str:
@@ -187,13 +271,20 @@ class HandoverDesk:
         )
 
     async def check_user(self, giver_id: int, user_id: int) -> None:
-        """A successor (or a supervisor's choice): an account, not the giver, not disabled."""
+        """A successor (or a supervisor's choice): an account, not the giver, not disabled,
+        one that works items."""
         async with AsyncSession(self.engine) as session:
             row = await session.get(UserRow, user_id)
         active = self.people.active_user(user_id) is not None
         problem = rules.successor_problem(
-            giver_id, user_id, row is not None, row is not None and (row.disabled or not active)
+            giver_id,
+            user_id,
+            row is not None,
+            row is not None and (row.disabled or not active),
+            row is not None and P.WORK_OWN in permissions_of(row.role),
         )
+        if problem == "not-an-agent":
+            raise NOT_AN_AGENT(f"user {user_id} does not work items", user_id=user_id)
         if problem == "self":
             raise SELF_HANDOVER("the successor is the giver", user_id=user_id)
         if problem == "no-such-user":
@@ -214,6 +305,15 @@ class HandoverDesk:
                 )
             ).all()
         return {i: (display or username) for i, display, username in rows}
+
+    def agents(self, wanted: Callable[[int], bool] = lambda _: True) -> list[dict[str, Any]]:
+        """Whom work may be given to (active accounts that work items), by name."""
+        found = [
+            {"id": u.id, "name": name_of(u)}
+            for u in self.people.active_users()
+            if u.may(P.WORK_OWN) and wanted(u.id)
+        ]
+        return sorted(found, key=lambda p: (str(p["name"]), p["id"]))
 
     def tell(self, user_ids: Iterable[int], message: Mapping[str, Any]) -> None:
         for user_id in sorted(set(user_ids)):
@@ -257,6 +357,7 @@ class HandoverDesk:
         figures = await self.figures.day_figures(user.id, now) if self.figures else None
         return {
             "now": now,
+            "zone": self.zone.key,
             "giver": {"id": user.id, "name": name_of(user)},
             "shift": span_data(current or self.rota.last_ended(user.id, now)),
             "on_shift": current is not None,
@@ -264,8 +365,9 @@ class HandoverDesk:
             "successors": [
                 {"id": i, "name": names.get(i, f"#{i}")}
                 for i in successors
-                if self.people.active_user(i) is not None
+                if (u := self.people.active_user(i)) is not None and u.may(P.WORK_OWN)
             ],
+            "people": self.agents(lambda i: i != user.id),
             "items": [ledger_data(i) | {"in_handover": pending.get(i.id)} for i in items],
             "callbacks": [
                 {"id": i.id, "ticket": i.ticket, "title": i.title, "callback_at": i.callback_at}
@@ -284,10 +386,16 @@ class HandoverDesk:
         self, user: User, now: datetime, open_needs: set[int]
     ) -> list[dict[str, Any]]:
         """The customers the agent talked with most lately, then VIP customers with open needs
-        and the customers tagged as the agent's own ("dedicated")."""
+        and the customers tagged as the agent's own ("dedicated").
+
+        No scan of every customer: the calls are read through their answering agent's index,
+        the customers by id; the dedicated ones, on PostgreSQL, by a JSONB containment query
+        through the GIN index of migration 0020; on SQLite only among the customers already
+        found (the agent's recent calls and open items)."""
         since = now - timedelta(days=self.settings.contact_days)
         limit = self.settings.contact_limit
-        tag = f'"{self.settings.dedicated_tag_prefix}{user.username}"'
+        prefix = self.settings.dedicated_tag_prefix
+        tag = f"{prefix}{user.username}"
         async with AsyncSession(self.engine) as session:
             talked = (
                 await session.execute(
@@ -304,20 +412,23 @@ class HandoverDesk:
             ).all()
             calls = {cid: int(n) for cid, n in talked if cid is not None}
             wanted = set(calls) | open_needs
-            conditions: list[ColumnElement[bool]] = [CustomerRow.id.in_(wanted)] if wanted else []
-            if self.settings.dedicated_tag_prefix:
-                # JSON as text on both databases: the tag with its quotes is matched whole.
-                conditions.append(cast(CustomerRow.tags, String).contains(tag, autoescape=True))
-            rows = (
-                (
-                    await session.scalars(select(CustomerRow).where(or_(*conditions)).limit(500))
+            rows = {
+                row.id: row
+                for row in (
+                    await session.scalars(select(CustomerRow).where(CustomerRow.id.in_(wanted)))
                 ).all()
-                if conditions
-                else []
-            )
+            }
+            if prefix and self.engine.dialect.name == "postgresql":
+                tagged = await session.scalars(
+                    select(CustomerRow)
+                    .where(cast(CustomerRow.tags, JSONB).contains([tag]))
+                    .order_by(CustomerRow.id)
+                    .limit(200)
+                )
+                rows.update((row.id, row) for row in tagged.all())
         found: list[dict[str, Any]] = []
-        for row in rows:
-            dedicated = tag.strip('"') in (row.tags or [])
+        for row in rows.values():
+            dedicated = bool(prefix) and tag in (row.tags or [])
             if not (row.id in calls or dedicated or row.vip_level > 0):
                 continue
             found.append(
@@ -394,6 +505,8 @@ class HandoverDesk:
                 AsyncSession(self.engine, expire_on_commit=False) as session,
                 session.begin(),
             ):
+                if not spec.items:
+                    await self._refuse_twice(session, user, spec, now)
                 session.add(row)
                 await session.flush()
                 session.add_all(
@@ -432,6 +545,33 @@ class HandoverDesk:
             await self._maybe_done(row.id)
         return row.id
 
+    async def _refuse_twice(
+        self, session: AsyncSession, user: User, spec: Submission, now: datetime
+    ) -> None:
+        """A summary-only handover the giver submitted a moment ago, the same, is not stored
+        twice (a double click, a resent request). The giver's row is locked first (PostgreSQL)
+        so that two such requests at once are told apart here too."""
+        await session.execute(select(UserRow.id).where(UserRow.id == user.id).with_for_update())
+        earlier = await session.scalar(
+            select(HandoverRow.id)
+            .where(
+                HandoverRow.giver_id == user.id,
+                HandoverRow.submitted_at >= now - RESUBMIT_WINDOW,
+                HandoverRow.state != "withdrawn",
+                HandoverRow.kind == spec.kind,
+                HandoverRow.successor_id.is_not_distinct_from(spec.successor_id),
+                HandoverRow.work_done == spec.summary.work_done,
+                HandoverRow.results == spec.summary.results,
+                HandoverRow.problems == spec.summary.problems,
+                ~exists().where(HandoverItemRow.handover_id == HandoverRow.id),
+            )
+            .limit(1)
+        )
+        if earlier is not None:
+            raise ALREADY_SUBMITTED(
+                f"the same summary was submitted as handover {earlier}", handover_id=earlier
+            )
+
     async def end_of_shift_pool(self, user: User) -> list[int]:
         """The giver's items without a promise and not in a handover, back to the pool."""
         now = self.clock()
@@ -441,7 +581,7 @@ class HandoverDesk:
         if not ids:
             return []
         moved = await self.ledger.return_to_pool(
-            ids, user.id, actor_of(user), "end of shift: back to the team pool", at=now
+            ids, user.id, actor_of(user), POOL_AT_END_OF_SHIFT, at=now
         )
         return list(moved)
 
@@ -508,6 +648,8 @@ class HandoverDesk:
                     "successor_name": names.get(r.successor_id) if r.successor_id else None,
                     "team_id": r.team_id,
                     "team_name": team.name if team is not None else None,
+                    "team_label_zh": team.label_zh if team is not None else None,
+                    "team_label_en": team.label_en if team is not None else None,
                     "state": r.state,
                     "summary": {
                         "work_done": r.work_done,
@@ -601,6 +743,7 @@ class HandoverDesk:
             ).all()
         return {
             "now": self.clock(),
+            "zone": self.zone.key,
             "given": await self.described(given),
             "to_me": await self.described(to_me),
         }
@@ -611,36 +754,47 @@ class HandoverDesk:
 
     async def for_supervisor(self, user: User, state: str | None, day: date) -> dict[str, Any]:
         """The day's handovers in the supervisor's scope: waiting ones whatever day they were
-        submitted, done ones of that day."""
+        submitted, done ones of that day; and whom the supervisor may give an item to.
+
+        Three index range reads (waiting, submitted that day, done that day: one index each)
+        merged here, not an OR over the whole history."""
         start, end = self.day_span(day)
         scope = self.people.scope_of(user)
-        query = select(HandoverRow).where(
-            or_(
-                and_(HandoverRow.state == "submitted", HandoverRow.submitted_at < end),
-                and_(HandoverRow.submitted_at >= start, HandoverRow.submitted_at < end),
-                and_(HandoverRow.done_at >= start, HandoverRow.done_at < end),
-            )
-        )
+        ranges: list[ColumnElement[bool]] = [
+            and_(HandoverRow.state == "submitted", HandoverRow.submitted_at < end),
+            and_(HandoverRow.submitted_at >= start, HandoverRow.submitted_at < end),
+            and_(HandoverRow.done_at >= start, HandoverRow.done_at < end),
+        ]
+        narrow: list[ColumnElement[bool]] = []
         if state == "pending":
-            query = query.where(HandoverRow.state == "submitted")
+            narrow.append(HandoverRow.state == "submitted")
+            ranges = ranges[:2]
         elif state == "done":
-            query = query.where(HandoverRow.state == "done")
+            narrow.append(HandoverRow.state == "done")
+            ranges = ranges[1:]
         if not scope.everything:
-            query = query.where(
+            narrow.append(
                 or_(
                     HandoverRow.team_id.in_(list(scope.team_ids) or [-1]),
                     HandoverRow.giver_id.in_(list(scope.user_ids) or [-1]),
                 )
             )
+        found: dict[int, HandoverRow] = {}
         async with AsyncSession(self.engine) as session:
-            rows = (
-                await session.scalars(
-                    query.order_by(HandoverRow.submitted_at, HandoverRow.id).limit(500)
-                )
-            ).all()
+            for span in ranges:
+                query = select(HandoverRow).where(span, *narrow)
+                for row in (
+                    await session.scalars(
+                        query.order_by(HandoverRow.submitted_at, HandoverRow.id).limit(500)
+                    )
+                ).all():
+                    found[row.id] = row
+        rows = sorted(found.values(), key=lambda r: (r.submitted_at, r.id))[:500]
         return {
             "day": day.isoformat(),
             "now": self.clock(),
+            "zone": self.zone.key,
+            "people": self.agents(scope.has_user),
             "handovers": await self.described(rows),
         }
 
@@ -675,16 +829,7 @@ class HandoverDesk:
     @staticmethod
     def _claim(item: HandoverItemRow, **values: Any) -> Update:
         """The handover item's change, only if nobody changed it since it was read."""
-        return (
-            update(HandoverItemRow)
-            .where(
-                HandoverItemRow.id == item.id,
-                HandoverItemRow.version == item.version,
-                HandoverItemRow.state == item.state,
-            )
-            .values(version=HandoverItemRow.version + 1, **values)
-            .execution_options(synchronize_session=False)
-        )
+        return claim(item.id, item.version, item.state, **values)
 
     async def accept(self, user: User, handover_id: int, item_id: int) -> None:
         handover, item = await self._item(handover_id, item_id)
@@ -714,6 +859,9 @@ class HandoverDesk:
             raise OUTSIDE_YOUR_TEAMS(f"handover {handover_id} is not in your teams")
         self._refuse_move("reassign", item)
         await self.check_user(handover.giver_id, to_user)
+        if not self.people.scope_of(user).has_user(to_user):
+            # A team leader gives work to the people of their own teams only.
+            raise OUTSIDE_YOUR_TEAMS(f"user {to_user} is not in your teams", user_id=to_user)
         now = self.clock()
         outcome = await self.ledger.move_owner(
             item.item_id,
@@ -743,7 +891,7 @@ class HandoverDesk:
             found = await self.ledger.items_of([item.item_id])
             current = found[0] if found else None
             if current is not None and current.status in ("resolved", "closed"):
-                await self._withdraw_items([item], f"{current.status} meanwhile", now)
+                await self._withdraw_items([item], MEANWHILE[current.status], now)
                 return False
             raise ITEM_MOVED(
                 f"item {item.ticket} is no longer {handover.giver_id}'s: nothing was changed",
@@ -810,10 +958,15 @@ class HandoverDesk:
             )
 
     def _takers(self, handover: HandoverRow) -> set[int]:
-        if handover.successor_id is not None:
-            return {handover.successor_id}
-        team = next((t for t in self.people.teams() if t.id == handover.team_id), None)
-        return set() if team is None else set(team.members | team.leaders) - {handover.giver_id}
+        return self._takers_of(handover.successor_id, handover.team_id, handover.giver_id)
+
+    def _takers_of(self, successor_id: int | None, team_id: int | None, giver_id: int) -> set[int]:
+        """Who may take a handover's items: its successor, or the team's people but the
+        giver."""
+        if successor_id is not None:
+            return {successor_id}
+        team = next((t for t in self.people.teams() if t.id == team_id), None)
+        return set() if team is None else set(team.members | team.leaders) - {giver_id}
 
     @staticmethod
     def _told(what: str, handover: HandoverRow, item: HandoverItemRow) -> dict[str, Any]:
@@ -848,7 +1001,7 @@ class HandoverDesk:
                 )
                 .values(
                     state="withdrawn",
-                    reason="withdrawn by the giver",
+                    reason=WITHDRAWN_BY_GIVER,
                     decided_at=now,
                     decided_by=user.id,
                     version=HandoverItemRow.version + 1,
@@ -896,61 +1049,136 @@ class HandoverDesk:
     # --- the ownerless check ------------------------------------------------------------------
 
     async def check(self) -> None:
-        """Items waiting in a handover that closed or moved meanwhile leave it; open items of
-        owners off shift (or disabled) with nothing pending are followed: listed, the team's
-        leaders told once, back in the pool after the grace time. Every step is a conditional
-        update, so replicas running the check at once do each thing once."""
+        """Items waiting in a handover that closed or moved meanwhile leave it, and a handover
+        whose items are all decided is closed (a crash between the two steps). Open items
+        nobody works are followed: of owners off shift (or disabled) with nothing pending,
+        or waiting in a handover nobody will take; listed, the team's leaders told once, back
+        in the pool once the grace time has passed since their owner went (the stuck ones
+        withdrawn from their handover on the way). Every step is a conditional statement that
+        checks in SQL that the item is still open and its owner's, so replicas running the
+        check at once do each thing once."""
         now = self.clock()
         await self._drop_stale(now)
-        wanted, whys = await self._ownerless_now(now)
-        await self._follow(wanted, whys, now)
+        await self._close_decided()
+        wanted = await self._ownerless_now(now)
+        await self._follow(wanted, now)
         grace = timedelta(minutes=self.settings.grace_minutes)
         to_tell: dict[int | None, list[dict[str, Any]]] = {}
         for row in await self._followed():
-            item = wanted.get(row.item_id)
-            if item is None:
+            found = wanted.get(row.item_id)
+            if found is None:
                 continue
             if row.told_at is None and await self._set_ownerless(row, told_at=now):
                 to_tell.setdefault(row.team_id, []).append(
                     {
-                        "item_id": item.id,
-                        "ticket": item.ticket,
-                        "title": item.title,
-                        "owner_id": item.owner_id,
+                        "item_id": found.item.id,
+                        "ticket": found.item.ticket,
+                        "title": found.item.title,
+                        "owner_id": found.item.owner_id,
                         "why": row.why,
                     }
                 )
-            if rules.pool_due(row.first_seen_at, grace, now) and await self._set_ownerless(
-                row, returned_at=now
-            ):
-                await self.ledger.return_to_pool(
-                    [row.item_id],
-                    row.owner_id,
-                    SYSTEM,
-                    "nobody owns it: its owner is off shift with nothing handed over"
-                    if row.why == "off-shift"
-                    else "nobody owns it: its owner's account is disabled",
-                    at=now,
-                )
+            if rules.pool_due(row.since_at, grace, now):
+                await self._pool(row, now)
         for team_id, listed in to_tell.items():
             self.tell(
                 self.leaders_of([team_id] if team_id is not None else []),
                 {"type": "handover", "event": "ownerless", "items": listed},
             )
 
-    async def _ownerless_now(
-        self, now: datetime
-    ) -> tuple[dict[int, OwnedItem], dict[int, str | None]]:
-        """Open items whose owner is off shift or disabled, with nothing pending; and why."""
+    async def _pool(self, row: OwnerlessRow, now: datetime) -> None:
+        """Back to the team pool: the followed row's "returned" and the move in one
+        transaction (the ledger runs the row's conditional update as its guard); an item
+        stuck in a handover is withdrawn from it first."""
+        if row.handover_id is not None:
+            async with AsyncSession(self.engine) as session, session.begin():
+                await session.execute(
+                    update(HandoverItemRow)
+                    .where(
+                        HandoverItemRow.handover_id == row.handover_id,
+                        HandoverItemRow.item_id == row.item_id,
+                        HandoverItemRow.state.in_(LIVE_STATES),
+                        still_owned(row.item_id, row.owner_id),
+                    )
+                    .values(
+                        state="withdrawn",
+                        reason=NOBODY_OWNS_IT.get(row.why, row.why),
+                        decided_at=now,
+                        version=HandoverItemRow.version + 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+        await self.ledger.return_to_pool(
+            [row.item_id],
+            row.owner_id,
+            SYSTEM,
+            NOBODY_OWNS_IT.get(row.why, row.why),
+            at=now,
+            guard=self._ownerless_change(row, returned_at=now),
+        )
+        if row.handover_id is not None:
+            await self._maybe_done(row.handover_id)
+
+    async def _waiting(self) -> dict[int, Waiting]:
+        """Items waiting in a handover now, with their handover: item id → what the check
+        needs."""
+        async with AsyncSession(self.engine) as session:
+            rows = (
+                await session.execute(
+                    select(
+                        HandoverItemRow.item_id,
+                        HandoverRow.id,
+                        HandoverRow.giver_id,
+                        HandoverRow.successor_id,
+                        HandoverRow.team_id,
+                        HandoverRow.submitted_at,
+                    )
+                    .join(HandoverRow, HandoverRow.id == HandoverItemRow.handover_id)
+                    .where(HandoverItemRow.state.in_(LIVE_STATES))
+                )
+            ).all()
+        return {
+            item: Waiting(h, giver, successor, team, at)
+            for item, h, giver, successor, team, at in rows
+        }
+
+    def _is_active(self, user_id: int) -> bool:
+        return self.people.active_user(user_id) is not None
+
+    async def _ownerless_now(self, now: datetime) -> dict[int, Found]:
+        """Open items nobody works now: of owners off shift or disabled with nothing pending,
+        or stuck in a handover nobody will take; why and since when."""
         owned = await self.ledger.owned_open()
-        pending = set(await self.pending_item_ids())
-        whys: dict[int, str | None] = {}
+        waiting = await self._waiting()
+        gap = timedelta(minutes=self.settings.shift_gap_minutes)
+        grace = timedelta(minutes=self.settings.grace_minutes)
+        whys: dict[int, tuple[rules.Why, datetime] | None] = {}
+        found: dict[int, Found] = {}
         for item in owned:
-            if item.owner_id not in whys:
-                active = self.people.active_user(item.owner_id) is not None
-                whys[item.owner_id] = rules.ownerless_why(active, self.rota, item.owner_id, now)
-        wanted = {item.id: item for item in owned if whys[item.owner_id] and item.id not in pending}
-        return wanted, whys
+            wait = waiting.get(item.id)
+            if wait is None:
+                if item.owner_id not in whys:
+                    whys[item.owner_id] = rules.ownerless_why(
+                        self._is_active(item.owner_id), self.rota, item.owner_id, now, gap
+                    )
+                why = whys[item.owner_id]
+                if why is not None:
+                    found[item.id] = Found(item, why[0], why[1])
+                continue
+            if wait.giver_id != item.owner_id:
+                continue  # moved meanwhile: the next check takes it out of the handover
+            takers = self._takers_of(wait.successor_id, wait.team_id, wait.giver_id)
+            stuck = rules.stuck_why(
+                None if wait.successor_id is None else self._is_active(wait.successor_id),
+                sum(1 for u in takers if self._is_active(u)),
+                self._is_active(wait.giver_id),
+                wait.submitted_at,
+                grace,
+                now,
+            )
+            if stuck is not None:
+                found[item.id] = Found(item, stuck, now, wait.handover_id)
+        return found
 
     async def _followed(self) -> Sequence[OwnerlessRow]:
         async with AsyncSession(self.engine) as session:
@@ -962,73 +1190,141 @@ class HandoverDesk:
                 )
             ).all()
 
-    async def _follow(
-        self, wanted: Mapping[int, OwnedItem], whys: Mapping[int, str | None], now: datetime
-    ) -> None:
+    async def _follow(self, wanted: Mapping[int, Found], now: datetime) -> None:
         """Stop following what is no longer ownerless; start following what newly is."""
         known: set[int] = set()
         for row in await self._followed():
-            item = wanted.get(row.item_id)
-            if item is None or item.owner_id != row.owner_id:
+            found = wanted.get(row.item_id)
+            if found is None or found.item.owner_id != row.owner_id:
                 await self._set_ownerless(row, cleared_at=now)
             else:
                 known.add(row.item_id)
-        for item_id, item in wanted.items():
+        for item_id, found in wanted.items():
             if item_id in known:
                 continue
             try:
                 async with AsyncSession(self.engine) as session, session.begin():
-                    session.add(
-                        OwnerlessRow(
-                            item_id=item_id,
-                            owner_id=item.owner_id,
-                            team_id=item.team_id,
-                            why=whys.get(item.owner_id) or "off-shift",
-                            first_seen_at=now,
-                        )
-                    )
+                    await session.execute(self._start_following(found, now))
             except IntegrityError:
                 continue  # another replica followed it a moment ago
 
-    async def _set_ownerless(self, row: OwnerlessRow, **values: Any) -> bool:
+    @staticmethod
+    def _start_following(found: Found, now: datetime) -> Any:
+        """INSERT ... SELECT ... WHERE the item is still open and its owner's, and still
+        waits in no handover (or still in the one it is stuck in): what another replica
+        returned to the pool a moment ago is not followed again."""
+        item = found.item
+        live = exists().where(
+            HandoverItemRow.item_id == item.id, HandoverItemRow.state.in_(LIVE_STATES)
+        )
+        waits = (
+            ~live
+            if found.handover_id is None
+            else live.where(HandoverItemRow.handover_id == found.handover_id)
+        )
+        values = select(
+            literal(item.id, BigId),
+            literal(item.owner_id, BigId),
+            literal(item.team_id, BigId),
+            literal(found.why, String(24)),
+            literal(now, UtcDateTime()),
+            literal(found.since, UtcDateTime()),
+            literal(found.handover_id, BigId),
+        ).where(still_owned(item.id, item.owner_id), waits)
+        return insert(OwnerlessRow).from_select(
+            [
+                "item_id",
+                "owner_id",
+                "team_id",
+                "why",
+                "first_seen_at",
+                "since_at",
+                "handover_id",
+            ],
+            values,
+        )
+
+    @staticmethod
+    def _ownerless_change(row: OwnerlessRow, **values: Any) -> Update:
+        """A followed row's change (told, returned, cleared), once, while it is followed;
+        telling and returning only while the item is still open and its owner's."""
         column = next(iter(values))
+        conditions = [
+            OwnerlessRow.id == row.id,
+            getattr(OwnerlessRow, column).is_(None),
+            OwnerlessRow.returned_at.is_(None),
+            OwnerlessRow.cleared_at.is_(None),
+        ]
+        if column != "cleared_at":
+            conditions.append(still_owned(row.item_id, row.owner_id))
+        return (
+            update(OwnerlessRow)
+            .where(*conditions)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def _set_ownerless(self, row: OwnerlessRow, **values: Any) -> bool:
         async with AsyncSession(self.engine) as session, session.begin():
-            done = await session.execute(
-                update(OwnerlessRow)
-                .where(OwnerlessRow.id == row.id, getattr(OwnerlessRow, column).is_(None))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            done = await session.execute(self._ownerless_change(row, **values))
         return getattr(done, "rowcount", 0) == 1
 
+    async def _close_decided(self) -> None:
+        """Submitted handovers none of whose items waits any more: done (the step after the
+        last decision did not run, e.g. a crash between the two)."""
+        async with AsyncSession(self.engine) as session:
+            ids = (
+                await session.scalars(
+                    select(HandoverRow.id).where(
+                        HandoverRow.state == "submitted",
+                        ~exists().where(
+                            HandoverItemRow.handover_id == HandoverRow.id,
+                            HandoverItemRow.state.in_(LIVE_STATES),
+                        ),
+                    )
+                )
+            ).all()
+        for handover_id in ids:
+            await self._maybe_done(handover_id)
+
     async def _drop_stale(self, now: datetime) -> None:
+        """Waiting items that closed or changed owner meanwhile leave their handover. One slim
+        query: the handover item's claim columns, its giver, the work item's owner and status."""
         async with AsyncSession(self.engine) as session:
             live = (
                 await session.execute(
-                    select(HandoverItemRow, HandoverRow.giver_id)
+                    select(
+                        HandoverItemRow.id,
+                        HandoverItemRow.version,
+                        HandoverItemRow.state,
+                        HandoverItemRow.handover_id,
+                        HandoverRow.giver_id,
+                        WorkItemRow.owner_id,
+                        WorkItemRow.status,
+                        WorkItemRow.is_open,
+                    )
                     .join(HandoverRow, HandoverRow.id == HandoverItemRow.handover_id)
+                    .outerjoin(WorkItemRow, WorkItemRow.id == HandoverItemRow.item_id)
                     .where(HandoverItemRow.state.in_(LIVE_STATES))
                 )
             ).all()
-        if not live:
-            return
-        current = {i.id: i for i in await self.ledger.items_of({h.item_id for h, _ in live})}
-        stale: dict[int, list[tuple[HandoverItemRow, str]]] = {}
-        for item, giver in live:
-            now_item = current.get(item.item_id)
-            if now_item is None or now_item.status in ("resolved", "closed"):
-                why = f"{now_item.status if now_item else 'gone'} meanwhile"
-            elif now_item.owner_id != giver:
-                why = "moved to someone else meanwhile"
+        stale: dict[int, list[Update]] = {}
+        for row_id, version, state, handover_id, giver, owner, status, is_open in live:
+            if status is None:
+                why = MEANWHILE["gone"]
+            elif not is_open:
+                why = MEANWHILE.get(status, MEANWHILE["closed"])
+            elif owner != giver:
+                why = MEANWHILE["moved"]
             else:
                 continue
-            stale.setdefault(item.handover_id, []).append((item, why))
-        for handover_id, found in stale.items():
+            stale.setdefault(handover_id, []).append(
+                claim(row_id, version, state, state="withdrawn", reason=why, decided_at=now)
+            )
+        for handover_id, claims in stale.items():
             async with AsyncSession(self.engine) as session, session.begin():
-                for item, why in found:
-                    await session.execute(
-                        self._claim(item, state="withdrawn", reason=why, decided_at=now)
-                    )
+                for change in claims:
+                    await session.execute(change)
             await self._maybe_done(handover_id)
 
     async def ownerless(self, user: User) -> dict[str, Any]:
@@ -1053,6 +1349,7 @@ class HandoverDesk:
         grace = timedelta(minutes=self.settings.grace_minutes)
         return {
             "now": self.clock(),
+            "zone": self.zone.key,
             "items": [
                 {
                     "item_id": row.item_id,
@@ -1062,8 +1359,10 @@ class HandoverDesk:
                     "owner_name": names.get(row.owner_id, f"#{row.owner_id}"),
                     "team_id": row.team_id,
                     "why": row.why,
+                    "handover_id": row.handover_id,
                     "first_seen_at": row.first_seen_at,
-                    "returns_at": row.first_seen_at + grace,
+                    "since": row.since_at,
+                    "returns_at": max(row.since_at + grace, row.first_seen_at),
                 }
                 for row, ticket, title in mine
             ],
@@ -1081,6 +1380,9 @@ class HandoverDesk:
                     HandoverRow.giver_id == user_id,
                     HandoverRow.submitted_at >= start,
                     HandoverRow.submitted_at < end,
+                    # Submitted is given (waiting or decided); what the giver took back is not.
+                    HandoverRow.state != "withdrawn",
+                    HandoverItemRow.state != "withdrawn",
                 )
             )
             taken = await session.scalar(

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, cast
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from callcenter.customers.models import CustomerRow
 from callcenter.store.base import Base, BigId
 from callcenter.store.types import UtcDateTime
 
@@ -26,8 +28,11 @@ _LIVE = "state IN ('pending', 'asked', 'refused')"
 class HandoverRow(Base):
     __tablename__ = "handovers"
     __table_args__ = (
-        # The supervisor's "today's handovers" and the giver's own list.
+        # The supervisor's "today's handovers" (waiting ones, those submitted that day and
+        # those done that day: one index each) and the giver's own list.
         Index("ix_handovers_state_submitted", "state", "submitted_at"),
+        Index("ix_handovers_submitted_at", "submitted_at"),
+        Index("ix_handovers_done_at", "done_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -112,7 +117,8 @@ _FOLLOWED = "returned_at IS NULL AND cleared_at IS NULL"
 
 
 class OwnerlessRow(Base):
-    """An open item whose owner is off shift (or disabled) with nothing handed over."""
+    """An open item whose owner is off shift (or disabled) with nothing handed over, or that
+    waits in a handover nobody will take."""
 
     __tablename__ = "handover_ownerless"
     __table_args__ = (
@@ -132,12 +138,27 @@ class OwnerlessRow(Base):
     )
     owner_id: Mapped[int] = mapped_column(BigId)
     team_id: Mapped[int | None] = mapped_column(BigId)
-    # off-shift, disabled
-    why: Mapped[str] = mapped_column(String(16))
+    # off-shift, disabled, successor-disabled, giver-disabled (rules.Why)
+    why: Mapped[str] = mapped_column(String(24))
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Since when nobody works it: the end of the owner's last shift (off-shift), else when
+    # first seen. The grace time runs from here.
+    since_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The handover it waits in, when stuck there (withdrawn from it on the way to the pool).
+    handover_id: Mapped[int | None] = mapped_column(BigId)
     # When the team's leaders were told (once).
     told_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Back in the team's pool after the grace time.
     returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # No longer ownerless: the owner is back on shift, handed it over, or it moved or closed.
     cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# A handover draft's key contacts include the customers tagged as the agent's own: on
+# PostgreSQL a JSONB containment query (tags @> '["agent:wang"]') through this index of the
+# customers' table (migration 0020), not a scan of every customer's tags as text.
+TAGS_INDEX = Index(
+    "ix_customers_tags_jsonb",
+    cast(CustomerRow.tags, JSONB),
+    postgresql_using="gin",
+).ddl_if(dialect="postgresql")

@@ -140,9 +140,10 @@ class WorkLedger(Protocol):
         guard: Executable | None = None,
     ) -> MoveOutcome:
         """Give the open item from ``from_user`` to ``to_user`` with an "owner" line on its
-        timeline, in one transaction. ``guard``, an UPDATE of the caller's own run first in
-        the same transaction, must change one row (the handover item's claim): otherwise
-        nothing is stored."""
+        timeline, in one transaction; the item's team follows the new owner as an assignment
+        decides it (kept when ``to_user`` is in it). ``guard``, an UPDATE of the caller's own
+        run first in the same transaction, must change one row (the handover item's claim):
+        otherwise nothing is stored."""
 
     async def return_to_pool(
         self,
@@ -152,9 +153,12 @@ class WorkLedger(Protocol):
         reason: str,
         *,
         at: datetime,
+        guard: Executable | None = None,
     ) -> Sequence[int]:
-        """Put the items still open and owned by ``from_user`` in their team's pool (owner
-        none, team kept), each with an "owner" line; the ids moved."""
+        """Put the items still open, owned by ``from_user`` and waiting in no handover in
+        their team's pool (owner none, team kept), each with an "owner" line; the ids moved.
+        ``guard``, as ``move_owner``'s, runs first and must change one row, else nothing
+        moves."""
 
     async def owned_open(self, user_ids: Collection[int] | None = None) -> Sequence[OwnedItem]:
         """Open items with an owner (of these users, or of anyone)."""

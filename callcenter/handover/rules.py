@@ -13,7 +13,9 @@ Theory of operation (docs/handover.md):
                            └──────withdrawn by the giver────────────────────────▶ withdrawn
 
 An item of an off-shift owner with nothing pending in a handover is "ownerless": listed to the
-team leaders at once, back in the team's pool after the grace time.
+team leaders at once, back in the team's pool once the grace time has passed since the end of
+the owner's last shift (a break between two shifts of one day, shorter than the shift gap, is
+not the end). So is an item waiting in a handover nobody will take (``stuck_why``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ MOVES: dict[str, frozenset[str]] = {
 # How far around "now" the rota is read to tell whether a user works shifts at all.
 ROTA_WINDOW = timedelta(days=14)
 
-Why = Literal["off-shift", "disabled"]
+# Why an open item has nobody to work it: its owner is off shift or disabled with nothing
+# handed over; or it waits in a handover nobody will take (the successor, or every taker of a
+# handover to the pool, is disabled), or whose giver is disabled and it waited past the grace.
+Why = Literal["off-shift", "disabled", "successor-disabled", "giver-disabled"]
 
 
 def may(move: str, state: str) -> bool:
@@ -64,23 +69,62 @@ def to_pool_at_end_of_shift(items: Sequence[LedgerItem], pending: Iterable[int])
     return [i.id for i in items if not i.promised and i.id not in waiting]
 
 
-def off_shift(rota: RotaView, user_id: int, now: datetime) -> bool:
-    """The user works shifts, none holds ``now``, and one has ended: gone home. A user with
-    no shift in the rota (or no rota at all) is never off shift."""
+def off_shift_since(
+    rota: RotaView, user_id: int, now: datetime, gap: timedelta = timedelta(0)
+) -> datetime | None:
+    """When the user went home: the end of their last shift, if they work shifts, none holds
+    ``now``, one has ended and the next does not start within ``gap`` of its end (a break
+    between two shifts of one day is not going home). None otherwise: at work, on a break,
+    or working no shifts at all (no rota, or no span of one's own)."""
     if not rota.has_shifts():
-        return False
+        return None
     if not rota.spans(user_id, now - ROTA_WINDOW, now + ROTA_WINDOW):
-        return False
-    return rota.current(user_id, now) is None and rota.last_ended(user_id, now) is not None
+        return None
+    if rota.current(user_id, now) is not None:
+        return None
+    last = rota.last_ended(user_id, now)
+    if last is None:
+        return None
+    following = rota.next_shift(user_id, last.end - timedelta(microseconds=1))
+    if following is not None and following.start - last.end <= gap:
+        return None
+    return last.end
 
 
-def ownerless_why(active: bool, rota: RotaView, owner_id: int, now: datetime) -> Why | None:
+def off_shift(rota: RotaView, user_id: int, now: datetime, gap: timedelta = timedelta(0)) -> bool:
+    return off_shift_since(rota, user_id, now, gap) is not None
+
+
+def ownerless_why(
+    active: bool, rota: RotaView, owner_id: int, now: datetime, gap: timedelta = timedelta(0)
+) -> tuple[Why, datetime] | None:
     """Why an open item of ``owner_id`` with nothing pending in a handover has nobody to work
-    it now; None when its owner is at work (or works no shifts)."""
+    it now, and since when (the grace runs from then); None when its owner is at work, on a
+    break between shifts, or works no shifts."""
     if not active:
-        return "disabled"
-    if off_shift(rota, owner_id, now):
-        return "off-shift"
+        return "disabled", now
+    since = off_shift_since(rota, owner_id, now, gap)
+    if since is not None:
+        return "off-shift", since
+    return None
+
+
+def stuck_why(
+    successor_active: bool | None,
+    takers_active: int,
+    giver_active: bool,
+    submitted_at: datetime,
+    grace: timedelta,
+    now: datetime,
+) -> Why | None:
+    """Why an item waiting in a handover will never be taken: its successor's account (or
+    every taker's of a handover to the team pool) is disabled; or its giver's is and it has
+    waited longer than the grace time (nobody answers a question, nobody owns it meanwhile).
+    ``successor_active`` is None for a handover to the team pool."""
+    if successor_active is False or (successor_active is None and takers_active == 0):
+        return "successor-disabled"
+    if not giver_active and now >= submitted_at + grace:
+        return "giver-disabled"
     return None
 
 
@@ -90,12 +134,16 @@ def pool_due(first_seen_at: datetime, grace: timedelta, now: datetime) -> bool:
 
 
 def successor_problem(
-    giver_id: int, successor_id: int, exists: bool, disabled: bool
-) -> Literal["self", "no-such-user", "disabled"] | None:
+    giver_id: int, successor_id: int, exists: bool, disabled: bool, agent: bool = True
+) -> Literal["self", "no-such-user", "disabled", "not-an-agent"] | None:
+    """Whom work may be given to: an account, not the giver, not disabled, and one that works
+    items (``work:own``: not a planner, a QA evaluator or an administrator of accounts)."""
     if successor_id == giver_id:
         return "self"
     if not exists:
         return "no-such-user"
     if disabled:
         return "disabled"
+    if not agent:
+        return "not-an-agent"
     return None

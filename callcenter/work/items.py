@@ -989,6 +989,8 @@ class WorkItems:
                     share=tier.share,
                     notified=list(notified),
                     due_at=row.due_at,
+                    # Whose item it was when it escalated (the work log counts it for them).
+                    owner_id=row.owner_id,
                 )
             )
         row.escalations += len(indexes)

@@ -5,7 +5,9 @@ Every move is one conditional UPDATE (the item still open and still the giver's)
 "owner" line on the item's timeline, in one transaction: an item never passes through "nobody"
 on its way from the giver to the successor, and a move that lost a race to another change
 stores nothing. The item's version moves on as an assignment's does, so a page holding the
-old version is told the item changed.
+old version is told the item changed; its team follows the new owner as an assignment's does
+(kept when the new owner is in it). An item waiting in a handover never goes to a pool: it is
+the successor's to take (or withdrawn from the handover first, in the same transaction).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import ColumnElement, Executable
 
 from callcenter.customers.models import CustomerRow
 from callcenter.feed.serialize import to_data
+from callcenter.handover.models import LIVE_STATES, HandoverItemRow
 from callcenter.handover.ports import LedgerActor, LedgerItem, MoveOutcome, OwnedItem
 from callcenter.work.items import WorkItems, sorted_for_work
 from callcenter.work.models import CallbackScheduleRow, WorkItemEventRow, WorkItemRow
@@ -37,10 +40,11 @@ def owner_event(
     text: str,
     before: int | None,
     after: int | None,
-    team: int | None,
+    team_before: int | None,
+    team_after: int | None,
     **data: object,
 ) -> WorkItemEventRow:
-    """An "owner" line shaped as an assignment's (``WorkItems.assign``): the team stays."""
+    """An "owner" line shaped as an assignment's (``WorkItems.assign``)."""
     return WorkItemEventRow(
         item_id=item_id,
         at=at,
@@ -52,11 +56,18 @@ def owner_event(
             {
                 "before": before,
                 "after": after,
-                "team_before": team,
-                "team_after": team,
+                "team_before": team_before,
+                "team_after": team_after,
                 **data,
             }
         ),
+    )
+
+
+def waits_in_a_handover() -> ColumnElement[bool]:
+    """The work item waits in a handover now: it is the successor's to take, not the pool's."""
+    return exists().where(
+        HandoverItemRow.item_id == WorkItemRow.id, HandoverItemRow.state.in_(LIVE_STATES)
     )
 
 
@@ -201,24 +212,48 @@ class WorkLedgerStore:
                 if getattr(claimed, "rowcount", 0) != 1:
                     await session.rollback()
                     return "guard"
+            found = (
+                await session.execute(
+                    select(WorkItemRow.team_id, WorkItemRow.queue).where(WorkItemRow.id == item_id)
+                )
+            ).first()
+            if found is None:
+                await session.rollback()
+                return "item-moved"
+            team_before, queue = found
+            team_after = self.team_for_owner(to_user, team_before, queue)
             result = await session.execute(
                 update(WorkItemRow)
                 .where(
                     WorkItemRow.id == item_id,
                     WorkItemRow.owner_id == from_user,
                     WorkItemRow.is_open.is_(True),
+                    # The team read above, so that the owner line tells the truth.
+                    WorkItemRow.team_id.is_not_distinct_from(team_before),
                 )
-                .values(owner_id=to_user, version=WorkItemRow.version + 1, updated_at=at)
+                .values(
+                    owner_id=to_user,
+                    team_id=team_after,
+                    version=WorkItemRow.version + 1,
+                    updated_at=at,
+                )
                 .execution_options(synchronize_session=False)
             )
             if getattr(result, "rowcount", 0) != 1:
                 await session.rollback()
                 return "item-moved"
             row = await session.get(WorkItemRow, item_id)
-            team = row.team_id if row is not None else None
             session.add(
                 owner_event(
-                    item_id, actor, at, note, from_user, to_user, team, handover=handover_id
+                    item_id,
+                    actor,
+                    at,
+                    note,
+                    from_user,
+                    to_user,
+                    team_before,
+                    team_after,
+                    handover=handover_id,
                 )
             )
         log.info(
@@ -235,6 +270,16 @@ class WorkLedgerStore:
             )
         return "moved"
 
+    def team_for_owner(self, user_id: int, team_id: int | None, queue: str | None) -> int | None:
+        """The item's team once ``user_id`` owns it: kept when the new owner is in it, else
+        the new owner's team as an assignment decides it (``WorkItems.assign``: the owner's
+        team serving the item's queue first), else kept (an owner in no team)."""
+        if team_id is not None and any(
+            t.id == team_id and t.has(user_id) for t in self.items.workforce.teams()
+        ):
+            return team_id
+        return self.items._team_of_user(user_id, queue) or team_id
+
     async def return_to_pool(
         self,
         item_ids: Collection[int],
@@ -243,9 +288,15 @@ class WorkLedgerStore:
         reason: str,
         *,
         at: datetime,
+        guard: Executable | None = None,
     ) -> Sequence[int]:
         moved: list[int] = []
         async with AsyncSession(self.engine) as session, session.begin():
+            if guard is not None:
+                claimed = await session.execute(guard)
+                if getattr(claimed, "rowcount", 0) != 1:
+                    await session.rollback()
+                    return []
             for item_id in dict.fromkeys(item_ids):
                 result = await session.execute(
                     update(WorkItemRow)
@@ -253,6 +304,11 @@ class WorkLedgerStore:
                         WorkItemRow.id == item_id,
                         WorkItemRow.owner_id == from_user,
                         WorkItemRow.is_open.is_(True),
+                        # Submitted a moment ago: the successor's to take, not the pool's.
+                        ~waits_in_a_handover(),
+                        # No team, no pool: it would belong to nobody. It stays with its owner
+                        # (and on the ownerless list) until a supervisor gives it to someone.
+                        WorkItemRow.team_id.is_not(None),
                     )
                     .values(owner_id=None, version=WorkItemRow.version + 1, updated_at=at)
                     .execution_options(synchronize_session=False)
@@ -262,7 +318,7 @@ class WorkLedgerStore:
                 team = await session.scalar(
                     select(WorkItemRow.team_id).where(WorkItemRow.id == item_id)
                 )
-                session.add(owner_event(item_id, actor, at, reason, from_user, None, team))
+                session.add(owner_event(item_id, actor, at, reason, from_user, None, team, team))
                 moved.append(item_id)
         if moved:
             log.info("work items %s of %s back to their pools: %s", moved, from_user, reason)

@@ -5,11 +5,17 @@ PUT  /api/worklog/day              save my log (narrative entries and summary)
 POST /api/worklog/day/submit       submit it (the figures are frozen into it)
 GET  /api/worklogs                 a user's logs of a period (mine; supervisors: their teams')
 GET  /api/worklogs/{id}            one log with its comments
-GET  /api/worklog/review           submitted logs the check picks, in one's teams
+GET  /api/worklog/review           submitted logs the check picks, of the people one reviews
 POST /api/worklogs/{id}/comment    a supervisor's comment
 POST /api/worklogs/{id}/sign       sign off (names the version read; one of two at once wins)
 POST /api/worklogs/{id}/return     send back with a comment (the agent edits and resubmits)
 GET  /api/worklog/rollup           a team's logs of a period: totals, problems and suggestions
+
+Whose logs a reviewer reads (``_people``): the members and leaders of the teams in their scope
+(or of the one team asked), and, for a reviewer who sees every team, every user who writes
+logs, in a team or not. The review list leaves out the reviewer's own log. The roll-up's
+"due" is counted for the same people as the reports count it (``log_days`` with the scope's
+users; every writer for a reviewer who sees everything).
 GET  /worklog                      the page
 """
 
@@ -39,6 +45,7 @@ from callcenter.web.http import (
     request_user,
 )
 from callcenter.worklog.book import (
+    COUNTED,
     EDITABLE,
     SUMMED,
     Author,
@@ -163,6 +170,13 @@ class LogList(BaseModel):
     logs: list[dict[str, Any]]
 
 
+class ReviewList(LogList):
+    first: date
+    last: date
+    share: float
+    period: str
+
+
 class Rollup(BaseModel):
     first: date
     last: date
@@ -175,7 +189,10 @@ class Rollup(BaseModel):
 class Options(BaseModel):
     today: date
     current_day: date
+    # The centre's time zone (IANA name): the page shows every time in it.
     timezone: str
+    review_share: float
+    review_period: str
     max_back_days: int
     due_hours: float
     categories: list[dict[str, str]]
@@ -267,9 +284,9 @@ class WorklogApi:
                 self.review_list,
                 access=review,
                 tag=tag,
-                summary="Submitted work logs the supervisors' check picks, in one's teams",
+                summary="Submitted work logs the check picks, of the people one reviews",
                 query=PeriodQuery,
-                response=LogList,
+                response=ReviewList,
                 errors=(BAD_PERIOD,),
             ),
             http.post(
@@ -339,13 +356,16 @@ class WorklogApi:
         user = self.people.active_user(user_id)
         return (user.display_name or user.username) if user is not None else f"#{user_id}"
 
-    def _members(self, scope: Scope, team_id: int | None = None) -> list[int]:
-        """The agents whose logs a reviewer reads: members of the teams in scope."""
+    def _people(self, scope: Scope, team_id: int | None = None) -> list[int]:
+        """Whose logs a reviewer reads: the members and leaders of the teams in scope (or of
+        ``team_id``); a reviewer who sees every team also reads the writers in no team."""
         teams = [t for t in self.people.teams() if scope.has_team(t.id)]
         if team_id is not None:
             teams = [t for t in teams if t.id == team_id]
-        members = {u for t in teams for u in t.members}
-        return sorted(u for u in members if self.people.active_user(u) is not None)
+        people = {u for t in teams for u in t.members | t.leaders}
+        if scope.everything and team_id is None:
+            people.update(self.logs.writers())
+        return sorted(u for u in people if self.people.active_user(u) is not None)
 
     def _period(self, query: PeriodQuery, days: int) -> tuple[date, date]:
         last = query.last or self.logs.today()
@@ -402,13 +422,15 @@ class WorklogApi:
         scope = self.people.scope_of(user)
         reviewer = user.may(P.WORKLOG_REVIEW)
         teams = [t for t in self.people.teams() if scope.has_team(t.id)] if reviewer else []
-        agents = self._members(scope) if reviewer else []
+        agents = self._people(scope) if reviewer else []
         settings = self.logs.settings
         return _reply(
             {
                 "today": self.logs.today(),
-                "current_day": self.logs.current_day(user.id),
+                "current_day": await self.logs.current_day(user.id),
                 "timezone": self.logs.zone.key,
+                "review_share": settings.review_share,
+                "review_period": settings.review_period,
                 "max_back_days": settings.max_back_days,
                 "due_hours": settings.due_hours,
                 "categories": [c.model_dump() for c in settings.categories],
@@ -423,8 +445,8 @@ class WorklogApi:
     async def my_day(self, request: web.Request) -> web.Response:
         query = read_query(request, DayQuery)
         user = request_user(request)
-        day = query.day or self.logs.current_day(user.id)
-        self.logs.check_day(day)
+        day = query.day or await self.logs.current_day(user.id)
+        self.logs.check_future(day)
         answer = await self.logs.view(user.id, day)
         answer["user_name"] = user.display_name or user.username
         return _reply(answer)
@@ -465,10 +487,21 @@ class WorklogApi:
     async def review_list(self, request: web.Request) -> web.Response:
         query = read_query(request, PeriodQuery)
         user = request_user(request)
-        first, last = self._period(query, 14)
-        members = [u for u in self._members(self.people.scope_of(user)) if u != user.id]
-        rows = await self.logs.to_review(members, first, last)
-        return _reply({"logs": [{**data_of(r), "user_name": self._name(r.user_id)} for r in rows]})
+        first, last = self.logs.review_window()
+        first, last = query.first or first, query.last or last
+        check_period(first, last)
+        people = [u for u in self._people(self.people.scope_of(user)) if u != user.id]
+        rows = await self.logs.to_review(people, first, last)
+        settings = self.logs.settings
+        return _reply(
+            {
+                "first": first,
+                "last": last,
+                "share": settings.review_share,
+                "period": settings.review_period,
+                "logs": [{**data_of(r), "user_name": self._name(r.user_id)} for r in rows],
+            }
+        )
 
     async def comment(self, request: web.Request) -> web.Response:
         path = read_path(request, LogPath)
@@ -517,13 +550,10 @@ class WorklogApi:
                 "label_en": team.label_en,
             }
         first, last = self._period(query, 7)
-        members = self._members(scope, query.team)
-        per, logs = await self.logs.rollup(members, first, last)
-        names = {u: self._name(u) for u in members}
-        totals = {
-            name: sum(int(p[name]) for p in per.values())
-            for name in ("due", "on_time", "signed", "submitted", "returned", *SUMMED)
-        }
+        people = self._people(scope, query.team)
+        per, logs = await self.logs.rollup(people, first, last)
+        names = {u: self._name(u) for u in people}
+        totals = {name: sum(int(p[name]) for p in per.values()) for name in (*COUNTED, *SUMMED)}
         grouped = entries_by_category(logs, names)
         categories = []
         known = [c.code for c in self.logs.settings.categories]

@@ -1,7 +1,8 @@
 """The figures of an agent's log span, read from the other rooms' tables: calls answered
-(count, talk time, dispositions), callbacks dialled, work items opened, resolved and
+(count, talk time, dispositions), callbacks made, work items opened, resolved and
 escalated, and time in each pause reason. Each figure is one grouped query; only the
-agent's state changes of the span are read row by row (tens a day), to clip them to it.
+agent's state changes of the span (tens a day) and the span's escalations are read row by
+row.
 
 The QA scores of seed 001's list are not here: the quality room does not exist yet.
 """
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, func, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.agents.models import AgentStateRow, NotReadyCodeRow
+from callcenter.agents.states import SIGNED_IN_STATES
 from callcenter.records.models import CallRecord, CallWrapup
 from callcenter.settings import Disposition
 from callcenter.work.callbacks import REACHED
@@ -34,7 +36,11 @@ _codes: Table = NotReadyCodeRow.__table__  # type: ignore[assignment]
 # Agent states that are time away from calls, by reason: not-ready by its code, and the
 # after-call work (ACW) as its own reason.
 ACW = "acw"
-SIGNED_OUT = "signed-out"
+SIGNED_IN = sorted(str(s) for s in SIGNED_IN_STATES)
+# A state row is read when it started at most this long before the span (or is still
+# held): the query stays an index range however long the history. A state held longer
+# than this without a change is counted from this bound only.
+STATE_LOOKBACK = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +80,20 @@ async def day_figures(
         .order_by(func.count().desc(), _wrapups.c.disposition)
     )
     a = _attempts.c
+    # Callbacks made: the attempts the agent took (answered their phone) and that are over;
+    # an attempt the agent missed, or still running, is not one they made.
     callbacks = (
         await conn.execute(
             select(
                 func.count(),
                 func.count().filter(a.outcome == REACHED),
-            ).where(a.agent_id == user_id, a.started_at >= start, a.started_at < end)
+            ).where(
+                a.agent_id == user_id,
+                a.started_at >= start,
+                a.started_at < end,
+                a.agent_answered_at.is_not(None),
+                a.outcome.is_not(None),
+            )
         )
     ).one()
     outbound_talk = await conn.scalar(
@@ -102,11 +116,7 @@ async def day_figures(
             e.data["after"].as_string() == "resolved",
         )
     )
-    escalated = await conn.scalar(
-        select(func.count(func.distinct(e.item_id)))
-        .select_from(_events.join(_items, i.id == e.item_id))
-        .where(e.kind == "escalated", i.owner_id == user_id, e.at >= start, e.at < end)
-    )
+    escalated = await _escalated(conn, user_id, start, end)
     pauses, signed_in = await _pauses(conn, user_id, start, end, now)
     labels = await _pause_labels(conn)
     dispositions_out = []
@@ -129,7 +139,7 @@ async def day_figures(
         "callback_talk_seconds": round(float(outbound_talk or 0.0)),
         "items_opened": int(opened or 0),
         "items_resolved": int(resolved or 0),
-        "items_escalated": int(escalated or 0),
+        "items_escalated": escalated,
         "signed_in_seconds": signed_in,
         "pauses": [
             {
@@ -147,6 +157,30 @@ async def day_figures(
     }
 
 
+async def _escalated(conn: AsyncConnection, user_id: int, start: datetime, end: datetime) -> int:
+    """Items escalated in the span while the user owned them: the owner the escalation event
+    names (``owner_id`` in its data, written since the work log counts it); an older event
+    without it counts for the item's current owner."""
+    i, e = _items.c, _events.c
+    rows = await conn.execute(
+        select(e.item_id, e.data, i.owner_id)
+        .select_from(_events.join(_items, i.id == e.item_id))
+        .where(
+            e.kind == "escalated",
+            e.at >= start,
+            e.at < end,
+            or_(i.owner_id == user_id, e.data["owner_id"].as_integer() == user_id),
+        )
+    )
+    items = set()
+    for item_id, data, owner_now in rows:
+        data = data if isinstance(data, dict) else {}
+        owner = data.get("owner_id", owner_now)
+        if owner == user_id:
+            items.add(item_id)
+    return len(items)
+
+
 async def _pauses(
     conn: AsyncConnection, user_id: int, start: datetime, end: datetime, now: datetime
 ) -> tuple[dict[str, int], int]:
@@ -157,6 +191,7 @@ async def _pauses(
         select(s.state, s.code, s.started_at, s.ended_at).where(
             s.user_id == user_id,
             s.started_at < end,
+            (s.started_at >= start - STATE_LOOKBACK) | s.ended_at.is_(None),
             (s.ended_at.is_(None)) | (s.ended_at > start),
         )
     )
@@ -167,7 +202,7 @@ async def _pauses(
         seconds = round((stop - max(started, start)).total_seconds())
         if seconds <= 0:
             continue
-        if state != SIGNED_OUT:
+        if state in SIGNED_IN_STATES:
             signed_in += seconds
         if state == "not-ready":
             reason = code or "other"

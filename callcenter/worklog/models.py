@@ -25,8 +25,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from callcenter.records.models import CallRecord
 from callcenter.store.base import Base, BigId
 from callcenter.store.types import UtcDateTime
+from callcenter.work.models import CallbackAttemptRow
 
 
 class WorklogRow(Base):
@@ -84,3 +86,19 @@ class WorklogCommentRow(Base):
     # comment, signed, returned
     kind: Mapped[str] = mapped_column(String(12))
     text: Mapped[str] = mapped_column(Text, default="")
+
+
+# Indexes the work log needs on other rooms' tables (migration 0021 creates them): a log's
+# figures and the completion read one user's calls and callback attempts of a span, and
+# without them those reads grow with the whole history. Declared here, on those tables, so
+# the schema check (tests/test_store.py) finds the models and the migrations alike.
+Index(
+    "ix_call_records_user_answered",
+    CallRecord.__table__.c.answered_by_user,
+    CallRecord.__table__.c.answered_at,
+)
+Index(
+    "ix_callback_attempts_agent_started",
+    CallbackAttemptRow.__table__.c.agent_id,
+    CallbackAttemptRow.__table__.c.started_at,
+)

@@ -4,7 +4,8 @@ Wang has three open items (one already answered: a promise to the customer). At 
 the shift Wang opens /handover, picks the successor, writes a note per item and a summary,
 and submits. Li opens the page, accepts two items and asks about the third; Wang answers; Li
 accepts it. Each item is Li's from the moment Li accepted it, and the supervisor sees the
-handover among today's done ones.
+handover among today's done ones. The planner is never offered as a successor; Wang switches
+the page to English, and a summary sent twice is refused with its English text.
 
 Set CALLCENTER_SHOTS to a folder to keep screenshots of the page in both languages.
 """
@@ -26,6 +27,7 @@ USERS = [
     ("boss", "supervisor", "班长老陈"),
     ("wang", "agent", "王芳"),
     ("li", "agent", "李娜"),
+    ("pan", "planner", "排班员小潘"),
 ]
 
 
@@ -99,6 +101,9 @@ def test_a_handover_through_the_page(
     # The promised item first.
     expect(rows.first).to_have_attribute("data-item", str(first["id"]))
     expect(rows.first).to_contain_text("已承诺客户")
+    # Only people who work items are offered: not the planner, not Wang.
+    offered = giver.locator("#successor option").all_text_contents()
+    assert not any("小潘" in o or "王芳" in o for o in offered), offered
     giver.select_option("#successor", str(ids["li"]))
     for item, note in zip(items, ["17:00 回电", "三天内到账", "还没联系"], strict=True):
         giver.get_by_label(f"工单 {item['ticket']} 的交接说明").fill(note)
@@ -112,7 +117,8 @@ def test_a_handover_through_the_page(
     taker = handover_page(browser, service, "li")
     expect(taker.locator("#to-me .doc")).to_have_count(1)
     for item in items[:2]:
-        item_box(taker, item["id"]).locator("button.accept").click()
+        # Each accept button is named with its ticket for a screen reader.
+        taker.get_by_role("button", name=f"接收工单 {item['ticket']}").click()
         expect(item_box(taker, item["id"])).to_contain_text("已接收")
     taker.get_by_label(f"对工单 {third['ticket']} 的问题").fill("新地址是哪里")
     item_box(taker, third["id"]).get_by_role("button", name="提问").click()
@@ -148,3 +154,21 @@ def test_a_handover_through_the_page(
     expect(boss.locator("#sup-done .doc")).to_have_count(1)
     expect(boss.locator("#sup-done .doc")).to_contain_text("王芳")
     shoot(boss, "handover-supervisor")
+
+    # In English: the page's texts, an item's state, and a refusal's text. A summary-only
+    # handover sent twice is stored once.
+    giver.click("#lang")
+    expect(giver.locator("#given-title")).to_have_text("My handovers")
+    expect(giver.locator("#draft-title")).to_have_text("Hand over")
+    expect(giver.locator("#given .doc").first).to_contain_text("done")
+    expect(giver.locator("#submit")).to_have_text("Submit the handover")
+    for attempt in range(2):
+        giver.select_option("#successor", str(ids["li"]))
+        giver.fill("#work-done", "Forty calls, no problem")
+        giver.click("#submit")
+        if attempt == 0:
+            expect(giver.locator("#result")).to_contain_text("Handover submitted")
+    expect(giver.locator("#result")).to_contain_text("The same summary was submitted a moment ago")
+    expect(giver.locator("#result")).to_contain_text("409")
+    expect(giver.locator("#submit")).to_be_enabled()
+    shoot(giver, "handover-refused")

@@ -61,7 +61,14 @@ def test_an_agent_writes_and_submits_and_the_supervisor_signs_off(
     expect(agent.locator("#mine-view")).to_be_visible(timeout=TIMEOUT)
     expect(agent.locator("#state")).to_have_text("未保存的草稿", timeout=TIMEOUT)
     expect(agent.locator("#covers")).to_contain_text("覆盖时段")
+    # The browser runs on UTC, the centre in Shanghai: the day is shown on the centre's
+    # clock, midnight to midnight (not 16:00 to 16:00).
+    expect(agent.locator("#covers")).to_contain_text("00:00 至")
+    expect(agent.locator("#covers")).to_contain_text("Asia/Shanghai")
     expect(agent.locator("#tabs")).to_be_hidden()
+    expect(agent.locator("#nav-agent")).to_be_visible()
+    expect(agent.locator("#nav-handover")).to_be_visible()
+    expect(agent.locator("#nav-reports")).to_be_hidden()
     # The figures of the day: no calls on this service yet.
     expect(agent.locator("#figures")).to_contain_text("接听来电")
 
@@ -83,10 +90,22 @@ def test_an_agent_writes_and_submits_and_the_supervisor_signs_off(
     expect(agent.locator("#state")).to_have_text("已提交，待检查")  # noqa: RUF001
     expect(agent.locator("#submit")).to_be_disabled()
     expect(agent.locator("#history tbody tr")).to_have_count(1)
+    # Once in English: the state, the figures, the links, the covered span.
+    agent.click("#lang")
+    expect(agent.locator("#state")).to_have_text("Submitted, awaiting check")
+    expect(agent.locator("#figures")).to_contain_text("Calls answered")
+    expect(agent.locator("#nav-agent")).to_have_text("Agent console")
+    expect(agent.locator("#covers")).to_contain_text("00:00 to")
+    expect(agent.locator("#log-result")).to_have_text("Submitted")
+    agent.click("#lang")
+    expect(agent.locator("#state")).to_have_text("已提交，待检查")  # noqa: RUF001
 
     lead = log_in(browser, service, "/worklog?view=review", "lead")
     expect(lead.locator("#review-view")).to_be_visible(timeout=TIMEOUT)
     expect(lead.locator("#tabs")).to_be_visible()
+    expect(lead.locator("#nav-work")).to_be_visible()
+    expect(lead.locator("#nav-reports")).to_be_visible()
+    expect(lead.locator("#totals")).to_contain_text("应交（已过期限）")  # noqa: RUF001
     row = lead.locator("#review tbody tr", has_text="坐席甲")
     expect(row).to_have_count(1, timeout=TIMEOUT)
     expect(row).to_contain_text("1 / 1")
@@ -108,6 +127,13 @@ def test_an_agent_writes_and_submits_and_the_supervisor_signs_off(
     shoot(lead, "worklog-signed", reopen=lambda: lead.locator("#review tbody tr").count())
     lead.keyboard.press("Escape")
     expect(lead.locator("#review-empty")).to_be_visible(timeout=TIMEOUT)
+
+    # The roll-up in English: the counts say what they count.
+    lead.click("#lang")
+    expect(lead.locator("#totals")).to_contain_text("Owed (deadline passed)")
+    expect(lead.locator("#totals")).to_contain_text("Submitted on time")
+    expect(lead.locator("#review-note")).to_contain_text("(all are checked)")
+    lead.click("#lang")
 
     agent.reload()
     expect(agent.locator("#state")).to_have_text("已由 班长老陈 签阅", timeout=TIMEOUT)

@@ -66,10 +66,12 @@ PEOPLE: dict[str, tuple[str, Role]] = {
     "zhao": ("Zhao Lei", "agent"),
     "gone": ("Gone Soon", "agent"),
     "other": ("Other Team", "agent"),
+    "mei": ("Mei (back lead)", "team_leader"),
+    "plan": ("Planner Pan", "planner"),
 }
 TEAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "front": (("lin",), ("wang", "li", "zhao", "gone")),
-    "back": ((), ("other",)),
+    "back": (("mei",), ("other",)),
 }
 
 
@@ -304,7 +306,7 @@ async def _add_teams(engine: AsyncEngine, users: dict[str, User]) -> dict[str, i
                 session,
                 None,
                 name=name,
-                label_zh=name,
+                label_zh=f"{name}组",
                 label_en=name.title(),
                 queues=(),
                 members=[users[u].id for u in members],

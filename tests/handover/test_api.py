@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from callcenter.handover.desk import POOL_AT_END_OF_SHIFT
 from callcenter.handover.models import HandoverItemRow, HandoverMessageRow, HandoverRow
 from callcenter.settings import HandoverSettings
 from callcenter.work.models import WorkItemEventRow, WorkItemRow
@@ -147,18 +148,32 @@ async def test_only_the_successor_decides_and_only_the_giver_answers(centre: Cen
     assert (code, answer["error"]) == (409, "handover-closed")
 
 
-async def test_two_accepts_at_once_one_wins(centre: Centre) -> None:
-    """A handover to the team pool: Li and Zhao press accept at the same moment."""
+async def test_two_accepts_at_once_one_wins(
+    centre: Centre, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handover to the team pool: Li and Zhao press accept at the same moment. Both requests
+    read the waiting item before either stores anything (a barrier after the read), so they
+    truly overlap: the loser's claim matches no row and it is told ``already-decided``."""
     item = await centre.create("wang")
     hid = await hand_over(centre, "wang", None, item["id"])
     path = f"/api/handovers/{hid}/items/{item['id']}/accept"
+    desk = centre.handover.desk
+    read = desk._item
+    both_read = asyncio.Barrier(2)
+
+    async def read_then_wait(handover_id: int, item_id: int) -> Any:
+        found = await read(handover_id, item_id)
+        await asyncio.wait_for(both_read.wait(), 10)
+        return found
+
+    monkeypatch.setattr(desk, "_item", read_then_wait)
     results = await asyncio.gather(
         centre.call("li", "POST", path), centre.call("zhao", "POST", path)
     )
     codes = sorted(code for code, _ in results)
-    assert codes[0] == 200 and codes[1] == 409, results
+    assert codes == [200, 409], results
     loser = next(answer for code, answer in results if code == 409)
-    assert loser["error"] in ("already-decided", "item-moved", "handover-closed")
+    assert loser["error"] == "already-decided", loser
     winner = await centre.owner_of(item["id"])
     assert winner in (centre.id("li"), centre.id("zhao"))
     events = await centre.owner_events(item["id"])
@@ -190,6 +205,9 @@ async def test_a_refused_item_goes_to_the_supervisor_who_reassigns_it(centre: Ce
         (999999, 404, "no-such-user"),
         (centre.id("gone"), 409, "user-disabled"),
         (centre.id("wang"), 400, "self-handover"),
+        (centre.id("plan"), 409, "not-an-agent"),
+        # A team leader gives work to the people of their own teams only.
+        (centre.id("other"), 403, "outside-your-teams"),
     ]:
         status, answer = await centre.call(
             "lin", "POST", f"/api/handovers/{hid}/items/{second['id']}/reassign", {"user_id": who}
@@ -211,10 +229,10 @@ async def test_a_refused_item_goes_to_the_supervisor_who_reassigns_it(centre: Ce
     assert [(e[1], e[3], e[4]) for e in events] == [
         (centre.id("lin"), centre.id("wang"), centre.id("zhao"))
     ]
-    # The agent of another team's supervisor scope: a team leader of "front" reads it, the
-    # other team's agent does not.
-    code, _ = await centre.call("other", "GET", f"/api/handovers/{hid}")
-    assert code == 403
+    # Another team's agent and another team's leader do not read it.
+    for outsider in ("other", "mei"):
+        code, answer = await centre.call(outsider, "GET", f"/api/handovers/{hid}")
+        assert (code, answer["error"]) == (403, "outside-your-teams")
 
 
 async def test_the_giver_withdraws_and_keeps_the_items(centre: Centre) -> None:
@@ -270,7 +288,7 @@ async def test_at_a_plain_end_of_shift_unpromised_items_go_back_to_the_pool(
         (
             local(3, 15, 59),
             centre.id("wang"),
-            "end of shift: back to the team pool",
+            POOL_AT_END_OF_SHIFT,
             centre.id("wang"),
             None,
         )
@@ -297,13 +315,17 @@ async def test_items_of_someone_off_shift_are_listed_then_returned_to_the_pool(
     assert [(i["item_id"], i["why"], i["owner_name"]) for i in listed] == [
         (left["id"], "off-shift", "Wang Fang")
     ]
-    assert datetime.fromisoformat(listed[0]["returns_at"]) == local(3, 16, 31)
+    # The grace time runs from the end of Wang's shift.
+    assert datetime.fromisoformat(listed[0]["since"]) == local(3, 16)
+    assert datetime.fromisoformat(listed[0]["returns_at"]) == local(3, 16, 30)
     assert [m["event"] for m in centre.told_to("lin")] == ["ownerless"]
     # Told once; still Wang's within the grace time; another team's lead sees nothing.
     centre.clock.set(local(3, 16, 20))
     await centre.handover.desk.check()
     assert [m["event"] for m in centre.told_to("lin")] == ["ownerless"]
     assert await centre.owner_of(left["id"]) == centre.id("wang")
+    assert (await centre.ok("mei", "GET", "/api/handover/ownerless"))["items"] == []
+    assert centre.told_to("mei") == []
 
     centre.clock.set(local(3, 16, 31))
     await centre.handover.desk.check()

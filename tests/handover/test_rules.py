@@ -54,9 +54,34 @@ def test_off_shift_needs_a_rota_a_shift_of_ones_own_and_one_ended() -> None:
     assert not rules.off_shift(rota, 1, local(3, 7))  # before the first shift
     assert not rules.off_shift(rota, 1, local(3, 12))  # at work
     assert rules.off_shift(rota, 1, local(3, 16))  # the shift just ended
-    assert rules.ownerless_why(True, rota, 1, local(3, 17)) == "off-shift"
-    assert rules.ownerless_why(False, rota, 2, local(3, 12)) == "disabled"
+    assert rules.ownerless_why(True, rota, 1, local(3, 17)) == ("off-shift", local(3, 16))
+    assert rules.ownerless_why(False, rota, 2, local(3, 12)) == ("disabled", local(3, 12))
     assert rules.ownerless_why(True, rota, 1, local(3, 12)) is None
+
+
+def test_a_break_between_two_shifts_is_not_the_end_of_the_day() -> None:
+    rota = FakeRota()
+    rota.add(1, "am", local(3, 8), local(3, 12))
+    rota.add(1, "pm", local(3, 13), local(3, 17))
+    gap = timedelta(minutes=180)
+    for at in (local(3, 12), local(3, 12, 30), local(3, 12, 59)):
+        assert rules.off_shift_since(rota, 1, at, gap) is None
+    # A shorter gap setting: the lunch break is going home (since noon).
+    assert rules.off_shift_since(rota, 1, local(3, 12, 30), timedelta(minutes=30)) == local(3, 12)
+    # After the last shift of the day (the next one is tomorrow): gone since 17:00.
+    rota.add(1, "am", local(4, 8), local(4, 12))
+    assert rules.off_shift_since(rota, 1, local(3, 17, 1), gap) == local(3, 17)
+    assert rules.ownerless_why(True, rota, 1, local(3, 12, 30), gap) is None
+
+
+def test_a_handover_nobody_will_take_is_stuck() -> None:
+    grace, at = timedelta(minutes=30), local(3, 16)
+    assert rules.stuck_why(False, 0, True, at, grace, at) == "successor-disabled"
+    assert rules.stuck_why(None, 0, True, at, grace, at) == "successor-disabled"  # the pool's
+    assert rules.stuck_why(None, 2, True, at, grace, at) is None
+    assert rules.stuck_why(True, 1, True, at, grace, local(3, 20)) is None
+    assert rules.stuck_why(True, 1, False, at, grace, local(3, 16, 29)) is None
+    assert rules.stuck_why(True, 1, False, at, grace, local(3, 16, 30)) == "giver-disabled"
 
 
 def test_the_grace_time_and_the_successor_checks() -> None:
@@ -66,4 +91,5 @@ def test_the_grace_time_and_the_successor_checks() -> None:
     assert rules.successor_problem(1, 1, True, False) == "self"
     assert rules.successor_problem(1, 2, False, False) == "no-such-user"
     assert rules.successor_problem(1, 2, True, True) == "disabled"
+    assert rules.successor_problem(1, 2, True, False, agent=False) == "not-an-agent"
     assert rules.successor_problem(1, 2, True, False) is None

@@ -69,3 +69,90 @@ async def test_open_items_moves_and_the_pool(centre: Centre) -> None:
     assert await centre.owner_of(second["id"]) is None
     assert await centre.owner_events(second["id"]) == [(at, None, "why", wang, None)]
     assert [i.id for i in await ledger.items_of([second["id"]])] == [second["id"]]
+
+
+async def test_an_item_waiting_in_a_handover_never_goes_to_the_pool(centre: Centre) -> None:
+    """The end-of-shift pool racing a submission: the item listed a moment ago stays."""
+    ledger = centre.work.ledger
+    wang = centre.id("wang")
+    waiting = await centre.create("wang")
+    free = await centre.create("wang")
+    await centre.ok(
+        "wang",
+        "POST",
+        "/api/handovers",
+        {
+            "kind": "end_of_shift",
+            "successor_id": centre.id("li"),
+            "items": [{"item_id": waiting["id"]}],
+        },
+    )
+    system = LedgerActor(None, "system")
+    moved = await ledger.return_to_pool(
+        [waiting["id"], free["id"]], wang, system, "x", at=local(3, 16)
+    )
+    assert moved == [free["id"]]
+    assert await centre.owner_of(waiting["id"]) == wang
+    # A guard matching nothing moves nothing.
+    other = await centre.create("wang")
+    guard = update(WorkItemRow).where(WorkItemRow.id == -1).values(title="x")
+    assert (
+        await ledger.return_to_pool([other["id"]], wang, system, "x", at=local(3, 16), guard=guard)
+        == []
+    )
+    assert await centre.owner_of(other["id"]) == wang
+
+
+async def test_an_item_of_no_team_never_goes_to_a_pool(centre: Centre) -> None:
+    """Without a team there is no pool: pooling it would leave it without any owner."""
+    wang = centre.id("wang")
+    item = await centre.create("wang")
+    async with AsyncSession(centre.engine) as session, session.begin():
+        await session.execute(
+            update(WorkItemRow).where(WorkItemRow.id == item["id"]).values(team_id=None)
+        )
+    system = LedgerActor(None, "system")
+    moved = await centre.work.ledger.return_to_pool(
+        [item["id"]], wang, system, "x", at=local(3, 16)
+    )
+    assert moved == []
+    assert await centre.owner_of(item["id"]) == wang
+
+
+async def test_a_move_takes_the_item_to_the_new_owners_team(centre: Centre) -> None:
+    ledger = centre.work.ledger
+    front, back = centre.teams["front"], centre.teams["back"]
+    item = await centre.create("wang")
+    actor = LedgerActor(None, "system")
+    at = local(3, 16)
+    assert (
+        await ledger.move_owner(
+            item["id"], centre.id("wang"), centre.id("li"), actor, "n", 1, at=at
+        )
+        == "moved"
+    )
+    assert (
+        await ledger.move_owner(
+            item["id"], centre.id("li"), centre.id("other"), actor, "n", 1, at=at
+        )
+        == "moved"
+    )
+    assert (
+        await ledger.move_owner(
+            item["id"], centre.id("other"), centre.id("zhao"), actor, "n", 1, at=at
+        )
+        == "moved"
+    )
+    async with AsyncSession(centre.engine) as session:
+        rows = (
+            await session.scalars(
+                select(WorkItemEventRow)
+                .where(WorkItemEventRow.item_id == item["id"], WorkItemEventRow.kind == "owner")
+                .order_by(WorkItemEventRow.id)
+            )
+        ).all()
+    assert [(r.data["team_before"], r.data["team_after"]) for r in rows] == [
+        (front, front),
+        (front, back),
+        (back, front),
+    ]

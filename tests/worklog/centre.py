@@ -241,7 +241,11 @@ class Centre:
             )
         )
 
-    async def add_attempt(self, who: str, item_id: int, at: datetime, outcome: str) -> None:
+    async def add_attempt(
+        self, who: str, item_id: int, at: datetime, outcome: str | None, *, taken: bool = True
+    ) -> None:
+        """A callback attempt offered to ``who``: taken (their phone answered) or missed;
+        ``outcome`` None while it runs."""
         n = next(self._ids)
         await self.add(
             CallbackAttemptRow(
@@ -252,7 +256,8 @@ class Centre:
                 agent_id=self.id(who),
                 number="+8613800000009",
                 started_at=at,
-                ended_at=at + timedelta(minutes=2),
+                agent_answered_at=at + timedelta(seconds=5) if taken else None,
+                ended_at=at + timedelta(minutes=2) if outcome is not None else None,
                 outcome=outcome,
             )
         )

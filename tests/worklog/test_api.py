@@ -48,6 +48,9 @@ async def a_day_of_wang(centre: Centre) -> None:
     await centre.add_event(other, None, "escalated", local(2, 17, 0), tier="leader")
     await centre.add_attempt("wang", older, local(2, 16, 0), "reached")
     await centre.add_attempt("wang", older, local(2, 16, 30), "no-answer")
+    # Not callbacks made: one her phone did not take, one still running.
+    await centre.add_attempt("wang", older, local(2, 17, 0), "agent-missed", taken=False)
+    await centre.add_attempt("wang", older, local(2, 23, 59), None)
     await centre.add_state("wang", "not-ready", local(1, 23, 50), local(2, 0, 10), code="break")
     await centre.add_state("wang", "ready", local(2, 9, 0), local(2, 11, 5))
     await centre.add_state("wang", "acw", local(2, 11, 5), local(2, 11, 6))
@@ -302,8 +305,9 @@ async def test_a_night_shift_call_is_in_the_log_of_the_day_it_started(centre: Ce
     log = await centre.ok("zhao", "GET", "/api/worklog/day")
 
     assert log["day"] == "2026-12-01"
+    # The 1st covers from its midnight to the end of its night shift.
     assert (log["covers_start"], log["covers_end"]) == (
-        local(1, 22).isoformat(),
+        local(1, 0).isoformat(),
         local(2, 6).isoformat(),
     )
     assert (log["figures"]["calls"], log["figures"]["talk_seconds"]) == (1, 200)
@@ -326,9 +330,12 @@ async def test_completion_figures_and_the_team_roll_up(centre: Centre) -> None:
     centre.clock.set(local(2, 19))
     log = await centre.ok("wang", "POST", "/api/worklog/day/submit", body(0))
     await centre.ok("boss", "POST", f"/api/worklogs/{log['id']}/sign", {"version": log["version"]})
-    # Zhao (rota): the night of the 1st and the day of the 2nd; a call outside has no say.
+    # Zhao (rota): the night of the 1st (signed in for it) and the day of the 2nd (absent:
+    # on leave, never signed in): only the 1st is owed. A call on the 3rd at 01:00 is the
+    # 3rd's (no night shift on the 2nd), whose deadline has not passed.
     centre.rota.add(zhao, local(1, 22), local(2, 6))
     centre.rota.add(zhao, local(2, 14), local(2, 22))
+    await centre.add_state("zhao", "ready", local(1, 21, 55), local(2, 5, 50))
     await centre.add_call("zhao", local(3, 1), 60)
     # Li: a call today, whose deadline has not passed.
     await centre.add_call("li", local(3, 9), 60)
@@ -346,13 +353,12 @@ async def test_completion_figures_and_the_team_roll_up(centre: Centre) -> None:
 
     days = await centre.room.logs.log_days([wang, li, zhao], date(2026, 12, 1), date(2026, 12, 3))
 
-    assert sorted(days, key=lambda d: (d.user_id, d.day)) == sorted(
+    assert list(days) == sorted(
         [
             LogDay(wang, date(2026, 12, 1), on_time=False, signed=False),
             LogDay(wang, date(2026, 12, 2), on_time=True, signed=True),
             LogDay(li, date(2026, 12, 1), on_time=False, signed=False),
             LogDay(zhao, date(2026, 12, 1), on_time=False, signed=False),
-            LogDay(zhao, date(2026, 12, 2), on_time=False, signed=False),
         ],
         key=lambda d: (d.user_id, d.day),
     )
@@ -364,15 +370,32 @@ async def test_completion_figures_and_the_team_roll_up(centre: Centre) -> None:
         "boss", "GET", "/api/worklog/rollup", first="2026-12-01", last="2026-12-03", team=front.id
     )
     t = rollup["totals"]
-    assert (t["due"], t["on_time"], t["signed"], t["submitted"], t["returned"]) == (3, 1, 1, 2, 1)
+    assert (t["due"], t["missing"], t["submitted"], t["on_time"], t["signed"], t["returned"]) == (
+        3,
+        1,
+        2,
+        1,
+        1,
+        1,
+    )
     assert t["calls"] == 1  # li's log of the 1st: no calls; wang's of the 2nd: one
-    assert [a["name"] for a in rollup["agents"]] == ["Li Na", "Wang Fang"]
+    # The team's leader is in the roll-up too (and owed nothing: no sign of work).
+    assert [(a["name"], a["due"]) for a in rollup["agents"]] == [
+        ("Li Na", 1),
+        ("Lin (lead)", 0),
+        ("Wang Fang", 2),
+    ]
     system = next(c for c in rollup["categories"] if c["code"] == "system")
     assert sorted(p["name"] for p in system["problems"]) == ["Li Na", "Wang Fang"]
     process = next(c for c in rollup["categories"] if c["code"] == "process")
     assert process["label_zh"] == "流程" and len(process["suggestions"]) == 2
     # Notes stay in the log: only problems and suggestions are rolled up.
     assert all(c["code"] != "other" for c in rollup["categories"])
+    # Every team: the same "due" as the reports' log_days for every writer.
+    whole = await centre.ok(
+        "boss", "GET", "/api/worklog/rollup", first="2026-12-01", last="2026-12-03"
+    )
+    assert whole["totals"]["due"] == len(everyone) == 4
 
 
 async def test_the_check_takes_a_share_of_the_logs(engine: AsyncEngine) -> None:
@@ -381,3 +404,51 @@ async def test_the_check_takes_a_share_of_the_logs(engine: AsyncEngine) -> None:
         await centre.ok("wang", "POST", "/api/worklog/day/submit", body(0))
         review = await centre.ok("boss", "GET", "/api/worklog/review")
         assert review["logs"] == []
+
+
+async def _submit_days(centre: Centre, who: str, days: list[date]) -> list[int]:
+    ids = []
+    for day in days:
+        log = await centre.ok(who, "POST", "/api/worklog/day/submit", body(0, day))
+        ids.append(log["id"])
+    return ids
+
+
+@pytest.mark.parametrize("period", ["week", "day"])
+async def test_half_of_each_agents_logs_per_period_are_checked(
+    engine: AsyncEngine, period: str
+) -> None:
+    settings = WorklogSettings(review_share=0.5, review_period=period)
+    async with open_centre(engine, settings) as centre:
+        # Week 49 (30 Nov - 6 Dec): wang writes Mon..Thu (4 logs), li Mon..Wed (3).
+        monday = date(2026, 11, 30)
+        week = [monday + timedelta(days=n) for n in range(4)]
+        wang = await _submit_days(centre, "wang", week)
+        li = await _submit_days(centre, "li", week[:3])
+        review = await centre.ok("boss", "GET", "/api/worklog/review")
+        picked = {r["id"] for r in review["logs"]}
+        if period == "week":
+            # ceil(0.5 x 4) = 2 of wang's, ceil(0.5 x 3) = 2 of li's.
+            assert (len(picked & set(wang)), len(picked & set(li))) == (2, 2)
+            # Last week is in the default window (from the previous ISO week's Monday).
+            assert (review["first"], review["last"]) == ("2026-11-23", "2026-12-03")
+        else:
+            # One log a day each: ceil(0.5 x 1) = 1, every log is checked.
+            assert picked == set(wang) | set(li)
+            assert (review["first"], review["last"]) == ("2026-11-27", "2026-12-03")
+        assert (review["share"], review["period"]) == (0.5, period)
+        # Every replica and every reload picks the same.
+        again = await centre.ok("boss", "GET", "/api/worklog/review")
+        assert [r["id"] for r in again["logs"]] == [r["id"] for r in review["logs"]]
+        # A narrower window still counts the whole week's logs.
+        one = await centre.ok("boss", "GET", "/api/worklog/review", first="2026-12-01")
+        assert {r["id"] for r in one["logs"]} == {
+            r["id"] for r in review["logs"] if r["day"] >= "2026-12-01"
+        }
+        # Signing a picked log does not pull another one in.
+        first = review["logs"][0]
+        await centre.ok(
+            "boss", "POST", f"/api/worklogs/{first['id']}/sign", {"version": first["version"]}
+        )
+        after = await centre.ok("boss", "GET", "/api/worklog/review")
+        assert {r["id"] for r in after["logs"]} == picked - {first["id"]}

@@ -1,13 +1,16 @@
 """A work log drafted from a day of calls made on the real rig, submitted and signed off.
 
-A real `callcenter serve`, the rig's Asterisk, a SIPp phone 1003 that answers and talks,
-SIPp callers. The agent signs in at the phone; two callers are answered there; the agent's
-log of today shows those two calls and their talk time; the agent submits it and the
-supervisor signs it off.
+A real `callcenter serve`, the rig's Asterisk, a SIPp phone 1003 that answers and talks six
+seconds, SIPp callers. The agent signs in at the phone; two callers are answered there; the
+agent's log of today shows exactly those two calls and their talk time (within 2 s of what
+the phone held); the agent wraps one up and takes a short break through the API, and the
+log shows the disposition and the break; the agent submits it and the supervisor signs it
+off.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,8 @@ from tests.supervisor.helpers import Browser, add_user, queue_status, wait_for
 QUEUE = "consultation"
 PHONE = "PJSIP/1003"
 CALLERS = ("13900000801", "13900000802")
+TALK_SECONDS = 6  # the agent's phone hangs up after this long
+BREAK_SECONDS = 3
 
 
 def test_a_log_drafted_from_calls_on_the_rig_is_submitted_and_signed_off(
@@ -29,7 +34,7 @@ def test_a_log_drafted_from_calls_on_the_rig_is_submitted_and_signed_off(
     add_user(service.config, "lead", "supervisor")
     add_user(service.config, "li", "agent")
     service.start()
-    agent_phones(1, first_ext=1003, ring_seconds=1, talk_seconds=6)
+    agent_phones(1, first_ext=1003, ring_seconds=1, talk_seconds=TALK_SECONDS)
     boss = Browser(service.base_url).login("boss")
     lead = Browser(service.base_url).login("lead")
     li = Browser(service.base_url).login("li")
@@ -62,8 +67,42 @@ def test_a_log_drafted_from_calls_on_the_rig_is_submitted_and_signed_off(
 
         log = wait_for(drafted, 30, "the two calls in the agent's log draft")
         assert log["day"] == before["day"] and log["state"] == "draft"
+        assert log["figures"]["calls"] - before["figures"]["calls"] == len(CALLERS)
         talk = log["figures"]["talk_seconds"] - before["figures"]["talk_seconds"]
-        assert talk >= 2 * 3, log["figures"]
+        assert abs(talk - len(CALLERS) * TALK_SECONDS) <= 2, log["figures"]
+
+        # A wrap-up of the first call, through the API: its disposition is counted.
+        status, page = li.call("GET", "/api/calls", None)
+        assert status == 200, page
+        (first,) = [c for c in page["calls"] if c["caller_number"] == CALLERS[0]]
+        status, body = li.call(
+            "POST", f"/api/calls/{first['id']}/wrapup", {"disposition": "resolved"}
+        )
+        assert status == 201, body
+        # A short break: the pause time by reason.
+        status, body = li.call("POST", "/api/agent/not-ready", {"code": "break"})
+        assert status == 200, body
+        time.sleep(BREAK_SECONDS)
+        status, body = li.call("POST", "/api/agent/ready", {})
+        assert status == 200, body
+
+        before_break = {p["reason"]: p["seconds"] for p in before["figures"]["pauses"]}.get(
+            "break", 0
+        )
+
+        def wrapped() -> dict[str, Any] | None:
+            status, log = li.call("GET", "/api/worklog/day", None)
+            assert status == 200, log
+            pauses = {p["reason"]: p["seconds"] for p in log["figures"]["pauses"]}
+            took = pauses.get("break", 0) - before_break
+            return log if log["figures"]["dispositions"] and took >= BREAK_SECONDS - 1 else None
+
+        log = wait_for(wrapped, 15, "the wrap-up and the break in the log draft")
+        counted = {d["code"]: d["count"] for d in log["figures"]["dispositions"]}
+        before_counted = {d["code"]: d["count"] for d in before["figures"]["dispositions"]}
+        assert counted.get("resolved", 0) - before_counted.get("resolved", 0) == 1, counted
+        took = {p["reason"]: p["seconds"] for p in log["figures"]["pauses"]}["break"]
+        assert BREAK_SECONDS - 1 <= took - before_break <= BREAK_SECONDS + 2, log["figures"]
 
         status, submitted = li.call(
             "POST",
@@ -77,7 +116,7 @@ def test_a_log_drafted_from_calls_on_the_rig_is_submitted_and_signed_off(
         )
         assert status == 200, submitted
         assert submitted["state"] == "submitted" and submitted["on_time"] is True
-        assert submitted["figures"]["calls"] >= len(CALLERS)
+        assert submitted["figures"]["calls"] == log["figures"]["calls"]
 
         status, review = lead.call("GET", "/api/worklog/review")
         assert status == 200, review

@@ -20,6 +20,7 @@ depends_on = None
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 LIVE = "state IN ('pending', 'asked', 'refused')"
 FOLLOWED = "returned_at IS NULL AND cleared_at IS NULL"
+TAGS_INDEX = "ix_customers_tags_jsonb"
 
 
 def _item_fk() -> sa.Column[int]:
@@ -52,6 +53,8 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=False),
     )
     op.create_index("ix_handovers_state_submitted", "handovers", ["state", "submitted_at"])
+    op.create_index("ix_handovers_submitted_at", "handovers", ["submitted_at"])
+    op.create_index("ix_handovers_done_at", "handovers", ["done_at"])
     op.create_table(
         "handover_items",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -105,8 +108,10 @@ def upgrade() -> None:
         _item_fk(),
         sa.Column("owner_id", BigId, nullable=False),
         sa.Column("team_id", BigId, nullable=True),
-        sa.Column("why", sa.String(16), nullable=False),
+        sa.Column("why", sa.String(24), nullable=False),
         sa.Column("first_seen_at", UtcDateTime, nullable=False),
+        sa.Column("since_at", UtcDateTime, nullable=False),
+        sa.Column("handover_id", BigId, nullable=True),
         sa.Column("told_at", UtcDateTime, nullable=True),
         sa.Column("returned_at", UtcDateTime, nullable=True),
         sa.Column("cleared_at", UtcDateTime, nullable=True),
@@ -119,13 +124,25 @@ def upgrade() -> None:
         postgresql_where=sa.text(FOLLOWED),
         sqlite_where=sa.text(FOLLOWED),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # A handover draft's key contacts include the customers tagged as the agent's own:
+        # a JSONB containment query (tags @> '["agent:wang"]') through this index, instead
+        # of a scan of every customer's tags as text. SQLite sites look only at the
+        # customers of the agent's recent calls and open items (desk.key_contacts).
+        op.execute(
+            f"CREATE INDEX {TAGS_INDEX} ON customers USING gin ((tags::jsonb) jsonb_path_ops)"
+        )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP INDEX IF EXISTS {TAGS_INDEX}")
     op.drop_index("uq_handover_ownerless_followed", table_name="handover_ownerless")
     op.drop_table("handover_ownerless")
     op.drop_table("handover_messages")
     op.drop_index("uq_handover_items_live", table_name="handover_items")
     op.drop_table("handover_items")
+    op.drop_index("ix_handovers_done_at", table_name="handovers")
+    op.drop_index("ix_handovers_submitted_at", table_name="handovers")
     op.drop_index("ix_handovers_state_submitted", table_name="handovers")
     op.drop_table("handovers")

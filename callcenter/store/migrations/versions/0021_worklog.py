@@ -62,9 +62,19 @@ def upgrade() -> None:
         sa.Column("text", sa.Text, nullable=False),
     )
     op.create_index("ix_worklog_comments_log_id", "worklog_comments", ["log_id"])
+    # A log's figures and the completion read one user's calls and callback attempts of a
+    # span: without these the reads grow with the history (declared in worklog/models.py).
+    op.create_index(
+        "ix_call_records_user_answered", "call_records", ["answered_by_user", "answered_at"]
+    )
+    op.create_index(
+        "ix_callback_attempts_agent_started", "callback_attempts", ["agent_id", "started_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_callback_attempts_agent_started", table_name="callback_attempts")
+    op.drop_index("ix_call_records_user_answered", table_name="call_records")
     op.drop_index("ix_worklog_comments_log_id", table_name="worklog_comments")
     op.drop_table("worklog_comments")
     op.drop_index("ix_worklogs_day_state", table_name="worklogs")

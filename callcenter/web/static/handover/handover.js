@@ -12,21 +12,29 @@ import "./i18n.js";
 // The work log's figures shown in the draft (the others are the work log's own business).
 const FIGURES = ["calls", "talk_seconds", "callbacks", "items_opened", "items_resolved", "pause_seconds",
   "handovers_given", "handovers_taken"];
-const state = { user: null, draft: null, mine: null, day: null, ownerless: null, users: [], result: null };
+const state = { user: null, draft: null, mine: null, day: null, ownerless: null, result: null, zone: undefined, busy: false };
 const holds = (u, p) => Boolean(u && (u.permissions || []).includes(p));
 const may = (p) => holds(state.user, p);
 const fill = (key, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, v), t(key));
 const code = (prefix, value) => { const k = `${prefix}${value}`; const x = t(k); return x === k ? value : x; };
 
+// Times are shown in the contact centre's zone (the API's "zone"), whatever the browser's.
+function format(iso, options) {
+  const locale = getLang() === "zh" ? "zh-CN" : "en-GB";
+  try {
+    return new Intl.DateTimeFormat(locale, { ...options, timeZone: state.zone }).format(new Date(iso));
+  } catch (_) {
+    return new Intl.DateTimeFormat(locale, options).format(new Date(iso));
+  }
+}
 function when(iso) {
   if (!iso) return t("none");
-  const locale = getLang() === "zh" ? "zh-CN" : "en-GB";
-  return new Date(iso).toLocaleString(locale, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return format(iso, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 function clock(iso) {
-  const locale = getLang() === "zh" ? "zh-CN" : "en-GB";
-  return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+  return format(iso, { hour: "2-digit", minute: "2-digit" });
 }
+const teamLabel = (h) => (getLang() === "zh" ? h.team_label_zh : h.team_label_en) || h.team_name;
 function problemText(e) {
   if (!(e instanceof ApiError)) return String(e);
   const key = `err_${e.error}`;
@@ -39,14 +47,27 @@ function renderResult() {
   node.className = "result " + (state.result && state.result.ok ? "ok" : "error");
   node.textContent = state.result ? state.result.words() : "";
 }
-async function act(promise, words) {
+// One request at a time: every button of the page is disabled while one runs (a double click
+// does not submit twice), and enabled again once the page is reloaded.
+function setBusy(busy) {
+  state.busy = busy;
+  for (const b of document.querySelectorAll("#handover-view button")) b.disabled = busy;
+  $("#handover-view").setAttribute("aria-busy", String(busy));
+}
+async function act(run, words) {
+  if (state.busy) return;
+  setBusy(true);
   try {
-    await promise;
-    show(true, words);
-  } catch (e) {
-    show(false, () => problemText(e));
+    try {
+      await run();
+      show(true, words);
+    } catch (e) {
+      show(false, () => problemText(e));
+    }
+    await load();
+  } finally {
+    setBusy(false);
   }
-  await load();
 }
 
 // --- login ------------------------------------------------------------------------------------
@@ -63,10 +84,6 @@ async function showPage(user) {
   $("#login-view").hidden = true; $("#handover-view").hidden = false; $("#logout").hidden = false;
   $("#who").textContent = user.display_name || user.username;
   $("#work-link").hidden = !may("work:supervise");
-  try {
-    const options = await api("GET", "/api/work/options");
-    state.users = options.users;
-  } catch (_) { state.users = []; }
   await load();
 }
 const allowed = (u) => holds(u, "work:own") || holds(u, "work:supervise");
@@ -97,11 +114,12 @@ onLangChange(() => { $("#pages").setAttribute("aria-label", t("main_nav")); rend
 // --- loading ----------------------------------------------------------------------------------
 
 async function load() {
-  const jobs = [api("GET", "/api/handover/mine").then((m) => { state.mine = m; })];
-  if (may("work:own")) jobs.push(api("GET", "/api/handover/draft").then((d) => { state.draft = d; }));
+  const keep = (key) => (answer) => { state[key] = answer; state.zone = answer.zone || state.zone; };
+  const jobs = [api("GET", "/api/handover/mine").then(keep("mine"))];
+  if (may("work:own")) jobs.push(api("GET", "/api/handover/draft").then(keep("draft")));
   if (may("work:supervise")) {
-    jobs.push(api("GET", "/api/handovers").then((d) => { state.day = d; }));
-    jobs.push(api("GET", "/api/handover/ownerless").then((d) => { state.ownerless = d; }));
+    jobs.push(api("GET", "/api/handovers").then(keep("day")));
+    jobs.push(api("GET", "/api/handover/ownerless").then(keep("ownerless")));
   }
   try { await Promise.all(jobs); } catch (e) {
     if (e.status === 401) { showLogin(""); return; }
@@ -119,7 +137,8 @@ function renderAll() {
 // --- a handover document --------------------------------------------------------------------
 
 function docNode(h, role) {
-  const to = h.successor_name || (h.team_name ? `${h.team_name} ${t("team_pool")}` : t("team_pool"));
+  const team = teamLabel(h);
+  const to = h.successor_name || (team ? fill("team_pool_of", { x: team }) : t("team_pool"));
   const title = fill("doc_title", { n: h.id, k: code("k_", h.kind), g: h.giver_name, s: to });
   const facts = [code("st_", h.state), fill("submitted_at", { t: when(h.submitted_at) })];
   if (h.done_at) facts.push(fill("done_at", { t: when(h.done_at) }));
@@ -137,8 +156,8 @@ function docNode(h, role) {
   for (const item of h.items) node.append(itemNode(h, item, role));
   if (role === "giver" && h.state === "submitted") {
     node.append(el("div", { class: "actions" }, el("button", {
-      type: "button", class: "withdraw",
-      onclick: () => act(api("POST", `/api/handovers/${h.id}/withdraw`), () => t("withdrawn_msg")),
+      type: "button", class: "withdraw", "aria-label": fill("withdraw_label", { n: h.id }),
+      onclick: () => act(() => api("POST", `/api/handovers/${h.id}/withdraw`), () => t("withdrawn_msg")),
     }, t("withdraw"))));
   }
   return node;
@@ -177,11 +196,11 @@ function textAction(path, verb, labelKey, item, words, field = "text") {
   const input = el("input", { type: "text", id, maxlength: "4000", required: "", placeholder: fill(labelKey, { t: item.ticket }) });
   const form = el("form", { class: "actions" },
     el("label", { for: id, class: "sr-only" }, fill(labelKey, { t: item.ticket })), input,
-    el("button", { type: "submit" }, t(verb)));
+    el("button", { type: "submit", "aria-label": fill(`${verb}_button`, { t: item.ticket }) }, t(verb)));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (!input.value.trim()) { input.focus(); return; }
-    act(api("POST", `${path}/${verb}`, { [field]: input.value }), words);
+    act(() => api("POST", `${path}/${verb}`, { [field]: input.value }), words);
   });
   return form;
 }
@@ -189,8 +208,8 @@ function textAction(path, verb, labelKey, item, words, field = "text") {
 function takerActions(path, item) {
   const box = el("div", { class: "taker" });
   box.append(el("div", { class: "actions" }, el("button", {
-    type: "button", class: "primary accept",
-    onclick: () => act(api("POST", `${path}/accept`), () => fill("accepted_msg", { t: item.ticket })),
+    type: "button", class: "primary accept", "aria-label": fill("accept_button", { t: item.ticket }),
+    onclick: () => act(() => api("POST", `${path}/accept`), () => fill("accepted_msg", { t: item.ticket })),
   }, t("accept"))));
   box.append(textAction(path, "ask", "question_label", item, () => t("asked_msg")));
   box.append(textAction(path, "refuse", "refuse_label", item, () => t("refused_msg"), "reason"));
@@ -201,14 +220,16 @@ function reassignAction(h, path, item) {
   const id = `reassign-${h.id}-${item.item_id}`;
   const select = el("select", { id },
     el("option", { value: "" }, t("choose")),
-    ...state.users.filter((u) => u.id !== h.giver_id).map((u) => el("option", { value: String(u.id) }, u.name)));
+    // Only people who work items, in my teams (the API's list).
+    ...(state.day ? state.day.people : []).filter((u) => u.id !== h.giver_id)
+      .map((u) => el("option", { value: String(u.id) }, u.name)));
   const form = el("form", { class: "actions" },
     el("label", { for: id }, fill("reassign_label", { t: item.ticket })), select,
-    el("button", { type: "submit" }, t("reassign")));
+    el("button", { type: "submit", "aria-label": fill("reassign_button", { t: item.ticket }) }, t("reassign")));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (!select.value) { select.focus(); return; }
-    act(api("POST", `${path}/reassign`, { user_id: Number(select.value) }), () => t("reassigned_msg"));
+    act(() => api("POST", `${path}/reassign`, { user_id: Number(select.value) }), () => t("reassigned_msg"));
   });
   return form;
 }
@@ -241,7 +262,7 @@ function renderDraft() {
   const select = $("#successor");
   const keep = select.value;
   const suggested = new Set(d.successors.map((s) => s.id));
-  const others = state.users.filter((u) => u.id !== d.giver.id && !suggested.has(u.id));
+  const others = d.people.filter((u) => u.id !== d.giver.id && !suggested.has(u.id));
   select.replaceChildren(
     ...d.successors.map((s) => el("option", { value: String(s.id) }, s.name + t("suggested"))),
     el("option", { value: "" }, t("team_pool")),
@@ -298,17 +319,17 @@ $("#draft-form").addEventListener("submit", (ev) => {
   };
   if ($("#successor").value) body.successor_id = Number($("#successor").value);
   if (kind === "permanent") body.reason = $("#reason").value;
-  const sent = api("POST", "/api/handovers", body).then((h) => {
+  let number = "";
+  act(async () => {
+    const h = await api("POST", "/api/handovers", body);
     for (const id of ["#work-done", "#results", "#problems"]) $(id).value = "";
     $("#draft-items tbody").replaceChildren();
-    return h;
-  });
-  let number = "";
-  act(sent.then((h) => { number = h.id; }), () => fill("submitted", { n: number }));
+    number = h.id;
+  }, () => fill("submitted", { n: number }));
 });
 $("#to-pool").addEventListener("click", () => {
   let count = 0;
-  act(api("POST", "/api/handover/end-of-shift/pool").then((a) => { count = a.returned.length; }),
+  act(async () => { count = (await api("POST", "/api/handover/end-of-shift/pool")).returned.length; },
     () => (count ? fill("pooled", { n: count }) : t("nothing_pooled")));
 });
 
@@ -326,7 +347,7 @@ function renderSupervisor() {
   const items = state.ownerless ? state.ownerless.items : [];
   $("#ownerless tbody").replaceChildren(...items.map((i) => el("tr", {},
     el("td", {}, i.ticket), el("td", {}, i.title), el("td", {}, i.owner_name),
-    el("td", {}, code("why_", i.why.replace("-", "_"))), el("td", {}, when(i.returns_at)))));
+    el("td", {}, code("why_", i.why.replaceAll("-", "_"))), el("td", {}, when(i.returns_at)))));
   $("#ownerless-empty").hidden = items.length > 0;
   $("#ownerless").hidden = items.length === 0;
 }

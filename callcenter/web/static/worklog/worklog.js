@@ -29,9 +29,14 @@ const holds = (user, p) => Boolean(user && (user.permissions || []).includes(p))
 const fill = (key, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, v), t(key));
 const label2 = (x) => (getLang() === "en" ? x.label_en || x.label_zh : x.label_zh || x.label_en) || x.code || x.name;
 const locale = () => (getLang() === "zh" ? "zh-CN" : "en-GB");
+// Every time is shown on the centre's clock (GET /api/worklog/options gives its zone), not
+// the browser's: a log's day is the centre's day wherever the page is opened.
+const zone = () => (state.options && state.options.timezone) || undefined;
 function when(iso) {
   if (!iso) return "—";
-  return new Date(iso).toLocaleString(locale(), { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return new Intl.DateTimeFormat(locale(), {
+    timeZone: zone(), month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).format(new Date(iso));
 }
 function duration(seconds) {
   const s = Math.max(0, Math.round(seconds || 0));
@@ -41,10 +46,12 @@ function duration(seconds) {
   return fill("s", { n: s });
 }
 function problemText(e) {
-  if (!(e instanceof ApiError)) return String(e);
+  if (!(e instanceof ApiError)) return `${t("failed")}: ${String(e)}`;
   const key = `err_${e.error}`;
   const text = t(key);
-  return `${text === key ? t("failed") : text} (${e.status}) ${t("server_says")}${e.message}`;
+  // The page's own words for every code it knows; the server's (English) only otherwise.
+  if (text !== key) return text;
+  return `${t("failed")} (${e.status}) ${t("server_says")}${e.message}`;
 }
 function say(id, ok, words) {
   state.messages[id] = words ? { ok, words } : null;
@@ -73,7 +80,18 @@ function showLogin(message) {
   $("#login-view").hidden = false;
   $("#mine-view").hidden = true; $("#review-view").hidden = true; $("#tabs").hidden = true;
   $("#logout").hidden = true; $("#who").textContent = "";
+  for (const a of document.querySelectorAll("#pages a")) a.hidden = true;
   $("#login-error").textContent = message || "";
+}
+
+function renderNav(user) {
+  // The pages this user may open: the agent's (console, handover, scorecard) and the
+  // supervisor's (work items, reports).
+  $("#nav-agent").hidden = !holds(user, "agent:self");
+  $("#nav-handover").hidden = !holds(user, "work:own");
+  $("#nav-scorecard").hidden = !(holds(user, "agent:self") || holds(user, "stats:read"));
+  $("#nav-work").hidden = !holds(user, "work:supervise");
+  $("#nav-reports").hidden = !holds(user, "stats:read");
 }
 
 function renderWho() {
@@ -87,6 +105,7 @@ async function showPage(user) {
   if (!rememberedLang() && user.language) setLang(user.language, { remember: false });
   $("#login-view").hidden = true; $("#logout").hidden = false;
   renderWho();
+  renderNav(user);
   try {
     state.options = await call("GET", "/api/worklog/options");
   } catch (e) {
@@ -158,6 +177,7 @@ onLangChange(() => {
 });
 function labelStatics() {
   $("#tabs").setAttribute("aria-label", t("views"));
+  $("#pages").setAttribute("aria-label", t("main_nav"));
 }
 
 // --- my log ---------------------------------------------------------------------------------
@@ -225,7 +245,8 @@ function listInto(node, items, text) {
 function coversText(log) {
   return fill("covers", {
     a: when(log.covers_start), b: when(log.covers_end),
-    how: t(log.by_shift === false ? "by_day" : log.by_shift ? "by_shift" : "by_day"),
+    how: t(log.by_shift ? "by_shift" : "by_day"),
+    zone: zone() || "",
     d: when(log.deadline),
   });
 }
@@ -361,12 +382,12 @@ async function startReview() {
 }
 
 async function loadReview() {
-  const last = state.options.today;
-  const first = new Date(last + "T00:00:00Z");
-  first.setUTCDate(first.getUTCDate() - 13);
-  state.reviewPeriod = { from: first.toISOString().slice(0, 10), to: last };
+  // The service's window follows the check's period (a week back by day; from last week's
+  // Monday by week) and says which it took.
   try {
-    state.review = (await call("GET", `/api/worklog/review?first=${state.reviewPeriod.from}&last=${last}`)).logs;
+    const answer = await call("GET", "/api/worklog/review");
+    state.review = answer.logs;
+    state.reviewPeriod = { from: answer.first, to: answer.last, share: answer.share, period: answer.period };
   } catch (e) {
     state.review = [];
     say("review-result", false, () => problemText(e));
@@ -376,7 +397,10 @@ async function loadReview() {
 
 function renderReview() {
   if (!state.reviewPeriod) return;
-  $("#review-note").textContent = fill("review_note", state.reviewPeriod);
+  const p = state.reviewPeriod;
+  $("#review-note").textContent = p.share >= 1
+    ? fill("review_all", p)
+    : fill("review_note", { ...p, share: `${Math.round(p.share * 100)}%`, period: t(`period_${p.period}`) });
   $("#review-empty").hidden = state.review.length > 0;
   $("#review tbody").replaceChildren(...state.review.map((log) => {
     const counted = (kind) => log.entries.filter((e) => e.kind === kind).length;
@@ -480,12 +504,13 @@ function renderRollup() {
   if (!r) return;
   const x = r.totals;
   for (const [key, value] of [
-    ["t_due", x.due], ["t_submitted", x.submitted], ["t_on_time", x.on_time], ["t_signed", x.signed],
+    ["t_due", x.due], ["t_missing", x.missing], ["t_submitted", x.submitted], ["t_on_time", x.on_time], ["t_signed", x.signed],
     ["t_returned", x.returned], ["t_calls", x.calls], ["t_talk", duration(x.talk_seconds)],
     ["t_items", `${x.items_opened} / ${x.items_resolved}`],
   ]) totals.append(el("div", { class: "fact" }, el("dt", null, t(key)), el("dd", null, String(value))));
   $("#agents tbody").replaceChildren(...r.agents.map((a) => el("tr", null,
     el("th", { scope: "row" }, a.name), el("td", { class: "num" }, String(a.due)),
+    el("td", { class: "num" }, String(a.missing)), el("td", { class: "num" }, String(a.submitted)),
     el("td", { class: "num" }, String(a.on_time)), el("td", { class: "num" }, String(a.signed)),
     el("td", { class: "num" }, String(a.calls)), el("td", { class: "num" }, duration(a.talk_seconds)))));
   const lines = (items) => el("ul", { class: "lines" }, ...items.map((p) =>
