@@ -128,6 +128,11 @@ def test_an_overdue_complaint_is_escalated_and_the_supervisor_sees_it(
     expect(board.locator("#link-state")).to_have_text("实时", timeout=TIMEOUT)
     expect(board.locator("#escalations-empty")).to_be_visible()
     expect(board.locator("#work-link")).to_have_attribute("href", "/work")
+    # The supervisor's way to the handovers, the work-log check and the rota.
+    for where in (board, work_page(browser, service)):
+        expect(where.locator("#pages a[href='/handover']")).to_be_visible()
+        expect(where.locator("#pages a[href='/worklog?view=review']")).to_be_visible()
+        expect(where.locator("#pages a[href='/shifts']")).to_be_visible()
     work = work_page(browser, service, "?overdue=1")
     expect(work.locator("#f-overdue")).to_be_checked()
     expect(work.locator("#link-state")).to_have_text("实时", timeout=TIMEOUT)

@@ -37,7 +37,8 @@ registerTexts({
     saved: "已保存。", applied: "已生效", not_applied: "未生效",
     nothing_live: "该坐席未签入，下次签入时生效。",
     // work-item escalations
-    work_items: "工单管理", pages: "页面", escalations: "工单升级",
+    work_items: "工单管理", pages: "页面",
+    nav_handover: "交接班", nav_worklog: "日志检查", nav_shifts: "排班", escalations: "工单升级",
     escalations_caption: "工单升级，最新在前", esc_at: "时间", ticket: "工单号", item_title: "标题",
     esc_tier: "升级至", owner: "负责人", esc_overdue: "超时", esc_count: "{n} 项",
     no_escalations: "本页打开以来暂无工单升级。", all_overdue: "查看全部超时工单",
@@ -141,7 +142,8 @@ registerTexts({
     saved: "Saved.", applied: "Applied", not_applied: "Not applied",
     nothing_live: "The agent is not signed in; it takes effect at their next sign-in.",
     // work-item escalations
-    work_items: "Work items", pages: "Pages", escalations: "Work-item escalations",
+    work_items: "Work items", pages: "Pages",
+    nav_handover: "Handovers", nav_worklog: "Work-log checks", nav_shifts: "Rota", escalations: "Work-item escalations",
     escalations_caption: "Work-item escalations, newest first", esc_at: "Time", ticket: "Ticket",
     item_title: "Title", esc_tier: "Escalated to", owner: "Owner", esc_overdue: "Overdue",
     esc_count: "({n})", no_escalations: "No work item has escalated since this page opened.",

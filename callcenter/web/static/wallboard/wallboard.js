@@ -98,6 +98,8 @@ function showBoard(user) {
   $("#who").textContent = `${user.display_name} (${user.role})`;
   $("#teams-section").hidden = !may("teams:read");
   $("#work-link").hidden = !may("work:supervise");
+  $("#handover-link").hidden = !may("work:supervise");
+  $("#worklog-link").hidden = !may("worklog:review");
   $("#escalations-section").hidden = false;
   renderEscalations();
   showQueueSettings(may("queues:configure"));

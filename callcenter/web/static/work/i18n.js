@@ -9,6 +9,7 @@ registerTexts({
     username: "用户名", password: "密码", bad_login: "用户名或密码错误",
     too_many: "尝试次数过多，请稍后再试", not_staff: "仅组长、班长和管理员可以使用工单管理",
     offline: "未连接", online: "实时", wallboard: "监控墙", main_nav: "页面",
+    nav_handover: "交接班", nav_worklog: "日志检查", nav_shifts: "排班",
     role_agent: "坐席", role_team_leader: "组长", role_supervisor: "班长", role_admin: "管理员",
     // counts
     overview: "概况", period: "统计范围", period_today: "今天", period_7d: "近 7 天",
@@ -77,6 +78,7 @@ registerTexts({
     bad_login: "Wrong username or password", too_many: "Too many attempts, try again later",
     not_staff: "Only team leaders, supervisors and admins may use the work-items page",
     offline: "offline", online: "live", wallboard: "Wallboard", main_nav: "Pages",
+    nav_handover: "Handovers", nav_worklog: "Work-log checks", nav_shifts: "Rota",
     role_agent: "agent", role_team_leader: "team leader", role_supervisor: "supervisor", role_admin: "admin",
     // counts
     overview: "Overview", period: "Period", period_today: "Today", period_7d: "Last 7 days",
