@@ -87,8 +87,15 @@ class QueueLogBackfill:
         # pbx -> {member name: interface} as the live model knows them now.
         self.member_interfaces = member_interfaces
 
-    async def run(self, pbx: str, path: Path, listening_since: datetime) -> Backfilled:
-        """Backfill until done (retrying while the database is away)."""
+    async def run(
+        self,
+        pbx: str,
+        path: Path,
+        listening_since: datetime,
+        joined_before: datetime | None = None,
+    ) -> Backfilled:
+        """Backfill until done (retrying while the database is away); with `joined_before`,
+        only the calls that joined before it (a late pass: see ``once``)."""
         while True:
             since = listening_since - timedelta(hours=self.hours)
             try:
@@ -103,7 +110,7 @@ class QueueLogBackfill:
                 )
                 return Backfilled(0, 0)
             try:
-                done = await self.once(pbx, text, listening_since)
+                done = await self.once(pbx, text, listening_since, joined_before)
             except Exception as exc:
                 log.warning(
                     "PBX %s: queue_log backfill waits for the database (%s); retrying in %.0f s",
@@ -122,12 +129,27 @@ class QueueLogBackfill:
             )
             return done
 
-    async def once(self, pbx: str, text: str, listening_since: datetime) -> Backfilled:
+    async def once(
+        self,
+        pbx: str,
+        text: str,
+        listening_since: datetime,
+        joined_before: datetime | None = None,
+    ) -> Backfilled:
+        """Add the calls of the queue_log that ended by `listening_since` and have no record.
+
+        `joined_before` (the late pass, a while after connecting): only calls that joined
+        before we listened. Such a call answered while we were away is known to the live model
+        only by its AgentComplete, which Asterisk sends without the caller's Uniqueid when the
+        caller's channel is gone before app_queue's handler runs: that call would otherwise
+        wait for the next start to be recorded."""
         since = listening_since - timedelta(hours=self.hours)
         visits = [
             v
             for v in read_visits(text.splitlines(), since)
-            if v.ended is not None and v.ended <= listening_since
+            if v.ended is not None
+            and v.ended <= listening_since
+            and (joined_before is None or v.entered < joined_before)
         ]
         if not visits:
             return Backfilled(0, 0)

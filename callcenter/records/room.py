@@ -68,6 +68,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _RECENT_LIMIT = 10_000
+# Seconds after the first queue_log comparison (and between the later ones) to look again for
+# calls that joined while the service was away and ended since (see QueueLogBackfill.once).
+LATE_BACKFILL_SECONDS = (20.0, 280.0)
 
 
 class OpenCallRestorer(Protocol):
@@ -420,6 +423,14 @@ class RecordsRoom(Room):
         done = await self.backfill.run(pbx, queue_log, listening_since)
         self._backfilled.labels(pbx, "added").inc(done.added)
         self._backfilled.labels(pbx, "corrected").inc(done.corrected)
+        # Calls answered while we were away and ended since: their AgentComplete can come
+        # without the caller's Uniqueid (useless to the live model), so look again later.
+        for delay in LATE_BACKFILL_SECONDS:
+            await asyncio.sleep(delay)
+            late = await self.backfill.run(
+                pbx, queue_log, datetime.now(UTC), joined_before=listening_since
+            )
+            self._backfilled.labels(pbx, "added").inc(late.added)
 
     def _member_interfaces(self, pbx: str) -> dict[str, str]:
         return {

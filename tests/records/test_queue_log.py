@@ -204,6 +204,35 @@ async def test_backfill_writes_what_is_missing_once_and_leaves_live_records_alon
     assert [r["caller_number"] for r in rows if r["pbx"] == "other"] == ["13800000604"]
 
 
+async def test_the_late_pass_adds_only_calls_that_joined_before_the_service_listened(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Answered while the service was away and ended after it connected: the live model knows
+    such a call only by its AgentComplete, which may come without the caller's Uniqueid.
+    The late pass records it; calls that joined after the link came up stay the live model's."""
+    writer = RecordWriter(engine, Spool(tmp_path / "spool"), batch_interval=0.05)
+    backfill = QueueLogBackfill(
+        engine, writer, hours=24, short_abandon_seconds=5, member_interfaces=lambda pbx: {}
+    )
+    text = "\n".join(lines("mixed"))
+    connected = at(1795447575.5)  # 601-603 joined before, 604-606 after
+    await writer.start()
+    try:
+        # At the connection: nothing had ended yet.
+        assert await backfill.once("rig", text, connected) == Backfilled(0, 0)
+        # Later, all ended: only the three that joined before the connection are added.
+        late = at(1795447600)
+        assert await backfill.once("rig", text, late, joined_before=connected) == Backfilled(3, 0)
+        await writer.flush()
+        # Again (the next late pass, another replica): nothing twice.
+        assert await backfill.once("rig", text, late, joined_before=connected) == Backfilled(0, 0)
+        await writer.flush()
+    finally:
+        await writer.stop()
+    numbers = sorted(str(r["caller_number"]) for r in await _stored(engine))
+    assert numbers == ["13800000601", "13800000602", "13800000603"]
+
+
 async def test_an_unreadable_queue_log_is_logged_and_records_nothing(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
