@@ -239,11 +239,13 @@ class RoutingApi:
         after = None if from_file is None else from_file.model_dump(mode="json")
         now = datetime.now(UTC)
         reset = await room.store.reset_policy(queue, user.username, live["policy"], after, now)
-        # Gone either way: when another request (or replica) dropped it first, say so.
+        levels = await room.levels()
+        # Gone either way: when another request (or replica) dropped it first, say so. Popped
+        # after the last await: the answer says what this request left in place.
         room.live_policies.pop(queue, None)
         if not reset:
             raise no_live
-        return reply(to_data(self._policy_data(queue, await room.levels())))
+        return reply(to_data(self._policy_data(queue, levels)))
 
     async def list_episodes(self, request: web.Request) -> web.Response:
         query = read_query(request, EpisodesQuery)

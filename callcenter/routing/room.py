@@ -253,7 +253,13 @@ class RoutingRoom(Room):
         self._policy_checked = now
         version = await self.store.policies_version()
         if version != self._policy_version:
-            self.live_policies = await self.store.live_policies()
+            policies = await self.store.live_policies()
+            if await self.store.policies_version() != version:
+                # An edit landed while reading (maybe through this replica's API, which has
+                # already changed live_policies): what was read is older; read it next round.
+                self._policy_checked = None
+                return
+            self.live_policies = policies
             self._policy_version = version
             log.info("routing: live policies reloaded (%s stored)", version[0])
 
