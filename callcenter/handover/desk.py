@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,7 +36,7 @@ from sqlalchemy.sql.expression import ColumnElement, Update
 from callcenter.auth.identity import User
 from callcenter.auth.models import UserRow
 from callcenter.auth.permissions import P, permissions_of
-from callcenter.clock import Clock, utc_now
+from callcenter.clock import Clock, local_day_bounds, utc_now
 from callcenter.customers.models import CustomerRow
 from callcenter.handover import rules
 from callcenter.handover.models import (
@@ -749,8 +749,7 @@ class HandoverDesk:
         }
 
     def day_span(self, day: date) -> tuple[datetime, datetime]:
-        start = datetime.combine(day, time(0), tzinfo=self.zone)
-        return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone)
+        return local_day_bounds(day, self.zone)
 
     async def for_supervisor(self, user: User, state: str | None, day: date) -> dict[str, Any]:
         """The day's handovers in the supervisor's scope: waiting ones whatever day they were

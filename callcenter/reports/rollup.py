@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from callcenter.clock import local_day_bounds
 from callcenter.work.callbacks import REACHED
 
 __all__ = [
@@ -135,13 +136,6 @@ def slot_of(moment: datetime, tz: ZoneInfo) -> Slot:
         minute=local.minute - local.minute % SLOT_MINUTES, second=0, microsecond=0
     )
     return Slot(floor.astimezone(UTC), local.date(), local.hour, local.isoweekday())
-
-
-def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The UTC instants a local day starts and ends at (23 or 25 hours on DST days)."""
-    start = datetime.combine(day, time(), tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(), tz).astimezone(UTC)
-    return start, end
 
 
 def period_starts(day: date) -> dict[str, date]:

@@ -29,11 +29,12 @@ import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from callcenter.clock import local_day_bounds
 from callcenter.handover.ports import ShiftSpan
 
 ReviewPeriod = Literal["day", "week"]
@@ -58,7 +59,7 @@ class Covered:
 def midnight(day: date, zone: ZoneInfo) -> datetime:
     """The start of the centre's local ``day``, in UTC (kept: the completion figures of a
     year ask for every day's, for every agent)."""
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    return local_day_bounds(day, zone)[0]
 
 
 def local_day(at: datetime, zone: ZoneInfo) -> date:
