@@ -25,6 +25,9 @@ const state = {
   users: null, // GET /api/users (users:admin)
   roles: null, // GET /api/roles (users:admin)
   usersProblem: null,
+  // Roles chosen in the users table and not applied yet, by user id: a reload of the table
+  // (after any change on the page) keeps what the administrator was choosing.
+  pendingRoles: new Map(),
   targets: null, // GET /api/transfer-targets (transfers:edit)
   targetsProblem: null,
   targetRead: null, // the target the editor opened, as read: what a save's version is of
@@ -809,13 +812,22 @@ function renderUsers() {
   $("#users-table tbody").replaceChildren(...(state.users || []).map((u) => {
     // Nobody changes their own role (the API refuses it too): another administrator does.
     const own = state.user && u.id === state.user.id;
+    const choices = [...new Set([...roleNames, u.role])];
+    let chosen = state.pendingRoles.get(u.id);
+    if (own || chosen === u.role || !choices.includes(chosen)) {
+      state.pendingRoles.delete(u.id);
+      chosen = u.role;
+    }
     const choice = el("select", { class: "role", "aria-label": t("role_of").replace("{x}", u.username),
       disabled: own ? "" : null, title: own ? t("own_role") : null },
-      ...[...new Set([...roleNames, u.role])].map((r) =>
-        el("option", { value: r, selected: r === u.role ? "" : null }, roleName(r))));
+      ...choices.map((r) => el("option", { value: r, selected: r === chosen ? "" : null }, roleName(r))));
     const apply = button("apply-role", "change_role", () => changeRole(u, choice.value),
-      { disabled: "", "aria-label": t("change_role_of").replace("{x}", u.username) });
-    choice.addEventListener("change", () => { apply.disabled = choice.value === u.role; });
+      { disabled: chosen === u.role ? "" : null, "aria-label": t("change_role_of").replace("{x}", u.username) });
+    choice.addEventListener("change", () => {
+      if (choice.value === u.role) state.pendingRoles.delete(u.id);
+      else state.pendingRoles.set(u.id, choice.value);
+      apply.disabled = choice.value === u.role;
+    });
     return el("tr", { "data-user-id": String(u.id), "data-username": u.username, class: u.disabled ? "inactive" : "" },
       el("th", { scope: "row" }, u.username),
       el("td", {}, u.display_name),
@@ -833,6 +845,7 @@ async function changeRole(u, role) {
   if (!confirm(t("confirm_role").replace("{x}", u.username).replace("{from}", roleName(u.role)).replace("{to}", roleName(role)))) return;
   try {
     await api("PUT", `/api/users/${enc(u.id)}/role`, { role });
+    state.pendingRoles.delete(u.id);
   } catch (e) {
     showResult(false, () => problemText(e));
     return;
