@@ -266,6 +266,38 @@ def user_add(
     click.echo(f"user {created.username} ({created.role}) created")
 
 
+@user.command("import")
+@CONFIG_OPTION
+@click.argument("source", type=click.File("r", encoding="utf-8-sig"))
+@click.option(
+    "--skip-existing",
+    is_flag=True,
+    help="Leave users that exist already as they are (else: nothing is imported).",
+)
+def user_import(config_path: Path | None, source: Any, skip_existing: bool) -> None:
+    """Create many users from a CSV file ('-': standard input).
+
+    Header: username,password[,role,name,interfaces,language]; interfaces separated by
+    spaces or ';'. Every row is checked first (fields, password policy); one problem and
+    nothing is created."""
+    from callcenter.auth.user_import import parse_user_rows
+    from callcenter.auth.users import add_users
+
+    users, problems = parse_user_rows(source.read())
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"{len(problems)} problem(s) found; nothing imported", err=True)
+        sys.exit(1)
+    created, existing = _user_job(
+        config_path, lambda engine: add_users(engine, users, skip_existing=skip_existing)
+    )
+    for found in created:
+        click.echo(f"user {found.username} ({found.role}) created")
+    for name in existing:
+        click.echo(f"user {name} exists already: left as it is")
+
+
 @user.command("list")
 @CONFIG_OPTION
 def user_list(config_path: Path | None) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Protocol, cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,23 @@ from callcenter.auth.passwords import hash_password
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 INTERFACE_PATTERN = re.compile(r"^[A-Za-z0-9]+/[^\s,]+$")
 LANGUAGES = ("zh", "en")
+
+
+class NewUserFields(Protocol):
+    """What creating a user takes (``user_import.NewUser`` is one)."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def password(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def interfaces(self) -> Sequence[str]: ...
+    @property
+    def language(self) -> str: ...
 
 
 class UserError(ValueError):
@@ -77,6 +94,51 @@ async def add_user(
     except IntegrityError:
         raise UserError(f"user {username!r} exists already") from None
     return user_from_row(row)
+
+
+async def add_users(
+    engine: AsyncEngine, users: Sequence[NewUserFields], *, skip_existing: bool = False
+) -> tuple[list[User], list[str]]:
+    """Create many users in one transaction: all of them, or none if one exists already
+    (unless ``skip_existing``: those are left as they are). The users created, and the
+    usernames that existed."""
+    for user in users:
+        check_user_fields(user.username, user.role, user.interfaces, user.language)
+    names = [user.username for user in users]
+    # Hashed before the transaction opens: argon2 takes a while per password, and a write
+    # transaction held meanwhile would hold up the running service (SQLite's one writer).
+    hashes = [hash_password(user.password) for user in users]
+    now = datetime.now(UTC)
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        existing = set(
+            (await session.execute(select(UserRow.username).where(UserRow.username.in_(names))))
+            .scalars()
+            .all()
+        )
+        if existing and not skip_existing:
+            raise UserError(f"these users exist already: {', '.join(sorted(existing))}")
+        rows = [
+            UserRow(
+                username=user.username,
+                display_name=user.display_name or user.username,
+                role=user.role,
+                password_hash=password_hash,
+                interfaces=list(user.interfaces),
+                language=user.language,
+                disabled=False,
+                created_at=now,
+                updated_at=now,
+            )
+            for user, password_hash in zip(users, hashes, strict=True)
+            if user.username not in existing
+        ]
+        session.add_all(rows)
+        try:
+            await session.flush()
+        except IntegrityError:
+            # Another process created one of them meanwhile: nothing of this file is kept.
+            raise UserError("a user of the file was created meanwhile; nothing imported") from None
+    return [user_from_row(row) for row in rows], sorted(existing)
 
 
 async def list_users(engine: AsyncEngine) -> list[tuple[User, bool]]:

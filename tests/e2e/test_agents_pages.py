@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from callcenter.rig.asterisk import AsteriskRig
 from tests.e2e.pages import log_in, shoot
-from tests.service_proc import ServiceProcess
+from tests.service_proc import ServiceProcess, UserSpec
 from tests.supervisor.helpers import PASSWORD, queue_status, wait_for
 from tests.supervisor.helpers import Browser as Client
 
@@ -46,8 +46,7 @@ UNDER_A_MINUTE = re.compile(r"^00:[0-5]\d$")
 @pytest.fixture(scope="module")
 def service(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     process = ServiceProcess(tmp_path_factory.mktemp("agents-pages"), log_level="INFO")
-    for username, role, name in USERS:
-        process.add_user(username, PASSWORD, "--role", role, "--name", name, "--language", "zh")
+    process.add_users(PASSWORD, [UserSpec(username, role, name) for username, role, name in USERS])
     process.start()
     try:
         yield process
@@ -289,12 +288,20 @@ def test_the_state_menu_puts_the_agent_not_ready_with_a_code_and_back_to_ready(
 
 
 @pytest.fixture
-def lead_back_to_supervisor(admin: Client, ids: dict[str, int]) -> Iterator[None]:
-    """The admin page's test changes lead's role and changes it back; the wallboard's test
-    needs lead a supervisor even when that test stopped halfway."""
+def admin_page_changes_undone(admin: Client, ids: dict[str, int]) -> Iterator[None]:
+    """What the admin page's test changes is put back, even when it stopped halfway: the
+    wallboard's test needs lead a supervisor, the console's the codes as they were."""
     yield
     status, body = admin.call("PUT", f"/api/users/{ids['lead']}/role", {"role": "supervisor"})
     assert status == 200, body
+    for team in roster(admin)["teams"]:
+        if team["name"] == "hotline-b":
+            status, body = admin.call("DELETE", f"/api/teams/{team['id']}")
+            assert status == 200, body
+    if any(c["code"] == "coaching" for c in roster(admin)["codes"]):
+        coaching = {"label_zh": "辅导", "label_en": "Coaching", "paid": False, "active": False}
+        status, body = admin.call("PUT", "/api/not-ready-codes/coaching", coaching)
+        assert status == 200, body
 
 
 def test_the_admin_page_creates_a_team_a_code_and_an_agent_number(
@@ -302,9 +309,11 @@ def test_the_admin_page_creates_a_team_a_code_and_an_agent_number(
     browser: Browser,
     admin: Client,
     ids: dict[str, int],
-    lead_back_to_supervisor: None,
+    admin_page_changes_undone: None,
 ) -> None:
     page = log_in(browser, service, "/admin", "boss")
+    # The editors are filled from what the page read: wait until it has read it.
+    expect(page.locator('#users-table tr[data-username="lead"]')).to_have_count(1)
     for tab in ("teams", "codes", "agents", "users"):
         expect(page.locator(f"#tab-{tab}")).to_be_visible(timeout=10_000)
     expect(page.locator("#tab-teams")).to_have_attribute("aria-selected", "true")

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from callcenter.rig.asterisk import AsteriskRig
 from tests.e2e.pages import log_in, shoot
-from tests.service_proc import RIG_PBX, ServiceProcess
+from tests.service_proc import RIG_PBX, ServiceProcess, UserSpec
 from tests.supervisor.helpers import PASSWORD
 from tests.supervisor.helpers import Browser as Client
 
@@ -72,12 +72,14 @@ def service(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "sounds_dir": str(rig.run_dir / "lib" / "sounds" / "callcenter-announcements"),
     }
     process = ServiceProcess(tmp_path_factory.mktemp("queue-settings"), pbx=[pbx], log_level="INFO")
-    for username, role, name in [
-        ("lead", "supervisor", "班长老陈"),
-        ("lead2", "supervisor", "班长小王"),
-        ("tl", "team_leader", "组长小林"),
-    ]:
-        process.add_user(username, PASSWORD, "--role", role, "--name", name, "--language", "zh")
+    process.add_users(
+        PASSWORD,
+        [
+            UserSpec("lead", "supervisor", "班长老陈"),
+            UserSpec("lead2", "supervisor", "班长小王"),
+            UserSpec("tl", "team_leader", "组长小林"),
+        ],
+    )
     process.start()
     try:
         yield process

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.e2e.pages import PAGE_PROBLEMS, log_in, shoot
-from tests.service_proc import ServiceProcess
+from tests.service_proc import ServiceProcess, UserSpec
 from tests.supervisor.helpers import PASSWORD
 from tests.supervisor.helpers import Browser as Client
 
@@ -65,8 +65,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
     process = ServiceProcess(
         tmp_path_factory.mktemp("transfer-directory"), pbx=[], log_level="INFO"
     )
-    for username, role, name in USERS:
-        process.add_user(username, PASSWORD, "--role", role, "--name", name, "--language", "zh")
+    process.add_users(PASSWORD, [UserSpec(username, role, name) for username, role, name in USERS])
     process.start()
     try:
         yield process

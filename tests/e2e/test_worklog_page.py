@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.pages import log_in, shoot
-from tests.service_proc import ServiceProcess
+from tests.service_proc import ServiceProcess, UserSpec
 from tests.supervisor.helpers import PASSWORD
 from tests.supervisor.helpers import Browser as Client
 
@@ -29,8 +29,7 @@ TIMEOUT = 15_000
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     process = ServiceProcess(tmp_path_factory.mktemp("worklog-page"), pbx=[], log_level="INFO")
-    for username, role, name in USERS:
-        process.add_user(username, PASSWORD, "--role", role, "--name", name, "--language", "zh")
+    process.add_users(PASSWORD, [UserSpec(username, role, name) for username, role, name in USERS])
     process.start()
     try:
         boss = Client(process.base_url).login("boss")

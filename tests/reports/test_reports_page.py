@@ -31,7 +31,7 @@ from callcenter.routing.models import RoutingEpisode
 from tests.e2e.pages import PAGE_PROBLEMS, chromium, log_in, shoot
 from tests.reports.helpers import USERS as USERS_TABLE
 from tests.reports.helpers import add_call, add_survey, local
-from tests.service_proc import ServiceProcess
+from tests.service_proc import ServiceProcess, UserSpec
 from tests.supervisor.helpers import PASSWORD
 from tests.supervisor.helpers import Browser as Client
 
@@ -131,8 +131,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
         log_level="INFO",
         extra_toml="[reports]\nrefresh_seconds = 0.5\n",
     )
-    for username, role, name in USERS:
-        process.add_user(username, PASSWORD, "--role", role, "--name", name, "--language", "zh")
+    process.add_users(PASSWORD, [UserSpec(username, role, name) for username, role, name in USERS])
     # Seeded before the start (the browser's loop runs in this thread once it is open); the
     # triggers queue the days, the reports room rolls them up once started.
     asyncio.run(seed(f"sqlite+aiosqlite:///{workdir / 'callcenter.db'}"))

@@ -824,8 +824,9 @@ function renderUsers() {
     const apply = button("apply-role", "change_role", () => changeRole(u, choice.value),
       { disabled: chosen === u.role ? "" : null, "aria-label": t("change_role_of").replace("{x}", u.username) });
     choice.addEventListener("change", () => {
-      if (choice.value === u.role) state.pendingRoles.delete(u.id);
-      else state.pendingRoles.set(u.id, choice.value);
+      // Kept even when it equals the role as this table last read it: a reload may be on its
+      // way with another role (drawing the table again drops a choice equal to the role).
+      state.pendingRoles.set(u.id, choice.value);
       apply.disabled = choice.value === u.role;
     });
     return el("tr", { "data-user-id": String(u.id), "data-username": u.username, class: u.disabled ? "inactive" : "" },
@@ -850,8 +851,9 @@ async function changeRole(u, role) {
     showResult(false, () => problemText(e));
     return;
   }
-  showResult(true, () => t("role_changed").replace("{x}", u.username).replace("{to}", roleName(role)));
   await loadAll();
+  // Said once the table shows the new role, so the next choice is made in the new table.
+  showResult(true, () => t("role_changed").replace("{x}", u.username).replace("{to}", roleName(role)));
   $(`#users-table tr[data-user-id="${CSS.escape(String(u.id))}"] select.role`)?.focus();
 }
 
