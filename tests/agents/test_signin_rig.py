@@ -14,7 +14,13 @@ from typing import Any
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import start_calls
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user, member_path, queue_status, wait_for
+from tests.supervisor.helpers import (
+    Browser,
+    add_users,
+    member_path,
+    queue_status,
+    wait_for,
+)
 
 QUEUE = "consultation"
 OTHER_QUEUE = "aftersales"
@@ -41,10 +47,13 @@ def test_agents_sign_in_at_phones_ring_by_skill_pause_with_codes_and_survive_a_r
     rig: AsteriskRig, tmp_path: Path, agent_phones: Any
 ) -> None:
     service = ServiceProcess(tmp_path, log_level="INFO")
-    add_user(service.config, "boss", "admin")
-    add_user(service.config, "li", "agent")
-    add_user(service.config, "wu", "agent")
-    add_user(service.config, "lead", "team_leader")
+    add_users(
+        service.config,
+        ("boss", "admin"),
+        ("li", "agent"),
+        ("wu", "agent"),
+        ("lead", "team_leader"),
+    )
     service.start()
     agent_phones(2, first_ext=1003, ring_seconds=1, talk_seconds=8)
     boss = Browser(service.base_url).login("boss")

@@ -167,7 +167,8 @@ def test_the_ringing_agent_sees_the_customer_and_nobody_else_does(
     )
     assert status == 201, saved
 
-    agent_phones(1, first_ext=1001, ring_seconds=3.0)
+    # Rings 6 s: long enough to see "ringing" on the card when the page is slow to draw.
+    agent_phones(1, first_ext=1001, ring_seconds=6.0)
     batch = start_calls(1, dial="support", caller_numbers=[CUSTOMER_NUMBER], hold_seconds=8)
     try:
         expect(page_a.locator("#card-name")).to_have_text("测试客户", timeout=15_000)

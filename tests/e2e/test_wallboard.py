@@ -12,15 +12,18 @@ from playwright.sync_api import Browser, Page, expect
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import start_calls
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import PASSWORD, add_user, queue_status, wait_for
+from tests.supervisor.helpers import PASSWORD, add_users, queue_status, wait_for
 from tests.supervisor.helpers import Browser as Client
 
 
 @pytest.fixture(scope="module")
 def service(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     process = ServiceProcess(tmp_path_factory.mktemp("wallboard"), log_level="INFO")
-    add_user(process.config, "lead", "supervisor")
-    add_user(process.config, "agent1", "agent", "PJSIP/1001")
+    add_users(
+        process.config,
+        ("lead", "supervisor"),
+        ("agent1", "agent", "PJSIP/1001"),
+    )
     process.start()
     try:
         yield process

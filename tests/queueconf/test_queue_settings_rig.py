@@ -21,7 +21,7 @@ from tests.queueconf.lab import (
     queue_line,
 )
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user, queue_status, wait_for
+from tests.supervisor.helpers import Browser, add_users, queue_status, wait_for
 
 PATH = f"/api/queue-settings/rig/{LAB}"
 
@@ -30,8 +30,11 @@ def _service(rig: AsteriskRig, tmp_path: Path, extra_toml: str = "") -> ServiceP
     service = ServiceProcess(
         tmp_path, pbx=[pbx_entry(rig)], log_level="INFO", extra_toml=extra_toml
     )
-    add_user(service.config, "boss", "supervisor")
-    add_user(service.config, "agent7", "agent")
+    add_users(
+        service.config,
+        ("boss", "supervisor"),
+        ("agent7", "agent"),
+    )
     return service
 
 

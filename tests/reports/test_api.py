@@ -22,7 +22,7 @@ from callcenter.store.db import create_engine
 from callcenter.store.migrate import upgrade_to_head
 from tests.reports.helpers import USERS, add_call, add_survey, add_wrapup, local
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user
+from tests.supervisor.helpers import Browser, add_users
 
 DAY = "2026-11-02"
 ONE_AGENT = "report=custom&figures=answered&agent=1"
@@ -81,9 +81,12 @@ def service(
         log_level="INFO",
         extra_toml="[reports]\nrefresh_seconds = 0.2\n",
     )
-    add_user(process.config, "boss", "supervisor")
-    add_user(process.config, "wang", "agent", "PJSIP/1001")
-    add_user(process.config, "li", "agent", "PJSIP/1002")
+    add_users(
+        process.config,
+        ("boss", "supervisor"),
+        ("wang", "agent", "PJSIP/1001"),
+        ("li", "agent", "PJSIP/1002"),
+    )
     ids = asyncio.run(_seed(workdir / "callcenter.db"))
     process.start()
     try:

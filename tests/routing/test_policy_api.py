@@ -11,7 +11,7 @@ import pytest
 from callcenter.rig.asterisk import AsteriskRig
 from tests.fixtures_pg import free_port
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user
+from tests.supervisor.helpers import Browser, add_user, add_users
 
 POLICY_TOML = """
 [routing.queues.support]
@@ -49,8 +49,11 @@ def service(tmp_path: Path, database_url: str) -> Iterator[ServiceProcess]:
     process = ServiceProcess(
         tmp_path, database_url=database_url, pbx=[], log_level="INFO", extra_toml=POLICY_TOML
     )
-    add_user(process.config, "lead", "supervisor")
-    add_user(process.config, "agent1", "agent", "PJSIP/1001")
+    add_users(
+        process.config,
+        ("lead", "supervisor"),
+        ("agent1", "agent", "PJSIP/1001"),
+    )
     process.start()
     try:
         yield process

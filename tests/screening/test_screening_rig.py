@@ -27,7 +27,7 @@ from callcenter.rig.sipp import start_calls
 from tests.e2e.pages import PAGE_PROBLEMS, chromium, log_in, shoot
 from tests.ivr.rig_calls import ami_action, channels, entered, hang_up_test_calls
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user, queue_status, wait_for
+from tests.supervisor.helpers import Browser, add_user, add_users, queue_status, wait_for
 
 FASTAGI_PORT = 4573  # IVR_AGI in config/asterisk/extensions.conf
 TEST_CONF = "screening-test.conf"
@@ -197,8 +197,11 @@ def test_the_abusive_caller_button_warns_ends_the_call_and_gives_a_short_break(
         log_level="INFO",
         extra_toml=f"[screening]\nabusive_break_seconds = {BREAK_SECONDS}\n",
     )
-    add_user(service.config, "boss", "supervisor")
-    add_user(service.config, "li", "agent")
+    add_users(
+        service.config,
+        ("boss", "supervisor"),
+        ("li", "agent"),
+    )
     service.start()
     agent_phones(1, first_ext=1003, ring_seconds=1, talk_seconds=None)
     boss = Browser(service.base_url).login("boss")

@@ -25,7 +25,7 @@ from callcenter.records.rows import record_row
 from callcenter.store.db import create_engine
 from tests.records.helpers import call_record
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user
+from tests.supervisor.helpers import Browser, add_user, add_users
 
 CALLER = "13912345678"
 EVIL = "http://evil.example"
@@ -40,9 +40,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
         log_level="INFO",
         extra_toml="[auth]\nlogin_max_failures_per_address = 20\n",
     )
-    add_user(process.config, "wang", "agent", "PJSIP/1001")
-    add_user(process.config, "li", "agent", "PJSIP/1002")
-    add_user(process.config, "lead", "supervisor")
+    add_users(
+        process.config,
+        ("wang", "agent", "PJSIP/1001"),
+        ("li", "agent", "PJSIP/1002"),
+        ("lead", "supervisor"),
+    )
     for name in ("a", "b", "c"):
         add_user(process.config, f"floor-{name}", "agent")
     # Stored before the start: the customer directory loads the call history then.

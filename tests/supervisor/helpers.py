@@ -52,6 +52,22 @@ def add_user(config: Path, username: str, role: str, *interfaces: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def add_users(config: Path, *users: tuple[str, ...]) -> None:
+    """Many users in one ``callcenter user import``: each (username, role, *interfaces)."""
+    rows = ["username,password,role,interfaces,language"]
+    rows += [f"{name},{PASSWORD},{role},{' '.join(phones)},en" for name, role, *phones in users]
+    result = subprocess.run(
+        [sys.executable, "-m", "callcenter", "user", "import", "-", "--config", str(config)],
+        input="\n".join(rows) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=config.parent,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 class Browser:
     """A cookie-keeping HTTP client: one logged-in person."""
 

@@ -18,7 +18,7 @@ from callcenter.rig.asterisk import AsteriskRig
 from tests.service_proc import ServiceProcess
 from tests.supervisor.helpers import (
     Browser,
-    add_user,
+    add_users,
     member_path,
     queue_status,
     wait_for,
@@ -28,8 +28,11 @@ from tests.supervisor.helpers import (
 @pytest.fixture(scope="module")
 def console(rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     service = ServiceProcess(tmp_path_factory.mktemp("supervisor"), log_level="INFO")
-    add_user(service.config, "lead", "supervisor", "PJSIP/1009")
-    add_user(service.config, "agent1", "agent", "PJSIP/1001")
+    add_users(
+        service.config,
+        ("lead", "supervisor", "PJSIP/1009"),
+        ("agent1", "agent", "PJSIP/1001"),
+    )
     service.start()
     try:
         yield service

@@ -12,7 +12,14 @@ import aiohttp
 
 from callcenter.rig.asterisk import AsteriskRig
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user, member_path, queue_status, wait_for
+from tests.supervisor.helpers import (
+    Browser,
+    add_user,
+    add_users,
+    member_path,
+    queue_status,
+    wait_for,
+)
 
 
 class FeedListener:
@@ -126,8 +133,11 @@ def test_a_pause_ended_outside_the_console_is_not_brought_back_by_a_pbx_restart(
     rig: AsteriskRig, tmp_path: Path
 ) -> None:
     service = ServiceProcess(tmp_path, log_level="INFO")
-    add_user(service.config, "lead", "supervisor")
-    add_user(service.config, "agent1002", "agent", "PJSIP/1002")
+    add_users(
+        service.config,
+        ("lead", "supervisor"),
+        ("agent1002", "agent", "PJSIP/1002"),
+    )
     service.start()
     wait_for(
         lambda: "PBX rig: desired state" in service.log_text(), 15, "desired state checked at start"

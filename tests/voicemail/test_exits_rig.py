@@ -37,7 +37,7 @@ from callcenter.rig.media import SippMediaCall
 from tests.ivr.rig_calls import call_local, hang_up_test_calls, install_test_phone
 from tests.queueconf.lab import pbx_entry
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user, queue_status, wait_for
+from tests.supervisor.helpers import Browser, add_users, queue_status, wait_for
 
 FASTAGI_PORT = 4573  # IVR_AGI in config/asterisk/extensions.conf
 QUEUE = "consultation"  # no static members; nobody signs in here
@@ -154,9 +154,12 @@ def centre(exits_rig: AsteriskRig, tmp_path_factory: pytest.TempPathFactory) -> 
     entry = pbx_entry(exits_rig)
     spool = Path(entry["voicemail_spool"])
     service = ServiceProcess(workdir, pbx=[entry], fastagi_port=FASTAGI_PORT, log_level="INFO")
-    add_user(service.config, "boss", "supervisor")
-    add_user(service.config, "li", "agent")
-    add_user(service.config, "zhao", "agent")
+    add_users(
+        service.config,
+        ("boss", "supervisor"),
+        ("li", "agent"),
+        ("zhao", "agent"),
+    )
     service.start()
     try:
         boss = Browser(service.base_url).login("boss")

@@ -34,7 +34,7 @@ from tests.fixtures_pg import PostgresServer
 from tests.ivr.rig_calls import call_hotline, hang_up_test_calls, install_test_phone
 from tests.rooms import make_host
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user, wait_for
+from tests.supervisor.helpers import Browser, add_users, wait_for
 
 FASTAGI_PORT = 4573  # IVR_AGI in config/asterisk/extensions.conf
 QUEUE = "aftersales"
@@ -140,8 +140,11 @@ def start_desk(callback_rig: AsteriskRig, tmp_path: Path) -> Iterator[StartDesk]
             log_level="INFO",
             extra_toml=extra_toml,
         )
-        add_user(service.config, "boss", "admin")
-        add_user(service.config, "li", "agent")
+        add_users(
+            service.config,
+            ("boss", "admin"),
+            ("li", "agent"),
+        )
         service.start()
         started.append(service)
         return Desk(service)

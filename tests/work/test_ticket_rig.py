@@ -28,7 +28,7 @@ from callcenter.rig.sipp import AgentPhones
 from callcenter.work.tickets import luhn_digit
 from tests.ivr.rig_calls import call_hotline, entered, hang_up_test_calls, install_test_phone
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user, wait_for
+from tests.supervisor.helpers import Browser, add_users, wait_for
 
 FASTAGI_PORT = 4573  # IVR_AGI in config/asterisk/extensions.conf
 ALWAYS_OPEN = (
@@ -66,8 +66,11 @@ def service(ticket_rig: AsteriskRig, tmp_path: Path) -> Iterator[ServiceProcess]
     process = ServiceProcess(
         tmp_path, fastagi_port=FASTAGI_PORT, log_level="INFO", extra_toml=ALWAYS_OPEN
     )
-    add_user(process.config, BOSS, "admin")
-    add_user(process.config, OWNER, "agent")
+    add_users(
+        process.config,
+        (BOSS, "admin"),
+        (OWNER, "agent"),
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
     subprocess.run(
         [sys.executable, "-m", "callcenter", "migrate", "--config", str(process.config)],

@@ -17,7 +17,7 @@ from typing import Any
 from callcenter.rig.asterisk import AsteriskRig
 from callcenter.rig.sipp import start_calls
 from tests.service_proc import ServiceProcess
-from tests.supervisor.helpers import Browser, add_user, queue_status, wait_for
+from tests.supervisor.helpers import Browser, add_users, queue_status, wait_for
 
 QUEUE = "consultation"
 PHONE = "PJSIP/1003"
@@ -30,9 +30,12 @@ def test_a_log_drafted_from_calls_on_the_rig_is_submitted_and_signed_off(
     rig: AsteriskRig, tmp_path: Path, agent_phones: Any
 ) -> None:
     service = ServiceProcess(tmp_path, log_level="INFO")
-    add_user(service.config, "boss", "admin")
-    add_user(service.config, "lead", "supervisor")
-    add_user(service.config, "li", "agent")
+    add_users(
+        service.config,
+        ("boss", "admin"),
+        ("lead", "supervisor"),
+        ("li", "agent"),
+    )
     service.start()
     agent_phones(1, first_ext=1003, ring_seconds=1, talk_seconds=TALK_SECONDS)
     boss = Browser(service.base_url).login("boss")
