@@ -7,6 +7,7 @@ one, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import random
@@ -16,6 +17,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,7 @@ class PostgresServer:
         self.data = self.root / "data"
         self.port = free_port()
         self._as_user: list[str] = []
+        self._template: str | None = None
         if os.geteuid() == 0:
             self._as_user = ["runuser", "-u", "postgres", "--"]
             shutil.chown(self.root, "postgres", "postgres")
@@ -134,8 +137,15 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
+    def create_database(self, *, migrated: bool = False) -> str:
+        """A new empty database; ``migrated``: a copy of one with every migration applied
+        (copying takes a fifth of the time migrating takes, for each of hundreds of tests)."""
         name = "t_" + uuid.uuid4().hex[:12]
+        template = f" TEMPLATE {self._migrated_template()}" if migrated else ""
+        self._psql(f"CREATE DATABASE {name}{template}")
+        return self.url(name)
+
+    def _psql(self, command: str) -> None:
         self._run(
             str(self.bin / "psql"),
             "-h",
@@ -148,9 +158,26 @@ class PostgresServer:
             "postgres",
             "-q",
             "-c",
-            f"CREATE DATABASE {name}",
+            command,
         )
-        return self.url(name)
+
+    def _migrated_template(self) -> str:
+        if self._template is None:
+            name = "t_migrated_" + uuid.uuid4().hex[:8]
+            self._psql(f"CREATE DATABASE {name}")
+
+            async def migrate() -> None:
+                engine = create_engine(self.url(name))
+                try:
+                    await upgrade_to_head(engine)
+                finally:
+                    await engine.dispose()  # a template is copied only with nobody connected
+
+            # A thread of its own: the caller may be a fixture of a test whose loop runs.
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, migrate()).result()
+            self._template = name
+        return self._template
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -180,7 +207,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database()
+    # A test that takes the engine below gets its database migrated anyway: a copy of a
+    # migrated one is the same and quicker. The others get an empty one (migration tests).
+    return server.create_database(migrated="engine" in request.fixturenames)
 
 
 @pytest.fixture
