@@ -165,17 +165,8 @@ class PostgresServer:
         if self._template is None:
             name = "t_migrated_" + uuid.uuid4().hex[:8]
             self._psql(f"CREATE DATABASE {name}")
-
-            async def migrate() -> None:
-                engine = create_engine(self.url(name))
-                try:
-                    await upgrade_to_head(engine)
-                finally:
-                    await engine.dispose()  # a template is copied only with nobody connected
-
-            # A thread of its own: the caller may be a fixture of a test whose loop runs.
-            with ThreadPoolExecutor(1) as pool:
-                pool.submit(asyncio.run, migrate()).result()
+            # Disposed when migrated: a template is copied only with nobody connected to it.
+            _migrate_in_a_thread(self.url(name))
             self._template = name
         return self._template
 
@@ -201,11 +192,39 @@ def postgres_server() -> Iterator[PostgresServer]:
             server.cleanup()
 
 
+_SQLITE_TEMPLATE: list[Path] = []
+
+
+def _migrated_sqlite(factory: pytest.TempPathFactory) -> Path:
+    if not _SQLITE_TEMPLATE:
+        path = factory.mktemp("migrated-sqlite") / "template.db"
+        _migrate_in_a_thread(f"sqlite+aiosqlite:///{path}")
+        _SQLITE_TEMPLATE.append(path)
+    return _SQLITE_TEMPLATE[0]
+
+
+def _migrate_in_a_thread(url: str) -> None:
+    async def migrate() -> None:
+        engine = create_engine(url)
+        try:
+            await upgrade_to_head(engine)
+        finally:
+            await engine.dispose()
+
+    # A thread of its own: the caller may be a fixture of a test whose loop runs.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, migrate()).result()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every storage test runs once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
+        path = tmp_path / "callcenter.db"
+        if "engine" in request.fixturenames:
+            # As on PostgreSQL below: a copy of a database file migrated once.
+            shutil.copyfile(_migrated_sqlite(request.getfixturevalue("tmp_path_factory")), path)
+        return f"sqlite+aiosqlite:///{path}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     # A test that takes the engine below gets its database migrated anyway: a copy of a
     # migrated one is the same and quicker. The others get an empty one (migration tests).
