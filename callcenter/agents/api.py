@@ -39,8 +39,9 @@ from callcenter.web.http import (
     reply,
     request_user,
 )
+from callcenter.web.text import ONE_LINE
 
-TEXT = r"^[^\x00-\x1f\x7f]*$"
+TEXT = ONE_LINE  # callcenter/web/text.py
 Label = Annotated[str, Field(min_length=1, max_length=80, pattern=TEXT)]
 QueueName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f,|]+$")]
 UserId = Annotated[int, Field(ge=1, le=2**53)]

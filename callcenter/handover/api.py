@@ -51,9 +51,10 @@ from callcenter.web.http import (
     reply,
     request_user,
 )
+from callcenter.web.text import LINES
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "handover"
-TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # newlines and tabs allowed
+TEXT = LINES  # callcenter/web/text.py
 Id = Annotated[int, Field(ge=1, le=2**53)]
 Words = Annotated[str, Field(max_length=4000, pattern=TEXT)]
 

@@ -34,12 +34,13 @@ from callcenter.screening.rules import EVENT_KINDS, blocked_key
 from callcenter.web import http
 from callcenter.web.errors import Problem
 from callcenter.web.http import Route, needs, read_body, read_path, read_query, reply, request_user
+from callcenter.web.text import ONE_LINE
 
 BAD_NUMBER = Problem(400, "bad-number", "not a phone number that can be blocked")
 ALREADY_BLOCKED = Problem(409, "already-blocked", "the number is in the list already")
 NO_SUCH_BLOCKED = Problem(404, "no-such-blocked-number", "no blocked number of that id")
 
-TEXT = r"^[^\x00-\x1f\x7f]*$"
+TEXT = ONE_LINE  # callcenter/web/text.py
 MAX_ID = 2**63 - 1
 TAG = "screening"
 

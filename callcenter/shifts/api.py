@@ -59,6 +59,7 @@ from callcenter.web.http import (
     reply,
     request_user,
 )
+from callcenter.web.text import ONE_LINE
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static" / "shifts"
 
@@ -76,7 +77,7 @@ MAX_MEMBERS = 200
 # "Next": the spans starting within this long.
 NEXT_WITHIN = timedelta(hours=12)
 # Printable text only: no control characters (PostgreSQL text cannot even hold NUL).
-TEXT = r"^[^\x00-\x1f\x7f]*$"
+TEXT = ONE_LINE  # callcenter/web/text.py
 NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 

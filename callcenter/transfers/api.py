@@ -53,10 +53,11 @@ from callcenter.transfers.flow import Mode
 from callcenter.web import http
 from callcenter.web.errors import Problem
 from callcenter.web.http import Route, needs, read_body, read_path, read_query, reply, request_user
+from callcenter.web.text import LINES, ONE_LINE
 
 TAG = "transfers"
-TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"  # newlines allowed (a note has lines)
-LINE = r"^[^\x00-\x1f\x7f]*$"
+TEXT = LINES  # callcenter/web/text.py
+LINE = ONE_LINE  # callcenter/web/text.py
 PBX_ERRORS = (PBX_REFUSED, PBX_UNAVAILABLE, PBX_TIMEOUT)
 BAD_PERIOD = Problem(400, "bad-period", "the period must end after it starts, within a year")
 

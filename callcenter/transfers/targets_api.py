@@ -30,6 +30,7 @@ from callcenter.transfers.directory import Target
 from callcenter.web import http
 from callcenter.web.errors import ApiError, Problem
 from callcenter.web.http import Route, needs, read_body, read_path, reply, request_user
+from callcenter.web.text import ONE_LINE
 
 TARGET_EXISTS = Problem(409, "target-exists", "a transfer target of that slug exists already")
 NO_SUCH_TARGET = Problem(404, "no-such-target", "no transfer target of that slug")
@@ -42,7 +43,7 @@ INCOMPLETE_TARGET = Problem(
 
 TAG = "transfers"
 # Printable text only: no control characters (PostgreSQL text cannot even hold NUL).
-TEXT = r"^[^\x00-\x1f\x7f]*$"
+TEXT = ONE_LINE  # callcenter/web/text.py
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 NAME = r"^[A-Za-z0-9_-]{1,80}$"
 PBX = r"^[A-Za-z0-9_-]{1,32}$"

@@ -29,6 +29,7 @@ from callcenter.web.http import (
     reply,
     request_user,
 )
+from callcenter.web.text import LINES, ONE_LINE
 from callcenter.work import lifecycle, lists
 from callcenter.work.items import Actor, NewItem, WorkItems, sorted_for_work
 from callcenter.work.lists import ItemFilters
@@ -55,8 +56,8 @@ from callcenter.work.problems import (
 from callcenter.work.tickets import valid_ticket
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "work"
-TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # newlines and tabs allowed
-LINE = r"^[^\x00-\x1f\x7f]*$"
+TEXT = LINES  # callcenter/web/text.py
+LINE = ONE_LINE  # callcenter/web/text.py
 Id = Annotated[int, Field(ge=1, le=2**53)]
 Kind = Literal["follow-up", "callback", "complaint", "inquiry"]
 Priority = Literal["urgent", "high", "normal", "low"]

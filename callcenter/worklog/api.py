@@ -44,6 +44,7 @@ from callcenter.web.http import (
     reply,
     request_user,
 )
+from callcenter.web.text import LINES
 from callcenter.worklog.book import (
     COUNTED,
     EDITABLE,
@@ -73,7 +74,7 @@ from callcenter.worklog.problems import (
 )
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "worklog"
-TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # newlines and tabs allowed
+TEXT = LINES  # callcenter/web/text.py
 Id = Annotated[int, Field(ge=1, le=2**53)]
 Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 MAX_ENTRIES = 50

@@ -66,6 +66,8 @@ async def hand_over(centre: Centre, who: str, to: str | None, *items: int, **ext
         ({"items": "none"}, 400, "nothing-to-hand-over"),
         ({"items": "pending"}, 409, "item-in-handover"),
         ({"kind": "nonsense"}, 400, "invalid-body"),
+        # A right-to-left override would show the note in another order than it is stored.
+        ({"items": "reordered"}, 400, "invalid-body"),
     ],
 )
 async def test_a_bad_handover_is_refused_and_nothing_is_stored(
@@ -82,6 +84,7 @@ async def test_a_bad_handover_is_refused_and_nothing_is_stored(
         "twice": [{"item_id": mine["id"]}, {"item_id": mine["id"]}],
         "none": [],
         "pending": [{"item_id": mine["id"]}],
+        "reordered": [{"item_id": mine["id"], "note": "退款 \u202e05 元"}],
     }.get(str(change.get("items")), [{"item_id": mine["id"]}])
     successor = change.get("successor_id", "li")
     body = {
