@@ -115,11 +115,15 @@ def test_a_handover_through_the_page(
 
     taker = handover_page(browser, service, "li")
     expect(taker.locator("#to-me .doc")).to_have_count(1)
+    question = taker.get_by_label(f"对工单 {third['ticket']} 的问题")
     for item in items[:2]:
         # Each accept button is named with its ticket for a screen reader.
         taker.get_by_role("button", name=f"接收工单 {item['ticket']}").click()
         expect(item_box(taker, item["id"])).to_contain_text("已接收")
-    taker.get_by_label(f"对工单 {third['ticket']} 的问题").fill("新地址是哪里")
+        if item is items[0]:
+            question.fill("新地址是哪里")
+    # Accepting another item drew the list again: the question being written stayed.
+    expect(question).to_have_value("新地址是哪里")
     item_box(taker, third["id"]).get_by_role("button", name="提问").click()
     expect(item_box(taker, third["id"])).to_contain_text("已提问")
     shoot(taker, "handover-to-me")

@@ -12,7 +12,10 @@ import "./i18n.js";
 // The work log's figures shown in the draft (the others are the work log's own business).
 const FIGURES = ["calls", "talk_seconds", "callbacks", "items_opened", "items_resolved", "pause_seconds",
   "handovers_given", "handovers_taken"];
-const state = { user: null, draft: null, mine: null, day: null, ownerless: null, result: null, zone: undefined, busy: false };
+const state = { user: null, draft: null, mine: null, day: null, ownerless: null, result: null, zone: undefined, busy: false,
+  // What is being typed in a question, answer or refusal (by field id): the lists are drawn
+  // again after every action, and a half-written question must not vanish with them.
+  typed: new Map() };
 const holds = (u, p) => Boolean(u && (u.permissions || []).includes(p));
 const may = (p) => holds(state.user, p);
 const fill = (key, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, v), t(key));
@@ -194,13 +197,18 @@ function itemNode(h, item, role) {
 function textAction(path, verb, labelKey, item, words, field = "text") {
   const id = `${verb}-${path.replaceAll("/", "-")}`;
   const input = el("input", { type: "text", id, maxlength: "4000", required: "", placeholder: fill(labelKey, { t: item.ticket }) });
+  input.value = state.typed.get(id) || "";
+  input.addEventListener("input", () => state.typed.set(id, input.value));
   const form = el("form", { class: "actions" },
     el("label", { for: id, class: "sr-only" }, fill(labelKey, { t: item.ticket })), input,
     el("button", { type: "submit", "aria-label": fill(`${verb}_button`, { t: item.ticket }) }, t(verb)));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (!input.value.trim()) { input.focus(); return; }
-    act(() => api("POST", `${path}/${verb}`, { [field]: input.value }), words);
+    act(async () => {
+      await api("POST", `${path}/${verb}`, { [field]: input.value });
+      state.typed.delete(id); // sent: the next drawing starts empty
+    }, words);
   });
   return form;
 }
