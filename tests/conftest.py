@@ -1,11 +1,24 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
+from types import FrameType
 
 import pytest
 
 pytest_plugins = ["tests.fixtures_pg", "tests.fixtures_rig"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM stops the session as Ctrl-C does: the fixtures' teardowns run, so no Asterisk,
+    SIPp phone or service is left behind (scripts/test.sh stops the rig's session this way when
+    a check fails meanwhile; Python's default would end at once and leave them running)."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 # tryfirst: before the mark plugin applies ``-m`` in its own hook of the same name.
