@@ -44,6 +44,28 @@ class UserSpec:
     interfaces: tuple[str, ...] = ()
 
 
+def import_users(config: Path, password: str, users: Iterable[UserSpec]) -> None:
+    """``callcenter user import`` of ``users``, all with ``password``: one command for many
+    users (each command start costs the CLI's imports and the migration check, seconds on a
+    loaded machine)."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["username", "password", "role", "name", "interfaces", "language"])
+    for user in users:
+        interfaces = " ".join(user.interfaces)
+        writer.writerow([user.username, password, user.role, user.name, interfaces, user.language])
+    result = subprocess.run(
+        [sys.executable, "-m", "callcenter", "user", "import", "-", "--config", str(config)],
+        input=text.getvalue(),
+        capture_output=True,
+        text=True,
+        cwd=config.parent,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 # Every service started and not yet stopped: tests/conftest.py stops what a test left behind.
 RUNNING: set[ServiceProcess] = set()
 
@@ -180,41 +202,8 @@ class ServiceProcess:
         assert result.returncode == 0 or (exist_ok and "exists" in result.stderr), result.stderr
 
     def add_users(self, password: str, users: Iterable[UserSpec]) -> None:
-        """``callcenter user import``: many users in one command (each command start costs
-        the CLI's imports and the migration check, seconds on a loaded machine)."""
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(["username", "password", "role", "name", "interfaces", "language"])
-        for user in users:
-            writer.writerow(
-                [
-                    user.username,
-                    password,
-                    user.role,
-                    user.name,
-                    " ".join(user.interfaces),
-                    user.language,
-                ]
-            )
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "callcenter",
-                "user",
-                "import",
-                "-",
-                "--config",
-                str(self.config),
-            ],
-            input=text.getvalue(),
-            capture_output=True,
-            text=True,
-            cwd=self.workdir,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
+        """Many users in one command (see ``import_users``)."""
+        import_users(self.config, password, users)
 
     def log_in_watcher(self) -> str:
         """Log the watcher in (created on first use); the session cookie's value."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.rig import AMI_HOST, AMI_PORT, AMI_SECRET, AMI_USERNAME
+from tests.service_proc import UserSpec, import_users
 
 PASSWORD = "correct-horse-battery"
 
@@ -54,18 +55,14 @@ def add_user(config: Path, username: str, role: str, *interfaces: str) -> None:
 
 def add_users(config: Path, *users: tuple[str, ...]) -> None:
     """Many users in one ``callcenter user import``: each (username, role, *interfaces)."""
-    rows = ["username,password,role,interfaces,language"]
-    rows += [f"{name},{PASSWORD},{role},{' '.join(phones)},en" for name, role, *phones in users]
-    result = subprocess.run(
-        [sys.executable, "-m", "callcenter", "user", "import", "-", "--config", str(config)],
-        input="\n".join(rows) + "\n",
-        capture_output=True,
-        text=True,
-        cwd=config.parent,
-        timeout=120,
-        check=False,
+    import_users(
+        config,
+        PASSWORD,
+        [
+            UserSpec(name, role, language="en", interfaces=tuple(phones))
+            for name, role, *phones in users
+        ],
     )
-    assert result.returncode == 0, result.stderr
 
 
 class Browser:
