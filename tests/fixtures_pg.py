@@ -192,15 +192,12 @@ def postgres_server() -> Iterator[PostgresServer]:
             server.cleanup()
 
 
-_SQLITE_TEMPLATE: list[Path] = []
-
-
-def _migrated_sqlite(factory: pytest.TempPathFactory) -> Path:
-    if not _SQLITE_TEMPLATE:
-        path = factory.mktemp("migrated-sqlite") / "template.db"
-        _migrate_in_a_thread(f"sqlite+aiosqlite:///{path}")
-        _SQLITE_TEMPLATE.append(path)
-    return _SQLITE_TEMPLATE[0]
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with every migration applied, made once: tests start from copies."""
+    path = tmp_path_factory.mktemp("migrated-sqlite") / "template.db"
+    _migrate_in_a_thread(f"sqlite+aiosqlite:///{path}")
+    return path
 
 
 def _migrate_in_a_thread(url: str) -> None:
@@ -223,7 +220,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         path = tmp_path / "callcenter.db"
         if "engine" in request.fixturenames:
             # As on PostgreSQL below: a copy of a database file migrated once.
-            shutil.copyfile(_migrated_sqlite(request.getfixturevalue("tmp_path_factory")), path)
+            shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
         return f"sqlite+aiosqlite:///{path}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     # A test that takes the engine below gets its database migrated anyway: a copy of a

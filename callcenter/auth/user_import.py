@@ -12,10 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
 
 from callcenter.auth.passwords import WeakPassword, check_password
-from callcenter.auth.users import UserError, check_user_fields
+from callcenter.auth.users import NewUser, UserError, check_user_fields
 
 __all__ = ["COLUMNS", "NewUser", "parse_user_rows"]
 
@@ -25,19 +24,6 @@ REQUIRED = ("username", "password")
 # passwords for minutes.
 MAX_ROWS = 5000
 _SEPARATORS = re.compile(r"[\s;]+")
-
-
-@dataclass(frozen=True, slots=True)
-class NewUser:
-    username: str
-    password: str
-    role: str
-    display_name: str
-    interfaces: tuple[str, ...]
-    language: str
-
-    def __repr__(self) -> str:  # never the password, in a log or a traceback
-        return f"NewUser({self.username!r}, role={self.role!r})"
 
 
 def parse_user_rows(text: str) -> tuple[list[NewUser], list[str]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, cast
+from typing import cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -21,21 +22,19 @@ INTERFACE_PATTERN = re.compile(r"^[A-Za-z0-9]+/[^\s,]+$")
 LANGUAGES = ("zh", "en")
 
 
-class NewUserFields(Protocol):
-    """What creating a user takes (``user_import.NewUser`` is one)."""
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """A user to create, as ``add_users`` takes it (``user_import`` reads them from CSV)."""
 
-    @property
-    def username(self) -> str: ...
-    @property
-    def password(self) -> str: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def display_name(self) -> str: ...
-    @property
-    def interfaces(self) -> Sequence[str]: ...
-    @property
-    def language(self) -> str: ...
+    username: str
+    password: str
+    role: str
+    display_name: str
+    interfaces: tuple[str, ...]
+    language: str
+
+    def __repr__(self) -> str:  # never the password, in a log or a traceback
+        return f"NewUser({self.username!r}, role={self.role!r})"
 
 
 class UserError(ValueError):
@@ -76,18 +75,8 @@ async def add_user(
     language: str = "zh",
 ) -> User:
     check_user_fields(username, role, interfaces, language)
-    now = datetime.now(UTC)
-    row = UserRow(
-        username=username,
-        display_name=display_name or username,
-        role=role,
-        password_hash=hash_password(password),
-        interfaces=list(interfaces),
-        language=language,
-        disabled=False,
-        created_at=now,
-        updated_at=now,
-    )
+    user = NewUser(username, password, role, display_name, tuple(interfaces), language)
+    row = _new_row(user, hash_password(password), datetime.now(UTC))
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             session.add(row)
@@ -97,7 +86,7 @@ async def add_user(
 
 
 async def add_users(
-    engine: AsyncEngine, users: Sequence[NewUserFields], *, skip_existing: bool = False
+    engine: AsyncEngine, users: Sequence[NewUser], *, skip_existing: bool = False
 ) -> tuple[list[User], list[str]]:
     """Create many users in one transaction: all of them, or none if one exists already
     (unless ``skip_existing``: those are left as they are). The users created, and the
@@ -118,17 +107,7 @@ async def add_users(
         if existing and not skip_existing:
             raise UserError(f"these users exist already: {', '.join(sorted(existing))}")
         rows = [
-            UserRow(
-                username=user.username,
-                display_name=user.display_name or user.username,
-                role=user.role,
-                password_hash=password_hash,
-                interfaces=list(user.interfaces),
-                language=user.language,
-                disabled=False,
-                created_at=now,
-                updated_at=now,
-            )
+            _new_row(user, password_hash, now)
             for user, password_hash in zip(users, hashes, strict=True)
             if user.username not in existing
         ]
@@ -139,6 +118,20 @@ async def add_users(
             # Another process created one of them meanwhile: nothing of this file is kept.
             raise UserError("a user of the file was created meanwhile; nothing imported") from None
     return [user_from_row(row) for row in rows], sorted(existing)
+
+
+def _new_row(user: NewUser, password_hash: str, now: datetime) -> UserRow:
+    return UserRow(
+        username=user.username,
+        display_name=user.display_name or user.username,
+        role=user.role,
+        password_hash=password_hash,
+        interfaces=list(user.interfaces),
+        language=user.language,
+        disabled=False,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def list_users(engine: AsyncEngine) -> list[tuple[User, bool]]:

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.auth import users
 from callcenter.auth.passwords import verify_password
-from callcenter.auth.user_import import NewUser, parse_user_rows
+from callcenter.auth.user_import import parse_user_rows
+from callcenter.auth.users import NewUser
 
 GOOD = "walnut-cobalt-ferry"
 TEAM = (

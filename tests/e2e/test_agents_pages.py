@@ -419,6 +419,7 @@ def test_the_admin_page_creates_a_team_a_code_and_an_agent_number(
         page.click("#lang")
         expect(user_row.locator("select.role")).to_have_value(role)
         expect(user_row.locator("button.apply-role")).to_be_enabled()
+        shoot(page, f"admin-users-chosen-{role}")
         page.click("#lang")
         page.once("dialog", lambda dialog: dialog.accept())
         user_row.locator("button.apply-role").click()

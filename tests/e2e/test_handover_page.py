@@ -124,6 +124,7 @@ def test_a_handover_through_the_page(
             question.fill("新地址是哪里")
     # Accepting another item drew the list again: the question being written stayed.
     expect(question).to_have_value("新地址是哪里")
+    shoot(taker, "handover-question-kept")
     item_box(taker, third["id"]).get_by_role("button", name="提问").click()
     expect(item_box(taker, third["id"])).to_contain_text("已提问")
     shoot(taker, "handover-to-me")

@@ -338,3 +338,16 @@ async def open_centre(
     finally:
         await centre.agents.stop()
         await centre.host.tasks.cancel_all()
+
+
+async def hand_over(centre: Centre, who: str, to: str | None, *items: int, **extra: Any) -> int:
+    """POST a handover of these items from ``who`` to ``to`` (None: the pool); its id."""
+    body: dict[str, Any] = {
+        "kind": extra.pop("kind", "end_of_shift"),
+        "items": [{"item_id": i, "note": f"note {i}"} for i in items],
+        **extra,
+    }
+    if to is not None:
+        body["successor_id"] = centre.id(to)
+    answer = await centre.ok(who, "POST", "/api/handovers", body)
+    return int(answer["id"])

@@ -17,7 +17,7 @@ from callcenter.handover.desk import POOL_AT_END_OF_SHIFT
 from callcenter.handover.models import HandoverItemRow, HandoverMessageRow, HandoverRow
 from callcenter.settings import HandoverSettings
 from callcenter.work.models import WorkItemEventRow, WorkItemRow
-from tests.handover.helpers import Centre, local, open_centre
+from tests.handover.helpers import Centre, hand_over, local, open_centre
 
 
 @pytest.fixture
@@ -35,18 +35,6 @@ async def counts(centre: Centre) -> dict[str, int]:
                 await session.scalar(select(func.count()).select_from(table)) or 0
             )
     return found
-
-
-async def hand_over(centre: Centre, who: str, to: str | None, *items: int, **extra: Any) -> int:
-    body: dict[str, Any] = {
-        "kind": extra.pop("kind", "end_of_shift"),
-        "items": [{"item_id": i, "note": f"note {i}"} for i in items],
-        **extra,
-    }
-    if to is not None:
-        body["successor_id"] = centre.id(to)
-    answer = await centre.ok(who, "POST", "/api/handovers", body)
-    return int(answer["id"])
 
 
 @pytest.mark.parametrize(

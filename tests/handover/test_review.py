@@ -19,7 +19,7 @@ from callcenter.handover.desk import NOBODY_OWNS_IT, HandoverDesk
 from callcenter.handover.models import HandoverItemRow, HandoverRow, OwnerlessRow
 from callcenter.settings import HandoverSettings
 from callcenter.work.models import WorkItemEventRow, WorkItemRow
-from tests.handover.helpers import ZONE, Centre, local, open_centre
+from tests.handover.helpers import ZONE, Centre, hand_over, local, open_centre
 
 SETTINGS = HandoverSettings(check_seconds=0, grace_minutes=30)
 
@@ -35,18 +35,6 @@ async def bare(engine: AsyncEngine) -> AsyncIterator[Centre]:
 async def centre(bare: Centre) -> Centre:
     bare.shifts()
     return bare
-
-
-async def hand_over(centre: Centre, who: str, to: str | None, *items: int, **extra: Any) -> int:
-    body: dict[str, Any] = {
-        "kind": extra.pop("kind", "end_of_shift"),
-        "items": [{"item_id": i, "note": f"note {i}"} for i in items],
-        **extra,
-    }
-    if to is not None:
-        body["successor_id"] = centre.id(to)
-    answer = await centre.ok(who, "POST", "/api/handovers", body)
-    return int(answer["id"])
 
 
 async def team_of(centre: Centre, item_id: int) -> int | None:
